@@ -1,0 +1,136 @@
+// CLI front end: a table of commands with their synopsis and options, so that usage errors
+// are found before any command runs and `--help` is generated from the same table.
+#include "runtime/cli.hpp"
+
+#include <cstdio>
+#include <string_view>
+
+#include "common/text.hpp"
+#include "runtime/commands.hpp"
+
+#ifndef IPCRT_VERSION
+#define IPCRT_VERSION "unknown"
+#endif
+
+namespace ipcrt::runtime {
+namespace {
+
+struct OptionSpec {
+  std::string_view name;  // "--json"
+  bool takes_value;       // "--format=pfc" or "--format pfc"
+};
+
+struct CommandSpec {
+  std::string_view name;
+  std::string_view synopsis;     // after "ipcrt <name> "
+  std::string_view description;  // one line for --help
+  std::size_t min_positionals;
+  std::size_t max_positionals;
+  std::vector<OptionSpec> options;
+  int (*handler)(const CommandLine&);
+};
+
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> table = {
+      {"validate", "MANIFEST", "check a manifest; print errors and warnings", 1, 1, {},
+       command_validate},
+      {"plan", "MANIFEST [--json]", "show what run would create and start, in start order", 1,
+       1, {{"--json", false}}, command_plan},
+      {"run", "MANIFEST [--board NAME]", "create queues and shm, boot and supervise services",
+       1, 1, {{"--board", true}}, command_run},
+      {"policy", "MANIFEST SERVICE [--format=text|pfc|bpf]",
+       "print a service's seccomp policy with the reason for each syscall", 2, 2,
+       {{"--format", true}}, command_policy},
+      {"limits", "[--json]", "print the kernel's mqueue limits, usage and headroom", 0, 0,
+       {{"--json", false}}, command_limits},
+  };
+  return table;
+}
+
+std::string usage_text() {
+  std::string text = "usage: ipcrt <command> [arguments]\n\ncommands:\n";
+  for (const auto& spec : command_table()) {
+    text += cat("  ipcrt ", spec.name, ' ', spec.synopsis, "\n      ", spec.description, '\n');
+  }
+  text +=
+      "  ipcrt --help | --version\n\n"
+      "exit status: 0 success, 1 invalid manifest, 2 usage error, 3 boot failed,\n"
+      "             4 a service failed\n";
+  return text;
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "ipcrt: %s\nusage: ipcrt <command> [arguments] (see ipcrt --help)\n",
+               message.c_str());
+  return kExitUsage;
+}
+
+const CommandSpec* find_command(std::string_view name) {
+  for (const auto& spec : command_table()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+const OptionSpec* find_option(const CommandSpec& spec, std::string_view name) {
+  for (const auto& option : spec.options) {
+    if (option.name == name) return &option;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int run_cli(std::span<char* const> arguments) {
+  if (arguments.size() < 2) return usage_error("no command given");
+  const std::string_view first = arguments[1];
+  if (first == "--help" || first == "-h" || first == "help") {
+    std::fputs(usage_text().c_str(), stdout);
+    return kExitOk;
+  }
+  if (first == "--version") {
+    std::printf("ipcrt %s\n", IPCRT_VERSION);
+    return kExitOk;
+  }
+  const CommandSpec* spec = find_command(first);
+  if (spec == nullptr) return usage_error(cat("unknown command '", first, "'"));
+
+  CommandLine command_line;
+  command_line.command = std::string(first);
+  for (std::size_t i = 2; i < arguments.size(); ++i) {
+    std::string_view argument = arguments[i];
+    if (argument == "--help") {
+      std::printf("usage: ipcrt %s %s\n", std::string(spec->name).c_str(),
+                  std::string(spec->synopsis).c_str());
+      return kExitOk;
+    }
+    if (!argument.starts_with("--")) {
+      command_line.positionals.emplace_back(argument);
+      continue;
+    }
+    const auto equals = argument.find('=');
+    const std::string_view name = argument.substr(0, equals);
+    const OptionSpec* option = find_option(*spec, name);
+    if (option == nullptr) return usage_error(cat("unknown option '", name, "' for ", spec->name));
+    std::string value;
+    if (option->takes_value) {
+      if (equals != std::string_view::npos) {
+        value = std::string(argument.substr(equals + 1));
+      } else if (i + 1 < arguments.size()) {
+        value = arguments[++i];
+      } else {
+        return usage_error(cat("option '", name, "' needs a value"));
+      }
+    } else if (equals != std::string_view::npos) {
+      return usage_error(cat("option '", name, "' takes no value"));
+    }
+    command_line.options[std::string(name)] = value;
+  }
+  const auto count = command_line.positionals.size();
+  if (count < spec->min_positionals || count > spec->max_positionals) {
+    return usage_error(cat("wrong number of arguments: ipcrt ", spec->name, ' ', spec->synopsis));
+  }
+  return spec->handler(command_line);
+}
+
+}  // namespace ipcrt::runtime

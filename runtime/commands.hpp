@@ -1,0 +1,15 @@
+// One handler per command of SPEC §7; each returns an ExitCode. Arguments have already been
+// checked against the command's synopsis by the CLI front end.
+#pragma once
+
+#include "runtime/cli.hpp"
+
+namespace ipcrt::runtime {
+
+[[nodiscard]] int command_validate(const CommandLine& command_line);
+[[nodiscard]] int command_plan(const CommandLine& command_line);
+[[nodiscard]] int command_run(const CommandLine& command_line);
+[[nodiscard]] int command_policy(const CommandLine& command_line);
+[[nodiscard]] int command_limits(const CommandLine& command_line);
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,55 @@
+# Shared by scripts/demo, scripts/test and scripts/image: installing what they need on a fresh
+# Debian 12 machine (as root) and building ipcrt. Sourced, not run.
+set -euo pipefail
+
+IPCRT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IPCRT_BUILD=${IPCRT_BUILD:-$IPCRT_ROOT/build}
+IPCRT_JOBS=${IPCRT_JOBS:-$(nproc)}
+
+HOST_PACKAGES="cmake ninja-build g++ pkg-config libseccomp-dev nlohmann-json3-dev libcpputest-dev
+  python3 busybox-static bubblewrap"
+CROSS_PACKAGES="g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
+  libseccomp-dev:arm64 libseccomp-dev:armhf libcpputest-dev:arm64 libcpputest-dev:armhf"
+IMAGE_PACKAGES="qemu-system-arm cpio"
+FUZZ_PACKAGES="clang-19 libclang-rt-19-dev"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ensure_packages PKG...: installs the missing ones; enables arm64/armhf multiarch if needed.
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}): run as root so they can be installed"
+  local foreign
+  foreign=$(dpkg --print-foreign-architectures)
+  for arch in arm64 armhf; do
+    if printf '%s\n' "${missing[@]}" | grep -q ":$arch\$" && ! grep -qx "$arch" <<<"$foreign"; then
+      dpkg --add-architecture "$arch"
+    fi
+  done
+  say "installing ${missing[*]}"
+  # A mirror caught mid-sync fails one index now and then: retry before giving up.
+  local attempt
+  for attempt in 1 2 3; do
+    apt-get update -qq || true
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+      return 0
+    fi
+    sleep $((attempt * 5))
+  done
+  die "could not install ${missing[*]} (see apt-get's messages above)"
+}
+
+# build_tree NAME [CMAKE ARGS...]: configures and builds $IPCRT_BUILD/NAME.
+build_tree() {
+  local name=$1
+  shift
+  cmake -S "$IPCRT_ROOT" -B "$IPCRT_BUILD/$name" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake --build "$IPCRT_BUILD/$name" -j "$IPCRT_JOBS"
+}

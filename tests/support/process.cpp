@@ -1,0 +1,134 @@
+// Real-process helpers for the test suites.
+#include "tests/support/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace ipcrt::test {
+namespace {
+
+std::string env_or_die(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error(std::string(name) + " is not set: run the suite through ctest");
+  }
+  return value;
+}
+
+// Drains both pipes together so a child that fills one cannot deadlock against us.
+void drain(int out_fd, int err_fd, ProcessResult& result) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_count = 2;
+  char buffer[4096];
+  while (open_count > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        sinks[i]->append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_count;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
+  int out_pipe[2];
+  int err_pipe[2];
+  int in_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(in_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe2 failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  std::vector<char*> raw;
+  for (const auto& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
+  raw.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) {
+    ::close(in_pipe[1]);
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    throw std::runtime_error("posix_spawn " + argv[0] + " failed");
+  }
+  if (!input.empty()) {
+    [[maybe_unused]] auto written = ::write(in_pipe[1], input.data(), input.size());
+  }
+  ::close(in_pipe[1]);
+  ProcessResult result;
+  drain(out_pipe[0], err_pipe[0], result);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+ProcessResult run_ipcrt(const std::vector<std::string>& arguments) {
+  std::vector<std::string> argv;
+  if (const char* emulator = std::getenv("IPCRT_EMULATOR"); emulator && *emulator) {
+    argv.emplace_back(emulator);
+  }
+  argv.push_back(ipcrt_binary());
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  return run_process(argv);
+}
+
+std::string ipcrt_binary() { return env_or_die("IPCRT_BINARY"); }
+std::string source_dir() { return env_or_die("IPCRT_SOURCE_DIR"); }
+std::string build_dir() { return env_or_die("IPCRT_BUILD_DIR"); }
+std::string source_path(const std::string& relative) { return source_dir() + "/" + relative; }
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "ipcrt-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::write_file(const std::string& name, const std::string& contents) const {
+  std::string full = path_ + "/" + name;
+  std::ofstream(full, std::ios::binary) << contents;
+  return full;
+}
+
+}  // namespace ipcrt::test

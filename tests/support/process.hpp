@@ -1,0 +1,45 @@
+// Test helpers that run real processes (the ipcrt binary, example services) and capture
+// what they print, plus unique names and temporary directories that clean up after themselves.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ipcrt::test {
+
+struct ProcessResult {
+  int exit_code = -1;  // 128 + signal number when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (an absolute path) to completion, capturing stdout and stderr. `input` is
+// written to its stdin.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = {});
+
+// Runs the ipcrt binary under test (IPCRT_BINARY, through IPCRT_EMULATOR in cross builds).
+ProcessResult run_ipcrt(const std::vector<std::string>& arguments);
+
+std::string ipcrt_binary();
+std::string source_dir();                         // IPCRT_SOURCE_DIR
+std::string build_dir();                          // IPCRT_BUILD_DIR
+std::string source_path(const std::string& relative);  // source_dir() + "/" + relative
+
+// "ipcrt-test-<pid>-<n>": unique per call, safe as a queue or shm name suffix.
+std::string unique_name(const std::string& prefix = "ipcrt-test");
+
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  [[nodiscard]] const std::string& path() const { return path_; }
+  // Writes `contents` to path()/name and returns the full path.
+  std::string write_file(const std::string& name, const std::string& contents) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace ipcrt::test
