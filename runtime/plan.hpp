@@ -1,0 +1,107 @@
+// The boot plan (SPEC §3, §4, §7): everything `run` will create and start, derived from a
+// validated manifest, its connections and the kernel's state, with every limit checked. `plan`
+// prints it; `run` executes it; the policy compiler reads each service's grants from it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/connections.hpp"
+#include "config/diagnostics.hpp"
+#include "config/manifest.hpp"
+#include "platform/mqueue.hpp"
+
+namespace ipcrt::runtime {
+
+// A queue that exists before boot, as seen in the mqueue filesystem.
+struct ExistingQueue {
+  std::string path;  // "/telemetry"
+  long max_messages = 0;
+  long message_size = 0;
+  uid_t owner_uid = 0;
+};
+
+// What the planner needs to know about the machine. Unit tests build it by hand.
+struct KernelState {
+  platform::MqueueLimits limits;
+  std::vector<ExistingQueue> existing_queues;
+  bool privileged = false;  // CAP_SYS_RESOURCE: RLIMIT_MSGQUEUE can be raised before creating
+};
+
+struct PlannedQueue {
+  std::string path;  // "/telemetry"; a pattern "/camera-*" is never pre-created
+  long max_messages = 0;
+  long message_size = 0;
+  mode_t mode = 0660;
+  std::string owner_service;  // the slot's service; its user and group own the queue
+  std::string slot;           // "sensor-hub:telemetry"
+  bool create = true;         // false: the slot has create=false, or the path is a pattern
+  bool adopt = false;         // already exists with these attributes: kept with its messages
+  bool remove_on_stop = false;
+  std::uint64_t charged_bytes = 0;  // the kernel's RLIMIT_MSGQUEUE accounting for this queue
+  std::string pointer;              // JSON pointer of the path
+};
+
+struct PlannedShmObject {
+  std::string name;  // under /dev/shm, no leading '/'
+  std::string slot;  // "sensor-hub:frames"
+  std::string owner_service;
+  std::vector<std::string> readers;  // services with read-only access (plugs, `read` list)
+  std::vector<std::string> writers;  // services with read-write access (owner and `write` list)
+};
+
+struct QueueGrant {
+  std::string path;          // a queue path or a pattern
+  unsigned permissions = 0;  // config::Permission bits
+  std::string via;           // the slot giving the grant: "sensor-hub:telemetry"
+  bool owner = false;        // the service owns the slot (all permissions)
+};
+
+struct ShmGrant {
+  std::string name;
+  bool writable = false;
+  std::string via;  // "sensor-hub:frames"
+};
+
+struct PlannedService {
+  std::string name;
+  int start_order = 0;  // 0 starts first
+  std::vector<QueueGrant> queues;
+  std::vector<ShmGrant> shm;
+  std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
+  // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), in a stable order.
+  std::vector<std::pair<std::string, std::string>> environment;
+};
+
+struct Plan {
+  std::string manifest_name;
+  std::vector<PlannedQueue> queues;  // document order
+  std::vector<PlannedShmObject> shm;
+  std::vector<config::Connection> connections;
+  std::vector<PlannedService> services;  // start order
+  std::vector<std::string> warnings;     // also emitted as diagnostics
+  std::uint64_t charged_bytes = 0;       // total RLIMIT_MSGQUEUE charge of queues to create
+  KernelState kernel;
+
+  [[nodiscard]] const PlannedService* find_service(const std::string& name) const {
+    for (const auto& service : services) {
+      if (service.name == name) return &service;
+    }
+    return nullptr;
+  }
+};
+
+// Plans a validated manifest. Limit violations and ordering errors (an `after` cycle) are
+// reported in `diagnostics` at the offending JSON pointer; the plan is returned only if there
+// are none.
+[[nodiscard]] std::optional<Plan> make_plan(const config::Manifest& manifest,
+                                            const std::vector<config::Connection>& connections,
+                                            const KernelState& kernel,
+                                            config::Diagnostics& diagnostics);
+
+}  // namespace ipcrt::runtime
