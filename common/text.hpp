@@ -21,7 +21,7 @@ template <class Number>
 void append(std::string& out, Number part) {
   char buffer[64];
   auto result = std::to_chars(buffer, buffer + sizeof buffer, part);
-  out.append(buffer, result.ptr);
+  out.append(buffer, static_cast<std::size_t>(result.ptr - buffer));
 }
 
 }  // namespace text_detail
