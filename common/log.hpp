@@ -12,23 +12,17 @@
 
 namespace ipcrt {
 
-class LogLine {
+// Builds one logfmt line; LogLine writes it when it goes out of scope.
+class Logfmt {
  public:
-  LogLine(std::string_view level, std::string_view message) {
+  Logfmt(std::string_view level, std::string_view message) {
     text_ = "level=";
     text_ += level;
     field("msg", message);
   }
-  LogLine(const LogLine&) = delete;
-  LogLine& operator=(const LogLine&) = delete;
-  ~LogLine() {
-    text_ += '\n';
-    // Logging must never fail the caller; a short write to a full pipe is dropped.
-    [[maybe_unused]] auto written = ::write(STDERR_FILENO, text_.data(), text_.size());
-  }
 
   template <class Value>
-  LogLine& field(std::string_view key, const Value& value) {
+  Logfmt& field(std::string_view key, const Value& value) {
     text_ += ' ';
     text_ += key;
     text_ += '=';
@@ -36,7 +30,7 @@ class LogLine {
     return *this;
   }
 
-  // The line as it would be written, for tests and for callers that route it elsewhere.
+  // The line without its newline, for tests and for callers that route it elsewhere.
   [[nodiscard]] const std::string& text() const { return text_; }
 
  private:
@@ -70,8 +64,36 @@ class LogLine {
   std::string text_;
 };
 
-inline LogLine log_info(std::string_view message) { return LogLine("info", message); }
-inline LogLine log_warn(std::string_view message) { return LogLine("warn", message); }
-inline LogLine log_error(std::string_view message) { return LogLine("error", message); }
+// Writes a complete line, newline included, with one write(2). Logging never fails the
+// caller: a short write to a full pipe is dropped.
+inline void write_log_line(std::string_view line) {
+  std::string out(line);
+  out += '\n';
+  [[maybe_unused]] auto written = ::write(STDERR_FILENO, out.data(), out.size());
+}
+
+class LogLine : public Logfmt {
+ public:
+  using Logfmt::Logfmt;
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+  ~LogLine() { write_log_line(text()); }
+
+  template <class Value>
+  LogLine& field(std::string_view key, const Value& value) {
+    Logfmt::field(key, value);
+    return *this;
+  }
+};
+
+inline LogLine log_info(std::string_view message) {
+  return LogLine("info", message);
+}
+inline LogLine log_warn(std::string_view message) {
+  return LogLine("warn", message);
+}
+inline LogLine log_error(std::string_view message) {
+  return LogLine("error", message);
+}
 
 }  // namespace ipcrt

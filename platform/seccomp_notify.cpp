@@ -81,6 +81,13 @@ Status answer_value(int listener, std::uint64_t id, std::int64_t value) {
   return send_response(listener, response);
 }
 
+Status answer_continue(int listener, std::uint64_t id) {
+  seccomp_notif_resp response{};
+  response.id = id;
+  response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  return send_response(listener, response);
+}
+
 Result<int> answer_with_fd(int listener, std::uint64_t id, int fd, bool cloexec) {
   seccomp_notif_addfd addfd{};
   addfd.id = id;
@@ -127,8 +134,8 @@ Result<std::string> read_remote_string(pid_t pid, std::uint64_t address, std::si
   if (end == nullptr) {
     return fail_errno(cat("string at ", address, " in pid ", pid), ENAMETOOLONG);
   }
-  return std::string(buffer.data(), static_cast<std::size_t>(static_cast<const char*>(end) -
-                                                            buffer.data()));
+  return std::string(buffer.data(),
+                     static_cast<std::size_t>(static_cast<const char*>(end) - buffer.data()));
 }
 
 Result<UniqueFd> open_pidfd(pid_t pid) {

@@ -35,6 +35,10 @@ struct Notification {
 [[nodiscard]] Status answer_error(int listener, std::uint64_t id, int errnum);
 // Makes the caller's syscall return `value` without running it.
 [[nodiscard]] Status answer_value(int listener, std::uint64_t id, std::int64_t value);
+// Lets the kernel run the caller's syscall as if unfiltered, with the caller's own credentials
+// (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Only for calls that are allowed anyway (complain mode):
+// the caller may change its arguments after the check.
+[[nodiscard]] Status answer_continue(int listener, std::uint64_t id);
 // Installs `fd` in the caller and makes its syscall return the new descriptor, atomically
 // (SECCOMP_ADDFD_FLAG_SEND, Linux 5.14). `cloexec` sets O_CLOEXEC on the caller's copy.
 [[nodiscard]] Result<int> answer_with_fd(int listener, std::uint64_t id, int fd, bool cloexec);

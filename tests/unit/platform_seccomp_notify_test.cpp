@@ -1,7 +1,6 @@
 // Seccomp user notification on the real kernel: the feature probe, reading a caller's memory,
 // and the supervisor answering a trapped mq_open with a descriptor it opened itself.
 #include <CppUTest/TestHarness.h>
-
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -19,6 +18,7 @@
 
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
+#include "tests/support/confined_child.hpp"
 #include "tests/support/process.hpp"
 
 namespace platform = ipcrt::platform;
@@ -32,50 +32,10 @@ int wait_exit_code(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// A child confined by "mq_open goes to the listener", whose listener the parent takes over
-// with pidfd_getfd. The child runs `body` after the handshake and exits with its result.
-struct ConfinedChild {
-  pid_t pid = -1;
-  platform::UniqueFd listener;
-};
-
-template <class Body>
-ConfinedChild start_confined_child(Body body) {
-  static sock_filter instructions[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mq_open, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  static const sock_fprog program{static_cast<unsigned short>(std::size(instructions)),
-                                  instructions};
-  int report[2];
-  int ack[2];
-  CHECK_EQUAL(0, ::pipe2(report, O_CLOEXEC));
-  CHECK_EQUAL(0, ::pipe2(ack, O_CLOEXEC));
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (platform::set_no_new_privs() != 0) ::_exit(90);
-    int listener = platform::load_seccomp_filter(program, true);
-    if (listener < 0) ::_exit(91);
-    if (::write(report[1], &listener, sizeof listener) != sizeof listener) ::_exit(92);
-    char byte = 0;
-    if (::read(ack[0], &byte, 1) != 1) ::_exit(93);
-    ::_exit(body());
-  }
-  ::close(report[1]);
-  ::close(ack[0]);
-  int child_listener = -1;
-  CHECK_EQUAL(static_cast<ssize_t>(sizeof child_listener),
-              ::read(report[0], &child_listener, sizeof child_listener));
-  auto pidfd = platform::open_pidfd(pid);
-  CHECK_TRUE(pidfd.has_value());
-  auto listener = platform::take_fd_from_process(pidfd->get(), child_listener);
-  CHECK_TRUE(listener.has_value());
-  CHECK_EQUAL(1, ::write(ack[1], "k", 1));
-  ::close(report[0]);
-  ::close(ack[1]);
-  return {pid, std::move(*listener)};
+ipcrt::test::ConfinedChild confine_mq_open(int (*body)()) {
+  static const int trapped[] = {SYS_mq_open};
+  static const sock_fprog program = ipcrt::test::notify_program(trapped, 1);
+  return ipcrt::test::start_confined_child(program, body);
 }
 
 platform::Notification next_notification(int listener) {
@@ -143,7 +103,7 @@ TEST(PlatformSeccompNotify, SupervisorOpensTheQueueAndInstallsTheDescriptor) {
   CHECK_TRUE(ours >= 0);
   static std::string child_queue;
   child_queue = queue;
-  auto child = start_confined_child([] {
+  auto child = confine_mq_open([] {
     mqd_t mq = ::mq_open(child_queue.c_str(), O_WRONLY);
     if (mq < 0) return 20;
     if (::fcntl(mq, F_GETFD) != FD_CLOEXEC) return 21;
@@ -161,7 +121,7 @@ TEST(PlatformSeccompNotify, SupervisorOpensTheQueueAndInstallsTheDescriptor) {
   auto installed = platform::answer_with_fd(child.listener.get(), notification.id, for_child, true);
   ::close(for_child);
   CHECK_TRUE(installed.has_value());
-  const int exit_code = wait_exit_code(child.pid);
+  const int exit_code = child.wait();
   char message[64] = {};
   unsigned priority = 0;
   timespec now{};
@@ -176,11 +136,11 @@ TEST(PlatformSeccompNotify, SupervisorOpensTheQueueAndInstallsTheDescriptor) {
 }
 
 TEST(PlatformSeccompNotify, SupervisorRefusesWithAnErrno) {
-  auto child = start_confined_child([] {
+  auto child = confine_mq_open([] {
     mqd_t mq = ::mq_open("/not-granted", O_RDONLY);
     return (mq < 0 && errno == EACCES) ? 0 : 30;
   });
   auto notification = next_notification(child.listener.get());
   CHECK_TRUE(platform::answer_error(child.listener.get(), notification.id, EACCES).has_value());
-  LONGS_EQUAL(0, wait_exit_code(child.pid));
+  LONGS_EQUAL(0, child.wait());
 }
