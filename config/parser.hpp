@@ -16,10 +16,19 @@ struct ParseResult {
   Diagnostics diagnostics;
 };
 
+struct ParseOptions {
+  // Queue paths ending in one `*` (SPEC §6); only valid where name-level mediation runs.
+  bool allow_queue_patterns = false;
+};
+
 // `file` is only used to fill Manifest::file; diagnostics carry pointers, not the file.
-[[nodiscard]] ParseResult parse_manifest(std::string_view text, const std::string& file);
+[[nodiscard]] ParseResult parse_manifest(std::string_view text, const std::string& file,
+                                         const ParseOptions& options = {});
 
 // Reads `path` and parses it; an unreadable file is a diagnostic, not an exception.
-[[nodiscard]] ParseResult load_manifest(const std::string& path);
+[[nodiscard]] ParseResult load_manifest(const std::string& path, const ParseOptions& options = {});
+
+// RFC 6901: `~` becomes `~0` and `/` becomes `~1`. Returns "/" + the escaped key.
+[[nodiscard]] std::string pointer_segment(std::string_view key);
 
 }  // namespace ipcrt::config

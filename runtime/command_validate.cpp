@@ -1,17 +1,42 @@
-// `ipcrt validate MANIFEST`: parse, validate and connect; print every diagnostic.
+// `ipcrt validate MANIFEST`: parse, validate and connect; print every diagnostic to stderr and,
+// when the manifest is valid, a one-line summary to stdout.
 #include <cstdio>
 
+#include "common/text.hpp"
+#include "config/connections.hpp"
 #include "config/parser.hpp"
 #include "runtime/commands.hpp"
 
 namespace ipcrt::runtime {
+namespace {
+
+std::string count(std::size_t n, const char* noun) {
+  return cat(n, ' ', noun, n == 1 ? "" : "s");
+}
+
+}  // namespace
 
 int command_validate(const CommandLine& command_line) {
   const std::string& path = command_line.positionals.at(0);
   auto result = config::load_manifest(path);
+  std::vector<config::Connection> connections;
+  if (result.manifest)
+    connections = config::resolve_connections(*result.manifest, result.diagnostics);
   std::fputs(result.diagnostics.format(path).c_str(), stderr);
   if (result.diagnostics.has_errors()) return kExitInvalidManifest;
-  std::printf("%s: valid\n", path.c_str());
+
+  std::size_t slots = 0;
+  std::size_t plugs = 0;
+  for (const auto& service : result.manifest->services) {
+    slots += service.slots.size();
+    plugs += service.plugs.size();
+  }
+  const std::size_t warnings = result.diagnostics.items().size();
+  std::string summary = cat(path, ": valid: ", count(result.manifest->services.size(), "service"),
+                            ", ", count(slots, "slot"), ", ", count(plugs, "plug"), ", ",
+                            count(connections.size(), "connection"));
+  if (warnings > 0) summary += ", " + count(warnings, "warning");
+  std::printf("%s\n", summary.c_str());
   return kExitOk;
 }
 

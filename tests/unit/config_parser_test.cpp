@@ -3,6 +3,7 @@
 #include <CppUTest/TestHarness.h>
 
 #include "config/parser.hpp"
+#include "tests/support/process.hpp"
 
 using ipcrt::config::parse_manifest;
 
@@ -29,4 +30,26 @@ TEST(ConfigParser, UnsupportedVersionNamesThePointerAndTheFix) {
   CHECK_FALSE(result.manifest.has_value());
   STRCMP_CONTAINS("m.json: /version: error: unsupported version 2: use 1",
                   result.diagnostics.format("m.json").c_str());
+}
+
+TEST(ConfigParser, LoadManifestReadsARealFile) {
+  ipcrt::test::TempDir dir;
+  const std::string path = dir.write_file(
+      "gw.json", R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/bin/a"]}}})");
+  auto result = ipcrt::config::load_manifest(path);
+  CHECK_TEXT(result.manifest.has_value(), result.diagnostics.format(path).c_str());
+  STRCMP_EQUAL(path.c_str(), result.manifest->file.c_str());
+}
+
+TEST(ConfigParser, UnreadableFileIsADiagnostic) {
+  ipcrt::test::TempDir dir;
+  auto result = ipcrt::config::load_manifest(dir.path() + "/missing.json");
+  CHECK_FALSE(result.manifest.has_value());
+  STRCMP_CONTAINS("/: error: cannot read the manifest file: No such file or directory",
+                  result.diagnostics.format("m.json").c_str());
+}
+
+TEST(ConfigParser, PointerSegmentEscapesPerRfc6901) {
+  STRCMP_EQUAL("/a~1b~0c", ipcrt::config::pointer_segment("a/b~c").c_str());
+  STRCMP_EQUAL("/", ipcrt::config::pointer_segment("").c_str());
 }
