@@ -1,23 +1,164 @@
 // POSIX message queue wrappers over the raw kernel interfaces.
 #include "platform/mqueue.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
+#include "common/file.hpp"
 #include "common/text.hpp"
 
 namespace ipcrt::platform {
 namespace {
 
+constexpr long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC, include/uapi/linux/magic.h
+constexpr long kMqPrioMax = 32768;         // MQ_PRIO_MAX, include/uapi/linux/mqueue.h
+constexpr const char* kMqueueMount = "/dev/mqueue";
+
 Result<long> read_sysctl(const std::string& path) {
-  std::ifstream in(path);
-  long value = 0;
-  if (!in || !(in >> value)) {
-    return fail(cat("cannot read ", path),
-                "is CONFIG_POSIX_MQUEUE enabled and /proc mounted?");
+  auto text = read_text_file(path);
+  char* end = nullptr;
+  long value = text ? std::strtol(text->c_str(), &end, 10) : 0;
+  if (!text || end == text->c_str()) {
+    return fail(cat("cannot read ", path), "is CONFIG_POSIX_MQUEUE enabled and /proc mounted?");
   }
   return value;
+}
+
+bool is_mqueue_fs(const char* dir) {
+  struct statfs info {};
+  return ::statfs(dir, &info) == 0 && static_cast<long>(info.f_type) == kMqueueMagic;
+}
+
+// Appends "/name" for each entry of a directory fd, skipping dot entries.
+Status read_queue_names(int dir_fd, std::vector<std::string>& names) {
+  DIR* dir = ::fdopendir(dir_fd);
+  if (dir == nullptr) return fail_errno("fdopendir mqueue fs");
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(cat('/', name));
+  }
+  int saved = errno;
+  ::closedir(dir);
+  if (saved != 0) return fail_errno("readdir mqueue fs", saved);
+  return {};
+}
+
+// Runs in the forked child: only raw syscalls and a stack buffer, no allocation. Writes the
+// raw getdents64 records of the privately mounted mqueue root to `out_fd`.
+[[noreturn]] void list_in_private_mount(const char* mount_dir, int out_fd) {
+  if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
+  if (::mount("mqueue", mount_dir, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    ::_exit(12);
+  }
+  int dir_fd = ::open(mount_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) ::_exit(13);
+  alignas(8) char buffer[8192];
+  for (;;) {
+    long count = ::syscall(SYS_getdents64, dir_fd, buffer, sizeof buffer);
+    if (count < 0) ::_exit(14);
+    if (count == 0) break;
+    for (long written = 0; written < count;) {
+      long n = ::write(out_fd, buffer + written, static_cast<size_t>(count - written));
+      if (n <= 0) ::_exit(15);
+      written += n;
+    }
+  }
+  ::_exit(0);
+}
+
+struct LinuxDirent64 {
+  ino64_t d_ino;
+  off64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[1];
+};
+
+void parse_dirents(const std::string& records, std::vector<std::string>& names) {
+  for (size_t offset = 0; offset + offsetof(LinuxDirent64, d_name) < records.size();) {
+    const auto* entry = reinterpret_cast<const LinuxDirent64*>(records.data() + offset);
+    if (entry->d_reclen == 0) break;
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(cat('/', name));
+    offset += entry->d_reclen;
+  }
+}
+
+Result<std::vector<std::string>> list_via_private_mount() {
+  std::string mount_dir = "/tmp/ipcrt-mqueue-XXXXXX";
+  if (::mkdtemp(mount_dir.data()) == nullptr)
+    return fail_errno("mkdtemp for a private mqueue mount");
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    ::rmdir(mount_dir.c_str());
+    return fail_errno("pipe2");
+  }
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  pid_t child = ::fork();
+  if (child < 0) {
+    ::rmdir(mount_dir.c_str());
+    return fail_errno("fork");
+  }
+  if (child == 0) list_in_private_mount(mount_dir.c_str(), write_end.get());
+  write_end.reset();
+  std::string records;
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = ::read(read_end.get(), chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    records.append(chunk, static_cast<size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::rmdir(mount_dir.c_str());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return fail(cat("cannot list message queues: /dev/mqueue is not mounted and a private mqueue "
+                    "mount failed (step ",
+                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1), ')'),
+                "mount -t mqueue none /dev/mqueue, or run as root (CAP_SYS_ADMIN)");
+  }
+  std::vector<std::string> names;
+  parse_dirents(records, names);
+  return names;
+}
+
+std::string create_hint(int errnum) {
+  switch (errnum) {
+    case EINVAL:
+      return "max-messages must be <= fs.mqueue.msg_max and message-size <= "
+             "fs.mqueue.msgsize_max (raise them in the board profile's mqueue values, or lower "
+             "the values); the name must be /NAME without further '/'";
+    case EMFILE:
+      return "the user's RLIMIT_MSGQUEUE is used up (raise rlimits.msgqueue, or lower "
+             "max-messages/message-size) or the process ran out of descriptors (RLIMIT_NOFILE)";
+    case ENOSPC:
+      return "fs.mqueue.queues_max queues exist already: raise it in the board profile's mqueue "
+             "values, or remove unused queues from /dev/mqueue";
+    case EACCES:
+      return "the queue exists and its mode does not allow this user to open it";
+    case ENAMETOOLONG:
+      return "queue names are at most 255 characters";
+    default:
+      return {};
+  }
 }
 
 }  // namespace
@@ -43,6 +184,110 @@ Result<MqueueLimits> read_mqueue_limits(const std::string& proc_dir) {
   limits.rlimit_msgqueue_soft = rl.rlim_cur;
   limits.rlimit_msgqueue_hard = rl.rlim_max;
   return limits;
+}
+
+Result<std::vector<std::string>> list_queues() {
+  std::vector<std::string> names;
+  if (is_mqueue_fs(kMqueueMount)) {
+    int dir_fd = ::open(kMqueueMount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return fail_errno(cat("open ", kMqueueMount));
+    if (auto read = read_queue_names(dir_fd, names); !read) return std::unexpected(read.error());
+  } else {
+    auto listed = list_via_private_mount();
+    if (!listed) return std::unexpected(listed.error());
+    names = std::move(*listed);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<QueueAttributes> queue_attributes(int fd) {
+  mq_attr attr{};
+  if (::mq_getattr(fd, &attr) != 0) return fail_errno("mq_getattr");
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) return fail_errno("fstat of a message queue");
+  QueueAttributes attributes;
+  attributes.max_messages = attr.mq_maxmsg;
+  attributes.message_size = attr.mq_msgsize;
+  attributes.current_messages = attr.mq_curmsgs;
+  attributes.owner_uid = info.st_uid;
+  attributes.owner_gid = info.st_gid;
+  attributes.mode = info.st_mode & 07777;
+  return attributes;
+}
+
+Result<QueueAttributes> queue_attributes(const std::string& path) {
+  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (queue < 0) return fail_errno(cat("mq_open ", path));
+  UniqueFd fd(queue);
+  auto attributes = queue_attributes(fd.get());
+  if (!attributes)
+    return fail_errno(cat(attributes.error().message, " ", path), attributes.error().errnum);
+  return attributes;
+}
+
+Result<OpenedQueue> create_or_open_queue(const std::string& path, long max_messages,
+                                         long message_size, mode_t mode) {
+  mq_attr attr{};
+  attr.mq_maxmsg = max_messages;
+  attr.mq_msgsize = message_size;
+  mqd_t queue = ::mq_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode, &attr);
+  if (queue >= 0) {
+    OpenedQueue opened{UniqueFd(queue), true};
+    if (::fchmod(opened.fd.get(), mode) != 0) {
+      int saved = errno;
+      ::mq_unlink(path.c_str());
+      return fail_errno(cat("fchmod ", path), saved);
+    }
+    return opened;
+  }
+  if (errno != EEXIST) {
+    int saved = errno;
+    return fail_errno(cat("mq_open ", path, " (max-messages ", max_messages, ", message-size ",
+                          message_size, ")"),
+                      saved, create_hint(saved));
+  }
+  queue = ::mq_open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (queue < 0) {
+    int saved = errno;
+    return fail_errno(cat("mq_open existing ", path), saved, create_hint(saved));
+  }
+  return OpenedQueue{UniqueFd(queue), false};
+}
+
+Status set_queue_owner(int fd, uid_t uid, gid_t gid) {
+  if (::fchown(fd, uid, gid) != 0) {
+    return fail_errno(cat("fchown message queue to ", uid, ":", gid), errno,
+                      "changing a queue's owner needs CAP_CHOWN (run as root)");
+  }
+  return {};
+}
+
+Status unlink_queue(const std::string& path) {
+  if (::mq_unlink(path.c_str()) != 0) return fail_errno(cat("mq_unlink ", path));
+  return {};
+}
+
+std::uint64_t queue_charge_bytes(long max_messages, long message_size, unsigned kernel_word_bytes) {
+  // struct msg_msg: list_head (2 words), long m_type, size_t m_ts, next, security = 6 words.
+  // struct posix_msg_tree_node: rb_node (3 words), list_head (2 words), int priority, padded
+  // to a word = 6 words.
+  const std::uint64_t msg_msg_bytes = 6ULL * kernel_word_bytes;
+  const std::uint64_t tree_node_bytes = 6ULL * kernel_word_bytes;
+  const auto messages = static_cast<std::uint64_t>(max_messages);
+  const auto tree_nodes = static_cast<std::uint64_t>(std::min(max_messages, kMqPrioMax));
+  return messages * msg_msg_bytes + tree_nodes * tree_node_bytes +
+         messages * static_cast<std::uint64_t>(message_size);
+}
+
+Status set_msgqueue_rlimit(std::uint64_t soft, std::uint64_t hard) {
+  rlimit rl{static_cast<rlim_t>(soft), static_cast<rlim_t>(hard)};
+  if (::setrlimit(RLIMIT_MSGQUEUE, &rl) != 0) {
+    return fail_errno(
+        cat("setrlimit(RLIMIT_MSGQUEUE, ", std::to_string(soft), ", ", std::to_string(hard), ')'),
+        errno, "raising the hard limit needs CAP_SYS_RESOURCE");
+  }
+  return {};
 }
 
 }  // namespace ipcrt::platform

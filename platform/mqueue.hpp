@@ -2,10 +2,14 @@
 // and queue operations. No policy: callers decide what to create and what is allowed.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
+#include "platform/fd.hpp"
 
 namespace ipcrt::platform {
 
@@ -27,5 +31,48 @@ struct MqueueLimits {
 // RLIMIT_MSGQUEUE.
 [[nodiscard]] Result<MqueueLimits> read_mqueue_limits(
     const std::string& proc_dir = "/proc/sys/fs/mqueue");
+
+struct QueueAttributes {
+  long max_messages = 0;
+  long message_size = 0;
+  long current_messages = 0;
+  // From fstat of the queue descriptor (the mqueue fs inode).
+  uid_t owner_uid = 0;
+  gid_t owner_gid = 0;
+  mode_t mode = 0;  // permission bits only
+};
+
+struct OpenedQueue {
+  UniqueFd fd;
+  bool created = false;  // false: the queue existed and was opened as it is
+};
+
+// Every queue of this IPC namespace, as "/name", sorted. Reads /dev/mqueue when the mqueue
+// filesystem is mounted there; otherwise mounts it privately in a short-lived child with its
+// own mount namespace (needs CAP_SYS_ADMIN; the host's mounts are not touched).
+[[nodiscard]] Result<std::vector<std::string>> list_queues();
+
+// mq_open(O_RDONLY) + mq_getattr + fstat + close.
+[[nodiscard]] Result<QueueAttributes> queue_attributes(const std::string& path);
+[[nodiscard]] Result<QueueAttributes> queue_attributes(int fd);
+
+// Creates `path` exclusively with these attributes and exactly `mode` (mq_open applies the
+// umask, so the mode is set again with fchmod), or opens the existing queue read-write
+// (created = false; its attributes are whatever it has: the caller compares them).
+[[nodiscard]] Result<OpenedQueue> create_or_open_queue(const std::string& path, long max_messages,
+                                                       long message_size, mode_t mode);
+
+[[nodiscard]] Status set_queue_owner(int fd, uid_t uid, gid_t gid);
+[[nodiscard]] Status unlink_queue(const std::string& path);
+
+// The bytes the kernel charges to the creating user's RLIMIT_MSGQUEUE for one queue (Linux
+// >= 3.5, ipc/mqueue.c): max_messages * (sizeof(struct msg_msg) + message_size) plus
+// min(max_messages, MQ_PRIO_MAX) * sizeof(struct posix_msg_tree_node). Both structs are six
+// kernel words, so `kernel_word_bytes` is the kernel's pointer size (8 on arm64 and x86_64;
+// a 32-bit process on a 64-bit kernel must pass 8).
+[[nodiscard]] std::uint64_t queue_charge_bytes(long max_messages, long message_size,
+                                               unsigned kernel_word_bytes = sizeof(void*));
+
+[[nodiscard]] Status set_msgqueue_rlimit(std::uint64_t soft, std::uint64_t hard);
 
 }  // namespace ipcrt::platform

@@ -86,6 +86,9 @@ struct Plan {
   std::vector<PlannedService> services;  // start order
   std::vector<std::string> warnings;     // also emitted as diagnostics
   std::uint64_t charged_bytes = 0;       // total RLIMIT_MSGQUEUE charge of queues to create
+  // charged_bytes plus what existing queues already charge to our uid (as far as known): a
+  // privileged `run` raises RLIMIT_MSGQUEUE (soft, and hard if lower) to at least this.
+  std::uint64_t rlimit_msgqueue_needed = 0;
   KernelState kernel;
 
   [[nodiscard]] const PlannedService* find_service(const std::string& name) const {

@@ -1,0 +1,49 @@
+// The kernel state for the planner, read from /proc and the mqueue filesystem.
+#include "runtime/kernel_state.hpp"
+
+#include <linux/capability.h>
+
+#include <cstdlib>
+
+#include "common/file.hpp"
+#include "platform/mqueue.hpp"
+
+namespace ipcrt::runtime {
+
+bool has_cap_sys_resource(const std::string& proc_status_text) {
+  auto at = proc_status_text.find("\nCapEff:");
+  if (at == std::string::npos) return false;
+  unsigned long long mask = std::strtoull(proc_status_text.c_str() + at + 8, nullptr, 16);
+  return ((mask >> CAP_SYS_RESOURCE) & 1ULL) != 0;
+}
+
+Result<KernelState> read_kernel_state() {
+  KernelState state;
+  auto limits = platform::read_mqueue_limits();
+  if (!limits) return std::unexpected(limits.error());
+  state.limits = *limits;
+
+  auto status_text = read_text_file("/proc/self/status");
+  if (!status_text) return std::unexpected(status_text.error());
+  state.privileged = has_cap_sys_resource(*status_text);
+
+  auto names = platform::list_queues();
+  if (!names) return std::unexpected(names.error());
+  for (const auto& name : *names) {
+    ExistingQueue queue;
+    queue.path = name;
+    // A queue we may not open still counts against queues_max; its attributes stay 0 (unknown)
+    // and it is never adopted, so a clash shows up at boot as an attribute mismatch.
+    if (auto attributes = platform::queue_attributes(name)) {
+      queue.max_messages = attributes->max_messages;
+      queue.message_size = attributes->message_size;
+      queue.owner_uid = attributes->owner_uid;
+    } else {
+      queue.owner_uid = static_cast<uid_t>(-1);
+    }
+    state.existing_queues.push_back(std::move(queue));
+  }
+  return state;
+}
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,446 @@
+// The boot planner (SPEC §3, §4): queues and shm objects to create or adopt, every kernel limit
+// checked before anything is created, the start order, and each service's grants and
+// environment.
+#include "runtime/plan.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/text.hpp"
+
+namespace ipcrt::runtime {
+namespace {
+
+using config::Connection;
+using config::Diagnostics;
+using config::Manifest;
+using config::Service;
+using config::Slot;
+
+std::string number(std::uint64_t value) {
+  return std::to_string(value);
+}
+std::string number(long value) {
+  return std::to_string(value);
+}
+
+bool is_pattern(const std::string& path) {
+  return path.find('*') != std::string::npos;
+}
+
+std::string path_pointer(const Slot& slot, std::size_t index, std::size_t count) {
+  return count > 1 ? cat(slot.pointer, "/path/", number(static_cast<long>(index)))
+                   : cat(slot.pointer, "/path");
+}
+
+const ExistingQueue* find_existing(const KernelState& kernel, const std::string& path) {
+  for (const auto& queue : kernel.existing_queues) {
+    if (queue.path == path) return &queue;
+  }
+  return nullptr;
+}
+
+// One attribute of one queue against the sysctl and the hard ceiling.
+void check_attribute(const PlannedQueue& queue, const std::string& pointer, const char* key,
+                     long value, long sysctl_limit, const char* sysctl, long hard_limit,
+                     Diagnostics& diagnostics) {
+  if (value > hard_limit) {
+    diagnostics.error(pointer, cat("queue ", queue.path, ": ", key, " ", number(value),
+                                   " exceeds the kernel's hard ceiling ", number(hard_limit),
+                                   ", which binds even root; lower ", key));
+  } else if (value > sysctl_limit) {
+    diagnostics.error(
+        pointer, cat("queue ", queue.path, ": ", key, " ", number(value), " exceeds fs.mqueue.",
+                     sysctl, " (", number(sysctl_limit), "); raise fs.mqueue.", sysctl,
+                     " in the board profile's mqueue values, or lower ", key));
+  }
+}
+
+class Planner {
+ public:
+  Planner(const Manifest& manifest, const std::vector<Connection>& connections,
+          const KernelState& kernel, Diagnostics& diagnostics)
+      : manifest_(manifest), connections_(connections), kernel_(kernel), diagnostics_(diagnostics) {
+    plan_.manifest_name = manifest.name;
+    plan_.connections = connections;
+    plan_.kernel = kernel;
+  }
+
+  void warn(std::string text) {
+    diagnostics_.warning("", text);
+    plan_.warnings.push_back(std::move(text));
+  }
+
+  std::optional<Plan> build() {
+    plan_queues();
+    check_queue_count();
+    check_charge();
+    plan_shm();
+    plan_services();
+    if (diagnostics_.has_errors()) return std::nullopt;
+    return std::move(plan_);
+  }
+
+ private:
+  void plan_queues() {
+    const auto& limits = kernel_.limits;
+    for (const auto& service : manifest_.services) {
+      for (const auto& slot : service.slots) {
+        const config::MqSlot* mq = slot.mq();
+        if (mq == nullptr) continue;
+        for (std::size_t i = 0; i < mq->paths.size(); ++i) {
+          PlannedQueue queue;
+          queue.path = mq->paths[i];
+          // The kernel's own default for a queue created without attributes.
+          queue.max_messages =
+              mq->max_messages.value_or(std::min(limits.msg_default, limits.msg_max));
+          queue.message_size =
+              mq->message_size.value_or(std::min(limits.msgsize_default, limits.msgsize_max));
+          queue.mode = mq->mode;
+          queue.owner_service = service.name;
+          queue.slot = cat(service.name, ':', slot.name);
+          queue.create = mq->create && !is_pattern(queue.path);
+          queue.remove_on_stop = mq->remove_on_stop;
+          queue.pointer = path_pointer(slot, i, mq->paths.size());
+          check_attribute(queue,
+                          mq->max_messages ? cat(slot.pointer, "/max-messages") : queue.pointer,
+                          "max-messages", queue.max_messages, limits.msg_max, "msg_max",
+                          platform::kHardMsgMax, diagnostics_);
+          check_attribute(queue,
+                          mq->message_size ? cat(slot.pointer, "/message-size") : queue.pointer,
+                          "message-size", queue.message_size, limits.msgsize_max, "msgsize_max",
+                          platform::kHardMsgSizeMax, diagnostics_);
+          if (queue.create) match_existing(queue);
+          if (queue.create && !queue.adopt) {
+            queue.charged_bytes =
+                platform::queue_charge_bytes(queue.max_messages, queue.message_size);
+          }
+          if (!mq->create && !is_pattern(queue.path) && !find_existing(kernel_, queue.path)) {
+            warn(cat("queue ", queue.path, " (", queue.slot,
+                     ") has create=false and does not exist yet: a service "
+                     "must create it before its consumers open it"));
+          }
+          plan_.queues.push_back(std::move(queue));
+        }
+      }
+    }
+  }
+
+  // SPEC §4.2: an existing queue is adopted only with the same attributes (no silent loss).
+  void match_existing(PlannedQueue& queue) {
+    const ExistingQueue* existing = find_existing(kernel_, queue.path);
+    if (existing == nullptr) return;
+    if (existing->max_messages == queue.max_messages &&
+        existing->message_size == queue.message_size) {
+      queue.adopt = true;
+      return;
+    }
+    const std::string name = queue.path.substr(1);
+    const std::string seen = existing->max_messages == 0
+                                 ? std::string("attributes the runtime cannot read")
+                                 : cat("max-messages ", number(existing->max_messages),
+                                       ", message-size ", number(existing->message_size));
+    diagnostics_.error(
+        queue.pointer,
+        cat("queue ", queue.path, " already exists with ", seen,
+            " but the manifest wants max-messages ", number(queue.max_messages), ", message-size ",
+            number(queue.message_size), "; remove it (rm /dev/mqueue/", name,
+            ", losing its messages) or change the manifest to match"));
+  }
+
+  void check_queue_count() {
+    const long existing = static_cast<long>(kernel_.existing_queues.size());
+    long total = existing;
+    for (const auto& queue : plan_.queues) {
+      if (!queue.create || queue.adopt) continue;
+      ++total;
+      if (total == kernel_.limits.queues_max + 1) {
+        diagnostics_.error(
+            queue.pointer,
+            cat("queue ", queue.path, ": creating it would make ", number(total), " queues (",
+                number(existing), " exist already), above fs.mqueue.queues_max (",
+                number(kernel_.limits.queues_max),
+                "); raise fs.mqueue.queues_max in the board profile's mqueue values, or remove "
+                "unused queues from /dev/mqueue"));
+      }
+    }
+  }
+
+  // The kernel charges a queue to its creator's uid. The runtime cannot see who created an
+  // existing queue, so it counts those owned by its own uid plus those it adopts (an earlier
+  // boot created them as this uid).
+  std::uint64_t existing_charge() const {
+    const uid_t self = ::getuid();
+    std::uint64_t total = 0;
+    for (const auto& existing : kernel_.existing_queues) {
+      bool adopted = std::any_of(plan_.queues.begin(), plan_.queues.end(), [&](const auto& queue) {
+        return queue.adopt && queue.path == existing.path;
+      });
+      if ((existing.owner_uid == self || adopted) && existing.max_messages > 0) {
+        total += platform::queue_charge_bytes(existing.max_messages, existing.message_size);
+      }
+    }
+    return total;
+  }
+
+  void check_charge() {
+    const std::uint64_t already = existing_charge();
+    std::uint64_t total = already;
+    for (const auto& queue : plan_.queues) total += queue.charged_bytes;
+    plan_.charged_bytes = total - already;
+    plan_.rlimit_msgqueue_needed = total;
+    const auto& limits = kernel_.limits;
+    if (kernel_.privileged) {
+      // CAP_SYS_RESOURCE may raise both limits: `run` raises them, so nothing is refused here.
+      if (total > limits.rlimit_msgqueue_hard) {
+        warn(cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
+                 " is below the ", number(total),
+                 " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
+      }
+      return;
+    }
+    const std::uint64_t limit = limits.rlimit_msgqueue_soft;
+    std::uint64_t running = already;
+    for (const auto& queue : plan_.queues) {
+      if (queue.charged_bytes == 0) continue;
+      running += queue.charged_bytes;
+      if (running > limit) {
+        diagnostics_.error(
+            queue.pointer,
+            cat("queue ", queue.path, ": its ", number(queue.charged_bytes),
+                " bytes bring the total charged to uid ",
+                number(static_cast<std::uint64_t>(::getuid())), " to ", number(running),
+                ", above RLIMIT_MSGQUEUE (", number(limit),
+                " bytes); raise the limit (ulimit -q, or run ipcrt as root so it raises it), or "
+                "lower max-messages or message-size"));
+        return;
+      }
+    }
+  }
+
+  std::vector<std::string> plug_services_of(const Service& service, const Slot& slot) const {
+    std::vector<std::string> services;
+    for (const auto& connection : connections_) {
+      if (connection.slot_service == service.name && connection.slot == slot.name) {
+        services.push_back(connection.plug_service);
+      }
+    }
+    return services;
+  }
+
+  void plan_shm() {
+    for (const auto& service : manifest_.services) {
+      for (const auto& slot : service.slots) {
+        const config::ShmSlot* shm = slot.shm();
+        if (shm == nullptr) continue;
+        const auto plugs = plug_services_of(service, slot);
+        auto add = [&](const std::string& name, bool plugs_write) {
+          PlannedShmObject object;
+          object.name = name;
+          object.slot = cat(service.name, ':', slot.name);
+          object.owner_service = service.name;
+          object.writers.push_back(service.name);
+          for (const auto& plug : plugs)
+            (plugs_write ? object.writers : object.readers).push_back(plug);
+          plan_.shm.push_back(std::move(object));
+        };
+        for (const auto& name : shm->write) add(name, true);
+        for (const auto& name : shm->read) add(name, false);
+      }
+    }
+  }
+
+  void plan_services() {
+    auto order = start_order();
+    if (!order) return;
+    int position = 0;
+    for (std::size_t index : *order) {
+      const Service& service = manifest_.services[index];
+      PlannedService planned;
+      planned.name = service.name;
+      planned.start_order = position++;
+      if (service.confinement != config::Confinement::Off) {
+        planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
+      }
+      add_grants(service, planned);
+      plan_.services.push_back(std::move(planned));
+    }
+  }
+
+  static std::string variable_name(const std::string& name) {
+    std::string variable = "IPCRT_";
+    for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    variable += "_PATHS";
+    return variable;
+  }
+
+  // A slot and a plug of one service with the same name share one variable: their values are
+  // joined, slot first, without duplicates.
+  static void add_paths(PlannedService& service, const std::string& name,
+                        const std::vector<std::string>& values) {
+    std::string variable = variable_name(name);
+    auto it = std::find_if(service.environment.begin(), service.environment.end(),
+                           [&](const auto& entry) { return entry.first == variable; });
+    if (it == service.environment.end()) {
+      service.environment.emplace_back(variable, join(values, ":"));
+      return;
+    }
+    for (const auto& value : values) {
+      std::string bounded = cat(':', it->second, ':');
+      if (bounded.find(cat(':', value, ':')) == std::string::npos) {
+        it->second += it->second.empty() ? value : cat(':', value);
+      }
+    }
+  }
+
+  static std::vector<std::string> shm_names(const config::ShmSlot& shm) {
+    std::vector<std::string> names = shm.write;
+    names.insert(names.end(), shm.read.begin(), shm.read.end());
+    return names;
+  }
+
+  void add_grants(const Service& service, PlannedService& planned) const {
+    planned.environment.emplace_back("IPCRT_SERVICE", service.name);
+    for (const auto& slot : service.slots) {
+      const std::string via = cat(service.name, ':', slot.name);
+      if (const auto* mq = slot.mq()) {
+        for (const auto& path : mq->paths) {
+          planned.queues.push_back({path, config::kPermAll, via, true});
+        }
+        add_paths(planned, slot.name, mq->paths);
+      } else if (const auto* shm = slot.shm()) {
+        for (const auto& name : shm_names(*shm)) planned.shm.push_back({name, true, via});
+        add_paths(planned, slot.name, shm_names(*shm));
+      }
+    }
+    for (const auto& plug : service.plugs) {
+      for (const auto& connection : connections_) {
+        if (connection.plug_service != service.name || connection.plug != plug.name) continue;
+        if (connection.slot_service.empty()) continue;  // private shm: nothing shared to name
+        const Service* provider = manifest_.find_service(connection.slot_service);
+        const Slot* slot = provider ? provider->find_slot(connection.slot) : nullptr;
+        if (slot == nullptr) continue;
+        const std::string via = connection.slot_ref();
+        if (const auto* mq = slot->mq()) {
+          for (const auto& path : mq->paths) {
+            planned.queues.push_back({path, mq->permissions, via, false});
+          }
+          add_paths(planned, plug.name, mq->paths);
+        } else if (const auto* shm = slot->shm()) {
+          for (const auto& name : shm->write) planned.shm.push_back({name, true, via});
+          for (const auto& name : shm->read) planned.shm.push_back({name, false, via});
+          add_paths(planned, plug.name, shm_names(*shm));
+        }
+      }
+    }
+  }
+
+  struct Dependency {
+    std::size_t on;
+    bool hard;  // `after`; providers are soft: mutual providers start in document order
+  };
+
+  std::vector<std::vector<Dependency>> dependencies() const {
+    const auto& services = manifest_.services;
+    auto index_of = [&](const std::string& name) -> std::optional<std::size_t> {
+      for (std::size_t i = 0; i < services.size(); ++i) {
+        if (services[i].name == name) return i;
+      }
+      return std::nullopt;
+    };
+    std::vector<std::vector<Dependency>> deps(services.size());
+    for (std::size_t i = 0; i < services.size(); ++i) {
+      for (const auto& name : services[i].after) {
+        if (auto on = index_of(name)) deps[i].push_back({*on, true});
+      }
+      for (const auto& connection : connections_) {
+        if (connection.plug_service != services[i].name) continue;
+        auto on = index_of(connection.slot_service);
+        if (on && *on != i) deps[i].push_back({*on, false});
+      }
+    }
+    return deps;
+  }
+
+  // Kahn's algorithm, lowest document index first. When only provider edges block (services
+  // that provide to each other), the first such service in document order starts; a cycle of
+  // `after` entries is an error.
+  std::optional<std::vector<std::size_t>> start_order() {
+    const auto deps = dependencies();
+    const std::size_t count = deps.size();
+    std::vector<bool> started(count, false);
+    std::vector<std::size_t> order;
+    auto ready = [&](std::size_t i, bool hard_only) {
+      return std::all_of(deps[i].begin(), deps[i].end(), [&](const Dependency& dep) {
+        return started[dep.on] || (hard_only && !dep.hard);
+      });
+    };
+    while (order.size() < count) {
+      std::optional<std::size_t> next;
+      for (bool hard_only : {false, true}) {
+        for (std::size_t i = 0; i < count && !next; ++i) {
+          if (!started[i] && ready(i, hard_only)) next = i;
+        }
+        if (next) {
+          if (hard_only) {
+            warn(cat("services provide slots to each other; ", manifest_.services[*next].name,
+                     " starts first (document order)"));
+          }
+          break;
+        }
+      }
+      if (!next) {
+        report_cycle(deps, started);
+        return std::nullopt;
+      }
+      started[*next] = true;
+      order.push_back(*next);
+    }
+    return order;
+  }
+
+  void report_cycle(const std::vector<std::vector<Dependency>>& deps,
+                    const std::vector<bool>& started) {
+    // Every unstarted service waits on an unstarted one through `after`: walk until a repeat.
+    std::size_t at = 0;
+    while (started[at]) ++at;
+    std::vector<std::size_t> path;
+    std::vector<int> seen(deps.size(), -1);
+    while (seen[at] < 0) {
+      seen[at] = static_cast<int>(path.size());
+      path.push_back(at);
+      for (const auto& dep : deps[at]) {
+        if (dep.hard && !started[dep.on]) {
+          at = dep.on;
+          break;
+        }
+      }
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = static_cast<std::size_t>(seen[at]); i < path.size(); ++i) {
+      names.push_back(manifest_.services[path[i]].name);
+    }
+    names.push_back(manifest_.services[at].name);
+    diagnostics_.error(cat(manifest_.services[at].pointer, "/after"),
+                       cat("start order has a cycle: ", join(names, " -> "),
+                           " (each waits for the next through `after`); remove one `after` entry"));
+  }
+
+  const Manifest& manifest_;
+  const std::vector<Connection>& connections_;
+  const KernelState& kernel_;
+  Diagnostics& diagnostics_;
+  Plan plan_;
+};
+
+}  // namespace
+
+std::optional<Plan> make_plan(const Manifest& manifest, const std::vector<Connection>& connections,
+                              const KernelState& kernel, Diagnostics& diagnostics) {
+  return Planner(manifest, connections, kernel, diagnostics).build();
+}
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,215 @@
+// Rendering of plans and limits. JSON key order is the order of SPEC §7 (ordered_json).
+#include "runtime/plan_output.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/text.hpp"
+
+namespace ipcrt::runtime {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string octal_mode(mode_t mode) {
+  std::string digits;
+  for (int shift = 9; shift >= 0; shift -= 3)
+    digits += static_cast<char>('0' + ((mode >> shift) & 7));
+  return digits;
+}
+
+std::vector<std::string> permission_names(unsigned permissions) {
+  std::vector<std::string> names;
+  if (permissions & config::kPermRead) names.emplace_back("read");
+  if (permissions & config::kPermWrite) names.emplace_back("write");
+  if (permissions & config::kPermCreate) names.emplace_back("create");
+  if (permissions & config::kPermDelete) names.emplace_back("delete");
+  return names;
+}
+
+std::string bytes_or_unlimited(std::uint64_t value) {
+  return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value);
+}
+
+Json limit_or_null(std::uint64_t value) {
+  return value == RLIM_INFINITY ? Json(nullptr) : Json(value);
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
+}  // namespace
+
+std::string queue_owner(const config::Manifest& manifest, const std::string& service_name) {
+  const config::Service* service = manifest.find_service(service_name);
+  std::string user = service && service->user ? *service->user : std::to_string(::getuid());
+  std::string group = service && service->group ? *service->group : std::to_string(::getgid());
+  return cat(user, ':', group);
+}
+
+std::string render_plan_json(const Plan& plan, const config::Manifest& manifest) {
+  Json root = Json::object();
+  Json queues = Json::array();
+  for (const auto& queue : plan.queues) {
+    queues.push_back({{"path", queue.path},
+                      {"max-messages", queue.max_messages},
+                      {"message-size", queue.message_size},
+                      {"mode", octal_mode(queue.mode)},
+                      {"owner", queue_owner(manifest, queue.owner_service)},
+                      {"slot", queue.slot}});
+  }
+  Json shm = Json::array();
+  for (const auto& object : plan.shm) {
+    shm.push_back({{"name", object.name},
+                   {"slot", object.slot},
+                   {"readers", object.readers},
+                   {"writers", object.writers}});
+  }
+  Json private_shm = Json::array();
+  Json connections = Json::array();
+  for (const auto& connection : plan.connections) {
+    connections.push_back({{"plug", connection.plug_ref()},
+                           {"slot", connection.slot_ref()},
+                           {"interface", config::interface_name(connection.interface)},
+                           {"auto", connection.automatic}});
+  }
+  Json services = Json::array();
+  for (const auto& service : plan.services) {
+    if (!service.shm_dir.empty()) {
+      private_shm.push_back({{"service", service.name}, {"dir", service.shm_dir}});
+    }
+    Json granted = Json::object();
+    for (const auto& grant : service.queues) {
+      Json& names = granted[grant.path];
+      if (names.is_null()) names = Json::array();
+      for (const auto& name : permission_names(grant.permissions)) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      }
+    }
+    services.push_back(
+        {{"name", service.name}, {"start-order", service.start_order}, {"queues", granted}});
+  }
+  root["queues"] = queues;
+  root["shm"] = shm;
+  root["private-shm"] = private_shm;
+  root["connections"] = connections;
+  root["services"] = services;
+  root["warnings"] = plan.warnings;
+  return root.dump(2) + "\n";
+}
+
+std::string render_plan_text(const Plan& plan, const config::Manifest& manifest) {
+  std::string out = cat("plan for ", plan.manifest_name, '\n');
+  long to_create = 0;
+  long adopted = 0;
+  for (const auto& queue : plan.queues) {
+    to_create += queue.create && !queue.adopt;
+    adopted += queue.adopt;
+  }
+  out += cat("queues: ", std::to_string(to_create), " to create, ", std::to_string(adopted),
+             " to adopt, ", std::to_string(plan.charged_bytes), " bytes of RLIMIT_MSGQUEUE\n");
+  for (const auto& queue : plan.queues) {
+    const char* action = queue.adopt ? "adopt " : queue.create ? "create" : "use   ";
+    if (queue.path.find('*') != std::string::npos) action = "match ";
+    out += cat("  ", action, ' ', pad(queue.path, 20), " max-messages ",
+               std::to_string(queue.max_messages), " message-size ",
+               std::to_string(queue.message_size), " mode ", octal_mode(queue.mode), " owner ",
+               queue_owner(manifest, queue.owner_service), " slot ", queue.slot, '\n');
+  }
+  if (!plan.shm.empty()) out += "shared memory:\n";
+  for (const auto& object : plan.shm) {
+    out += cat("  create /dev/shm/", object.name, " slot ", object.slot, " writers ",
+               join(object.writers, ","), " readers ",
+               object.readers.empty() ? std::string("-") : join(object.readers, ","), '\n');
+  }
+  out += "start order:\n";
+  for (const auto& service : plan.services) {
+    out += cat("  ", std::to_string(service.start_order), ' ', service.name);
+    if (!service.shm_dir.empty()) out += cat(" (/dev/shm: ", service.shm_dir, ')');
+    out += '\n';
+    for (const auto& grant : service.queues) {
+      out += cat("      mq  ", pad(grant.path, 20), ' ',
+                 join(permission_names(grant.permissions), ","),
+                 grant.owner ? " (owner)" : cat(" via ", grant.via), '\n');
+    }
+    for (const auto& grant : service.shm) {
+      out += cat("      shm ", pad(grant.name, 20), ' ',
+                 grant.writable ? "read-write" : "read-only", " via ", grant.via, '\n');
+    }
+  }
+  for (const auto& warning : plan.warnings) out += cat("warning: ", warning, '\n');
+  return out;
+}
+
+LimitsUsage limits_usage(const KernelState& kernel) {
+  LimitsUsage usage;
+  usage.queues = static_cast<long>(kernel.existing_queues.size());
+  const uid_t self = ::getuid();
+  for (const auto& queue : kernel.existing_queues) {
+    if (queue.owner_uid == self && queue.max_messages > 0) {
+      usage.charged_bytes += platform::queue_charge_bytes(queue.max_messages, queue.message_size);
+    }
+  }
+  return usage;
+}
+
+std::string render_limits_text(const KernelState& kernel) {
+  const auto& limits = kernel.limits;
+  const auto usage = limits_usage(kernel);
+  auto row = [](const std::string& name, const std::string& value, const std::string& used,
+                const std::string& headroom) {
+    std::string line = cat(pad(name, 30), pad(value, 12), pad(used, 10), headroom);
+    line.erase(line.find_last_not_of(' ') + 1);
+    return line + '\n';
+  };
+  const std::uint64_t soft = limits.rlimit_msgqueue_soft;
+  std::string out = row("limit", "value", "used", "headroom");
+  out += row("fs.mqueue.msg_max", std::to_string(limits.msg_max), "", "");
+  out += row("fs.mqueue.msgsize_max", std::to_string(limits.msgsize_max), "", "");
+  out += row("fs.mqueue.msg_default", std::to_string(limits.msg_default), "", "");
+  out += row("fs.mqueue.msgsize_default", std::to_string(limits.msgsize_default), "", "");
+  out += row("fs.mqueue.queues_max", std::to_string(limits.queues_max),
+             std::to_string(usage.queues), std::to_string(limits.queues_max - usage.queues));
+  out += row("RLIMIT_MSGQUEUE soft (bytes)", bytes_or_unlimited(soft),
+             std::to_string(usage.charged_bytes),
+             soft == RLIM_INFINITY ? std::string("unlimited")
+                                   : std::to_string(static_cast<long long>(soft) -
+                                                    static_cast<long long>(usage.charged_bytes)));
+  out +=
+      row("RLIMIT_MSGQUEUE hard (bytes)", bytes_or_unlimited(limits.rlimit_msgqueue_hard), "", "");
+  out += row("hard ceiling max-messages", std::to_string(platform::kHardMsgMax), "", "");
+  out += row("hard ceiling message-size", std::to_string(platform::kHardMsgSizeMax), "", "");
+  out += cat("privileged (CAP_SYS_RESOURCE): ", kernel.privileged ? "yes" : "no", '\n');
+  out += "used bytes: queues owned by this uid (the kernel charges a queue's creator)\n";
+  return out;
+}
+
+std::string render_limits_json(const KernelState& kernel) {
+  const auto& limits = kernel.limits;
+  const auto usage = limits_usage(kernel);
+  const std::uint64_t soft = limits.rlimit_msgqueue_soft;
+  Json root = Json::object();
+  root["msg_max"] = limits.msg_max;
+  root["msgsize_max"] = limits.msgsize_max;
+  root["msg_default"] = limits.msg_default;
+  root["msgsize_default"] = limits.msgsize_default;
+  root["queues_max"] = limits.queues_max;
+  root["hard_msg_max"] = platform::kHardMsgMax;
+  root["hard_msgsize_max"] = platform::kHardMsgSizeMax;
+  root["rlimit_msgqueue"] = {{"soft", limit_or_null(soft)},
+                             {"hard", limit_or_null(limits.rlimit_msgqueue_hard)}};
+  root["privileged"] = kernel.privileged;
+  root["usage"] = {{"queues", usage.queues}, {"charged_bytes", usage.charged_bytes}};
+  root["headroom"] = {
+      {"queues", limits.queues_max - usage.queues},
+      {"charged_bytes", soft == RLIM_INFINITY ? Json(nullptr)
+                                              : Json(static_cast<long long>(soft) -
+                                                     static_cast<long long>(usage.charged_bytes))}};
+  return root.dump(2) + "\n";
+}
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,411 @@
+// The boot planner with manifests, connections and kernel limits built by hand: every limit
+// rule of SPEC §3, adopt vs conflict (§4.2), start order (§4.3), grants, environment and the
+// JSON of §7.
+#include "runtime/plan.hpp"
+
+#include <CppUTest/TestHarness.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/text.hpp"
+#include "runtime/kernel_state.hpp"
+#include "runtime/plan_output.hpp"
+
+using namespace ipcrt;
+using config::Connection;
+using config::Interface;
+using config::Manifest;
+using config::Service;
+using config::Slot;
+using runtime::KernelState;
+using runtime::Plan;
+
+namespace {
+
+Slot mq_slot(const std::string& service, const std::string& name, std::vector<std::string> paths,
+             std::optional<long> max_messages = {}, std::optional<long> message_size = {},
+             unsigned permissions = config::kPermRead | config::kPermWrite) {
+  Slot slot;
+  slot.name = name;
+  slot.identifier = name;
+  slot.interface = Interface::PosixMq;
+  config::MqSlot mq;
+  mq.paths = std::move(paths);
+  mq.max_messages = max_messages;
+  mq.message_size = message_size;
+  mq.permissions = permissions;
+  slot.attributes = mq;
+  slot.pointer = cat("/services/", service, "/slots/", name);
+  return slot;
+}
+
+Slot shm_slot(const std::string& service, const std::string& name, std::vector<std::string> write,
+              std::vector<std::string> read) {
+  Slot slot;
+  slot.name = name;
+  slot.identifier = name;
+  slot.interface = Interface::SharedMemory;
+  slot.attributes = config::ShmSlot{std::move(read), std::move(write)};
+  slot.pointer = cat("/services/", service, "/slots/", name);
+  return slot;
+}
+
+config::Plug plug(const std::string& service, const std::string& name, Interface interface) {
+  config::Plug result;
+  result.name = name;
+  result.identifier = name;
+  result.interface = interface;
+  result.pointer = cat("/services/", service, "/plugs/", name);
+  return result;
+}
+
+Service service(const std::string& name, std::vector<Slot> slots = {},
+                std::vector<config::Plug> plugs = {}, std::vector<std::string> after = {}) {
+  Service result;
+  result.name = name;
+  result.command = {"/bin/true"};
+  result.slots = std::move(slots);
+  result.plugs = std::move(plugs);
+  result.after = std::move(after);
+  result.pointer = "/services/" + name;
+  return result;
+}
+
+Manifest manifest(std::vector<Service> services) {
+  Manifest result;
+  result.file = "gateway.json";
+  result.name = "gateway";
+  result.services = std::move(services);
+  return result;
+}
+
+Connection connect(const std::string& plug_service, const std::string& plug_name,
+                   const std::string& slot_service, const std::string& slot_name,
+                   Interface interface = Interface::PosixMq) {
+  return Connection{plug_service, plug_name, slot_service, slot_name, interface, true};
+}
+
+KernelState kernel() {
+  KernelState state;
+  state.limits.msg_max = 10;
+  state.limits.msgsize_max = 8192;
+  state.limits.msg_default = 10;
+  state.limits.msgsize_default = 8192;
+  state.limits.queues_max = 256;
+  state.limits.rlimit_msgqueue_soft = 819200;
+  state.limits.rlimit_msgqueue_hard = 819200;
+  return state;
+}
+
+struct Outcome {
+  std::optional<Plan> plan;
+  config::Diagnostics diagnostics;
+  [[nodiscard]] std::string text() const { return diagnostics.format("gateway.json"); }
+};
+
+Outcome plan_of(const Manifest& m, const std::vector<Connection>& connections,
+                const KernelState& state) {
+  Outcome outcome;
+  outcome.plan = runtime::make_plan(m, connections, state, outcome.diagnostics);
+  return outcome;
+}
+
+// One provider with one queue slot "q" of two paths, and one consumer plugging into it.
+Manifest provider_and_consumer(std::optional<long> max_messages, std::optional<long> message_size) {
+  return manifest(
+      {service("hub", {mq_slot("hub", "q", {"/q1", "/q2"}, max_messages, message_size)}),
+       service("app", {}, {plug("app", "q", Interface::PosixMq)})});
+}
+
+}  // namespace
+
+TEST_GROUP(PlanLimits){};
+
+TEST(PlanLimits, EveryLimitRuleNamesQueueValueLimitAndFix) {
+  struct Case {
+    const char* what;
+    std::optional<long> max_messages;
+    std::optional<long> message_size;
+    void (*adjust)(KernelState&);
+    const char* expected;  // a line of the formatted diagnostics, or "" for no error
+  };
+  const Case cases[] = {
+      {"within limits", 10, 8192, [](KernelState&) {}, ""},
+      {"max-messages above msg_max", 11, 100, [](KernelState&) {},
+       "gateway.json: /services/hub/slots/q/max-messages: error: queue /q1: max-messages 11 "
+       "exceeds fs.mqueue.msg_max (10); raise fs.mqueue.msg_max in the board profile's mqueue "
+       "values, or lower max-messages\n"},
+      {"max-messages above the hard ceiling", 65537, 1,
+       [](KernelState& k) {
+         k.limits.msg_max = 100000;
+         k.limits.rlimit_msgqueue_soft = k.limits.rlimit_msgqueue_hard = ~0ULL;
+       },
+       "gateway.json: /services/hub/slots/q/max-messages: error: queue /q1: max-messages 65537 "
+       "exceeds the kernel's hard ceiling 65536, which binds even root; lower max-messages\n"},
+      {"message-size above msgsize_max", 2, 8193, [](KernelState&) {},
+       "gateway.json: /services/hub/slots/q/message-size: error: queue /q2: message-size 8193 "
+       "exceeds fs.mqueue.msgsize_max (8192); raise fs.mqueue.msgsize_max in the board profile's "
+       "mqueue values, or lower message-size\n"},
+      {"message-size above the hard ceiling", 1, 16 * 1024 * 1024 + 1,
+       [](KernelState& k) {
+         k.limits.msgsize_max = 1L << 30;
+         k.limits.rlimit_msgqueue_soft = k.limits.rlimit_msgqueue_hard = ~0ULL;
+       },
+       "error: queue /q1: message-size 16777217 exceeds the kernel's hard ceiling 16777216"},
+      {"queues_max with existing queues", 1, 1,
+       [](KernelState& k) {
+         k.limits.queues_max = 2;
+         k.existing_queues.push_back({"/other", 1, 1, 12345});
+       },
+       "gateway.json: /services/hub/slots/q/path/1: error: queue /q2: creating it would make 3 "
+       "queues (1 exist already), above fs.mqueue.queues_max (2); raise fs.mqueue.queues_max in "
+       "the board profile's mqueue values, or remove unused queues from /dev/mqueue\n"},
+      {"RLIMIT_MSGQUEUE", 10, 8192, [](KernelState& k) { k.limits.rlimit_msgqueue_soft = 100000; },
+       "/services/hub/slots/q/path/1: error: queue /q2: its 82880 bytes bring the total charged "
+       "to uid"},
+      {"RLIMIT_MSGQUEUE counts existing queues of our uid", 10, 8192,
+       [](KernelState& k) {
+         k.limits.rlimit_msgqueue_soft = 3 * 82880 - 1;
+         k.existing_queues.push_back({"/mine", 10, 8192, ::getuid()});
+       },
+       "/services/hub/slots/q/path/1: error: queue /q2: its 82880 bytes bring the total charged "
+       "to uid"},
+      {"privileged runtime raises RLIMIT_MSGQUEUE", 10, 8192,
+       [](KernelState& k) {
+         k.limits.rlimit_msgqueue_soft = k.limits.rlimit_msgqueue_hard = 1000;
+         k.privileged = true;
+       },
+       ""},
+  };
+  for (const auto& c : cases) {
+    KernelState state = kernel();
+    c.adjust(state);
+    auto outcome = plan_of(provider_and_consumer(c.max_messages, c.message_size),
+                           {connect("app", "q", "hub", "q")}, state);
+    const std::string text = outcome.text();
+    if (std::string(c.expected).empty()) {
+      CHECK_TEXT(outcome.plan.has_value(), cat(c.what, ": ", text).c_str());
+    } else {
+      CHECK_FALSE_TEXT(outcome.plan.has_value(), c.what);
+      CHECK_TEXT(text.find(c.expected) != std::string::npos, cat(c.what, ":\n", text).c_str());
+    }
+  }
+}
+
+TEST(PlanLimits, ChargeIsTheKernelFormulaPerQueueToCreate) {
+  auto outcome = plan_of(provider_and_consumer(10, 8192), {}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  const auto per_queue = platform::queue_charge_bytes(10, 8192);
+  UNSIGNED_LONGLONGS_EQUAL(per_queue, outcome.plan->queues[0].charged_bytes);
+  UNSIGNED_LONGLONGS_EQUAL(2 * per_queue, outcome.plan->charged_bytes);
+  UNSIGNED_LONGLONGS_EQUAL(2 * per_queue, outcome.plan->rlimit_msgqueue_needed);
+}
+
+TEST(PlanLimits, PrivilegedRuntimeWithALowHardLimitIsWarned) {
+  KernelState state = kernel();
+  state.privileged = true;
+  state.limits.rlimit_msgqueue_soft = state.limits.rlimit_msgqueue_hard = 1000;
+  auto outcome = plan_of(provider_and_consumer(10, 8192), {}, state);
+  CHECK_TRUE(outcome.plan.has_value());
+  LONGS_EQUAL(1, outcome.plan->warnings.size());
+  STRCMP_CONTAINS("RLIMIT_MSGQUEUE hard limit 1000", outcome.plan->warnings[0].c_str());
+  STRCMP_CONTAINS("warning: RLIMIT_MSGQUEUE", outcome.text().c_str());
+}
+
+TEST(PlanLimits, DefaultsAreTheKernelsCappedAtMsgMax) {
+  KernelState state = kernel();
+  state.limits.msg_default = 50;  // the kernel caps a new queue's default at msg_max
+  state.limits.msgsize_default = 1024;
+  auto outcome = plan_of(provider_and_consumer({}, {}), {}, state);
+  CHECK_TRUE(outcome.plan.has_value());
+  LONGS_EQUAL(10, outcome.plan->queues[0].max_messages);
+  LONGS_EQUAL(1024, outcome.plan->queues[0].message_size);
+}
+
+TEST(PlanLimits, PatternsAreGrantedButNeverCreatedNorCharged) {
+  auto m = manifest({service("cam", {mq_slot("cam", "frames", {"/camera-*"}, 5, 100)}),
+                     service("app", {}, {plug("app", "frames", Interface::PosixMq)})});
+  auto outcome = plan_of(m, {connect("app", "frames", "cam", "frames")}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  CHECK_FALSE(outcome.plan->queues[0].create);
+  UNSIGNED_LONGLONGS_EQUAL(0, outcome.plan->charged_bytes);
+  const auto* app = outcome.plan->find_service("app");
+  CHECK_TRUE(app != nullptr);
+  STRCMP_EQUAL("/camera-*", app->queues.at(0).path.c_str());
+}
+
+TEST_GROUP(PlanExisting){};
+
+TEST(PlanExisting, EqualAttributesAreAdoptedAndNotCharged) {
+  KernelState state = kernel();
+  state.existing_queues.push_back({"/q1", 4, 64, 0});
+  auto outcome = plan_of(provider_and_consumer(4, 64), {}, state);
+  CHECK_TRUE(outcome.plan.has_value());
+  CHECK_TRUE(outcome.plan->queues[0].adopt);
+  UNSIGNED_LONGLONGS_EQUAL(0, outcome.plan->queues[0].charged_bytes);
+  CHECK_FALSE(outcome.plan->queues[1].adopt);
+  UNSIGNED_LONGLONGS_EQUAL(platform::queue_charge_bytes(4, 64), outcome.plan->charged_bytes);
+}
+
+TEST(PlanExisting, DifferentAttributesAreAnErrorWithBothSetsAndTheFix) {
+  KernelState state = kernel();
+  state.existing_queues.push_back({"/q2", 8, 64, 0});
+  auto outcome = plan_of(provider_and_consumer(4, 64), {}, state);
+  CHECK_FALSE(outcome.plan.has_value());
+  STRCMP_EQUAL(
+      "gateway.json: /services/hub/slots/q/path/1: error: queue /q2 already exists with "
+      "max-messages 8, message-size 64 but the manifest wants max-messages 4, message-size 64; "
+      "remove it (rm /dev/mqueue/q2, losing its messages) or change the manifest to match\n",
+      outcome.text().c_str());
+}
+
+TEST_GROUP(PlanStartOrder){};
+
+TEST(PlanStartOrder, ProvidersAndAfterComeFirstTiesInDocumentOrder) {
+  auto m = manifest({service("consumer", {}, {plug("consumer", "q", Interface::PosixMq)}),
+                     service("logger", {}, {}, {"late"}),
+                     service("provider", {mq_slot("provider", "q", {"/q"})}), service("late"),
+                     service("idle")});
+  auto outcome = plan_of(m, {connect("consumer", "q", "provider", "q")}, kernel());
+  CHECK_TEXT(outcome.plan.has_value(), outcome.text().c_str());
+  std::vector<std::string> order;
+  for (const auto& planned : outcome.plan->services) order.push_back(planned.name);
+  STRCMP_EQUAL("provider,consumer,late,logger,idle", join(order, ",").c_str());
+  LONGS_EQUAL(1, outcome.plan->find_service("consumer")->start_order);
+}
+
+TEST(PlanStartOrder, AfterCycleIsAnErrorNamingTheCycle) {
+  auto m = manifest(
+      {service("a", {}, {}, {"b"}), service("b", {}, {}, {"c"}), service("c", {}, {}, {"b"})});
+  auto outcome = plan_of(m, {}, kernel());
+  CHECK_FALSE(outcome.plan.has_value());
+  STRCMP_EQUAL(
+      "gateway.json: /services/b/after: error: start order has a cycle: b -> c -> b (each waits "
+      "for the next through `after`); remove one `after` entry\n",
+      outcome.text().c_str());
+}
+
+TEST(PlanStartOrder, MutualProvidersStartInDocumentOrderWithAWarning) {
+  auto m = manifest(
+      {service("a", {mq_slot("a", "to-b", {"/to-b"})}, {plug("a", "to-a", Interface::PosixMq)}),
+       service("b", {mq_slot("b", "to-a", {"/to-a"})}, {plug("b", "to-b", Interface::PosixMq)})});
+  auto outcome =
+      plan_of(m, {connect("a", "to-a", "b", "to-a"), connect("b", "to-b", "a", "to-b")}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  STRCMP_EQUAL("a", outcome.plan->services[0].name.c_str());
+  LONGS_EQUAL(1, outcome.plan->warnings.size());
+  STRCMP_CONTAINS("provide slots to each other", outcome.plan->warnings[0].c_str());
+}
+
+TEST_GROUP(PlanGrants){};
+
+TEST(PlanGrants, OwnerGetsEverythingPlugGetsTheSlotsPermissions) {
+  auto m = manifest({service("hub", {mq_slot("hub", "q", {"/q1"}, 2, 16, config::kPermRead)}),
+                     service("app", {}, {plug("app", "q", Interface::PosixMq)})});
+  auto outcome = plan_of(m, {connect("app", "q", "hub", "q")}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  const auto& hub = outcome.plan->find_service("hub")->queues.at(0);
+  LONGS_EQUAL(config::kPermAll, hub.permissions);
+  CHECK_TRUE(hub.owner);
+  const auto& app = outcome.plan->find_service("app")->queues.at(0);
+  LONGS_EQUAL(config::kPermRead, app.permissions);
+  CHECK_FALSE(app.owner);
+  STRCMP_EQUAL("hub:q", app.via.c_str());
+}
+
+TEST(PlanGrants, SharedMemoryReadersWritersAndPrivateDirs) {
+  auto m = manifest({service("cam", {shm_slot("cam", "frames", {"frames"}, {"config"})}),
+                     service("viewer", {}, {plug("viewer", "frames", Interface::SharedMemory)}),
+                     service("debug")});
+  m.services[2].confinement = config::Confinement::Off;
+  auto outcome =
+      plan_of(m, {connect("viewer", "frames", "cam", "frames", Interface::SharedMemory)}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  const auto& objects = outcome.plan->shm;
+  LONGS_EQUAL(2, objects.size());
+  STRCMP_EQUAL("frames", objects[0].name.c_str());
+  STRCMP_EQUAL("cam,viewer", join(objects[0].writers, ",").c_str());
+  LONGS_EQUAL(0, objects[0].readers.size());
+  STRCMP_EQUAL("config", objects[1].name.c_str());
+  STRCMP_EQUAL("cam", join(objects[1].writers, ",").c_str());
+  STRCMP_EQUAL("viewer", join(objects[1].readers, ",").c_str());
+  const auto* viewer = outcome.plan->find_service("viewer");
+  STRCMP_EQUAL("/dev/shm/ipcrt.gateway.viewer", viewer->shm_dir.c_str());
+  CHECK_TRUE(viewer->shm.at(0).writable);
+  CHECK_FALSE(viewer->shm.at(1).writable);
+  STRCMP_EQUAL("", outcome.plan->find_service("debug")->shm_dir.c_str());
+}
+
+TEST(PlanGrants, EnvironmentNamesEverySlotAndConnectedPlug) {
+  auto m = manifest(
+      {service("hub", {mq_slot("hub", "sensor-data", {"/a", "/b"}), mq_slot("hub", "both", {"/s"})},
+               {plug("hub", "both", Interface::PosixMq)}),
+       service("other", {mq_slot("other", "both", {"/o"})}),
+       service("app", {},
+               {plug("app", "sensor-data", Interface::PosixMq),
+                plug("app", "loose", Interface::PosixMq)})});
+  auto outcome = plan_of(m,
+                         {connect("app", "sensor-data", "hub", "sensor-data"),
+                          connect("hub", "both", "other", "both")},
+                         kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  auto environment = [&](const std::string& name) {
+    std::vector<std::string> entries;
+    for (const auto& [key, value] : outcome.plan->find_service(name)->environment) {
+      entries.push_back(key + "=" + value);
+    }
+    return join(entries, " ");
+  };
+  STRCMP_EQUAL("IPCRT_SERVICE=hub IPCRT_SENSOR_DATA_PATHS=/a:/b IPCRT_BOTH_PATHS=/s:/o",
+               environment("hub").c_str());
+  STRCMP_EQUAL("IPCRT_SERVICE=app IPCRT_SENSOR_DATA_PATHS=/a:/b", environment("app").c_str());
+}
+
+TEST_GROUP(PlanJson){};
+
+TEST(PlanJson, HasTheShapeOfSpecSection7) {
+  auto m = manifest({service("cam", {mq_slot("cam", "q", {"/q"}, 4, 64),
+                                     shm_slot("cam", "frames", {"frames"}, {})}),
+                     service("app", {},
+                             {plug("app", "q", Interface::PosixMq),
+                              plug("app", "frames", Interface::SharedMemory)})});
+  m.services[0].user = "sensor";
+  m.services[0].group = "video";
+  auto outcome = plan_of(m,
+                         {connect("app", "q", "cam", "q"),
+                          connect("app", "frames", "cam", "frames", Interface::SharedMemory)},
+                         kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  auto json = nlohmann::ordered_json::parse(runtime::render_plan_json(*outcome.plan, m));
+  std::vector<std::string> keys;
+  for (const auto& item : json.items()) keys.push_back(item.key());
+  STRCMP_EQUAL("queues,shm,private-shm,connections,services,warnings", join(keys, ",").c_str());
+  STRCMP_EQUAL(
+      R"({"path":"/q","max-messages":4,"message-size":64,"mode":"0660","owner":"sensor:video","slot":"cam:q"})",
+      json["queues"][0].dump().c_str());
+  STRCMP_EQUAL(R"({"name":"frames","slot":"cam:frames","readers":[],"writers":["cam","app"]})",
+               json["shm"][0].dump().c_str());
+  STRCMP_EQUAL(R"({"service":"cam","dir":"/dev/shm/ipcrt.gateway.cam"})",
+               json["private-shm"][0].dump().c_str());
+  STRCMP_EQUAL(R"({"plug":"app:q","slot":"cam:q","interface":"posix-mq","auto":true})",
+               json["connections"][0].dump().c_str());
+  STRCMP_EQUAL(R"({"name":"app","start-order":1,"queues":{"/q":["read","write"]}})",
+               json["services"][1].dump().c_str());
+  CHECK_TRUE(json["warnings"].is_array());
+}
+
+TEST(PlanJson, OwnerDefaultsToTheRuntimesIds) {
+  auto m = provider_and_consumer(1, 1);
+  STRCMP_EQUAL(cat(std::to_string(::getuid()), ':', std::to_string(::getgid())).c_str(),
+               runtime::queue_owner(m, "hub").c_str());
+}
+
+TEST_GROUP(KernelStateCapabilities){};
+
+TEST(KernelStateCapabilities, CapSysResourceIsBit24OfCapEff) {
+  CHECK_TRUE(runtime::has_cap_sys_resource("Name:\tx\nCapPrm:\t0\nCapEff:\t0000000001000000\n"));
+  CHECK_FALSE(runtime::has_cap_sys_resource(
+      "Name:\tx\nCapPrm:\t0000000001000000\nCapEff:\t000001fffeffffff\n"));
+  CHECK_FALSE(runtime::has_cap_sys_resource("Name:\tx\n"));
+}
