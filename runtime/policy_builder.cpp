@@ -1,0 +1,298 @@
+// PolicyBuilder: collects allowed syscalls with their reasons, then compiles them with
+// libseccomp (binary-tree optimised) and exports BPF and PFC through a memfd, because
+// libseccomp 2.5 exports only to a file descriptor.
+#include "runtime/policy_builder.hpp"
+
+#include <fcntl.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include "common/text.hpp"
+#include "platform/fd.hpp"
+#include "runtime/syscall_groups.hpp"
+
+namespace ipcrt::runtime {
+namespace {
+
+using Context = std::unique_ptr<void, decltype(&seccomp_release)>;
+
+constexpr std::string_view kFilterHint = "requires CONFIG_SECCOMP_FILTER and libseccomp >= 2.5";
+
+std::string architecture_name(std::uint32_t token) {
+  switch (token) {
+    case SCMP_ARCH_X86_64:
+      return "x86_64";
+    case SCMP_ARCH_X86:
+      return "x86";
+    case SCMP_ARCH_X32:
+      return "x32";
+    case SCMP_ARCH_AARCH64:
+      return "aarch64";
+    case SCMP_ARCH_ARM:
+      return "arm";
+    default:
+      return cat("arch-", token);
+  }
+}
+
+std::string known_group_names() {
+  std::vector<std::string_view> names;
+  for (const auto& group : syscall_groups()) names.push_back(group.name);
+  return join(names, ", ");
+}
+
+// Runs `writer(fd)` on a memfd and returns what it wrote.
+template <class Writer>
+Result<std::string> export_to_memory(const char* what, Writer&& writer) {
+  int raw = ::memfd_create("ipcrt-seccomp-export", MFD_CLOEXEC);
+  if (raw < 0) return fail_errno(cat("memfd_create for ", what));
+  platform::UniqueFd fd(raw);
+  int rc = writer(fd.get());
+  if (rc != 0) return fail_errno(what, -rc, std::string(kFilterHint));
+  off_t size = ::lseek(fd.get(), 0, SEEK_END);
+  if (size < 0) return fail_errno(cat("lseek on the ", what, " memfd"));
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (::pread(fd.get(), bytes.data(), bytes.size(), 0) != size) {
+    return fail_errno(cat("reading back ", what));
+  }
+  return bytes;
+}
+
+void add_reason(std::vector<std::string>& reasons, std::string_view reason) {
+  if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) {
+    reasons.emplace_back(reason);
+  }
+}
+
+// mq_open's flags (argument 1) limited to what the union of the service's grants allows.
+// The filter cannot see the queue name, so a service holding read on one queue and write on
+// another may open either for both; per-name checks are the mediation of SPEC §6.
+// libseccomp refuses two comparisons of one argument in a rule, so access mode and O_CREAT
+// are tested together under one mask.
+int add_mq_open_rules(scmp_filter_ctx ctx, int number, unsigned permissions,
+                      std::string& description) {
+  bool read = (permissions & config::kPermRead) != 0U;
+  bool write = (permissions & config::kPermWrite) != 0U;
+  bool create = (permissions & config::kPermCreate) != 0U;
+  std::vector<std::string_view> notes;
+  std::uint64_t mask = create ? 0 : O_CREAT;
+  std::uint64_t access_mode = O_RDWR;  // placeholder when any access mode is allowed
+  if (!(read && write)) {
+    // Without read nor write (create or delete only) the queue may still be opened
+    // read-only to query its attributes; mq_timedreceive stays refused.
+    access_mode = write && !read ? O_WRONLY : O_RDONLY;
+    mask |= O_ACCMODE;
+    notes.push_back(access_mode == O_WRONLY ? "access mode O_WRONLY" : "access mode O_RDONLY");
+  }
+  if (!create) notes.push_back("no O_CREAT");
+  description = join(notes, ", ");
+  if (mask == 0) return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
+  std::uint64_t value = (mask & O_ACCMODE) != 0 ? access_mode : 0;
+  return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value));
+}
+
+}  // namespace
+
+std::string describe_permissions(unsigned permissions) {
+  std::vector<std::string_view> names;
+  if ((permissions & config::kPermRead) != 0U) names.push_back("read");
+  if ((permissions & config::kPermWrite) != 0U) names.push_back("write");
+  if ((permissions & config::kPermCreate) != 0U) names.push_back("create");
+  if ((permissions & config::kPermDelete) != 0U) names.push_back("delete");
+  return names.empty() ? std::string("none") : join(names, ",");
+}
+
+PolicyBuilder::PolicyBuilder(std::string_view architecture)
+    : default_action_(SCMP_ACT_ERRNO(EPERM)) {
+  native_ = architecture == "native" ? seccomp_arch_native()
+                                     : seccomp_arch_resolve_name(std::string(architecture).c_str());
+  if (native_ == 0) {
+    set_error(Error{cat("unknown architecture \"", architecture, "\""), 0,
+                    "use a libseccomp name such as x86_64, aarch64 or arm"});
+    return;
+  }
+  architectures_.push_back(native_);
+}
+
+void PolicyBuilder::set_error(Error error) {
+  if (!error_) error_ = std::move(error);
+}
+
+bool PolicyBuilder::known_anywhere(std::string_view name) const {
+  // libseccomp knows every ABI's names: one missing on the native ABI resolves to a negative
+  // pseudo-number, only an unknown name to __NR_SCMP_ERROR.
+  return seccomp_syscall_resolve_name(std::string(name).c_str()) != __NR_SCMP_ERROR;
+}
+
+void PolicyBuilder::add(std::string_view name, std::string_view reason) {
+  add_reason(allowed_[std::string(name)], reason);
+}
+
+PolicyBuilder& PolicyBuilder::default_action(std::uint32_t action) {
+  default_action_ = action;
+  return *this;
+}
+
+PolicyBuilder& PolicyBuilder::add_architecture(std::string_view architecture) {
+  std::uint32_t token = seccomp_arch_resolve_name(std::string(architecture).c_str());
+  if (token == 0) {
+    set_error(Error{cat("seccomp.architectures: unknown architecture \"", architecture, "\""), 0,
+                    "use a libseccomp name such as x86, arm or aarch64"});
+  } else if (std::find(architectures_.begin(), architectures_.end(), token) ==
+             architectures_.end()) {
+    architectures_.push_back(token);
+  }
+  return *this;
+}
+
+PolicyBuilder& PolicyBuilder::allow_group(std::string_view group_name, std::string_view reason) {
+  const SyscallGroup* group = find_syscall_group(group_name);
+  if (group == nullptr) {
+    set_error(Error{cat("unknown syscall group \"", group_name, "\""), 0,
+                    cat("known groups: ", known_group_names())});
+    return *this;
+  }
+  std::string_view why = reason.empty() ? group->name : reason;
+  for_each_group_syscall(*group, [&](std::string_view name) {
+    if (is_never_allowed(name) || is_mq_syscall(name)) {
+      // A table bug, not a user error: groups must never widen past SPEC §5.
+      set_error(Error{
+          cat("syscall group ", group->name, " contains ", name, ", which no group may allow"), 0,
+          "remove it from runtime/syscall_groups.cpp"});
+      return;
+    }
+    if (!known_anywhere(name)) {
+      set_error(Error{cat("syscall group ", group->name, " names unknown syscall ", name), 0,
+                      "fix runtime/syscall_groups.cpp"});
+      return;
+    }
+    add(name, why);
+  });
+  return *this;
+}
+
+PolicyBuilder& PolicyBuilder::allow_syscall(std::string_view name, std::string_view reason) {
+  if (is_mq_syscall(name)) {
+    set_error(Error{cat(reason, ": ", name, " cannot be allowed by name"), 0,
+                    "mq_* syscalls come from posix-mq plugs and slots: connect a plug"});
+  } else if (!known_anywhere(name)) {
+    set_error(Error{cat(reason, ": unknown syscall \"", name, "\""), 0,
+                    "check the name against syscall(2); groups start with '@'"});
+  } else {
+    add(name, reason);
+  }
+  return *this;
+}
+
+PolicyBuilder& PolicyBuilder::allow(std::string_view entry, std::string_view reason) {
+  if (entry.starts_with('@')) return allow_group(entry, reason == "seccomp.allow" ? "" : reason);
+  return allow_syscall(entry, reason);
+}
+
+PolicyBuilder& PolicyBuilder::deny_syscall(std::string_view name) {
+  if (!known_anywhere(name)) {
+    set_error(Error{cat("seccomp.deny: unknown syscall \"", name, "\""), 0,
+                    "check the name against syscall(2); deny takes names, not groups"});
+  } else {
+    denied_.emplace(name);
+  }
+  return *this;
+}
+
+PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
+  unsigned permissions = grant.owner ? config::kPermAll : grant.permissions;
+  std::string base = grant.owner
+                         ? cat("posix-mq slot ", grant.via, " (owner)")
+                         : cat("posix-mq ", describe_permissions(permissions), " on ", grant.via);
+  auto reason_for = [&](std::string_view word) {
+    return grant.owner ? base : cat("posix-mq ", word, " on ", grant.via);
+  };
+  mq_granted_ = true;
+  mq_permissions_ |= permissions;
+  add("mq_open", base);
+  add("mq_getsetattr", base);
+  if ((permissions & config::kPermRead) != 0U) {
+    for (auto name : {"mq_timedreceive", "mq_timedreceive_time64", "mq_notify"}) {
+      add(name, reason_for("read"));
+    }
+  }
+  if ((permissions & config::kPermWrite) != 0U) {
+    for (auto name : {"mq_timedsend", "mq_timedsend_time64"}) {
+      add(name, reason_for("write"));
+    }
+  }
+  if ((permissions & config::kPermDelete) != 0U) {
+    add("mq_unlink", reason_for("delete"));
+  }
+  return *this;
+}
+
+Result<CompiledPolicy> PolicyBuilder::build() {
+  if (error_) return std::unexpected(*error_);
+  Context context(seccomp_init(default_action_), &seccomp_release);
+  if (!context) return fail("seccomp_init failed", std::string(kFilterHint));
+  void* ctx = context.get();
+
+  CompiledPolicy policy;
+  if (native_ != seccomp_arch_native()) {
+    if (seccomp_arch_add(ctx, native_) != 0 || seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE) != 0) {
+      return fail(cat("seccomp_arch_add ", architecture_name(native_), " failed"));
+    }
+  }
+  for (std::uint32_t token : architectures_) {
+    policy.architectures.push_back(architecture_name(token));
+    if (token == native_) continue;
+    if (int rc = seccomp_arch_add(ctx, token); rc != 0 && rc != -EEXIST) {
+      return fail_errno(cat("seccomp_arch_add ", architecture_name(token)), -rc);
+    }
+  }
+  // Syscalls of an ABI outside the filter get the same answer as any other denied syscall:
+  // EPERM in strict mode, logged and allowed in complain mode.
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, default_action_); rc != 0) {
+    return fail_errno("seccomp_attr_set SCMP_FLTATR_ACT_BADARCH", -rc);
+  }
+  // A binary tree over syscall numbers: the cost of an allowed syscall stays flat as the
+  // allowlist grows.
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); rc != 0) {
+    return fail_errno("seccomp_attr_set SCMP_FLTATR_CTL_OPTIMIZE", -rc, std::string(kFilterHint));
+  }
+
+  for (const auto& name : denied_) allowed_.erase(name);
+
+  for (const auto& [name, reasons] : allowed_) {
+    bool real = std::any_of(architectures_.begin(), architectures_.end(), [&](auto token) {
+      return seccomp_syscall_resolve_name_arch(token, name.c_str()) >= 0;
+    });
+    if (!real) continue;  // not a syscall on any ABI of this filter
+    int number = seccomp_syscall_resolve_name(name.c_str());
+    int rc = 0;
+    if (name == "mq_open" && mq_granted_) {
+      rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
+    } else {
+      rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
+    }
+    if (rc != 0) return fail_errno(cat("seccomp_rule_add ", name), -rc);
+    policy.allowed.push_back({name, reasons});
+  }
+
+  auto bpf =
+      export_to_memory("seccomp_export_bpf", [&](int fd) { return seccomp_export_bpf(ctx, fd); });
+  if (!bpf) return std::unexpected(bpf.error());
+  auto pfc =
+      export_to_memory("seccomp_export_pfc", [&](int fd) { return seccomp_export_pfc(ctx, fd); });
+  if (!pfc) return std::unexpected(pfc.error());
+  if (bpf->empty() || bpf->size() % sizeof(sock_filter) != 0) {
+    return fail(cat("seccomp_export_bpf produced ", bpf->size(), " bytes, not a BPF program"));
+  }
+  policy.program.instructions.resize(bpf->size() / sizeof(sock_filter));
+  std::copy(bpf->begin(), bpf->end(), reinterpret_cast<char*>(policy.program.instructions.data()));
+  policy.pfc = std::move(*pfc);
+  return policy;
+}
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,76 @@
+// A fluent builder for seccomp allowlists in the style of sandbox2's PolicyBuilder: each call
+// adds to the policy; the first error (unknown syscall or group, a never-allowed syscall
+// inside a group, an unknown architecture) sticks and is returned by build(). build()
+// compiles with libseccomp in the calling process and exports BPF and PFC to memory, so the
+// child that loads the program never calls libseccomp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "platform/seccomp.hpp"
+#include "runtime/plan.hpp"
+
+namespace ipcrt::runtime {
+
+struct AllowedSyscall {
+  std::string name;
+  std::vector<std::string> reasons;  // "@default", "seccomp.allow", "posix-mq read on a:b"
+};
+
+struct CompiledPolicy {
+  platform::BpfProgram program;            // ready for platform::load_seccomp_filter
+  std::string pfc;                         // libseccomp's pseudo filter code
+  std::vector<AllowedSyscall> allowed;     // sorted by name; only names real on some ABI
+  std::vector<std::string> architectures;  // libseccomp names, native first
+  std::string mq_open_flags;               // the flag restriction on mq_open, "" when unrestricted
+};
+
+class PolicyBuilder {
+ public:
+  // `architecture`: "native" or a libseccomp name ("x86_64", "aarch64", "arm").
+  explicit PolicyBuilder(std::string_view architecture = "native");
+
+  // Action for everything not allowed: SCMP_ACT_ERRNO(EPERM) (strict, the default) or
+  // SCMP_ACT_LOG (complain). Also used for syscalls of ABIs outside the filter.
+  PolicyBuilder& default_action(std::uint32_t action);
+  // An extra ABI (seccomp.architectures), by libseccomp name.
+  PolicyBuilder& add_architecture(std::string_view architecture);
+
+  PolicyBuilder& allow_group(std::string_view group, std::string_view reason = {});
+  // One syscall by name; never-allowed syscalls are accepted here (seccomp.allow by name).
+  PolicyBuilder& allow_syscall(std::string_view name, std::string_view reason);
+  // A seccomp.allow entry: "@group" or a syscall name.
+  PolicyBuilder& allow(std::string_view entry, std::string_view reason = "seccomp.allow");
+  // Removes `name` from the allowed set whatever added it (seccomp.deny); applied at build().
+  PolicyBuilder& deny_syscall(std::string_view name);
+  // The mq_* syscalls for one posix-mq grant, and the union flag filter on mq_open.
+  PolicyBuilder& allow_mq(const QueueGrant& grant);
+
+  [[nodiscard]] Result<CompiledPolicy> build();
+
+ private:
+  void set_error(Error error);
+  void add(std::string_view name, std::string_view reason);
+  [[nodiscard]] bool known_anywhere(std::string_view name) const;
+
+  std::uint32_t native_ = 0;
+  std::vector<std::uint32_t> architectures_;  // native first
+  std::uint32_t default_action_ = 0;
+  std::map<std::string, std::vector<std::string>, std::less<>> allowed_;
+  std::set<std::string, std::less<>> denied_;
+  unsigned mq_permissions_ = 0;  // union over grants: the limit seccomp can enforce
+  bool mq_granted_ = false;
+  std::optional<Error> error_;
+};
+
+// "read,write" for a config::Permission bit set; "none" when empty.
+[[nodiscard]] std::string describe_permissions(unsigned permissions);
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,187 @@
+// The syscall group tables and PolicyBuilder without loading filters (runs under qemu-user
+// too): table invariants of SPEC §5, sticky errors, reasons and the mq_open flag limits.
+#include <CppUTest/TestHarness.h>
+#include <seccomp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "runtime/policy.hpp"
+#include "runtime/policy_builder.hpp"
+#include "runtime/syscall_groups.hpp"
+
+using ipcrt::runtime::AllowedSyscall;
+using ipcrt::runtime::CompiledPolicy;
+using ipcrt::runtime::PolicyBuilder;
+using ipcrt::runtime::QueueGrant;
+
+namespace {
+
+const AllowedSyscall* find(const CompiledPolicy& policy, const std::string& name) {
+  for (const auto& entry : policy.allowed) {
+    if (entry.name == name) return &entry;
+  }
+  return nullptr;
+}
+
+bool has_reason(const CompiledPolicy& policy, const std::string& name, const std::string& reason) {
+  const auto* entry = find(policy, name);
+  return entry != nullptr &&
+         std::find(entry->reasons.begin(), entry->reasons.end(), reason) != entry->reasons.end();
+}
+
+CompiledPolicy built(PolicyBuilder& builder) {
+  auto policy = builder.build();
+  if (!policy) FAIL(policy.error().describe().c_str());
+  return *policy;
+}
+
+}  // namespace
+
+TEST_GROUP(SyscallGroups){};
+
+TEST(SyscallGroups, NoGroupHoldsANeverAllowedOrMqSyscall) {
+  for (const auto& group : ipcrt::runtime::syscall_groups()) {
+    ipcrt::runtime::for_each_group_syscall(group, [&](std::string_view name) {
+      std::string label = std::string(group.name) + " " + std::string(name);
+      CHECK_FALSE_TEXT(ipcrt::runtime::is_never_allowed(name), label.c_str());
+      CHECK_FALSE_TEXT(ipcrt::runtime::is_mq_syscall(name), label.c_str());
+    });
+  }
+}
+
+TEST(SyscallGroups, EveryNameIsASyscallOfSomeSupportedAbi) {
+  auto real_somewhere = [](std::string_view view) {
+    std::string name(view);
+    for (std::uint32_t arch : {std::uint32_t{SCMP_ARCH_X86_64}, std::uint32_t{SCMP_ARCH_X86},
+                               std::uint32_t{SCMP_ARCH_AARCH64}, std::uint32_t{SCMP_ARCH_ARM}}) {
+      if (seccomp_syscall_resolve_name_arch(arch, name.c_str()) >= 0) return true;
+    }
+    return false;
+  };
+  for (const auto& group : ipcrt::runtime::syscall_groups()) {
+    for (auto name : group.syscalls) CHECK_TEXT(real_somewhere(name), std::string(name).c_str());
+    for (auto included : group.includes) {
+      CHECK_TEXT(ipcrt::runtime::find_syscall_group(included) != nullptr,
+                 std::string(included).c_str());
+    }
+  }
+  for (auto name : ipcrt::runtime::never_allowed_syscalls()) {
+    CHECK_TEXT(real_somewhere(name), std::string(name).c_str());
+  }
+}
+
+TEST(SyscallGroups, OnArmEveryTimeSyscallHasItsTime64TwinBesideIt) {
+  int pairs = 0;
+  auto check_list = [&](std::span<const std::string_view> names, std::string_view owner) {
+    for (auto name : names) {
+      auto twin = ipcrt::runtime::time64_twin(name);
+      if (twin.empty()) continue;
+      std::string label = std::string(owner) + ": " + std::string(name) + " / " + std::string(twin);
+      CHECK_TEXT(std::find(names.begin(), names.end(), twin) != names.end(), label.c_str());
+      CHECK_TEXT(seccomp_syscall_resolve_name_arch(SCMP_ARCH_ARM, std::string(twin).c_str()) >= 0,
+                 label.c_str());
+      ++pairs;
+    }
+  };
+  for (const auto& group : ipcrt::runtime::syscall_groups()) check_list(group.syscalls, group.name);
+  check_list(ipcrt::runtime::never_allowed_syscalls(), "never-allowed");
+  check_list(ipcrt::runtime::mq_syscalls(), "mq");
+  CHECK(pairs >= 18);
+}
+
+TEST(SyscallGroups, ArmPolicyListsTheTime64Variants) {
+  PolicyBuilder builder("arm");
+  builder.allow_group("@default");
+  auto policy = built(builder);
+  for (const char* name : {"clock_gettime", "clock_gettime64", "futex_time64", "ppoll_time64",
+                           "clock_nanosleep_time64", "mmap2", "fstat64"}) {
+    CHECK_TEXT(find(policy, name) != nullptr, name);
+  }
+  CHECK(find(policy, "newfstatat") == nullptr);  // not an ARM syscall: skipped, not listed
+}
+
+TEST_GROUP(PolicyBuilder){};
+
+TEST(PolicyBuilder, UnknownNamesAndGroupsAreStickyErrors) {
+  auto unknown_syscall =
+      PolicyBuilder().allow_syscall("opne", "seccomp.allow").allow_group("@default").build();
+  CHECK(!unknown_syscall);
+  STRCMP_CONTAINS("unknown syscall \"opne\"", unknown_syscall.error().message.c_str());
+
+  auto unknown_group = PolicyBuilder().allow("@networking").allow("@default").build();
+  CHECK(!unknown_group);
+  STRCMP_CONTAINS("unknown syscall group \"@networking\"", unknown_group.error().message.c_str());
+  STRCMP_CONTAINS("@network-io", unknown_group.error().hint.c_str());
+
+  CHECK(!PolicyBuilder("pdp11").allow_group("@default").build());
+  CHECK(!PolicyBuilder().add_architecture("vax").build());
+  CHECK(!PolicyBuilder().deny_syscall("@network-io").build());
+  auto mq_by_name = PolicyBuilder().allow("mq_open").build();
+  CHECK(!mq_by_name);
+  STRCMP_CONTAINS("posix-mq", mq_by_name.error().hint.c_str());
+}
+
+TEST(PolicyBuilder, ReasonsAreRecordedPerSyscall) {
+  PolicyBuilder builder;
+  builder.allow_group("@default").allow("@network-io").allow("mount").allow("getpid");
+  auto policy = built(builder);
+  CHECK(has_reason(policy, "read", "@default"));
+  CHECK(has_reason(policy, "socket", "@network-io"));
+  CHECK(has_reason(policy, "mount", "seccomp.allow"));
+  CHECK(has_reason(policy, "getpid", "@default"));
+  CHECK(has_reason(policy, "getpid", "seccomp.allow"));
+  CHECK(find(policy, "ptrace") == nullptr);
+  CHECK(find(policy, "mq_open") == nullptr);
+  CHECK(std::is_sorted(policy.allowed.begin(), policy.allowed.end(),
+                       [](const auto& a, const auto& b) { return a.name < b.name; }));
+  CHECK(!policy.program.instructions.empty());
+  STRCMP_CONTAINS("action ALLOW", policy.pfc.c_str());
+}
+
+TEST(PolicyBuilder, DenyWinsOverEveryReason) {
+  PolicyBuilder builder;
+  builder.allow_group("@default").allow("getpid").deny_syscall("getpid");
+  builder.allow_mq(QueueGrant{"/q", ipcrt::config::kPermAll, "a:q", false})
+      .deny_syscall("mq_unlink");
+  auto policy = built(builder);
+  CHECK(find(policy, "getpid") == nullptr);
+  CHECK(find(policy, "mq_unlink") == nullptr);
+  CHECK(find(policy, "mq_open") != nullptr);
+}
+
+TEST(PolicyBuilder, MqGrantsGiveSnapdsSyscallsWithReasons) {
+  PolicyBuilder builder;
+  builder.allow_mq(
+      QueueGrant{"/telemetry", ipcrt::config::kPermRead, "sensor-hub:telemetry", false});
+  builder.allow_mq(QueueGrant{"/alerts", ipcrt::config::kPermRead, "sensor-hub:telemetry", false});
+  auto policy = built(builder);
+  CHECK(has_reason(policy, "mq_timedreceive", "posix-mq read on sensor-hub:telemetry"));
+  CHECK(has_reason(policy, "mq_open", "posix-mq read on sensor-hub:telemetry"));
+  CHECK(has_reason(policy, "mq_notify", "posix-mq read on sensor-hub:telemetry"));
+  LONGS_EQUAL(1, find(policy, "mq_open")->reasons.size());
+  CHECK(find(policy, "mq_timedsend") == nullptr);
+  CHECK(find(policy, "mq_unlink") == nullptr);
+  STRCMP_EQUAL("access mode O_RDONLY, no O_CREAT", policy.mq_open_flags.c_str());
+
+  PolicyBuilder owner;
+  owner.allow_mq(QueueGrant{"/telemetry", 0, "sensor-hub:telemetry", true});
+  auto owned = built(owner);
+  for (const char* name :
+       {"mq_open", "mq_unlink", "mq_getsetattr", "mq_notify", "mq_timedsend", "mq_timedreceive"}) {
+    CHECK_TEXT(has_reason(owned, name, "posix-mq slot sensor-hub:telemetry (owner)"), name);
+  }
+  STRCMP_EQUAL("", owned.mq_open_flags.c_str());
+}
+
+TEST(PolicyBuilder, ServicePolicyNamesTheServiceInErrors) {
+  ipcrt::config::Service service;
+  service.name = "uploader";
+  service.pointer = "/services/uploader";
+  service.seccomp.allow = {"@nope"};
+  ipcrt::runtime::PlannedService planned;
+  auto policy = ipcrt::runtime::compile_service_policy(service, planned);
+  CHECK(!policy);
+  STRCMP_CONTAINS("/services/uploader/seccomp: unknown syscall group \"@nope\"",
+                  policy.error().message.c_str());
+}
