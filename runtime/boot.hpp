@@ -1,0 +1,60 @@
+// Executing a plan's resources (SPEC §4.2): queues, private shm directories, shared-memory
+// objects. Every thing this boot creates is journaled; a failure rolls the journal back in
+// reverse so nothing is left behind. Adopted (pre-existing) things are never journaled.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "platform/users.hpp"
+#include "runtime/launch.hpp"
+#include "runtime/plan.hpp"
+
+namespace ipcrt::runtime {
+
+class BootJournal {
+ public:
+  enum class Kind { Queue, PrivateDir, File };
+  struct Entry {
+    Kind kind;
+    std::string path;
+  };
+
+  BootJournal() = default;
+  BootJournal(const BootJournal&) = delete;
+  BootJournal& operator=(const BootJournal&) = delete;
+
+  void record(Kind kind, std::string path) { entries_.push_back({kind, std::move(path)}); }
+  // Undoes every entry, newest first; failures are logged and do not stop the rest.
+  void rollback();
+  [[nodiscard]] const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// What the supervisor removes at a requested stop.
+struct BootedResources {
+  std::vector<std::string> remove_on_stop_queues;
+  std::vector<std::string> private_dirs;
+  // The runtime's RLIMIT_MSGQUEUE before boot raised it; services inherit this one.
+  std::vector<ResourceLimit> service_default_rlimits;
+};
+
+using Identities = std::map<std::string, platform::Identity>;  // by service name
+
+// Resolves every service's user and group; fails before anything is created.
+[[nodiscard]] Result<Identities> resolve_identities(const config::Manifest& manifest,
+                                                    const platform::UserDatabase& users);
+
+// Creates the plan's resources. On failure, everything created so far is removed and the
+// error names the step.
+[[nodiscard]] Result<BootedResources> boot_resources(const Plan& plan,
+                                                     const Identities& identities);
+
+// Removes what a requested stop removes: remove-on-stop queues and private shm dirs.
+void release_resources(const BootedResources& resources);
+
+}  // namespace ipcrt::runtime

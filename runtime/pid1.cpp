@@ -1,0 +1,97 @@
+// PID-1 mode: kernel filesystems, manifest discovery, run, power off.
+#include "runtime/pid1.hpp"
+
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+#include "common/file.hpp"
+#include "common/log.hpp"
+#include "common/text.hpp"
+#include "platform/mount.hpp"
+#include "runtime/commands.hpp"
+
+namespace ipcrt::runtime {
+namespace {
+
+struct KernelFilesystem {
+  const char* target;  // relative to the root
+  const char* type;
+  unsigned long flags;
+  const char* options;
+};
+
+constexpr KernelFilesystem kFilesystems[] = {
+    {"proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
+    {"sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
+    {"dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+    {"dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+    {"dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
+    {"run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+};
+
+std::string under(const std::string& root, const char* relative) {
+  std::string path = root;
+  if (path.empty() || path.back() != '/') path += '/';
+  return path + relative;
+}
+
+}  // namespace
+
+std::optional<std::string> manifest_from_cmdline(std::string_view cmdline) {
+  constexpr std::string_view kKey = "ipcrt.manifest=";
+  std::optional<std::string> found;
+  std::size_t position = 0;
+  while (position < cmdline.size()) {
+    std::size_t end = cmdline.find_first_of(" \t\n", position);
+    if (end == std::string_view::npos) end = cmdline.size();
+    std::string_view word = cmdline.substr(position, end - position);
+    if (word.starts_with(kKey) && word.size() > kKey.size()) {
+      found = std::string(word.substr(kKey.size()));  // the last one wins, like the kernel
+    }
+    position = end + 1;
+  }
+  return found;
+}
+
+Status mount_missing_filesystems(const std::string& root) {
+  Status first;
+  for (const auto& filesystem : kFilesystems) {
+    std::string target = under(root, filesystem.target);
+    if (platform::is_mount_point(target)) continue;
+    auto mounted =
+        platform::mount_filesystem(filesystem.type, target, filesystem.flags, filesystem.options);
+    if (mounted) {
+      log_info("mounted").field("type", filesystem.type).field("target", target);
+    } else {
+      log_warn("mount failed").field("target", target).field("error", mounted.error().describe());
+      if (first) first = mounted;
+    }
+  }
+  return first;
+}
+
+int run_pid1(const Pid1Options& options) {
+  log_info("ipcrt init").field("pid", ::getpid());
+  [[maybe_unused]] auto mounted = mount_missing_filesystems(options.root);
+
+  std::string manifest = options.default_manifest;
+  if (auto cmdline = read_text_file(options.cmdline)) {
+    if (auto chosen = manifest_from_cmdline(*cmdline)) manifest = *chosen;
+  }
+  log_info("booting").field("manifest", manifest);
+
+  CommandLine command_line;
+  command_line.command = "run";
+  command_line.positionals = {manifest};
+  int status = command_run(command_line);
+  log_info("poweroff").field("status", status);
+  if (!options.power_off) return status;
+
+  ::sync();
+  ::reboot(RB_POWER_OFF);
+  // PID 1 must never exit: the kernel would panic.
+  for (;;) ::pause();
+}
+
+}  // namespace ipcrt::runtime

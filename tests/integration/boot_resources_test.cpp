@@ -1,0 +1,224 @@
+// boot_resources() and its rollback journal on the real kernel, with Plans built by hand.
+#include <CppUTest/TestHarness.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/boot.hpp"
+#include "runtime/supervisor.hpp"
+#include "tests/support/process.hpp"
+
+using ipcrt::runtime::BootJournal;
+using ipcrt::runtime::Identities;
+using ipcrt::runtime::Plan;
+using ipcrt::test::unique_name;
+
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+bool queue_exists(const std::string& path) {
+  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
+  if (queue == static_cast<mqd_t>(-1)) return false;
+  ::mq_close(queue);
+  return true;
+}
+
+struct Cleanup {
+  std::vector<std::string> queues;
+  std::vector<std::string> files;
+  ~Cleanup() {
+    for (const auto& queue : queues) ::mq_unlink(queue.c_str());
+    for (const auto& file : files) ::unlink(file.c_str());
+  }
+};
+
+Plan plan_with(const std::string& name) {
+  Plan plan;
+  plan.manifest_name = name;
+  return plan;
+}
+
+ipcrt::runtime::PlannedQueue queue(const std::string& path, long max_messages,
+                                   bool remove_on_stop = false) {
+  ipcrt::runtime::PlannedQueue planned;
+  planned.path = path;
+  planned.max_messages = max_messages;
+  planned.message_size = 64;
+  planned.mode = 0640;
+  planned.owner_service = "svc";
+  planned.slot = "svc:q";
+  planned.remove_on_stop = remove_on_stop;
+  return planned;
+}
+
+Identities identities() {
+  return {{"svc", {::getuid(), ::getgid(), {::getgid()}}}};
+}
+
+}  // namespace
+
+TEST_GROUP(BootResources){};
+
+TEST(BootResources, JournalRollsBackInReverseAndOnlyWhatWasRecorded) {
+  Cleanup cleanup;
+  std::string queue_path = "/" + unique_name("bj");
+  std::string file = "/dev/shm/" + unique_name("bj");
+  std::string dir = "/dev/shm/" + unique_name("bj");
+  cleanup.queues.push_back(queue_path);
+  cleanup.files.push_back(file);
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 2;
+  attributes.mq_msgsize = 16;
+  ::mq_close(::mq_open(queue_path.c_str(), O_CREAT | O_RDWR, 0600, &attributes));
+  ::close(::open(file.c_str(), O_CREAT | O_WRONLY, 0600));
+  ::mkdir(dir.c_str(), 01777);
+  ::close(::open((dir + "/placeholder").c_str(), O_CREAT | O_WRONLY, 0600));
+  {
+    BootJournal journal;
+    journal.record(BootJournal::Kind::Queue, queue_path);
+    journal.record(BootJournal::Kind::File, file);
+    journal.record(BootJournal::Kind::PrivateDir, dir);
+    LONGS_EQUAL(3, journal.entries().size());
+    journal.rollback();
+    LONGS_EQUAL(0, journal.entries().size());
+  }
+  CHECK_FALSE(queue_exists(queue_path));
+  CHECK_FALSE(exists(file));
+  CHECK_FALSE(exists(dir));
+}
+
+TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
+  Cleanup cleanup;
+  std::string name = unique_name("bp");
+  Plan plan = plan_with(name);
+  plan.queues.push_back(queue("/" + name, 4, true));
+  cleanup.queues.push_back("/" + name);
+  ipcrt::runtime::PlannedShmObject object;
+  object.name = name;
+  object.owner_service = "svc";
+  object.writers = {"svc"};
+  plan.shm.push_back(object);
+  cleanup.files.push_back("/dev/shm/" + name);
+  ipcrt::runtime::PlannedService service;
+  service.name = "svc";
+  service.shm_dir = "/dev/shm/ipcrt." + name + ".svc";
+  service.shm.push_back({name, true, "svc:f"});
+  plan.services.push_back(service);
+
+  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  struct stat info {};
+  CHECK_EQUAL(0, ::stat(service.shm_dir.c_str(), &info));
+  LONGS_EQUAL(01777, info.st_mode & 07777);
+  CHECK(exists(service.shm_dir + "/" + name));  // the mount point for the granted object
+  CHECK_EQUAL(0, ::stat(("/dev/shm/" + name).c_str(), &info));
+  LONGS_EQUAL(0644, info.st_mode & 07777);
+  mqd_t created = ::mq_open(("/" + name).c_str(), O_RDONLY);
+  CHECK_EQUAL(0, ::fstat(created, &info));
+  ::mq_close(created);
+  LONGS_EQUAL(0640, info.st_mode & 07777);
+
+  ipcrt::runtime::release_resources(*booted);
+  CHECK_FALSE(exists(service.shm_dir));
+  CHECK_FALSE(queue_exists("/" + name));
+  CHECK_TRUE_TEXT(exists("/dev/shm/" + name), "objects persist like queues");
+}
+
+TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
+  Cleanup cleanup;
+  std::string name = unique_name("ba");
+  std::string adopted = "/" + name + "-a";
+  std::string conflicting = "/" + name + "-c";
+  cleanup.queues = {adopted, conflicting};
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 4;
+  attributes.mq_msgsize = 64;
+  mqd_t existing = ::mq_open(adopted.c_str(), O_CREAT | O_RDWR, 0600, &attributes);
+  CHECK_EQUAL(0, ::mq_send(existing, "kept", 4, 0));
+  ::mq_close(existing);
+  attributes.mq_maxmsg = 2;
+  ::mq_close(::mq_open(conflicting.c_str(), O_CREAT | O_RDWR, 0600, &attributes));
+
+  Plan plan = plan_with(name);
+  plan.queues.push_back(queue(adopted, 4));
+  plan.queues.push_back(queue(conflicting, 4));
+  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_FALSE(booted.has_value());
+  mqd_t kept = ::mq_open(adopted.c_str(), O_RDONLY);
+  CHECK(kept != static_cast<mqd_t>(-1));
+  mq_attr now{};
+  ::mq_getattr(kept, &now);
+  ::mq_close(kept);
+  LONGS_EQUAL_TEXT(1, now.mq_curmsgs, "the adopted queue keeps its message");
+}
+
+TEST_GROUP(BootLaunch){};
+
+// A filter that sends a syscall the probe never makes to a listener: launch() must hand the
+// listener to the parent (pidfd_getfd before exec) and the program must still run.
+TEST(BootLaunch, HandsTheSeccompListenerToTheParent) {
+  scmp_filter_ctx context = seccomp_init(SCMP_ACT_ALLOW);
+  CHECK(context != nullptr);
+  CHECK_EQUAL(0, seccomp_rule_add(context, SCMP_ACT_NOTIFY, SCMP_SYS(acct), 0));
+  int memfd = ::memfd_create("bpf", MFD_CLOEXEC);
+  CHECK_EQUAL(0, seccomp_export_bpf(context, memfd));
+  seccomp_release(context);
+  off_t size = ::lseek(memfd, 0, SEEK_END);
+  ipcrt::runtime::LaunchSpec spec;
+  spec.service = "probe";
+  spec.arguments = {IPCRT_BOOT_PROBE, "exit", "7"};
+  spec.filter.instructions.resize(static_cast<std::size_t>(size) / sizeof(sock_filter));
+  CHECK_EQUAL(size,
+              ::pread(memfd, spec.filter.instructions.data(), static_cast<std::size_t>(size), 0));
+  ::close(memfd);
+  spec.filter.uses_notify = true;
+
+  auto launched = ipcrt::runtime::launch(spec);
+  CHECK_TRUE_TEXT(launched.has_value(), launched ? "" : launched.error().describe().c_str());
+  CHECK_TRUE(launched->listener.valid());
+  int status = 0;
+  CHECK_EQUAL(launched->pid, ::waitpid(launched->pid, &status, 0));
+  CHECK_TRUE(WIFEXITED(status));
+  LONGS_EQUAL(7, WEXITSTATUS(status));
+}
+
+TEST(BootLaunch, ReportsTheFailingPhaseOfTheChild) {
+  ipcrt::runtime::LaunchSpec spec;
+  spec.service = "probe";
+  spec.arguments = {IPCRT_BOOT_PROBE, "exit", "0"};
+  spec.new_mount_namespace = true;
+  spec.private_shm_dir = "/dev/shm/" + unique_name("missing-dir");
+  auto launched = ipcrt::runtime::launch(spec);
+  CHECK_FALSE(launched.has_value());
+  STRCMP_EQUAL("phase=private-shm errno=ENOENT", launched.error().describe().c_str());
+}
+
+TEST_GROUP(BootSupervisor){};
+
+// Both services ignore SIGTERM; the consumer asks the supervisor to stop. The supervisor must
+// escalate to SIGKILL after the stop timeout, consumer first, and report a requested stop.
+TEST(BootSupervisor, EscalatesToSigkillAfterTheStopTimeout) {
+  std::vector<ipcrt::runtime::SupervisedService> services(2);
+  services[0].spec.service = "provider";
+  services[0].spec.arguments = {IPCRT_BOOT_PROBE, "ignore-term"};
+  services[1].spec.service = "consumer";
+  services[1].spec.arguments = {IPCRT_BOOT_PROBE, "term-parent"};
+  services[1].depends_on = {"provider"};
+  ipcrt::runtime::SupervisorOptions options;
+  options.stop_timeout = std::chrono::milliseconds(100);
+  auto result = ipcrt::runtime::Supervisor(std::move(services), options).run();
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+  CHECK_TRUE_TEXT(result.has_value(), result ? "" : result.error().describe().c_str());
+  CHECK_TRUE(result->outcome == ipcrt::runtime::SupervisorOutcome::Stopped);
+  CHECK_FALSE(result->any_failed);
+}

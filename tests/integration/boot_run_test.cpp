@@ -1,0 +1,389 @@
+// `ipcrt run` end to end on the real kernel: real queues, real mount namespaces, real
+// filters, real processes (examples/ and tests/services/boot_probe). Every manifest is
+// generated with unique names so parallel runs do not collide, and every test removes the
+// queues and objects it made, even when it fails.
+#include <CppUTest/TestHarness.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/process.hpp"
+
+extern char** environ;
+
+using ipcrt::test::ProcessResult;
+using ipcrt::test::TempDir;
+using ipcrt::test::unique_name;
+
+namespace {
+
+std::string example(const std::string& name) {
+  return ipcrt::test::build_dir() + "/examples/" + name;
+}
+std::string probe() {
+  return IPCRT_BOOT_PROBE;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool exists(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+bool queue_exists(const std::string& path) {
+  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
+  if (queue == static_cast<mqd_t>(-1)) return false;
+  ::mq_close(queue);
+  return true;
+}
+
+// Unique names for one test, removed from the system when the test ends.
+struct Names {
+  std::string manifest = unique_name("bt");
+  std::string queue = "/" + unique_name("bq");
+  std::string queue2 = "/" + unique_name("bq");
+  std::string object = unique_name("bo");
+  std::string object2 = unique_name("bo");
+  std::string other = unique_name("bx");
+  ~Names() {
+    ::mq_unlink(queue.c_str());
+    ::mq_unlink(queue2.c_str());
+    for (const auto& name : {object, object2, other}) ::unlink(("/dev/shm/" + name).c_str());
+  }
+  [[nodiscard]] std::string private_dir(const std::string& service) const {
+    return "/dev/shm/ipcrt." + manifest + "." + service;
+  }
+};
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    text += (i ? ", \"" : "\"") + items[i] + "\"";
+  }
+  return text + "]";
+}
+
+// The demo's shape: `collector` owns a queue and a shm object, `sensor` plugs into both.
+std::string demo_manifest(const Names& names, const std::vector<std::string>& provider,
+                          const std::vector<std::string>& consumer,
+                          const std::string& provider_extra = "",
+                          const std::string& queue_extra = "") {
+  return "{\"version\": 1, \"name\": \"" + names.manifest +
+         "\", \"services\": {\n"
+         "  \"collector\": {\"command\": " +
+         json_array(provider) + provider_extra +
+         ",\n"
+         "    \"slots\": {\"telemetry\": {\"interface\": \"posix-mq\", \"path\": \"" +
+         names.queue + "\", \"max-messages\": 8, \"message-size\": 128, \"mode\": \"0640\"" +
+         queue_extra +
+         "},\n"
+         "      \"frames\": {\"interface\": \"shared-memory\", \"write\": [\"" +
+         names.object +
+         "\"]}}},\n"
+         "  \"sensor\": {\"command\": " +
+         json_array(consumer) +
+         ",\n"
+         "    \"plugs\": {\"telemetry\": {\"interface\": \"posix-mq\"},\n"
+         "              \"frames\": {\"interface\": \"shared-memory\"}}}}}\n";
+}
+
+// ipcrt run in the background, its output in files, for tests that signal it.
+class Background {
+ public:
+  Background(const TempDir& dir, const std::string& manifest)
+      : out_(dir.path() + "/out"), err_(dir.path() + "/err") {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::string binary = ipcrt::test::ipcrt_binary();
+    const char* argv[] = {binary.c_str(), "run", manifest.c_str(), nullptr};
+    ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Background() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Polls stderr until it contains `text`; false if ipcrt exited first or 20 s passed (a
+  // safety net against hanging the suite, not a timing assertion).
+  bool wait_for(const std::string& text) {
+    for (int i = 0; i < 2000; ++i) {
+      if (contains(err(), text)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  void signal(int number) { ::kill(pid_, number); }
+  int wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  [[nodiscard]] std::string out() const { return read_file(out_); }
+  [[nodiscard]] std::string err() const { return read_file(err_); }
+
+ private:
+  std::string out_;
+  std::string err_;
+  pid_t pid_ = -1;
+};
+
+ProcessResult run_manifest(const TempDir& dir, const std::string& manifest) {
+  return ipcrt::test::run_ipcrt({"run", dir.write_file("manifest.json", manifest)});
+}
+
+}  // namespace
+
+TEST_GROUP(BootRun){};
+
+TEST(BootRun, MessagesFlowFromConsumerToProviderAndRunReturnsZero) {
+  Names names;
+  TempDir dir;
+  auto result = run_manifest(dir, demo_manifest(names, {example("mq-provider"), "--count", "3"},
+                                                {example("mq-consumer"), "--count", "3"}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.out, "collector: received #3: reading 3 from sensor"),
+             result.out.c_str());
+  CHECK_TEXT(contains(result.out, "shm " + names.object + ": \"hello from sensor"),
+             result.out.c_str());
+  CHECK(contains(result.err, "msg=started service=collector"));
+  CHECK(contains(result.err, "msg=exited service=sensor"));
+  CHECK_FALSE(exists(names.private_dir("collector")));
+  CHECK_FALSE(exists(names.private_dir("sensor")));
+}
+
+TEST(BootRun, QueueHasTheManifestsAttributes) {
+  Names names;
+  TempDir dir;
+  auto result =
+      run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  mqd_t queue = ::mq_open(names.queue.c_str(), O_RDONLY);
+  CHECK_TEXT(queue != static_cast<mqd_t>(-1), "the queue persists after run (kernel-persistent)");
+  mq_attr attributes{};
+  CHECK_EQUAL(0, ::mq_getattr(queue, &attributes));
+  struct stat info {};
+  CHECK_EQUAL(0, ::fstat(queue, &info));
+  ::mq_close(queue);
+  LONGS_EQUAL(8, attributes.mq_maxmsg);
+  LONGS_EQUAL(128, attributes.mq_msgsize);
+  LONGS_EQUAL(0640, info.st_mode & 07777);
+}
+
+TEST(BootRun, ServiceSeesOnlyItsGrantedObjectsAndReadOnlyIsEnforced) {
+  Names names;
+  TempDir dir;
+  // A host object nobody was granted: it must not be visible inside the sandbox.
+  int other = ::open(("/dev/shm/" + names.other).c_str(), O_CREAT | O_WRONLY, 0666);
+  ::close(other);
+  std::string manifest =
+      "{\"version\": 1, \"name\": \"" + names.manifest +
+      "\", \"services\": {\n"
+      "  \"owner\": {\"command\": [\"" +
+      probe() +
+      "\", \"exit\", \"0\"],\n"
+      "    \"slots\": {\"frames\": {\"interface\": \"shared-memory\", \"read\": [\"" +
+      names.object + "\"], \"write\": [\"" + names.object2 +
+      "\"]}}},\n"
+      "  \"viewer\": {\"command\": [\"" +
+      probe() + "\", \"shm-view\", \"" + names.object + "\", \"" + names.object2 + "\", \"" +
+      names.other +
+      "\"],\n"
+      "    \"plugs\": {\"frames\": {\"interface\": \"shared-memory\"}}}}}\n";
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  std::string expected_entries = "entry " + names.object + "\nentry " + names.object2 + "\n";
+  CHECK_TEXT(result.out.starts_with(expected_entries), result.out.c_str());
+  CHECK_FALSE_TEXT(contains(result.out, "entry " + names.other), result.out.c_str());
+  CHECK_TEXT(contains(result.out, "write " + names.object + " errno=EROFS"), result.out.c_str());
+  CHECK_TEXT(contains(result.out, "write " + names.object2 + " ok"), result.out.c_str());
+  CHECK_TEXT(contains(result.out, "write " + names.other + " errno=ENOENT"), result.out.c_str());
+}
+
+TEST(BootRun, CrashedProviderIsRestartedAndNoQueuedMessageIsLost) {
+  Names names;
+  TempDir dir;
+  std::string marker = dir.path() + "/crashed-once";
+  auto result = run_manifest(
+      dir,
+      demo_manifest(names, {probe(), "crash-once", marker, example("mq-provider"), "--count", "4"},
+                    {example("mq-consumer"), "--count", "4"},
+                    ", \"restart\": \"on-failure\", \"restart-delay-ms\": 50"));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, "msg=exited service=collector"), result.err.c_str());
+  CHECK_TEXT(contains(result.err, "signal=SEGV"), result.err.c_str());
+  CHECK_TEXT(contains(result.err, "msg=restarting service=collector delay-ms=50"),
+             result.err.c_str());
+  for (int i = 1; i <= 4; ++i) {
+    CHECK_TEXT(contains(result.out, "received #" + std::to_string(i) + ": reading " +
+                                        std::to_string(i) + " from sensor"),
+               result.out.c_str());
+  }
+}
+
+TEST(BootRun, RuntimeKilledWithSigkillAdoptsItsQueueWithItsMessages) {
+  Names names;
+  TempDir dir;
+  std::string log = dir.path() + "/term.log";
+  {
+    Background first(
+        dir,
+        dir.write_file("first.json", demo_manifest(names, {probe(), "log-term", "collector", log},
+                                                   {example("mq-consumer"), "--count", "2"})));
+    CHECK_TEXT(first.wait_for("msg=exited service=sensor"), first.err().c_str());
+    first.signal(SIGKILL);
+    first.wait();
+  }
+  // The same queue, now with a provider that reads what the first boot's consumer sent.
+  auto result = run_manifest(
+      dir, demo_manifest(names, {example("mq-provider"), "--count", "2"}, {probe(), "exit", "0"}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, "msg=\"adopted queue\" path=" + names.queue +
+                                      " slot=collector:telemetry messages=2"),
+             result.err.c_str());
+  CHECK_TEXT(contains(result.out, "received #2: reading 2 from sensor"), result.out.c_str());
+}
+
+TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
+  Names names;
+  TempDir dir;
+  std::string log = dir.path() + "/term.log";
+  Background run(
+      dir, dir.write_file("m.json", demo_manifest(names, {probe(), "log-term", "collector", log},
+                                                  {probe(), "log-term", "sensor", log}, "",
+                                                  ", \"remove-on-stop\": true")));
+  CHECK_TEXT(run.wait_for("msg=started service=sensor"), run.err().c_str());
+  CHECK(exists(names.private_dir("sensor")));
+  CHECK(queue_exists(names.queue));
+  run.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, run.wait(), run.err().c_str());
+  STRCMP_EQUAL("sensor\ncollector\n", read_file(log).c_str());
+  CHECK_FALSE(exists(names.private_dir("sensor")));
+  CHECK_FALSE(exists(names.private_dir("collector")));
+  CHECK_FALSE_TEXT(queue_exists(names.queue), "remove-on-stop queue removed");
+  CHECK(contains(run.err(), "msg=\"removed queue\" path=" + names.queue));
+}
+
+TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
+  Names names;
+  TempDir dir;
+  // The second queue exists with other attributes: boot must refuse it and undo the first.
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 2;
+  attributes.mq_msgsize = 64;
+  mqd_t conflicting = ::mq_open(names.queue2.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+  CHECK(conflicting != static_cast<mqd_t>(-1));
+  ::mq_close(conflicting);
+  std::string manifest = "{\"version\": 1, \"name\": \"" + names.manifest +
+                         "\", \"services\": {\n"
+                         "  \"collector\": {\"command\": [\"" +
+                         probe() +
+                         "\", \"exit\", \"0\"],\n"
+                         "    \"slots\": {\"a\": {\"interface\": \"posix-mq\", \"path\": \"" +
+                         names.queue +
+                         "\", \"max-messages\": 4, \"message-size\": 64},\n"
+                         "               \"b\": {\"interface\": \"posix-mq\", \"path\": \"" +
+                         names.queue2 +
+                         "\", \"max-messages\": 4, \"message-size\": 64},\n"
+                         "               \"f\": {\"interface\": \"shared-memory\", \"write\": [\"" +
+                         names.object + "\"]}}}}}\n";
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, names.queue2 + " already exists"), result.err.c_str());
+  CHECK_FALSE_TEXT(queue_exists(names.queue), "the queue this boot created was removed");
+  CHECK_TRUE_TEXT(queue_exists(names.queue2), "the pre-existing queue is never removed");
+  CHECK_FALSE(exists("/dev/shm/" + names.object));
+  CHECK_FALSE(exists(names.private_dir("collector")));
+}
+
+TEST(BootRun, BootFailingHalfWayUndoesWhatItCreated) {
+  Names names;
+  TempDir dir;
+  // The queue is created first; the shared-memory object then cannot be (a directory is in
+  // the way), so the boot must remove the queue again.
+  std::string in_the_way = "/dev/shm/" + names.object;
+  CHECK_EQUAL(0, ::mkdir(in_the_way.c_str(), 0700));
+  auto result =
+      run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}, "",
+                                      ", \"remove-on-stop\": false"));
+  ::rmdir(in_the_way.c_str());
+  LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, "msg=\"rolled back\" kind=queue path=" + names.queue),
+             result.err.c_str());
+  CHECK_TEXT(contains(result.err, "is not a regular file"), result.err.c_str());
+  CHECK_FALSE(queue_exists(names.queue));
+  CHECK_FALSE(exists(names.private_dir("collector")));
+  CHECK_FALSE(exists(names.private_dir("sensor")));
+}
+
+TEST(BootRun, UnknownUserFailsBeforeAnythingIsCreated) {
+  Names names;
+  TempDir dir;
+  std::string manifest = demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"},
+                                       ", \"user\": \"no-such-user-ipcrt\"");
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, "unknown user \\\"no-such-user-ipcrt\\\""), result.err.c_str());
+  CHECK_FALSE(queue_exists(names.queue));
+  CHECK_FALSE(exists("/dev/shm/" + names.object));
+  CHECK_FALSE(exists(names.private_dir("collector")));
+}
+
+TEST(BootRun, FailingPhaseIsReportedByNameAndCountsAsFailure) {
+  Names names;
+  TempDir dir;
+  std::string manifest = demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"},
+                                       ", \"working-directory\": \"/nonexistent-ipcrt-dir\"");
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
+  CHECK_TEXT(
+      contains(result.err,
+               "msg=\"start failed\" service=collector phase=working-directory errno=ENOENT"),
+      result.err.c_str());
+  CHECK_TEXT(contains(result.err, "msg=\"not started\" service=sensor"), result.err.c_str());
+}
+
+TEST(BootRun, ServiceExitingNonZeroMakesRunExitFour) {
+  Names names;
+  TempDir dir;
+  auto result =
+      run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "3"}));
+  LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
+  CHECK(contains(result.err, "msg=exited service=sensor"));
+  CHECK(contains(result.err, "status=3"));
+}
+
+TEST(BootRun, InvalidManifestExitsOneAndUnknownBoardExitsTwo) {
+  TempDir dir;
+  auto invalid = run_manifest(dir, "{\"version\": 2}");
+  LONGS_EQUAL_TEXT(1, invalid.exit_code, invalid.err.c_str());
+  auto board = ipcrt::test::run_ipcrt(
+      {"run", dir.path() + "/manifest.json", "--board", "no-such-board-ipcrt"});
+  LONGS_EQUAL_TEXT(2, board.exit_code, board.err.c_str());
+  CHECK_TEXT(contains(board.err, "no-such-board-ipcrt"), board.err.c_str());
+}

@@ -1,0 +1,164 @@
+// Pure parts of boot: passwd/group parsing and identity resolution, launch preparation.
+#include <CppUTest/TestHarness.h>
+#include <sys/resource.h>
+
+#include "platform/users.hpp"
+#include "runtime/launch.hpp"
+#include "runtime/supervisor.hpp"
+
+using ipcrt::platform::UserDatabase;
+
+namespace {
+
+const char* kPasswd =
+    "root:x:0:0:root:/root:/bin/bash\n"
+    "# a comment\n"
+    "+nis-entry\n"
+    "sensor:x:1001:1001::/home/sensor:/bin/sh\n"
+    "broken line\n"
+    "uploader:x:1002:100::/:/usr/sbin/nologin\n";
+const char* kGroup =
+    "root:x:0:\n"
+    "users:x:100:\n"
+    "sensor:x:1001:\n"
+    "dialout:x:20:sensor,uploader\n"
+    "video:x:44:uploader\n";
+
+UserDatabase database() {
+  return UserDatabase(ipcrt::platform::parse_passwd(kPasswd), ipcrt::platform::parse_group(kGroup));
+}
+
+}  // namespace
+
+TEST_GROUP(Users){};
+
+TEST(Users, ParsesValidLinesAndSkipsTheRest) {
+  auto users = ipcrt::platform::parse_passwd(kPasswd);
+  LONGS_EQUAL(3, users.size());
+  STRCMP_EQUAL("uploader", users[2].name.c_str());
+  LONGS_EQUAL(1002, users[2].uid);
+  LONGS_EQUAL(100, users[2].gid);
+  auto groups = ipcrt::platform::parse_group(kGroup);
+  LONGS_EQUAL(5, groups.size());
+  LONGS_EQUAL(2, groups[3].members.size());
+}
+
+TEST(Users, ResolvesANameToItsPrimaryAndSupplementaryGroups) {
+  auto identity = database().resolve(std::string("uploader"), std::nullopt);
+  CHECK_TRUE(identity.has_value());
+  LONGS_EQUAL(1002, identity->uid);
+  LONGS_EQUAL(100, identity->gid);
+  CHECK(identity->groups == (std::vector<gid_t>{100, 20, 44}));
+}
+
+TEST(Users, GroupOverridesThePrimaryGroup) {
+  auto identity = database().resolve(std::string("sensor"), std::string("dialout"));
+  CHECK_TRUE(identity.has_value());
+  LONGS_EQUAL(1001, identity->uid);
+  LONGS_EQUAL(20, identity->gid);
+  CHECK(identity->groups == (std::vector<gid_t>{20}));
+}
+
+TEST(Users, NumbersResolveEvenWithoutAnEntry) {
+  auto identity = database().resolve(std::string("4321"), std::nullopt);
+  CHECK_TRUE(identity.has_value());
+  LONGS_EQUAL(4321, identity->uid);
+  LONGS_EQUAL(4321, identity->gid);
+  auto known = database().resolve(std::string("1001"), std::string("100"));
+  LONGS_EQUAL(1001, known->uid);
+  LONGS_EQUAL(100, known->gid);
+}
+
+TEST(Users, UnknownNamesAreErrorsWithAHint) {
+  auto user = database().resolve(std::string("nobody-here"), std::nullopt);
+  CHECK_FALSE(user.has_value());
+  STRCMP_EQUAL("unknown user \"nobody-here\"", user.error().message.c_str());
+  CHECK_FALSE(user.error().hint.empty());
+  auto group = database().resolve(std::nullopt, std::string("nogroup-here"));
+  CHECK_FALSE(group.has_value());
+  STRCMP_EQUAL("unknown group \"nogroup-here\"", group.error().message.c_str());
+}
+
+TEST_GROUP(LaunchPreparation){};
+
+TEST(LaunchPreparation, EnvironmentMountsRlimitsAndIdentity) {
+  ipcrt::config::Service service;
+  service.name = "uploader";
+  service.command = {"/usr/bin/uploader", "--fast"};
+  service.environment = {{"LOG_LEVEL", "info"}, {"IPCRT_SERVICE", "spoofed"}};
+  service.user = "uploader";
+  service.working_directory = "/var/lib/uploader";
+  service.rlimits = {{"nofile", RLIMIT_NOFILE, 64, 128}};
+  ipcrt::runtime::PlannedService planned;
+  planned.name = "uploader";
+  planned.shm_dir = "/dev/shm/ipcrt.gw.uploader";
+  planned.shm = {{"frames", false, "hub:frames"}, {"state", true, "hub:frames"}};
+  planned.environment = {{"IPCRT_SERVICE", "uploader"}, {"IPCRT_TELEMETRY_PATHS", "/a:/b"}};
+  ipcrt::platform::Identity identity{1002, 100, {100, 20}};
+  rlimit msgqueue{819200, 819200};
+
+  auto spec = ipcrt::runtime::prepare_launch(
+      service, planned, identity, {}, {{RLIMIT_MSGQUEUE, msgqueue}, {RLIMIT_NOFILE, {1, 1}}});
+  CHECK(spec.arguments == service.command);
+  CHECK(spec.environment ==
+        (std::vector<std::string>{std::string("PATH=") + ipcrt::runtime::kDefaultPath,
+                                  "LOG_LEVEL=info", "IPCRT_SERVICE=uploader",
+                                  "IPCRT_TELEMETRY_PATHS=/a:/b"}));
+  CHECK_TRUE(spec.new_mount_namespace);
+  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader", spec.private_shm_dir.c_str());
+  LONGS_EQUAL(2, spec.shm_mounts.size());
+  STRCMP_EQUAL("/dev/shm/frames", spec.shm_mounts[0].source.c_str());
+  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader/frames", spec.shm_mounts[0].target.c_str());
+  CHECK_TRUE(spec.shm_mounts[0].read_only);
+  CHECK_FALSE(spec.shm_mounts[1].read_only);
+  // The manifest's nofile wins over the default; msgqueue falls back to the runtime's own.
+  LONGS_EQUAL(2, spec.rlimits.size());
+  LONGS_EQUAL(RLIMIT_NOFILE, spec.rlimits[0].resource);
+  LONGS_EQUAL(64, spec.rlimits[0].value.rlim_cur);
+  LONGS_EQUAL(RLIMIT_MSGQUEUE, spec.rlimits[1].resource);
+  CHECK_TRUE(spec.change_identity);
+  LONGS_EQUAL(1002, spec.identity.uid);
+  STRCMP_EQUAL("/var/lib/uploader", spec.working_directory.c_str());
+  CHECK_TRUE(spec.filter.instructions.empty());
+}
+
+TEST(LaunchPreparation, ConfinementOffKeepsTheHostsShmAndNamespace) {
+  ipcrt::config::Service service;
+  service.name = "debug";
+  service.command = {"/bin/true"};
+  service.confinement = ipcrt::config::Confinement::Off;
+  service.environment = {{"PATH", "/opt/bin"}};
+  ipcrt::runtime::PlannedService planned;
+  planned.name = "debug";
+  planned.shm_dir = "/dev/shm/ipcrt.gw.debug";
+  planned.shm = {{"frames", true, "hub:frames"}};
+  auto spec = ipcrt::runtime::prepare_launch(service, planned, {}, {});
+  CHECK_FALSE(spec.new_mount_namespace);
+  CHECK_TRUE(spec.private_shm_dir.empty());
+  CHECK_TRUE(spec.shm_mounts.empty());
+  CHECK_FALSE(spec.change_identity);
+  CHECK(spec.environment == (std::vector<std::string>{"PATH=/opt/bin"}));
+}
+
+TEST(LaunchPreparation, AFailingPhaseIsNamedWithItsErrno) {
+  ipcrt::runtime::LaunchSpec spec;
+  spec.service = "missing";
+  spec.arguments = {"/nonexistent/ipcrt-program"};
+  auto launched = ipcrt::runtime::launch(spec);
+  CHECK_FALSE(launched.has_value());
+  STRCMP_EQUAL("phase=exec errno=ENOENT", launched.error().describe().c_str());
+}
+
+TEST_GROUP(RestartBackoff){};
+
+TEST(RestartBackoff, DoublesFromTheStartAndIsCapped) {
+  using std::chrono::milliseconds;
+  LONGS_EQUAL(100,
+              ipcrt::runtime::restart_delay(milliseconds(100), 0, milliseconds(30000)).count());
+  LONGS_EQUAL(800,
+              ipcrt::runtime::restart_delay(milliseconds(100), 3, milliseconds(30000)).count());
+  LONGS_EQUAL(30000,
+              ipcrt::runtime::restart_delay(milliseconds(100), 9, milliseconds(30000)).count());
+  LONGS_EQUAL(30000,
+              ipcrt::runtime::restart_delay(milliseconds(100), 4000, milliseconds(30000)).count());
+}
