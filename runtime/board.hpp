@@ -1,0 +1,69 @@
+// Board profiles (SPEC §8): boards/<name>/board.json names a device's architecture, its cross
+// toolchain, the fs.mqueue sysctls `run --board` writes before planning, and the board's default
+// manifest; QEMU boards also say how scripts/image boots them. Format: boards/README.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace ipcrt::runtime {
+
+inline constexpr const char* kMqueueSysctlDir = "/proc/sys/fs/mqueue";
+
+// Values for /proc/sys/fs/mqueue/<name>; unset ones are left as the kernel has them.
+struct MqueueSysctls {
+  std::optional<long> msg_max;
+  std::optional<long> msgsize_max;
+  std::optional<long> msg_default;
+  std::optional<long> msgsize_default;
+  std::optional<long> queues_max;
+};
+
+// How scripts/image boots the board under qemu-system-*.
+struct QemuProfile {
+  std::string machine;         // -M
+  std::string cpu;             // -cpu
+  int memory_mib = 0;          // -m
+  std::string console;         // console= on the kernel command line
+  std::string kernel_package;  // Debian metapackage, e.g. linux-image-arm64
+};
+
+struct Board {
+  std::string name;
+  std::string description;
+  std::string architecture;  // Debian architecture: arm64 or armhf
+  std::string toolchain;     // toolchains/<toolchain>.cmake
+  MqueueSysctls mqueue;
+  std::string manifest;   // absolute path of the board's default manifest
+  std::string directory;  // the directory board.json was read from
+  std::optional<QemuProfile> qemu;
+};
+
+// Parses and validates board.json text. `file` names the file in errors; relative paths in
+// it (the manifest) are resolved against `directory`.
+[[nodiscard]] Result<Board> parse_board(std::string_view text, const std::string& file,
+                                        const std::string& directory);
+
+// Reads and parses `path` (a board.json).
+[[nodiscard]] Result<Board> load_board_file(const std::string& path);
+
+// Where `--board NAME` looks, in order: $IPCRT_BOARDS (colon-separated), /etc/ipcrt/boards,
+// then the source tree's boards/ this binary was built from (for development).
+[[nodiscard]] std::vector<std::string> default_board_dirs();
+
+// Finds <dir>/<name>/board.json in the first of `dirs` that has it. A name containing '/'
+// is taken as a path to a board directory or board.json instead.
+[[nodiscard]] Result<Board> find_board(const std::string& name,
+                                       const std::vector<std::string>& dirs = default_board_dirs());
+
+// Writes the board's mqueue sysctls under `sysctl_dir` when running as root (as a non-root
+// user it logs one warning and changes nothing: `plan` then reports any limit still too low).
+// Maxima are written before defaults; if one write fails, those already written are restored.
+[[nodiscard]] Status apply_board_sysctls(const Board& board,
+                                         const std::string& sysctl_dir = kMqueueSysctlDir);
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,214 @@
+// Board profiles: the shipped boards load, bad board.json files get errors naming the key and
+// the fix, and sysctls are written to (and restored in) a /proc-like directory.
+#include <CppUTest/TestHarness.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "runtime/board.hpp"
+#include "tests/support/process.hpp"
+
+using ipcrt::runtime::Board;
+using ipcrt::runtime::find_board;
+using ipcrt::runtime::load_board_file;
+using ipcrt::test::source_path;
+using ipcrt::test::TempDir;
+
+namespace {
+
+const char* const kValidBoard = R"({
+  "name": "test-board",
+  "description": "a board for tests",
+  "architecture": "arm64",
+  "toolchain": "aarch64-linux-gnu",
+  "mqueue": {"msg_max": 100, "msgsize_max": 16384, "msg_default": 20, "queues_max": 300},
+  "manifest": "gateway.json"
+})";
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  if (at == std::string::npos) FAIL(("test setup: no " + from).c_str());
+  return text.replace(at, from.size(), to);
+}
+
+// Writes <temp>/test-board/{board.json,gateway.json}; returns the board.json path.
+std::string write_board(const TempDir& temp, const std::string& board_json) {
+  std::filesystem::create_directories(temp.path() + "/test-board");
+  temp.write_file("test-board/gateway.json", "{}");
+  return temp.write_file("test-board/board.json", board_json);
+}
+
+std::string error_of(const TempDir& temp, const std::string& board_json) {
+  auto board = load_board_file(write_board(temp, board_json));
+  if (board) FAIL("expected the board to be rejected");
+  return board.error().describe();
+}
+
+long read_number(const std::string& path) {
+  long value = -1;
+  std::ifstream(path) >> value;
+  return value;
+}
+
+// A /proc/sys/fs/mqueue stand-in holding the given values.
+void write_sysctls(const TempDir& dir, long msg_max, long msgsize_max, long msg_default,
+                   long queues_max) {
+  dir.write_file("msg_max", std::to_string(msg_max) + "\n");
+  dir.write_file("msgsize_max", std::to_string(msgsize_max) + "\n");
+  dir.write_file("msg_default", std::to_string(msg_default) + "\n");
+  dir.write_file("msgsize_default", "8192\n");
+  dir.write_file("queues_max", std::to_string(queues_max) + "\n");
+}
+
+}  // namespace
+
+TEST_GROUP(BoardProfile){};
+
+TEST(BoardProfile, EveryShippedBoardLoadsWithItsManifest) {
+  const std::vector<std::string> dirs = {source_path("boards")};
+  for (const char* name :
+       {"qemu-virt-arm64", "qemu-virt-armhf", "raspberrypi4", "beaglebone-black"}) {
+    auto board = find_board(name, dirs);
+    if (!board) FAIL(board.error().describe().c_str());
+    STRCMP_EQUAL(name, board->name.c_str());
+    CHECK(std::filesystem::is_regular_file(board->manifest));
+  }
+}
+
+TEST(BoardProfile, QemuBoardsSayHowToBoot) {
+  auto board = find_board("qemu-virt-armhf", {source_path("boards")});
+  if (!board) FAIL(board.error().describe().c_str());
+  CHECK(board->qemu.has_value());
+  STRCMP_EQUAL("armhf", board->architecture.c_str());
+  STRCMP_EQUAL("cortex-a15", board->qemu->cpu.c_str());
+  STRCMP_EQUAL("linux-image-armmp", board->qemu->kernel_package.c_str());
+  STRCMP_CONTAINS("boards/qemu-virt-arm64/gateway.json", board->manifest.c_str());
+}
+
+TEST(BoardProfile, ParsesValuesAndResolvesTheManifestNextToIt) {
+  TempDir temp;
+  auto board = load_board_file(write_board(temp, kValidBoard));
+  if (!board) FAIL(board.error().describe().c_str());
+  LONGS_EQUAL(100, *board->mqueue.msg_max);
+  LONGS_EQUAL(16384, *board->mqueue.msgsize_max);
+  LONGS_EQUAL(20, *board->mqueue.msg_default);
+  CHECK_FALSE(board->mqueue.msgsize_default.has_value());
+  LONGS_EQUAL(300, *board->mqueue.queues_max);
+  STRCMP_EQUAL((temp.path() + "/test-board/gateway.json").c_str(), board->manifest.c_str());
+  CHECK_FALSE(board->qemu.has_value());
+}
+
+TEST(BoardProfile, UnknownKeyIsAnErrorNamingIt) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"manifest\"", "\"manifets\""));
+  STRCMP_CONTAINS("board.json: /manifets: error: unknown key \"manifets\"", error.c_str());
+}
+
+TEST(BoardProfile, UnknownSysctlIsAnError) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"queues_max\"", "\"queue_max\""));
+  STRCMP_CONTAINS("/mqueue/queue_max: error: unknown sysctl", error.c_str());
+}
+
+TEST(BoardProfile, ValueAboveTheKernelHardLimitIsRejected) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"msg_max\": 100", "\"msg_max\": 65537"));
+  STRCMP_CONTAINS("/mqueue/msg_max: error: 65537 is outside 1..65536", error.c_str());
+  error = error_of(temp, replace(kValidBoard, "16384", "16777217"));
+  STRCMP_CONTAINS("/mqueue/msgsize_max: error: 16777217 is outside 128..16777216", error.c_str());
+}
+
+TEST(BoardProfile, DefaultAboveItsMaximumIsRejected) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"msg_default\": 20", "\"msg_default\": 200"));
+  STRCMP_CONTAINS("/mqueue/msg_default: error: is above msg_max", error.c_str());
+}
+
+TEST(BoardProfile, NonIntegerSysctlIsRejected) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"msg_max\": 100", "\"msg_max\": \"100\""));
+  STRCMP_CONTAINS("/mqueue/msg_max: error: must be an integer", error.c_str());
+}
+
+TEST(BoardProfile, ToolchainMustMatchTheArchitecture) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"arm64\"", "\"armhf\""));
+  STRCMP_CONTAINS("/toolchain: error: \"aarch64-linux-gnu\" does not build for armhf",
+                  error.c_str());
+  STRCMP_CONTAINS("use arm-linux-gnueabihf", error.c_str());
+}
+
+TEST(BoardProfile, MissingManifestFileIsAnError) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "gateway.json", "nowhere.json"));
+  STRCMP_CONTAINS("/manifest: error: no manifest at", error.c_str());
+}
+
+TEST(BoardProfile, NameMustMatchItsDirectory) {
+  TempDir temp;
+  auto error = error_of(temp, replace(kValidBoard, "\"test-board\"", "\"other-board\""));
+  STRCMP_CONTAINS("/name: error: \"other-board\" differs from its directory", error.c_str());
+}
+
+TEST(BoardProfile, SyntaxErrorIsReported) {
+  TempDir temp;
+  auto error = error_of(temp, "{\"name\": ");
+  STRCMP_CONTAINS("board.json: /: error:", error.c_str());
+  STRCMP_CONTAINS("parse error", error.c_str());
+}
+
+TEST(BoardProfile, FindBoardRejectsPathTraversalAndNamesWhereItLooked) {
+  TempDir temp;
+  auto board = find_board("..", {temp.path()});
+  CHECK_FALSE(board.has_value());
+  STRCMP_CONTAINS("invalid board name", board.error().message.c_str());
+  board = find_board("missing-board", {temp.path()});
+  CHECK_FALSE(board.has_value());
+  STRCMP_CONTAINS(("no board \"missing-board\" in " + temp.path()).c_str(),
+                  board.error().message.c_str());
+}
+
+TEST(BoardProfile, FindBoardSearchesDirectoriesInOrder) {
+  TempDir first;
+  TempDir second;
+  write_board(second, kValidBoard);
+  write_board(first, replace(kValidBoard, "a board for tests", "the first one"));
+  auto board = find_board("test-board", {first.path(), second.path()});
+  if (!board) FAIL(board.error().describe().c_str());
+  STRCMP_EQUAL("the first one", board->description.c_str());
+}
+
+TEST_GROUP(BoardSysctls){};
+
+TEST(BoardSysctls, WritesOnlyTheListedValues) {
+  TempDir temp;
+  TempDir proc;
+  write_sysctls(proc, 10, 8192, 10, 256);
+  auto board = load_board_file(write_board(temp, kValidBoard));
+  if (!board) FAIL(board.error().describe().c_str());
+  auto status = ipcrt::runtime::apply_board_sysctls(*board, proc.path());
+  if (!status) FAIL(status.error().describe().c_str());
+  LONGS_EQUAL(100, read_number(proc.path() + "/msg_max"));
+  LONGS_EQUAL(16384, read_number(proc.path() + "/msgsize_max"));
+  LONGS_EQUAL(20, read_number(proc.path() + "/msg_default"));
+  LONGS_EQUAL(8192, read_number(proc.path() + "/msgsize_default"));
+  LONGS_EQUAL(300, read_number(proc.path() + "/queues_max"));
+}
+
+TEST(BoardSysctls, AFailedWriteRestoresWhatWasWrittenAndNamesTheFile) {
+  TempDir temp;
+  TempDir proc;
+  write_sysctls(proc, 10, 8192, 10, 256);
+  // A directory where a sysctl file should be: writing it fails after msg_max was written.
+  std::filesystem::remove(proc.path() + "/msg_default");
+  std::filesystem::create_directory(proc.path() + "/msg_default");
+  auto board = load_board_file(write_board(temp, kValidBoard));
+  if (!board) FAIL(board.error().describe().c_str());
+  auto status = ipcrt::runtime::apply_board_sysctls(*board, proc.path());
+  CHECK_FALSE(status.has_value());
+  STRCMP_CONTAINS((proc.path() + "/msg_default").c_str(), status.error().describe().c_str());
+  LONGS_EQUAL(10, read_number(proc.path() + "/msg_max"));
+  LONGS_EQUAL(8192, read_number(proc.path() + "/msgsize_max"));
+  LONGS_EQUAL(256, read_number(proc.path() + "/queues_max"));
+}
