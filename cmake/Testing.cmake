@@ -3,10 +3,22 @@
 # CMAKE_CROSSCOMPILING_EMULATOR (qemu-user), which does not emulate seccomp or namespaces:
 # suites marked NATIVE_KERNEL are built but only registered for native builds; on ARM they
 # run inside a qemu-system image instead (see boards/ and scripts/image).
+#
+# Every suite is also listed in ${PROJECT_BINARY_DIR}/ipcrt-suites.txt, one line
+# "NAME<TAB>PATH-RELATIVE-TO-THE-BUILD-DIR<TAB>native-kernel|plain": scripts/image copies them
+# into the test image, whose /init (tests/image/test_init.cpp) runs them on a real ARM kernel.
+set(IPCRT_SUITE_LIST "${PROJECT_BINARY_DIR}/ipcrt-suites.txt")
+file(WRITE "${IPCRT_SUITE_LIST}" "")
 function(ipcrt_add_cpputest)
   cmake_parse_arguments(ARG "NATIVE_KERNEL" "NAME" "SOURCES;LIBRARIES" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/main.cpp)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBRARIES} ipcrt_test_support cpputest::cpputest)
+  file(RELATIVE_PATH _suite_dir "${PROJECT_BINARY_DIR}" "${CMAKE_CURRENT_BINARY_DIR}")
+  set(_suite_kind plain)
+  if(ARG_NATIVE_KERNEL)
+    set(_suite_kind native-kernel)
+  endif()
+  file(APPEND "${IPCRT_SUITE_LIST}" "${ARG_NAME}\t${_suite_dir}/${ARG_NAME}\t${_suite_kind}\n")
   if(ARG_NATIVE_KERNEL AND CMAKE_CROSSCOMPILING)
     return()
   endif()

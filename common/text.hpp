@@ -11,13 +11,21 @@
 namespace ipcrt {
 namespace text_detail {
 
-inline void append(std::string& out, std::string_view part) { out += part; }
-inline void append(std::string& out, const char* part) { out += part; }
-inline void append(std::string& out, char part) { out += part; }
-inline void append(std::string& out, bool part) { out += part ? "true" : "false"; }
+inline void append(std::string& out, std::string_view part) {
+  out += part;
+}
+inline void append(std::string& out, const char* part) {
+  out += part;
+}
+inline void append(std::string& out, char part) {
+  out += part;
+}
+inline void append(std::string& out, bool part) {
+  out += part ? "true" : "false";
+}
 
 template <class Number>
-  requires std::integral<Number> || std::floating_point<Number>
+requires std::integral<Number> || std::floating_point<Number>
 void append(std::string& out, Number part) {
   char buffer[64];
   auto result = std::to_chars(buffer, buffer + sizeof buffer, part);

@@ -7,7 +7,7 @@ IPCRT_BUILD=${IPCRT_BUILD:-$IPCRT_ROOT/build}
 IPCRT_JOBS=${IPCRT_JOBS:-$(nproc)}
 
 HOST_PACKAGES="cmake ninja-build g++ pkg-config libseccomp-dev nlohmann-json3-dev libcpputest-dev
-  python3 busybox-static bubblewrap"
+  python3 python3-jsonschema busybox-static bubblewrap"
 CROSS_PACKAGES="g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
   libseccomp-dev:arm64 libseccomp-dev:armhf libcpputest-dev:arm64 libcpputest-dev:armhf"
 IMAGE_PACKAGES="qemu-system-arm cpio"
@@ -16,13 +16,20 @@ FUZZ_PACKAGES="clang-19 libclang-rt-19-dev"
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# package_installed PKG: true if PKG (PKG:ARCH, or else the native or arch-independent
+# instance, since multiarch installs several instances of one name) is installed.
+package_installed() {
+  local name=${1%%:*} wanted=${1#*:}
+  [ "$wanted" = "$1" ] && wanted=$(dpkg --print-architecture)
+  dpkg-query -W -f='${Architecture} ${Status}\n' "$name" 2>/dev/null |
+    grep -qE "^($wanted|all) install ok installed\$"
+}
+
 # ensure_packages PKG...: installs the missing ones; enables arm64/armhf multiarch if needed.
 ensure_packages() {
   local missing=() pkg
   for pkg in "$@"; do
-    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
-      missing+=("$pkg")
-    fi
+    package_installed "$pkg" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}): run as root so they can be installed"
