@@ -132,6 +132,17 @@ std::vector<const char*> c_strings(const std::vector<std::string>& strings) {
 
 }  // namespace
 
+namespace {
+
+// Manifest values are 64-bit; rlim_t is 32-bit on 32-bit ARM, where anything from
+// RLIM_INFINITY up means "unlimited".
+rlim_t to_rlim(std::uint64_t value) {
+  constexpr auto kInfinity = static_cast<std::uint64_t>(RLIM_INFINITY);
+  return value >= kInfinity ? RLIM_INFINITY : static_cast<rlim_t>(value);
+}
+
+}  // namespace
+
 LaunchSpec prepare_launch(const config::Service& service, const PlannedService& planned,
                           const platform::Identity& identity, platform::BpfProgram filter,
                           const std::vector<ResourceLimit>& default_rlimits) {
@@ -163,7 +174,7 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
   }
 
   for (const auto& limit : service.rlimits) {
-    spec.rlimits.push_back({limit.resource, {limit.soft, limit.hard}});
+    spec.rlimits.push_back({limit.resource, {to_rlim(limit.soft), to_rlim(limit.hard)}});
   }
   for (const auto& fallback : default_rlimits) {
     bool overridden = false;
