@@ -8,6 +8,7 @@
 #include "config/parser.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
+#include "runtime/mediation.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/plan_output.hpp"
 
@@ -15,7 +16,8 @@ namespace ipcrt::runtime {
 
 int command_plan(const CommandLine& command_line) {
   const std::string& path = command_line.positionals.at(0);
-  auto parsed = config::load_manifest(path);
+  auto parsed =
+      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
   config::Diagnostics diagnostics = parsed.diagnostics;
   std::vector<config::Connection> connections;
   if (parsed.manifest) connections = config::resolve_connections(*parsed.manifest, diagnostics);

@@ -15,6 +15,7 @@
 #include "config/parser.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
+#include "runtime/mediation.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/policy.hpp"
 
@@ -69,7 +70,8 @@ int command_policy(const CommandLine& command_line) {
     return kExitUsage;
   }
 
-  auto parsed = config::load_manifest(path);
+  auto parsed =
+      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
   config::Diagnostics diagnostics = parsed.diagnostics;
   if (!parsed.manifest) {
     std::fputs(diagnostics.format(path).c_str(), stderr);
@@ -115,7 +117,8 @@ int command_policy(const CommandLine& command_line) {
     }
     return kExitOk;  // nothing is loaded: pfc and bpf are empty
   }
-  auto policy = compile_service_policy(*service, *planned);
+  auto policy =
+      compile_service_policy(*service, *planned, "native", mediation_support().has_value());
   if (!policy) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), policy.error().describe().c_str());
     return kExitInvalidManifest;

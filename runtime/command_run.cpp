@@ -2,8 +2,12 @@
 // users, boot the resources, then supervise until everything has ended or a stop is requested.
 // Everything that can fail without side effects is done before the first resource is created.
 #include <signal.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <memory>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -14,6 +18,7 @@
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
+#include "runtime/mediation.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -24,6 +29,67 @@ int boot_failed(const std::string& what, const Error& error) {
   log_error("boot failed").field("step", what).field("error", error.describe());
   return kExitBootFailed;
 }
+
+// The supervisor's side of every mediated service (SPEC §6): one MediatedService and one
+// rate-limited DenialLog per service, kept across restarts; each listener is served by the
+// supervisor's epoll loop until the service's last task is gone (EPOLLHUP).
+class MediationServer {
+ public:
+  MediationServer(const config::Manifest& manifest, const Plan& plan,
+                  const Identities& identities) {
+    for (const auto& planned : plan.services) {
+      const config::Service& service = *manifest.find_service(planned.name);
+      MediatedService mediated;
+      mediated.name = planned.name;
+      mediated.grants = planned.queues;
+      mediated.uid = identities.at(planned.name).uid;
+      mediated.gid = identities.at(planned.name).gid;
+      mediated.msg_max = plan.kernel.limits.msg_max;
+      mediated.msgsize_max = plan.kernel.limits.msgsize_max;
+      mediated.complain = service.confinement == config::Confinement::Complain;
+      mediated.need_for_syscall = [&service](const std::string& syscall) {
+        return need_for_syscall(service, syscall);
+      };
+      services_.emplace(planned.name, std::move(mediated));
+      logs_.emplace(planned.name, std::make_unique<DenialLog>(planned.name));
+    }
+  }
+
+  ListenerHandler handler() {
+    return [this](Supervisor& supervisor, const std::string& name, pid_t,
+                  platform::UniqueFd listener) { serve(supervisor, name, std::move(listener)); };
+  }
+
+  void flush() {
+    for (auto& [name, log] : logs_) log->flush();
+  }
+
+ private:
+  void serve(Supervisor& supervisor, const std::string& name, platform::UniqueFd listener) {
+    const MediatedService& service = services_.at(name);
+    DenialLog& log = *logs_.at(name);
+    const int fd = listener.release();
+    auto watched =
+        supervisor.watch(fd, EPOLLIN, [&supervisor, &service, &log, fd](std::uint32_t events) {
+          if ((events & EPOLLIN) != 0) handle_notification(fd, service, log);
+          if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+            log.flush();
+            supervisor.unwatch(fd);
+            ::close(fd);
+          }
+        });
+    if (!watched) {
+      // The service's mediated calls will fail with ENOSYS; say why.
+      log_error("cannot watch the seccomp listener")
+          .field("service", name)
+          .field("error", watched.error().describe());
+      ::close(fd);
+    }
+  }
+
+  std::map<std::string, MediatedService> services_;
+  std::map<std::string, std::unique_ptr<DenialLog>> logs_;
+};
 
 bool needs_user_database(const config::Manifest& manifest) {
   for (const auto& service : manifest.services) {
@@ -54,7 +120,14 @@ int command_run(const CommandLine& command_line) {
     }
   }
 
-  auto parsed = config::load_manifest(path);
+  // Said once at boot; without it the filters alone apply (SPEC §5) and queue patterns, which
+  // only mediation can enforce, are refused by the parser.
+  const Status& mediation = mediation_support();
+  if (!mediation) {
+    log_warn("name-level mediation unavailable: seccomp filters only")
+        .field("reason", mediation.error().describe());
+  }
+  auto parsed = config::load_manifest(path, {.allow_queue_patterns = mediation.has_value()});
   config::Diagnostics diagnostics = parsed.diagnostics;
   std::vector<config::Connection> connections;
   if (parsed.manifest) connections = config::resolve_connections(*parsed.manifest, diagnostics);
@@ -72,7 +145,8 @@ int command_run(const CommandLine& command_line) {
 
   std::vector<platform::BpfProgram> filters;
   for (const auto& planned : plan->services) {
-    auto filter = compile_service_filter(*manifest.find_service(planned.name), planned);
+    auto filter = compile_service_filter(*manifest.find_service(planned.name), planned,
+                                         mediation.has_value());
     if (!filter) return boot_failed(cat("seccomp-compile ", planned.name), filter.error());
     filters.push_back(std::move(*filter));
   }
@@ -107,8 +181,12 @@ int command_run(const CommandLine& command_line) {
     services.push_back(std::move(supervised_service));
   }
 
-  Supervisor supervisor(std::move(services));
+  MediationServer mediation_server(manifest, *plan, identities);
+  SupervisorOptions options;
+  options.on_listener = mediation_server.handler();
+  Supervisor supervisor(std::move(services), std::move(options));
   auto result = supervisor.run();
+  mediation_server.flush();
   release_resources(*resources);
   if (!result) {
     log_error("supervisor failed").field("error", result.error().describe());

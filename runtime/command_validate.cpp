@@ -6,6 +6,7 @@
 #include "config/connections.hpp"
 #include "config/parser.hpp"
 #include "runtime/commands.hpp"
+#include "runtime/mediation.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -18,7 +19,8 @@ std::string count(std::size_t n, const char* noun) {
 
 int command_validate(const CommandLine& command_line) {
   const std::string& path = command_line.positionals.at(0);
-  auto result = config::load_manifest(path);
+  auto result =
+      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
   std::vector<config::Connection> connections;
   if (result.manifest)
     connections = config::resolve_connections(*result.manifest, result.diagnostics);

@@ -248,6 +248,18 @@ void DenialLog::flush() {
   suppressed_ = 0;
 }
 
+const Status& mediation_support() {
+  static const Status support = []() -> Status {
+    // The operator's switch back to filters alone (SPEC §5), e.g. to compare behaviour.
+    if (const char* setting = std::getenv("IPCRT_MEDIATION");
+        setting != nullptr && std::string_view(setting) == "off") {
+      return fail("disabled by IPCRT_MEDIATION=off");
+    }
+    return platform::probe_user_notification();
+  }();
+  return support;
+}
+
 void handle_notification(int listener, const MediatedService& service, DenialLog& log) {
   auto call = platform::receive_notification(listener);
   if (!call) return;  // the caller died or was interrupted: nothing to answer

@@ -82,6 +82,10 @@ struct MediatedService {
   std::function<std::string(const std::string& syscall)> need_for_syscall;
 };
 
+// Whether this kernel supports mediation (user notification, ADDFD+SEND, pidfd_getfd);
+// probed for real once per process. IPCRT_MEDIATION=off in the environment turns it off.
+[[nodiscard]] const Status& mediation_support();
+
 // Handles one pending notification on `listener`: mediates mq_open and mq_unlink, reports and
 // refuses (EPERM) any other syscall the filter sent here. Never fails the supervisor: a caller
 // that died or a notification that became invalid is dropped.

@@ -7,15 +7,23 @@
 #include <cerrno>
 
 #include "common/text.hpp"
+#include "runtime/syscall_groups.hpp"
 
 namespace ipcrt::runtime {
 
 Result<CompiledPolicy> compile_service_policy(const config::Service& service,
                                               const PlannedService& planned,
-                                              std::string_view architecture) {
+                                              std::string_view architecture, bool mediate) {
   PolicyBuilder builder(architecture);
-  builder.default_action(
-      service.confinement == config::Confinement::Complain ? SCMP_ACT_LOG : SCMP_ACT_ERRNO(EPERM));
+  // Mediated: the supervisor answers refused calls (EPERM, or let through in complain mode)
+  // and reports each one; otherwise the kernel answers, and complain relies on its audit log.
+  if (mediate) {
+    builder.default_action(SCMP_ACT_NOTIFY).mediate_queues();
+  } else {
+    builder.default_action(service.confinement == config::Confinement::Complain
+                               ? SCMP_ACT_LOG
+                               : SCMP_ACT_ERRNO(EPERM));
+  }
   for (const auto& extra : service.seccomp.architectures) builder.add_architecture(extra);
   builder.allow_group("@default");
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
@@ -31,11 +39,37 @@ Result<CompiledPolicy> compile_service_policy(const config::Service& service,
 }
 
 Result<platform::BpfProgram> compile_service_filter(const config::Service& service,
-                                                    const PlannedService& planned) {
+                                                    const PlannedService& planned, bool mediate) {
   if (service.confinement == config::Confinement::Off) return platform::BpfProgram{};
-  auto policy = compile_service_policy(service, planned);
+  auto policy = compile_service_policy(service, planned, "native", mediate);
   if (!policy) return std::unexpected(policy.error());
   return std::move(policy->program);
+}
+
+std::string need_for_syscall(const config::Service& service, std::string_view syscall) {
+  for (const auto& denied : service.seccomp.deny) {
+    if (denied == syscall) return "removing it from seccomp.deny";
+  }
+  if (is_mq_syscall(syscall)) return "a posix-mq plug or slot granting it";
+  if (is_never_allowed(syscall)) return cat("seccomp.allow: ", syscall);
+  // The smallest group that contains it names the narrowest fix.
+  const SyscallGroup* best = nullptr;
+  std::size_t best_size = 0;
+  for (const auto& group : syscall_groups()) {
+    if (group.name == "@default") continue;
+    bool contains = false;
+    std::size_t size = 0;
+    for_each_group_syscall(group, [&](std::string_view name) {
+      ++size;
+      contains = contains || name == syscall;
+    });
+    if (contains && (best == nullptr || size < best_size)) {
+      best = &group;
+      best_size = size;
+    }
+  }
+  if (best != nullptr) return cat("seccomp.allow: ", best->name);
+  return cat("seccomp.allow: ", syscall);
 }
 
 }  // namespace ipcrt::runtime

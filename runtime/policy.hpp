@@ -16,13 +16,21 @@ namespace ipcrt::runtime {
 // of its posix-mq grants. Strict denies with EPERM, complain logs and allows. Errors name the
 // service and the manifest key. `architecture` is the native ABI ("native" or a libseccomp
 // name, for inspecting a board's policy on another machine).
+// `mediate`: the kernel supports user notification (SPEC §6); refused syscalls and every
+// mq_open/mq_unlink go to the supervisor, which decides, answers and reports.
 [[nodiscard]] Result<CompiledPolicy> compile_service_policy(
     const config::Service& service, const PlannedService& planned,
-    std::string_view architecture = "native");
+    std::string_view architecture = "native", bool mediate = false);
 
 // The service's filter for the native ABI (plus seccomp.architectures). Confinement `off`
 // gives an empty program: nothing is loaded.
 [[nodiscard]] Result<platform::BpfProgram> compile_service_filter(const config::Service& service,
-                                                                  const PlannedService& planned);
+                                                                  const PlannedService& planned,
+                                                                  bool mediate = false);
+
+// For a denial line: what in the manifest would allow `syscall` for `service`
+// ("seccomp.allow: @network-io", "seccomp.allow: ptrace", "removing it from seccomp.deny").
+[[nodiscard]] std::string need_for_syscall(const config::Service& service,
+                                           std::string_view syscall);
 
 }  // namespace ipcrt::runtime

@@ -232,6 +232,11 @@ PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
   return *this;
 }
 
+PolicyBuilder& PolicyBuilder::mediate_queues() {
+  mediate_queues_ = true;
+  return *this;
+}
+
 Result<CompiledPolicy> PolicyBuilder::build() {
   if (error_) return std::unexpected(*error_);
   Context context(seccomp_init(default_action_), &seccomp_release);
@@ -271,6 +276,9 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     if (!real) continue;  // not a syscall on any ABI of this filter
     int number = seccomp_syscall_resolve_name(name.c_str());
     int rc = 0;
+    if (mediate_queues_ && (name == "mq_open" || name == "mq_unlink")) {
+      continue;  // decided by the supervisor, below
+    }
     if (name == "mq_open" && mq_granted_) {
       rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
     } else {
@@ -279,6 +287,30 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     if (rc != 0) return fail_errno(cat("seccomp_rule_add ", name), -rc);
     policy.allowed.push_back({name, reasons});
   }
+
+  if (mediate_queues_) {
+    for (const char* name : {"mq_open", "mq_unlink"}) {
+      int number = seccomp_syscall_resolve_name(name);
+      // With a notify default they already go to the listener, and libseccomp refuses a rule
+      // whose action is the default one.
+      int rc = default_action_ == SCMP_ACT_NOTIFY
+                   ? 0
+                   : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 0);
+      if (rc != 0) {
+        return fail_errno(cat("seccomp_rule_add ", name, " (notify)"), -rc,
+                          "user notification requires Linux 5.0 and libseccomp 2.5");
+      }
+      auto reason = allowed_.find(name);
+      policy.allowed.push_back(
+          {name,
+           {reason != allowed_.end() ? join(reason->second, ", ") + ", mediated by name"
+                                     : std::string("mediated by name (no grant)")}});
+    }
+    std::sort(policy.allowed.begin(), policy.allowed.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+    policy.mq_open_flags = "checked per queue name by the supervisor";
+  }
+  policy.program.uses_notify = mediate_queues_ || default_action_ == SCMP_ACT_NOTIFY;
 
   auto bpf =
       export_to_memory("seccomp_export_bpf", [&](int fd) { return seccomp_export_bpf(ctx, fd); });

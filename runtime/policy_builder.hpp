@@ -52,6 +52,11 @@ class PolicyBuilder {
   PolicyBuilder& deny_syscall(std::string_view name);
   // The mq_* syscalls for one posix-mq grant, and the union flag filter on mq_open.
   PolicyBuilder& allow_mq(const QueueGrant& grant);
+  // Name-level mediation (SPEC §6): mq_open and mq_unlink go to the supervisor's listener
+  // (SCMP_ACT_NOTIFY) instead of being decided by flags alone; the supervisor checks the name
+  // and the flags against the grants. Combine with default_action(SCMP_ACT_NOTIFY) so that the
+  // supervisor also sees, and reports, every other refused syscall.
+  PolicyBuilder& mediate_queues();
 
   [[nodiscard]] Result<CompiledPolicy> build();
 
@@ -67,6 +72,7 @@ class PolicyBuilder {
   std::set<std::string, std::less<>> denied_;
   unsigned mq_permissions_ = 0;  // union over grants: the limit seccomp can enforce
   bool mq_granted_ = false;
+  bool mediate_queues_ = false;
   std::optional<Error> error_;
 };
 

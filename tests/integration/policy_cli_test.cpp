@@ -1,8 +1,10 @@
 // `ipcrt policy` as a user runs it: the reasoned listing, PFC and BPF exports, errors.
 #include <CppUTest/TestHarness.h>
 
+#include <cstdlib>
 #include <string>
 
+#include "runtime/mediation.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::test::run_ipcrt;
@@ -38,7 +40,10 @@ TEST_GROUP(PolicyCli){};
 
 TEST(PolicyCli, TextListsEachSyscallWithItsReasons) {
   Manifest manifest;
+  // Filters alone (SPEC §5): mq_open is limited by its flags.
+  ::setenv("IPCRT_MEDIATION", "off", 1);
   auto result = run_ipcrt({"policy", manifest.path, "uploader"});
+  ::unsetenv("IPCRT_MEDIATION");
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   STRCMP_CONTAINS("# uploader: confinement strict", result.out.c_str());
   STRCMP_CONTAINS("\nsocket ", result.out.c_str());
@@ -49,6 +54,17 @@ TEST(PolicyCli, TextListsEachSyscallWithItsReasons) {
   CHECK(result.out.find("\ngetppid ") == std::string::npos);
   CHECK(result.out.find("\nmq_timedsend ") == std::string::npos);
   CHECK(result.out.find("\nptrace ") == std::string::npos);
+}
+
+TEST(PolicyCli, MediatedPolicySendsQueueCallsToTheSupervisor) {
+  if (!ipcrt::runtime::mediation_support()) return;  // kernel < 5.14: nothing to show
+  Manifest manifest;
+  auto result = run_ipcrt({"policy", manifest.path, "uploader"});
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS("posix-mq read on hub:telemetry, mediated by name", result.out.c_str());
+  STRCMP_CONTAINS("mq_unlink", result.out.c_str());
+  STRCMP_CONTAINS("mediated by name (no grant)", result.out.c_str());
+  CHECK(result.out.find("[flags: access mode O_RDONLY") == std::string::npos);
 }
 
 TEST(PolicyCli, PfcAndBpfExports) {

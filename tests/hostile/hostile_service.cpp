@@ -1,0 +1,194 @@
+// A deliberately hostile service for the mediation suite (SPEC §6, §9 "Safe"). Each subcommand
+// is one attack; it prints `result=<errno name or ok> ...` lines the tests check, and exits 0
+// when it could run the attack at all (whatever the outcome), 2 on usage errors.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+const char* errno_name(int error) {
+  switch (error) {
+    case 0:
+      return "ok";
+    case EACCES:
+      return "EACCES";
+    case EPERM:
+      return "EPERM";
+    case EINVAL:
+      return "EINVAL";
+    case ENOENT:
+      return "ENOENT";
+    case EEXIST:
+      return "EEXIST";
+    case ENAMETOOLONG:
+      return "ENAMETOOLONG";
+    case ENOSYS:
+      return "ENOSYS";
+    case EMFILE:
+      return "EMFILE";
+    default:
+      return "other";
+  }
+}
+
+int parse_flags(const std::string& text) {
+  int flags = 0;
+  if (text.find("O_RDWR") != std::string::npos) flags |= O_RDWR;
+  if (text.find("O_WRONLY") != std::string::npos) flags |= O_WRONLY;
+  if (text.find("O_CREAT") != std::string::npos) flags |= O_CREAT;
+  if (text.find("O_EXCL") != std::string::npos) flags |= O_EXCL;
+  return flags;
+}
+
+// The raw syscall, so glibc's own name checks (leading '/', EINVAL) do not hide the kernel's or
+// the supervisor's answer: `raw_name` is passed exactly as given.
+long raw_mq_open(const char* raw_name, int flags, mode_t mode, mq_attr* attributes) {
+  return ::syscall(SYS_mq_open, raw_name, flags, mode, attributes);
+}
+
+int report_open(const char* what, long fd) {
+  std::printf("result=%s op=%s\n", errno_name(fd < 0 ? errno : 0), what);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return 0;
+}
+
+// mq_open NAME FLAGS: NAME is used as given to the syscall (no leading '/').
+int attack_open(const std::string& raw_name, const std::string& flags) {
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 2;
+  attributes.mq_msgsize = 16;
+  const int parsed = parse_flags(flags);
+  long fd =
+      raw_mq_open(raw_name.c_str(), parsed, 0600, (parsed & O_CREAT) != 0 ? &attributes : nullptr);
+  return report_open("mq_open", fd);
+}
+
+int attack_unlink(const std::string& raw_name) {
+  long rc = ::syscall(SYS_mq_unlink, raw_name.c_str());
+  std::printf("result=%s op=mq_unlink\n", errno_name(rc < 0 ? errno : 0));
+  return 0;
+}
+
+// Opens `granted` while a second thread keeps rewriting the name buffer to `secret`. The
+// supervisor acts on its own copy of the name: the descriptor must never be `secret`'s queue,
+// recognised by its attributes (max-messages differs).
+int attack_toctou(const std::string& granted, const std::string& secret, long secret_maxmsg,
+                  int rounds) {
+  static char name[256];
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      std::strncpy(name, secret.c_str(), sizeof name - 1);
+      std::strncpy(name, granted.c_str(), sizeof name - 1);
+    }
+  });
+  int secret_opened = 0;
+  int opened = 0;
+  int refused = 0;
+  for (int i = 0; i < rounds; ++i) {
+    std::strncpy(name, granted.c_str(), sizeof name - 1);
+    long fd = raw_mq_open(name, O_RDONLY, 0, nullptr);
+    if (fd < 0) {
+      ++refused;
+      continue;
+    }
+    ++opened;
+    mq_attr attributes{};
+    if (::mq_getattr(static_cast<mqd_t>(fd), &attributes) == 0 &&
+        attributes.mq_maxmsg == secret_maxmsg) {
+      ++secret_opened;
+    }
+    ::close(static_cast<int>(fd));
+  }
+  stop = true;
+  flipper.join();
+  std::printf("result=%s op=toctou opened=%d refused=%d secret=%d\n",
+              secret_opened == 0 ? "ok" : "BREACH", opened, refused, secret_opened);
+  return 0;
+}
+
+// THREADS threads each make CALLS mq_open calls alternating a granted and an ungranted name.
+int attack_flood(const std::string& granted, const std::string& ungranted, int threads, int calls) {
+  std::atomic<int> opened{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < calls; ++i) {
+        const std::string& name = ((i + t) % 2 == 0) ? granted : ungranted;
+        long fd = raw_mq_open(name.c_str(), O_RDONLY, 0, nullptr);
+        if (fd >= 0) {
+          ++opened;
+          ::close(static_cast<int>(fd));
+        } else if (errno == EACCES) {
+          ++refused;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  std::printf("result=ok op=flood opened=%d refused=%d other=%d\n", opened.load(), refused.load(),
+              other.load());
+  return 0;
+}
+
+// Threads keep making mediated mq_open calls while the process kills itself: the supervisor
+// must cope with callers that vanish mid-notification (ID_VALID fails, ADDFD finds nobody).
+int attack_die_pending(const std::string& raw_name) {
+  for (int t = 0; t < 8; ++t) {
+    std::thread([raw_name] {
+      for (;;) {
+        long fd = raw_mq_open(raw_name.c_str(), O_RDONLY, 0, nullptr);
+        if (fd >= 0) ::close(static_cast<int>(fd));
+      }
+    }).detach();
+  }
+  ::usleep(20000);
+  std::printf("result=ok op=die-pending\n");
+  std::fflush(stdout);
+  ::kill(::getpid(), SIGKILL);
+  return 0;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: hostile_service open NAME FLAGS | unlink NAME |\n"
+               "       toctou GRANTED SECRET SECRET_MAXMSG ROUNDS |\n"
+               "       flood GRANTED UNGRANTED THREADS CALLS | die-pending NAME | idle\n"
+               "NAME is passed to the syscall as given (no leading '/').\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 3 && args[0] == "open") return attack_open(args[1], args[2]);
+  if (args.size() == 2 && args[0] == "unlink") return attack_unlink(args[1]);
+  if (args.size() == 5 && args[0] == "toctou") {
+    return attack_toctou(args[1], args[2], std::atol(args[3].c_str()), std::atoi(args[4].c_str()));
+  }
+  if (args.size() == 5 && args[0] == "flood") {
+    return attack_flood(args[1], args[2], std::atoi(args[3].c_str()), std::atoi(args[4].c_str()));
+  }
+  if (args.size() == 2 && args[0] == "die-pending") return attack_die_pending(args[1]);
+  if (args.size() == 1 && args[0] == "idle") return 0;  // stands in for a slot's owner
+  return usage();
+}
