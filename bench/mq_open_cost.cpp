@@ -1,0 +1,190 @@
+// mq_open_cost: what name-level mediation (SPEC §6) adds to opening a queue. Each sample runs
+// in a fresh child that times N × (mq_open + close) of a granted queue: unconfined, under the
+// service's filter alone (SPEC §5), and mediated (the call goes to this process, which plays
+// the supervisor with runtime::handle_notification). Rounds are interleaved and compared by
+// their medians, as ratios to the direct call. Usage: mq_open_cost [ROUNDS] [ITERATIONS]
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "config/manifest.hpp"
+#include "platform/seccomp.hpp"
+#include "platform/seccomp_notify.hpp"
+#include "runtime/mediation.hpp"
+#include "runtime/policy_builder.hpp"
+
+namespace {
+
+using ipcrt::platform::BpfProgram;
+
+struct Config {
+  const char* label;
+  BpfProgram program;  // empty: unconfined
+  std::vector<double> samples;
+};
+
+double now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated) {
+  ipcrt::runtime::PolicyBuilder builder;
+  if (mediated) {
+    builder.default_action(SCMP_ACT_NOTIFY).mediate_queues();
+  } else {
+    builder.default_action(SCMP_ACT_ERRNO(EPERM));
+  }
+  auto policy = builder.allow_group("@default").allow_mq(grant).build();
+  if (!policy) {
+    std::fprintf(stderr, "mq_open_cost: %s\n", policy.error().describe().c_str());
+    std::exit(1);
+  }
+  return std::move(policy->program);
+}
+
+// Child: confine (handing a listener over through `report`/`resume` when mediated), time the
+// loop, write ns per open to `result`.
+[[noreturn]] void child(const Config& config, const sock_fprog& program, const char* queue,
+                        long iterations, int report, int resume, int result) {
+  if (!config.program.instructions.empty()) {
+    if (ipcrt::platform::set_no_new_privs() != 0) ::_exit(10);
+    int listener = ipcrt::platform::load_seccomp_filter(program, config.program.uses_notify);
+    if (listener < 0) ::_exit(11);
+    if (config.program.uses_notify) {
+      char byte = 0;
+      if (::write(report, &listener, sizeof listener) != sizeof listener) ::_exit(12);
+      if (::read(resume, &byte, 1) != 1) ::_exit(13);
+      ::close(listener);
+    }
+  }
+  const double start = now_ns();
+  for (long i = 0; i < iterations; ++i) {
+    mqd_t opened = ::mq_open(queue, O_RDONLY);
+    if (opened < 0) ::_exit(14);
+    ::close(opened);
+  }
+  const double per_open = (now_ns() - start) / static_cast<double>(iterations);
+  if (::write(result, &per_open, sizeof per_open) != sizeof per_open) ::_exit(15);
+  ::_exit(0);
+}
+
+// Runs one sample; serves the child's listener when the program uses notification.
+double sample(const Config& config, const char* queue, long iterations,
+              const ipcrt::runtime::MediatedService& service) {
+  sock_fprog program{static_cast<unsigned short>(config.program.instructions.size()),
+                     const_cast<sock_filter*>(config.program.instructions.data())};
+  int report[2];
+  int resume[2];
+  int result[2];
+  if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(resume, O_CLOEXEC) != 0 ||
+      ::pipe2(result, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    std::exit(1);
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) child(config, program, queue, iterations, report[1], resume[0], result[1]);
+  ::close(report[1]);
+  ::close(resume[0]);
+  ::close(result[1]);
+  if (config.program.uses_notify) {
+    int child_listener = -1;
+    if (::read(report[0], &child_listener, sizeof child_listener) != sizeof child_listener) {
+      std::fprintf(stderr, "mq_open_cost: the child could not load its filter\n");
+      std::exit(1);
+    }
+    auto pidfd = ipcrt::platform::open_pidfd(pid);
+    auto listener = pidfd ? ipcrt::platform::take_fd_from_process(pidfd->get(), child_listener)
+                          : std::unexpected(pidfd.error());
+    if (!listener) {
+      std::fprintf(stderr, "mq_open_cost: %s\n", listener.error().describe().c_str());
+      std::exit(1);
+    }
+    if (::write(resume[1], "k", 1) != 1) std::exit(1);
+    ipcrt::runtime::DenialLog log(service.name);
+    for (;;) {
+      pollfd ready[2] = {{listener->get(), POLLIN, 0}, {result[0], POLLIN, 0}};
+      ::poll(ready, 2, -1);
+      if ((ready[0].revents & POLLIN) != 0) {
+        ipcrt::runtime::handle_notification(listener->get(), service, log);
+      }
+      if ((ready[1].revents & (POLLIN | POLLHUP)) != 0) break;
+    }
+  }
+  double per_open = -1;
+  if (::read(result[0], &per_open, sizeof per_open) != sizeof per_open) per_open = -1;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  for (int fd : {report[0], resume[1], result[0]}) ::close(fd);
+  if (per_open < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "mq_open_cost: %s sample failed (status %d)\n", config.label, status);
+    std::exit(1);
+  }
+  return per_open;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::atoi(argv[1]) : 11;
+  const long iterations = argc > 2 ? std::atol(argv[2]) : 20000;
+  if (!ipcrt::runtime::mediation_support()) {
+    std::fprintf(stderr, "mq_open_cost: mediation unavailable: %s\n",
+                 ipcrt::runtime::mediation_support().error().describe().c_str());
+    return 1;
+  }
+  const std::string queue = "/ipcrt-bench-" + std::to_string(::getpid());
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 4;
+  attributes.mq_msgsize = 64;
+  mqd_t created = ::mq_open(queue.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+  if (created < 0) {
+    std::perror("mq_open");
+    return 1;
+  }
+  ::mq_close(created);
+
+  const ipcrt::runtime::QueueGrant grant{queue, ipcrt::config::kPermRead, "bench:queue", false};
+  ipcrt::runtime::MediatedService service;
+  service.name = "bench";
+  service.grants = {grant};
+  std::vector<Config> configs;
+  configs.push_back({"direct (unconfined)", {}, {}});
+  configs.push_back({"filter only (SPEC 5)", compile(grant, false), {}});
+  configs.push_back({"mediated (SPEC 6)", compile(grant, true), {}});
+
+  for (int round = 0; round < rounds; ++round) {
+    for (auto& config : configs) {
+      config.samples.push_back(sample(config, queue.c_str(), iterations, service));
+    }
+  }
+  ::mq_unlink(queue.c_str());
+
+  const double baseline = median(configs[0].samples);
+  std::printf("mq_open + close of a granted queue, %d rounds x %ld calls, medians\n", rounds,
+              iterations);
+  std::printf("%-24s %12s %8s %12s\n", "configuration", "ns per open", "ratio", "spread");
+  for (const auto& config : configs) {
+    const double middle = median(config.samples);
+    const auto [low, high] = std::minmax_element(config.samples.begin(), config.samples.end());
+    std::printf("%-24s %12.0f %7.2fx %5.0f-%-6.0f\n", config.label, middle, middle / baseline, *low,
+                *high);
+  }
+  return 0;
+}
