@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,12 +269,29 @@ Status unlink_queue(const std::string& path) {
   return {};
 }
 
-std::uint64_t queue_charge_bytes(long max_messages, long message_size, unsigned kernel_word_bytes) {
+unsigned kernel_word_bytes() {
+  // kernel.arch (newer kernels) is the kernel's machine even under qemu-user, which fakes
+  // uname(2); uname(2) is the fallback (its machine is the kernel's unless PER_LINUX32).
+  static const unsigned word_bytes = [] {
+    std::string machine;
+    if (auto arch = read_text_file("/proc/sys/kernel/arch")) {
+      machine = arch->substr(0, arch->find('\n'));
+    } else if (utsname names{}; ::uname(&names) == 0) {
+      machine = names.machine;
+    }
+    if (machine.empty()) return static_cast<unsigned>(sizeof(void*));
+    const bool wide = machine.ends_with("64") || machine == "s390x" || machine == "alpha";
+    return wide ? 8U : 4U;
+  }();
+  return word_bytes;
+}
+
+std::uint64_t queue_charge_bytes(long max_messages, long message_size, unsigned word_bytes) {
   // struct msg_msg: list_head (2 words), long m_type, size_t m_ts, next, security = 6 words.
   // struct posix_msg_tree_node: rb_node (3 words), list_head (2 words), int priority, padded
   // to a word = 6 words.
-  const std::uint64_t msg_msg_bytes = 6ULL * kernel_word_bytes;
-  const std::uint64_t tree_node_bytes = 6ULL * kernel_word_bytes;
+  const std::uint64_t msg_msg_bytes = 6ULL * word_bytes;
+  const std::uint64_t tree_node_bytes = 6ULL * word_bytes;
   const auto messages = static_cast<std::uint64_t>(max_messages);
   const auto tree_nodes = static_cast<std::uint64_t>(std::min(max_messages, kMqPrioMax));
   return messages * msg_msg_bytes + tree_nodes * tree_node_bytes +

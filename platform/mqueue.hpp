@@ -65,13 +65,16 @@ struct OpenedQueue {
 [[nodiscard]] Status set_queue_owner(int fd, uid_t uid, gid_t gid);
 [[nodiscard]] Status unlink_queue(const std::string& path);
 
+// The running kernel's pointer size: 8 on a 64-bit kernel even for a 32-bit (armhf) process,
+// as on a Raspberry Pi with a 64-bit kernel and a 32-bit userland, or under qemu-user.
+[[nodiscard]] unsigned kernel_word_bytes();
+
 // The bytes the kernel charges to the creating user's RLIMIT_MSGQUEUE for one queue (Linux
 // >= 3.5, ipc/mqueue.c): max_messages * (sizeof(struct msg_msg) + message_size) plus
 // min(max_messages, MQ_PRIO_MAX) * sizeof(struct posix_msg_tree_node). Both structs are six
-// kernel words, so `kernel_word_bytes` is the kernel's pointer size (8 on arm64 and x86_64;
-// a 32-bit process on a 64-bit kernel must pass 8).
+// kernel words, so `word_bytes` is the running kernel's pointer size, not this process's.
 [[nodiscard]] std::uint64_t queue_charge_bytes(long max_messages, long message_size,
-                                               unsigned kernel_word_bytes = sizeof(void*));
+                                               unsigned word_bytes = kernel_word_bytes());
 
 [[nodiscard]] Status set_msgqueue_rlimit(std::uint64_t soft, std::uint64_t hard);
 

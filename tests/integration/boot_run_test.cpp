@@ -277,7 +277,9 @@ TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
       dir, dir.write_file("m.json", demo_manifest(names, {probe(), "log-term", "collector", log},
                                                   {probe(), "log-term", "sensor", log}, "",
                                                   ", \"remove-on-stop\": true")));
-  CHECK_TEXT(run.wait_for("msg=started service=sensor"), run.err().c_str());
+  // "started" is logged at fork: a SIGTERM before the probes block it would kill them unlogged.
+  CHECK_TEXT(run.wait_for("sensor waits for SIGTERM"), run.err().c_str());
+  CHECK_TEXT(run.wait_for("collector waits for SIGTERM"), run.err().c_str());
   CHECK(exists(names.private_dir("sensor")));
   CHECK(queue_exists(names.queue));
   run.signal(SIGTERM);

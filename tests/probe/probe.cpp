@@ -118,6 +118,11 @@ long issue(std::string_view name, int argc, char** argv) {
     if (name == "adjtimex") return ::syscall(SYS_adjtimex, &query);
     return ::syscall(SYS_clock_adjtime, CLOCK_REALTIME, &query);
   }
+#if defined(SYS_clock_settime64)
+  // 32-bit ABIs: the _time64 twins take 64-bit structs; the zeroed buffer serves as both.
+  if (name == "clock_settime64") return ::syscall(SYS_clock_settime64, CLOCK_MONOTONIC, buffer);
+  if (name == "clock_adjtime64") return ::syscall(SYS_clock_adjtime64, CLOCK_REALTIME, buffer);
+#endif
 #if defined(SYS_iopl)
   if (name == "iopl") return ::syscall(SYS_iopl, 0);
   if (name == "ioperm") return ::syscall(SYS_ioperm, 0, 0, 0);
@@ -138,6 +143,12 @@ long issue(std::string_view name, int argc, char** argv) {
   if (name == "mq_timedsend") return ::syscall(SYS_mq_timedsend, -1, buffer, 1, 0, nullptr);
   if (name == "mq_timedreceive")
     return ::syscall(SYS_mq_timedreceive, -1, buffer, 1, nullptr, nullptr);
+#if defined(SYS_mq_timedsend_time64)
+  if (name == "mq_timedsend_time64")
+    return ::syscall(SYS_mq_timedsend_time64, -1, buffer, 1, 0, nullptr);
+  if (name == "mq_timedreceive_time64")
+    return ::syscall(SYS_mq_timedreceive_time64, -1, buffer, 1, nullptr, nullptr);
+#endif
 #if defined(__x86_64__)
   if (name == "i386_getpid") return issue_i386_getpid();
 #endif

@@ -2,7 +2,8 @@
 // from inside the sandbox and prints what it saw, so the test asserts on real behaviour.
 //   boot-probe shm-view OBJECT...        list /dev/shm, then try to write each OBJECT
 //   boot-probe crash-once MARKER PROG... die by SIGSEGV the first time, then exec PROG
-//   boot-probe log-term NAME FILE        wait for SIGTERM, append NAME to FILE, exit 0
+//   boot-probe log-term NAME FILE        say "NAME waits for SIGTERM" on stderr, wait for it,
+//                                        append NAME to FILE, exit 0
 //   boot-probe exit CODE                 exit with CODE
 //   boot-probe ignore-term               ignore SIGTERM and wait forever
 //   boot-probe term-parent               the same, after sending SIGTERM to its parent
@@ -69,6 +70,8 @@ int log_term(int argc, char** argv) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
+  // Only from here on does SIGTERM get logged instead of killing us: tests wait for this line.
+  std::fprintf(stderr, "%s waits for SIGTERM\n", argv[2]);
   int signal = 0;
   sigwait(&mask, &signal);
   int fd = ::open(argv[3], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
