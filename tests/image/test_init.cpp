@@ -59,8 +59,12 @@ void mount_everything() {
   mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
   mount_fs("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_fs("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  // The initramfs root is already a writable RAM filesystem: /tmp needs no mount of its own,
+  // and mounting one would hide a source tree that lives under /tmp (the image keeps the tree
+  // at its host path).
+  ::mkdir("/tmp", 01777);
+  ::chmod("/tmp", 01777);
 }
 
 struct Suite {
