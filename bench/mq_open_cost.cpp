@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/manifest.hpp"
+#include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
 #include "runtime/mediation.hpp"
@@ -109,8 +110,8 @@ double sample(const Config& config, const char* queue, long iterations,
       std::fprintf(stderr, "mq_open_cost: the child could not load its filter\n");
       std::exit(1);
     }
-    auto pidfd = ipcrt::platform::open_pidfd(pid);
-    auto listener = pidfd ? ipcrt::platform::take_fd_from_process(pidfd->get(), child_listener)
+    auto pidfd = ipcrt::platform::pidfd_open(pid);
+    auto listener = pidfd ? ipcrt::platform::pidfd_getfd(pidfd->get(), child_listener)
                           : std::unexpected(pidfd.error());
     if (!listener) {
       std::fprintf(stderr, "mq_open_cost: %s\n", listener.error().describe().c_str());

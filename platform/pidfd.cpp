@@ -32,4 +32,10 @@ Status pidfd_send_signal(int pidfd, int signal) {
   return {};
 }
 
+Result<UniqueFd> pidfd_getfd(int pidfd, int target_fd) {
+  long fd = ::syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
+  if (fd < 0) return fail_errno(cat("pidfd_getfd ", target_fd), errno, "requires Linux 5.6");
+  return UniqueFd(static_cast<int>(fd));
+}
+
 }  // namespace ipcrt::platform

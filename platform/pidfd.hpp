@@ -11,5 +11,8 @@ namespace ipcrt::platform {
 
 [[nodiscard]] Result<UniqueFd> pidfd_open(pid_t pid);
 [[nodiscard]] Status pidfd_send_signal(int pidfd, int signal);
+// A duplicate of the process's descriptor `target_fd` (pidfd_getfd, Linux 5.6): how the
+// supervisor takes a confined child's seccomp listener.
+[[nodiscard]] Result<UniqueFd> pidfd_getfd(int pidfd, int target_fd);
 
 }  // namespace ipcrt::platform

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/text.hpp"
+#include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 
 namespace ipcrt::platform {
@@ -138,18 +139,6 @@ Result<std::string> read_remote_string(pid_t pid, std::uint64_t address, std::si
                      static_cast<std::size_t>(static_cast<const char*>(end) - buffer.data()));
 }
 
-Result<UniqueFd> open_pidfd(pid_t pid) {
-  long fd = ::syscall(SYS_pidfd_open, pid, 0);
-  if (fd < 0) return fail_errno(cat("pidfd_open ", pid), errno, "requires Linux 5.3");
-  return UniqueFd(static_cast<int>(fd));
-}
-
-Result<UniqueFd> take_fd_from_process(int pidfd, int target_fd) {
-  long fd = ::syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
-  if (fd < 0) return fail_errno(cat("pidfd_getfd ", target_fd), errno, "requires Linux 5.6");
-  return UniqueFd(static_cast<int>(fd));
-}
-
 namespace {
 
 // The probe child: confine itself so that getppid() goes to a listener, hand the listener's
@@ -173,9 +162,9 @@ Status answer_probe(pid_t child, int report_fd, int ack_fd) {
     return fail("the probe child could not install a filter with a listener",
                 "requires CONFIG_SECCOMP_FILTER and Linux 5.0 user notification");
   }
-  auto pidfd = open_pidfd(child);
+  auto pidfd = pidfd_open(child);
   if (!pidfd) return std::unexpected(pidfd.error());
-  auto listener = take_fd_from_process(pidfd->get(), child_listener);
+  auto listener = pidfd_getfd(pidfd->get(), child_listener);
   if (!listener) return std::unexpected(listener.error());
   if (::write(ack_fd, "k", 1) != 1) return fail_errno("write to the probe child");
   pollfd ready{listener->get(), POLLIN, 0};

@@ -1,7 +1,7 @@
 // Seccomp user notification (SECCOMP_RET_USER_NOTIF): the supervisor side of SPEC §6. Thin
 // wrappers over the listener ioctls, reading a string from the caller's memory, and taking the
-// listener fd out of a freshly confined child with pidfd_getfd (the child's filter never has
-// to allow sendmsg for it). No policy: the mediator decides what to answer.
+// listener fd out of a freshly confined child with pidfd_getfd (platform/pidfd.hpp; the child's
+// filter never has to allow sendmsg for it). No policy: the mediator decides what to answer.
 #pragma once
 
 #include <sys/types.h>
@@ -50,10 +50,6 @@ struct Notification {
 // Reads `size` bytes from `pid`'s memory at `address` into `out`.
 [[nodiscard]] Status read_remote_memory(pid_t pid, std::uint64_t address, void* out,
                                         std::size_t size);
-
-[[nodiscard]] Result<UniqueFd> open_pidfd(pid_t pid);
-// A duplicate of the target process's descriptor `target_fd` (pidfd_getfd, Linux 5.6).
-[[nodiscard]] Result<UniqueFd> take_fd_from_process(int pidfd, int target_fd);
 
 // Whether this kernel supports everything SPEC §6 needs: user notification with a listener,
 // ADDFD with SEND, and pidfd_getfd. Probed for real once (a child asks, we answer), not by

@@ -4,11 +4,9 @@
 #include <cstdio>
 
 #include "common/text.hpp"
-#include "config/connections.hpp"
-#include "config/parser.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
-#include "runtime/mediation.hpp"
+#include "runtime/manifest_input.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/plan_output.hpp"
 
@@ -16,11 +14,8 @@ namespace ipcrt::runtime {
 
 int command_plan(const CommandLine& command_line) {
   const std::string& path = command_line.positionals.at(0);
-  auto parsed =
-      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
-  config::Diagnostics diagnostics = parsed.diagnostics;
-  std::vector<config::Connection> connections;
-  if (parsed.manifest) connections = config::resolve_connections(*parsed.manifest, diagnostics);
+  auto loaded = load_connected_manifest(path);
+  config::Diagnostics& diagnostics = loaded.diagnostics;
   if (diagnostics.has_errors()) {
     std::fputs(diagnostics.format(path).c_str(), stderr);
     return kExitInvalidManifest;
@@ -33,7 +28,7 @@ int command_plan(const CommandLine& command_line) {
     return kExitBootFailed;
   }
   config::Diagnostics plan_diagnostics;
-  auto plan = make_plan(*parsed.manifest, connections, *kernel, plan_diagnostics);
+  auto plan = make_plan(*loaded.manifest, loaded.connections, *kernel, plan_diagnostics);
   diagnostics.append(plan_diagnostics);
   std::fputs(diagnostics.format(path).c_str(), stderr);
   if (!plan) return kExitBootFailed;
@@ -48,8 +43,8 @@ int command_plan(const CommandLine& command_line) {
   }
   plan->warnings = std::move(warnings);
 
-  const std::string text = command_line.flag("--json") ? render_plan_json(*plan, *parsed.manifest)
-                                                       : render_plan_text(*plan, *parsed.manifest);
+  const std::string text = command_line.flag("--json") ? render_plan_json(*plan, *loaded.manifest)
+                                                       : render_plan_text(*plan, *loaded.manifest);
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }

@@ -11,10 +11,9 @@
 #include <vector>
 
 #include "common/text.hpp"
-#include "config/connections.hpp"
-#include "config/parser.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
+#include "runtime/manifest_input.hpp"
 #include "runtime/mediation.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/policy.hpp"
@@ -70,14 +69,13 @@ int command_policy(const CommandLine& command_line) {
     return kExitUsage;
   }
 
-  auto parsed =
-      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
-  config::Diagnostics diagnostics = parsed.diagnostics;
-  if (!parsed.manifest) {
+  auto loaded = load_connected_manifest(path);
+  config::Diagnostics& diagnostics = loaded.diagnostics;
+  if (!loaded.manifest) {
     std::fputs(diagnostics.format(path).c_str(), stderr);
     return kExitInvalidManifest;
   }
-  const config::Manifest& manifest = *parsed.manifest;
+  const config::Manifest& manifest = *loaded.manifest;
   const config::Service* service = manifest.find_service(service_name);
   if (service == nullptr) {
     std::vector<std::string> names;
@@ -86,7 +84,7 @@ int command_policy(const CommandLine& command_line) {
                  service_name.c_str(), join(names, ", ").c_str());
     return kExitInvalidManifest;
   }
-  auto connections = config::resolve_connections(manifest, diagnostics);
+  const std::vector<config::Connection>& connections = loaded.connections;
   auto kernel = read_kernel_state();
   if (!kernel) {
     std::fprintf(stderr, "ipcrt: policy: reading the kernel's mqueue state: %s\n",

@@ -11,13 +11,12 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
-#include "config/connections.hpp"
-#include "config/parser.hpp"
 #include "runtime/board.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
+#include "runtime/manifest_input.hpp"
 #include "runtime/mediation.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/supervisor.hpp"
@@ -127,15 +126,14 @@ int command_run(const CommandLine& command_line) {
     log_warn("name-level mediation unavailable: seccomp filters only")
         .field("reason", mediation.error().describe());
   }
-  auto parsed = config::load_manifest(path, {.allow_queue_patterns = mediation.has_value()});
-  config::Diagnostics diagnostics = parsed.diagnostics;
-  std::vector<config::Connection> connections;
-  if (parsed.manifest) connections = config::resolve_connections(*parsed.manifest, diagnostics);
+  auto loaded = load_connected_manifest(path);
+  config::Diagnostics& diagnostics = loaded.diagnostics;
   if (diagnostics.has_errors()) {
     std::fputs(diagnostics.format(path).c_str(), stderr);
     return kExitInvalidManifest;
   }
-  const config::Manifest& manifest = *parsed.manifest;
+  const config::Manifest& manifest = *loaded.manifest;
+  const std::vector<config::Connection>& connections = loaded.connections;
 
   auto kernel = read_kernel_state();
   if (!kernel) return boot_failed("kernel-state", kernel.error());

@@ -3,10 +3,8 @@
 #include <cstdio>
 
 #include "common/text.hpp"
-#include "config/connections.hpp"
-#include "config/parser.hpp"
 #include "runtime/commands.hpp"
-#include "runtime/mediation.hpp"
+#include "runtime/manifest_input.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -19,11 +17,7 @@ std::string count(std::size_t n, const char* noun) {
 
 int command_validate(const CommandLine& command_line) {
   const std::string& path = command_line.positionals.at(0);
-  auto result =
-      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
-  std::vector<config::Connection> connections;
-  if (result.manifest)
-    connections = config::resolve_connections(*result.manifest, result.diagnostics);
+  auto result = load_connected_manifest(path);
   std::fputs(result.diagnostics.format(path).c_str(), stderr);
   if (result.diagnostics.has_errors()) return kExitInvalidManifest;
 
@@ -36,7 +30,7 @@ int command_validate(const CommandLine& command_line) {
   const std::size_t warnings = result.diagnostics.items().size();
   std::string summary = cat(path, ": valid: ", count(result.manifest->services.size(), "service"),
                             ", ", count(slots, "slot"), ", ", count(plugs, "plug"), ", ",
-                            count(connections.size(), "connection"));
+                            count(result.connections.size(), "connection"));
   if (warnings > 0) summary += ", " + count(warnings, "warning");
   std::printf("%s\n", summary.c_str());
   return kExitOk;

@@ -274,7 +274,7 @@ std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec) {
       std::strncmp(report.phase, kListenerPhase, sizeof report.phase) == 0) {
     auto taken = platform::pidfd_open(pid);
     if (taken) {
-      auto listener = platform::take_fd_from_process(taken->get(), report.errnum);
+      auto listener = platform::pidfd_getfd(taken->get(), report.errnum);
       if (listener) launched.listener = std::move(*listener);
     }
     // Without the listener the service must not run: its mediated calls would fail oddly.

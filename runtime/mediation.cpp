@@ -116,6 +116,19 @@ void report_denial(const MediatedService& service, DenialLog& log, pid_t pid,
   log.report(line.text());
 }
 
+// Reports a call mediation refuses, then refuses it with EACCES or, in complain mode, lets the
+// kernel run it with the caller's own credentials.
+void refuse(int listener, const MediatedService& service, DenialLog& log,
+            const platform::Notification& call, const char* syscall,
+            const MediationDecision& decision) {
+  report_denial(service, log, call.pid, syscall, decision.queue_path, decision.need);
+  if (service.complain) {
+    (void)platform::answer_continue(listener, call.id);
+  } else {
+    (void)platform::answer_error(listener, call.id, EACCES);
+  }
+}
+
 // Opens (creating if asked and allowed) the queue in the supervisor. Returns the descriptor or
 // -errno, as the syscall would have.
 int open_for_caller(const MediatedService& service, const platform::Notification& call,
@@ -159,12 +172,7 @@ void mediate_mq_open(int listener, const MediatedService& service, DenialLog& lo
   const int flags = static_cast<int>(call.args[1]);
   const MediationDecision decision = decide_mq_open(service.grants, raw_name, flags);
   if (!decision.allowed) {
-    report_denial(service, log, call.pid, "mq_open", decision.queue_path, decision.need);
-    if (service.complain) {
-      (void)platform::answer_continue(listener, call.id);
-    } else {
-      (void)platform::answer_error(listener, call.id, EACCES);
-    }
+    refuse(listener, service, log, call, "mq_open", decision);
     return;
   }
   const int queue = open_for_caller(service, call, decision.queue_path, flags);
@@ -181,12 +189,7 @@ void mediate_mq_unlink(int listener, const MediatedService& service, DenialLog& 
                        const platform::Notification& call, const std::string& raw_name) {
   const MediationDecision decision = decide_mq_unlink(service.grants, raw_name);
   if (!decision.allowed) {
-    report_denial(service, log, call.pid, "mq_unlink", decision.queue_path, decision.need);
-    if (service.complain) {
-      (void)platform::answer_continue(listener, call.id);
-    } else {
-      (void)platform::answer_error(listener, call.id, EACCES);
-    }
+    refuse(listener, service, log, call, "mq_unlink", decision);
     return;
   }
   if (::mq_unlink(decision.queue_path.c_str()) != 0) {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
 
@@ -59,9 +60,9 @@ ConfinedChild start_confined_child(const sock_fprog& program, int (*body)()) {
                   static_cast<ssize_t>(sizeof child_listener);
   ::close(report[0]);
   if (!reported) throw std::runtime_error("the confined child could not load its filter");
-  auto pidfd = platform::open_pidfd(pid);
+  auto pidfd = platform::pidfd_open(pid);
   if (!pidfd) throw std::runtime_error(pidfd.error().describe());
-  auto listener = platform::take_fd_from_process(pidfd->get(), child_listener);
+  auto listener = platform::pidfd_getfd(pidfd->get(), child_listener);
   if (!listener) throw std::runtime_error(listener.error().describe());
   if (::write(ack[1], "k", 1) != 1) throw std::runtime_error("ack write failed");
   ::close(ack[1]);
