@@ -28,7 +28,19 @@ Result<CompiledPolicy> compile_service_policy(const config::Service& service,
   builder.allow_group("@default");
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
   for (const auto& grant : planned.queues) builder.allow_mq(grant);
-  for (const auto& name : service.seccomp.deny) builder.deny_syscall(name);
+  for (const auto& name : service.seccomp.deny) {
+    // The launch itself needs these after the filter is loaded (the listener handoff, then
+    // execve); denying one would leave the service unable to start, or with mediation make
+    // the child wait on a listener nobody holds yet.
+    for (const char* needed : {"read", "write", "execve", "exit", "exit_group"}) {
+      if (name == needed) {
+        return fail(cat(service.pointer, "/seccomp/deny: ", name,
+                        " is needed to start any service and cannot be denied"),
+                    "remove it from seccomp.deny");
+      }
+    }
+    builder.deny_syscall(name);
+  }
   auto policy = builder.build();
   if (!policy) {
     Error error = policy.error();

@@ -185,3 +185,21 @@ TEST(PolicyBuilder, ServicePolicyNamesTheServiceInErrors) {
   STRCMP_CONTAINS("/services/uploader/seccomp: unknown syscall group \"@nope\"",
                   policy.error().message.c_str());
 }
+
+TEST(PolicyBuilder, DenyingWhatEveryServiceNeedsToStartIsAnError) {
+  for (const char* needed : {"read", "write", "execve", "exit", "exit_group"}) {
+    ipcrt::config::Service service;
+    service.name = "uploader";
+    service.pointer = "/services/uploader";
+    service.seccomp.deny = {"getppid", needed};
+    ipcrt::runtime::PlannedService planned;
+    for (bool mediate : {false, true}) {
+      auto policy = ipcrt::runtime::compile_service_policy(service, planned, "native", mediate);
+      CHECK_TEXT(!policy, needed);
+      STRCMP_CONTAINS_TEXT((std::string("/services/uploader/seccomp/deny: ") + needed +
+                            " is needed to start any service")
+                               .c_str(),
+                           policy.error().message.c_str(), needed);
+    }
+  }
+}
