@@ -4,8 +4,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
+#include "common/file.hpp"
 #include "common/text.hpp"
 
 namespace ipcrt::platform {
@@ -14,6 +16,60 @@ int bind_mount(const char* source, const char* target, bool recursive) noexcept 
   unsigned long flags = MS_BIND;
   if (recursive) flags |= MS_REC;
   return ::mount(source, target, nullptr, flags, nullptr) == 0 ? 0 : -errno;
+}
+
+int cover_with_empty_tmpfs(const char* target) noexcept {
+  unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  return ::mount("ipcrt-hidden", target, "tmpfs", flags, "size=4k,mode=0555") == 0 ? 0 : -errno;
+}
+
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string decode_mountinfo_field(std::string_view field) {
+  std::string decoded;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      const char* digits = field.data() + i + 1;
+      if (digits[0] >= '0' && digits[0] <= '7' && digits[1] >= '0' && digits[1] <= '7' &&
+          digits[2] >= '0' && digits[2] <= '7') {
+        decoded +=
+            static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 + (digits[2] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    decoded += field[i];
+  }
+  return decoded;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> mount_points_of_type(std::string_view type,
+                                                      const std::string& mountinfo) {
+  auto text = read_text_file(mountinfo);
+  if (!text) return std::unexpected(text.error());
+  std::vector<std::string> points;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    // "36 35 98:0 /root /mnt/point opts... - fstype source superopts": the mount point is the
+    // fifth field, the type the first field after the " - " separator.
+    std::vector<std::string_view> fields;
+    for (std::size_t at = 0; at < line.size();) {
+      const auto space = line.find(' ', at);
+      fields.push_back(line.substr(at, space - at));
+      if (space == std::string_view::npos) break;
+      at = space + 1;
+    }
+    const auto separator = std::find(fields.begin(), fields.end(), "-");
+    if (fields.size() < 5 || separator == fields.end() || separator + 1 == fields.end()) continue;
+    if (*(separator + 1) == type) points.push_back(decode_mountinfo_field(fields[4]));
+  }
+  return points;
 }
 
 int remount_bind_readonly(const char* target) noexcept {

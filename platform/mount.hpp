@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -14,7 +16,12 @@ namespace ipcrt::platform {
 [[nodiscard]] int remount_bind_readonly(const char* target) noexcept;
 // Stops mount events propagating out of this namespace (MS_REC|MS_SLAVE on "/").
 [[nodiscard]] int make_mounts_slave() noexcept;
+// Covers `target` with an empty, read-only tmpfs, hiding what was mounted there.
+[[nodiscard]] int cover_with_empty_tmpfs(const char* target) noexcept;
 
+// The mount points of every filesystem of `type` ("mqueue") in `mountinfo`, decoded.
+[[nodiscard]] Result<std::vector<std::string>> mount_points_of_type(
+    std::string_view type, const std::string& mountinfo = "/proc/self/mountinfo");
 // True when `path` is a mount point (its device differs from its parent's, or it is "/").
 [[nodiscard]] bool is_mount_point(const std::string& path);
 // Mounts a filesystem of `type` on `target`, creating `target` (mode 0755) if needed.

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "common/text.hpp"
+#include "platform/capabilities.hpp"
 #include "platform/mount.hpp"
 #include "platform/namespace.hpp"
 #include "platform/pidfd.hpp"
@@ -42,6 +44,12 @@ struct ChildPlan {
   int resume_fd = -1;  // the parent writes one byte once it has taken the listener
 };
 
+#ifndef CLOSE_RANGE_CLOEXEC
+constexpr unsigned kCloseRangeCloexec = 1U << 2U;
+#else
+constexpr unsigned kCloseRangeCloexec = CLOSE_RANGE_CLOEXEC;
+#endif
+
 // The report that is not a failure: "the listener is fd N, take it".
 constexpr const char* kListenerPhase = "listener";
 
@@ -68,6 +76,11 @@ int raw(int result) noexcept {
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
   platform::unblock_all_signals();  // the supervisor's signalfd mask is inherited
+  // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
+  check(plan, "session", ::setsid() < 0 ? -errno : 0);
+  // Descriptors the runtime itself inherited must not reach the service; ours are all
+  // close-on-exec already. Best effort: close_range needs Linux 5.11.
+  ::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec);
 
   if (spec.new_mount_namespace) {
     check(plan, "mount-namespace", platform::enter_new_mount_namespace());
@@ -85,6 +98,14 @@ int raw(int result) noexcept {
     }
     check(plan, "private-shm",
           platform::bind_mount(spec.private_shm_dir.c_str(), "/dev/shm", true));
+  }
+  for (const auto& hidden : spec.hidden_mounts) {
+    check(plan, "hide-mqueue", platform::cover_with_empty_tmpfs(hidden.c_str()));
+  }
+  if (spec.last_capability >= 0) {
+    check(plan, "capability-bounding-set",
+          platform::drop_capability_bounding_set(spec.last_capability));
+    check(plan, "inheritable-capabilities", platform::clear_inheritable_capabilities());
   }
   for (const auto& limit : spec.rlimits) {
     check(plan, "rlimits",
@@ -165,6 +186,14 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
 
   bool confined = service.confinement != config::Confinement::Off;
   spec.new_mount_namespace = confined;
+  if (confined) {
+    spec.last_capability = platform::last_capability();
+    auto mqueue_mounts = platform::mount_points_of_type("mqueue");
+    // Unreadable mountinfo: hide the usual place rather than none (the child fails the launch
+    // if it cannot, instead of starting a service that could go around mediation).
+    spec.hidden_mounts =
+        mqueue_mounts ? std::move(*mqueue_mounts) : std::vector<std::string>{"/dev/mqueue"};
+  }
   if (confined && !planned.shm_dir.empty()) {
     spec.private_shm_dir = planned.shm_dir;
     for (const auto& grant : planned.shm) {

@@ -38,6 +38,12 @@ struct LaunchSpec {
   bool new_mount_namespace = false;      // confinement strict/complain
   std::string private_shm_dir;           // bound over /dev/shm; "" keeps the host's
   std::vector<ShmMount> shm_mounts;
+  // Mount points of the mqueue filesystem, covered with an empty tmpfs in the service's mount
+  // namespace: through them a service could open, create or unlink any queue by file calls,
+  // around name-level mediation.
+  std::vector<std::string> hidden_mounts;
+  // Confined services keep no capability, whatever their uid; -1 leaves them (confinement off).
+  int last_capability = -1;
   std::vector<ResourceLimit> rlimits;
   bool change_identity = false;  // user or group given in the manifest
   platform::Identity identity;

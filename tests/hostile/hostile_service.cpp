@@ -166,11 +166,36 @@ int attack_die_pending(const std::string& raw_name) {
   return 0;
 }
 
+// Prints the effective capability set as the kernel reports it.
+int attack_capabilities() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  char line[256];
+  while (status != nullptr && std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::strncmp(line, "CapEff:", 7) == 0) {
+      std::printf("result=ok op=capabilities effective=%s", line + 8);
+    }
+  }
+  if (status != nullptr) std::fclose(status);
+  return 0;
+}
+
+// Opens a path as a file, e.g. a queue through the mqueue filesystem, or the supervisor's
+// memory ("parent-mem").
+int attack_open_file(const std::string& path) {
+  const std::string target =
+      path == "parent-mem" ? "/proc/" + std::to_string(::getppid()) + "/mem" : path;
+  int fd = ::open(target.c_str(), O_RDWR);
+  std::printf("result=%s op=open-file\n", errno_name(fd < 0 ? errno : 0));
+  if (fd >= 0) ::close(fd);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: hostile_service open NAME FLAGS | unlink NAME |\n"
                "       toctou GRANTED SECRET SECRET_MAXMSG ROUNDS |\n"
-               "       flood GRANTED UNGRANTED THREADS CALLS | die-pending NAME | idle\n"
+               "       flood GRANTED UNGRANTED THREADS CALLS | die-pending NAME | idle |\n"
+               "       capabilities | open-file PATH|parent-mem\n"
                "NAME is passed to the syscall as given (no leading '/').\n");
   return 2;
 }
@@ -190,5 +215,7 @@ int main(int argc, char** argv) {
   }
   if (args.size() == 2 && args[0] == "die-pending") return attack_die_pending(args[1]);
   if (args.size() == 1 && args[0] == "idle") return 0;  // stands in for a slot's owner
+  if (args.size() == 1 && args[0] == "capabilities") return attack_capabilities();
+  if (args.size() == 2 && args[0] == "open-file") return attack_open_file(args[1]);
   return usage();
 }

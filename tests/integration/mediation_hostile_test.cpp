@@ -4,6 +4,7 @@
 // attacker is granted; `vault` holds a queue it is not.
 #include <CppUTest/TestHarness.h>
 #include <mqueue.h>
+#include <sys/stat.h>
 
 #include <string>
 #include <vector>
@@ -210,6 +211,45 @@ TEST(MediationHostile, ComplainLogsAtInfoAndLetsTheCallThrough) {
   STRCMP_CONTAINS("result=ok op=mq_open", result.out.c_str());
   STRCMP_CONTAINS("level=info msg=denied service=hostile", result.err.c_str());
   STRCMP_CONTAINS(("syscall=mq_open arg=/" + q.secret).c_str(), result.err.c_str());
+}
+
+// The sandbox around mediation: what a service could use to go around it.
+TEST_GROUP(ServiceSandbox){};
+
+TEST(ServiceSandbox, ConfinedServicesKeepNoCapabilitiesEvenAsRoot) {
+  Queues q;
+  auto result = boot(q.manifest_for({"capabilities"}, "strict", "", false));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS("result=ok op=capabilities effective=0000000000000000", result.out.c_str());
+  // Without capabilities a root service cannot reach the supervisor's memory.
+  auto memory = boot(q.manifest_for({"open-file", "parent-mem"}, "strict", "", false));
+  LONGS_EQUAL_TEXT(0, memory.exit_code, memory.err.c_str());
+  CHECK_TEXT(memory.out.find("result=ok") == std::string::npos, memory.out.c_str());
+  STRCMP_CONTAINS("op=open-file", memory.out.c_str());
+}
+
+TEST(ServiceSandbox, TheMqueueFilesystemIsHiddenFromServices) {
+  // ipcrt runs in a private mount namespace of the test's with the mqueue filesystem mounted
+  // at MOUNT; through it the service could open any queue with open(2), around mediation.
+  Queues q;
+  TempDir dir;
+  const std::string mount_point = dir.path() + "/mq";
+  ::mkdir(mount_point.c_str(), 0755);
+  const std::string manifest = dir.write_file(
+      "manifest.json",
+      q.manifest_for({"open-file", mount_point + "/" + q.secret}, "strict", "", false));
+  const std::string script = "mount -t mqueue none '" + mount_point + "' && test -e '" +
+                             mount_point + "' && exec '" + ipcrt::test::ipcrt_binary() + "' run '" +
+                             manifest + "'";
+  auto result = ipcrt::test::run_process(
+      {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script});
+  if (result.exit_code != 0 && result.err.find("unshare") != std::string::npos) {
+    FAIL(("cannot set up the test's mount namespace: " + result.err).c_str());
+  }
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  // The queue exists (the runtime created it) but the service cannot see it as a file.
+  STRCMP_CONTAINS(("created queue\" path=/" + q.secret).c_str(), result.err.c_str());
+  STRCMP_CONTAINS("result=ENOENT op=open-file", result.out.c_str());
 }
 
 TEST_GROUP(MediationFallback){};

@@ -1,0 +1,43 @@
+// Capability dropping with raw prctl/capget/capset: no libcap in a static runtime.
+#include "platform/capabilities.hpp"
+
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "common/file.hpp"
+
+namespace ipcrt::platform {
+
+int last_capability() {
+  auto text = read_text_file("/proc/sys/kernel/cap_last_cap");
+  if (!text) return CAP_LAST_CAP;
+  char* end = nullptr;
+  long value = std::strtol(text->c_str(), &end, 10);
+  return end == text->c_str() || value < 0 ? CAP_LAST_CAP : static_cast<int>(value);
+}
+
+int drop_capability_bounding_set(int last) noexcept {
+  for (int capability = 0; capability <= last; ++capability) {
+    if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) return -errno;
+  }
+  return 0;
+}
+
+int clear_inheritable_capabilities() noexcept {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return -errno;
+  for (auto& word : data) word.inheritable = 0;
+  if (::syscall(SYS_capset, &header, data) != 0) return -errno;
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    return -errno;  // EINVAL: a kernel before ambient capabilities (4.3) has none to clear
+  }
+  return 0;
+}
+
+}  // namespace ipcrt::platform

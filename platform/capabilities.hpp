@@ -1,0 +1,18 @@
+// Capabilities for the child between fork and exec: a confined service keeps none, even when it
+// runs as root (a root process with capabilities could write the supervisor's memory through
+// /proc, make device nodes, or undo its own confinement). Async-signal-safe; 0 or -errno.
+#pragma once
+
+namespace ipcrt::platform {
+
+// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap), read in
+// the parent; CAP_LAST_CAP of our headers when it cannot be read.
+[[nodiscard]] int last_capability();
+
+// Empties the bounding set (needs CAP_SETPCAP, so call it before dropping root): after execve
+// the service can gain no capability, whatever its uid or the file's capabilities.
+[[nodiscard]] int drop_capability_bounding_set(int last) noexcept;
+// Clears the inheritable and ambient sets, so nothing is carried across execve either.
+[[nodiscard]] int clear_inheritable_capabilities() noexcept;
+
+}  // namespace ipcrt::platform
