@@ -1,5 +1,7 @@
 // Shared-memory files under /dev/shm: private per-service directories and pre-created
-// objects. No policy: the caller decides names, owners and modes.
+// objects. No policy: the caller decides names, owners and modes. /dev/shm is writable by
+// every local user, so nothing found there is trusted: symlinks are never followed and what a
+// boot adopts must be owned by the runtime (or the planned owner, for objects).
 #pragma once
 
 #include <sys/types.h>
@@ -7,17 +9,26 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "platform/fd.hpp"
 
 namespace ipcrt::platform {
 
-// Creates `path` with exactly mode 01777 (umask does not apply). created=false: it existed.
+// Creates `path` with exactly mode 01777 (umask does not apply). created=false: it existed as a
+// real directory owned by the runtime's euid with mode 01777; anything else is an error.
 [[nodiscard]] Result<bool> create_private_dir(const std::string& path);
+// Opens a private dir without following a symlink; it must be owned by the runtime's euid.
+[[nodiscard]] Result<UniqueFd> open_private_dir(const std::string& path);
+// Creates an empty placeholder `name` inside the opened private dir (no symlink followed),
+// owned by uid:gid with `mode`. An existing regular file owned by the runtime or uid is kept.
+[[nodiscard]] Status create_placeholder(int dir_fd, const std::string& dir_path,
+                                        const std::string& name, uid_t uid, gid_t gid, mode_t mode);
 // Removes `path` and the files directly inside it (objects a service created, mount-point
-// placeholders). Missing is fine.
+// placeholders). Missing is fine. A symlink or a dir owned by someone else is never entered.
 [[nodiscard]] Status remove_private_dir(const std::string& path);
 
 // Creates an empty regular file `path` with exactly `mode`, owned by uid:gid. An existing file
-// is left as it is (created=false), so objects survive runtime restarts like queues do.
+// is left as it is (created=false), so objects survive runtime restarts like queues do; it
+// must be a regular file with one link owned by the runtime's euid or by uid.
 [[nodiscard]] Result<bool> create_shm_object(const std::string& path, uid_t uid, gid_t gid,
                                              mode_t mode);
 [[nodiscard]] Status remove_file(const std::string& path);

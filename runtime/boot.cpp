@@ -3,6 +3,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/mqueue.hpp"
@@ -73,10 +75,27 @@ Status create_queue(const PlannedQueue& queue, const platform::Identity& owner,
   return {};
 }
 
+bool shares_owner_access(const platform::Identity& writer, const platform::Identity& owner) {
+  if (writer.uid == owner.uid || writer.gid == owner.gid) return true;
+  return std::ranges::find(writer.groups, owner.gid) != writer.groups.end();
+}
+
 // Access to objects is decided by what each service can see in its private /dev/shm (and
-// read-only mounts); the mode only has to let granted services in.
-mode_t object_mode(const PlannedShmObject& object) {
-  return object.writers.size() > 1 ? 0666 : 0644;
+// read-only mounts); the mode only has to let granted services in. Several writers share the
+// object through its group (the owner's gid) when they can; world-writable is the fallback for
+// writers outside that group, since services run without CAP_DAC_OVERRIDE.
+mode_t object_mode(const PlannedShmObject& object, const Identities& identities) {
+  if (object.writers.size() <= 1) return 0644;
+  const auto& owner = identity_of(identities, object.owner_service);
+  for (const auto& writer : object.writers) {
+    if (!shares_owner_access(identity_of(identities, writer), owner)) {
+      log_warn("object is world-writable: a writer is outside the owner's group")
+          .field("path", "/dev/shm/" + object.name)
+          .field("writer", writer);
+      return 0666;
+    }
+  }
+  return 0664;
 }
 
 Status create_private_dir(const PlannedService& service, const platform::Identity& identity,
@@ -85,11 +104,13 @@ Status create_private_dir(const PlannedService& service, const platform::Identit
   if (!created) return std::unexpected(created.error());
   if (*created) journal.record(BootJournal::Kind::PrivateDir, service.shm_dir);
   resources.private_dirs.push_back(service.shm_dir);
+  auto dir = platform::open_private_dir(service.shm_dir);
+  if (!dir) return std::unexpected(dir.error());
   // Mount points for the granted objects; removed with the directory.
   for (const auto& grant : service.shm) {
-    auto placeholder = platform::create_shm_object(service.shm_dir + "/" + grant.name, identity.uid,
-                                                   identity.gid, 0600);
-    if (!placeholder) return std::unexpected(placeholder.error());
+    auto placeholder = platform::create_placeholder(dir->get(), service.shm_dir, grant.name,
+                                                    identity.uid, identity.gid, 0600);
+    if (!placeholder) return placeholder;
   }
   return {};
 }
@@ -106,7 +127,8 @@ Status boot_all(const Plan& plan, const Identities& identities, BootJournal& jou
   for (const auto& object : plan.shm) {
     const auto& owner = identity_of(identities, object.owner_service);
     std::string path = "/dev/shm/" + object.name;
-    auto created = platform::create_shm_object(path, owner.uid, owner.gid, object_mode(object));
+    auto created =
+        platform::create_shm_object(path, owner.uid, owner.gid, object_mode(object, identities));
     if (!created) return std::unexpected(created.error());
     if (*created) journal.record(BootJournal::Kind::File, path);
   }

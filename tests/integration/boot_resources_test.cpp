@@ -222,3 +222,159 @@ TEST(BootSupervisor, EscalatesToSigkillAfterTheStopTimeout) {
   CHECK_TRUE(result->outcome == ipcrt::runtime::SupervisorOutcome::Stopped);
   CHECK_FALSE(result->any_failed);
 }
+
+// /dev/shm is writable by every local user: what a boot finds there must not be adopted unless
+// the runtime made it. uid 65534 (nobody) plays the attacker.
+TEST_GROUP(BootShmOwnership){};
+
+namespace {
+
+constexpr uid_t kOtherUid = 65534;
+
+// A private dir planted by another user, with a file the runtime must not delete.
+struct PlantedDir {
+  std::string path;
+  explicit PlantedDir(const std::string& at) : path(at) {
+    ::mkdir(path.c_str(), 0700);
+    ::chmod(path.c_str(), 01777);
+    ::close(::open((path + "/theirs").c_str(), O_CREAT | O_WRONLY, 0600));
+    CHECK_EQUAL(0, ::chown(path.c_str(), kOtherUid, kOtherUid));
+  }
+  ~PlantedDir() {
+    ::unlink((path + "/theirs").c_str());
+    ::rmdir(path.c_str());
+  }
+};
+
+Plan plan_with_private_dir(const std::string& name, std::string& dir) {
+  Plan plan = plan_with(name);
+  plan.queues.push_back(queue("/" + name, 4, true));
+  ipcrt::runtime::PlannedService service;
+  service.name = "svc";
+  service.shm_dir = dir = "/dev/shm/ipcrt." + name + ".svc";
+  plan.services.push_back(service);
+  return plan;
+}
+
+}  // namespace
+
+TEST(BootShmOwnership, PrivateDirOwnedByAnotherUserFailsTheBootAndIsLeftAlone) {
+  Cleanup cleanup;
+  std::string name = unique_name("bo");
+  cleanup.queues.push_back("/" + name);
+  std::string dir;
+  Plan plan = plan_with_private_dir(name, dir);
+  PlantedDir planted(dir);
+
+  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_FALSE(booted.has_value());
+  std::string described = booted.error().describe();
+  CHECK_TEXT(described.find(dir + " exists and is owned by uid 65534") != std::string::npos,
+             described.c_str());
+  CHECK_TEXT(described.find("rm -r " + dir) != std::string::npos, described.c_str());
+  CHECK_TRUE(exists(dir + "/theirs"));
+  CHECK_FALSE_TEXT(queue_exists("/" + name), "the queue this boot created was rolled back");
+}
+
+TEST(BootShmOwnership, SymlinkAtThePrivateDirPathFailsTheBoot) {
+  Cleanup cleanup;
+  ipcrt::test::TempDir victim;
+  std::string kept = victim.write_file("kept", "x");
+  std::string name = unique_name("bs");
+  cleanup.queues.push_back("/" + name);
+  std::string dir;
+  Plan plan = plan_with_private_dir(name, dir);
+  CHECK_EQUAL(0, ::symlink(victim.path().c_str(), dir.c_str()));
+  cleanup.files.push_back(dir);
+
+  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_FALSE(booted.has_value());
+  CHECK_TEXT(booted.error().describe().find("is not a directory") != std::string::npos,
+             booted.error().describe().c_str());
+  CHECK_TRUE(exists(kept));
+  struct stat info {};
+  CHECK_EQUAL(0, ::lstat(dir.c_str(), &info));
+  CHECK_TRUE_TEXT(S_ISLNK(info.st_mode), "the symlink is not removed either");
+}
+
+TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
+  Cleanup cleanup;
+  std::string name = unique_name("bo");
+  std::string path = "/dev/shm/" + name;
+  cleanup.files.push_back(path);
+  ::close(::open(path.c_str(), O_CREAT | O_WRONLY, 0600));
+  CHECK_EQUAL(0, ::chown(path.c_str(), kOtherUid, kOtherUid));
+  Plan plan = plan_with(name);
+  ipcrt::runtime::PlannedShmObject object;
+  object.name = name;
+  object.owner_service = "svc";
+  object.writers = {"svc"};
+  plan.shm.push_back(object);
+
+  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_FALSE(booted.has_value());
+  std::string described = booted.error().describe();
+  CHECK_TEXT(described.find(path + " exists and is owned by uid 65534") != std::string::npos,
+             described.c_str());
+  CHECK_TEXT(described.find("rm -r " + path) != std::string::npos, described.c_str());
+  CHECK_TRUE_TEXT(exists(path), "the planted object is never removed");
+
+  // Ours, but with a second name elsewhere (a hard link to some other file): refused too.
+  CHECK_EQUAL(0, ::chown(path.c_str(), ::geteuid(), ::getegid()));
+  std::string second = path + "-link";
+  cleanup.files.push_back(second);
+  CHECK_EQUAL(0, ::link(path.c_str(), second.c_str()));
+  booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_FALSE(booted.has_value());
+  ::unlink(second.c_str());
+  booted = ipcrt::runtime::boot_resources(plan, identities());
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+}
+
+TEST(BootShmOwnership, SeveralWritersShareTheObjectThroughTheOwnersGroup) {
+  Cleanup cleanup;
+  std::string name = unique_name("bw");
+  std::string shared = "/dev/shm/" + name + "-g";
+  std::string open_to_all = "/dev/shm/" + name + "-w";
+  cleanup.files = {shared, open_to_all};
+  Plan plan = plan_with(name);
+  ipcrt::runtime::PlannedShmObject object;
+  object.owner_service = "svc";
+  object.name = name + "-g";
+  object.writers = {"svc", "peer"};
+  plan.shm.push_back(object);
+  object.name = name + "-w";
+  object.writers = {"svc", "stranger"};
+  plan.shm.push_back(object);
+  Identities ids = identities();
+  ids["peer"] = {kOtherUid, 1234, {1234, ::getgid()}};
+  ids["stranger"] = {kOtherUid, kOtherUid, {kOtherUid}};
+
+  auto booted = ipcrt::runtime::boot_resources(plan, ids);
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  struct stat info {};
+  CHECK_EQUAL(0, ::stat(shared.c_str(), &info));
+  LONGS_EQUAL(0664, info.st_mode & 07777);
+  LONGS_EQUAL(::getgid(), info.st_gid);
+  CHECK_EQUAL(0, ::stat(open_to_all.c_str(), &info));
+  LONGS_EQUAL(0666, info.st_mode & 07777);
+}
+
+TEST(BootShmOwnership, RunWithAPlantedPrivateDirExitsThreeAndDeletesNothing) {
+  ipcrt::test::TempDir dir;
+  std::string name = unique_name("br");
+  std::string object = unique_name("bro");
+  PlantedDir planted("/dev/shm/ipcrt." + name + ".owner");
+  std::string manifest = "{\"version\": 1, \"name\": \"" + name +
+                         "\", \"services\": {\"owner\": {\"command\": [\"" IPCRT_BOOT_PROBE
+                         "\", \"exit\", \"0\"], \"slots\": {\"f\": {\"interface\": "
+                         "\"shared-memory\", \"write\": [\"" +
+                         object + "\"]}}}}}\n";
+  auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("manifest.json", manifest)});
+  bool object_left = exists("/dev/shm/" + object);
+  ::unlink(("/dev/shm/" + object).c_str());
+  LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+  CHECK_TEXT(result.err.find("rm -r " + planted.path) != std::string::npos, result.err.c_str());
+  CHECK_TRUE(exists(planted.path + "/theirs"));
+  CHECK_FALSE_TEXT(object_left, "the object this boot created was rolled back");
+}

@@ -1,10 +1,15 @@
 // Pure parts of boot: passwd/group parsing and identity resolution, launch preparation.
 #include <CppUTest/TestHarness.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "platform/shm.hpp"
 #include "platform/users.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/supervisor.hpp"
+#include "tests/support/process.hpp"
 
 using ipcrt::platform::UserDatabase;
 
@@ -161,4 +166,56 @@ TEST(RestartBackoff, DoublesFromTheStartAndIsCapped) {
               ipcrt::runtime::restart_delay(milliseconds(100), 9, milliseconds(30000)).count());
   LONGS_EQUAL(30000,
               ipcrt::runtime::restart_delay(milliseconds(100), 4000, milliseconds(30000)).count());
+}
+
+// platform::remove_private_dir against a user who swaps the dir for a symlink, or plants one.
+TEST_GROUP(PrivateDirCleanup){};
+
+namespace {
+
+bool present(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+}  // namespace
+
+TEST(PrivateDirCleanup, NeverFollowsASymlinkSwappedInForTheDir) {
+  ipcrt::test::TempDir victim;
+  std::string kept = victim.write_file("kept", "x");
+  std::string dir = "/dev/shm/ipcrt." + ipcrt::test::unique_name("pc") + ".svc";
+  std::string moved = dir + ".moved";
+  auto created = ipcrt::platform::create_private_dir(dir);
+  CHECK_TRUE_TEXT(created.has_value(), created ? "" : created.error().describe().c_str());
+  CHECK_EQUAL(0, ::rename(dir.c_str(), moved.c_str()));
+  CHECK_EQUAL(0, ::symlink(victim.path().c_str(), dir.c_str()));
+
+  auto removed = ipcrt::platform::remove_private_dir(dir);
+  bool kept_survived = present(kept);
+  bool link_still_there = present(dir);
+  ::unlink(dir.c_str());
+  ::rmdir(moved.c_str());
+  CHECK_FALSE(removed.has_value());
+  CHECK_TRUE_TEXT(kept_survived, "the victim's file survives");
+  CHECK_TRUE(link_still_there);
+}
+
+TEST(PrivateDirCleanup, LeavesADirOwnedByAnotherUserAndEmptiesOurs) {
+  std::string dir = "/dev/shm/ipcrt." + ipcrt::test::unique_name("pc") + ".svc";
+  CHECK_EQUAL(0, ::mkdir(dir.c_str(), 0700));
+  ::close(::open((dir + "/theirs").c_str(), O_CREAT | O_WRONLY, 0600));
+  CHECK_EQUAL(0, ::chown(dir.c_str(), 65534, 65534));
+  auto refused = ipcrt::platform::remove_private_dir(dir);
+  bool theirs_survived = present(dir + "/theirs");
+  CHECK_EQUAL(0, ::chown(dir.c_str(), ::geteuid(), ::getegid()));
+  if (refused.has_value() || !theirs_survived) {
+    ::unlink((dir + "/theirs").c_str());
+    ::rmdir(dir.c_str());
+  }
+  CHECK_FALSE(refused.has_value());
+  CHECK_TRUE(theirs_survived);
+
+  auto removed = ipcrt::platform::remove_private_dir(dir);
+  CHECK_TRUE_TEXT(removed.has_value(), removed ? "" : removed.error().describe().c_str());
+  CHECK_FALSE(present(dir));
 }
