@@ -4,6 +4,7 @@
 #include "runtime/policy_builder.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,6 +23,18 @@ namespace {
 using Context = std::unique_ptr<void, decltype(&seccomp_release)>;
 
 constexpr std::string_view kFilterHint = "requires CONFIG_SECCOMP_FILTER and libseccomp >= 2.5";
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080  // Linux 5.6; older libc headers lack it
+#endif
+
+// clone with any of these is unshare(2) by another name, which no group allows (SPEC §5).
+constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                                          CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+                                          CLONE_NEWCGROUP | CLONE_NEWTIME;
+constexpr std::string_view kCloneNote = "no namespace flags";
+constexpr std::string_view kClone3Note =
+    "answered ENOSYS: flags unreadable, glibc falls back to clone";
 
 std::string architecture_name(std::uint32_t token) {
   switch (token) {
@@ -94,6 +107,21 @@ int add_mq_open_rules(scmp_filter_ctx ctx, int number, unsigned permissions,
   if (mask == 0) return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
   std::uint64_t value = (mask & O_ACCMODE) != 0 ? access_mode : 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value));
+}
+
+// clone's flags are argument 0 on x86_64, aarch64 and arm (the argument order differs only
+// after the flags).
+int add_clone_rule(scmp_filter_ctx ctx, int number) {
+  return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, kNamespaceFlags, 0));
+}
+
+// clone3 passes its flags in a struct the filter cannot read. ENOSYS makes glibc (2.34+) retry
+// pthread_create, fork and posix_spawn with clone, whose flags are checked above. libseccomp
+// refuses a rule whose action is the default one; that default already refuses it.
+int add_clone3_rule(scmp_filter_ctx ctx, int number, std::uint32_t default_action) {
+  if (default_action == SCMP_ACT_ERRNO(ENOSYS)) return 0;
+  return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), number, 0);
 }
 
 }  // namespace
@@ -185,6 +213,7 @@ PolicyBuilder& PolicyBuilder::allow_syscall(std::string_view name, std::string_v
                     "check the name against syscall(2); groups start with '@'"});
   } else {
     add(name, reason);
+    named_.emplace(name);
   }
   return *this;
 }
@@ -279,13 +308,22 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     if (mediate_queues_ && (name == "mq_open" || name == "mq_unlink")) {
       continue;  // decided by the supervisor, below
     }
+    // Named one by one in seccomp.allow, clone and clone3 are allowed whole, like unshare.
+    bool restricted = !named_.contains(name);
+    std::vector<std::string> listed = reasons;
     if (name == "mq_open" && mq_granted_) {
       rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
+    } else if (name == "clone" && restricted) {
+      rc = add_clone_rule(ctx, number);
+      listed = {cat(join(reasons, ", "), " (", kCloneNote, ")")};
+    } else if (name == "clone3" && restricted) {
+      rc = add_clone3_rule(ctx, number, default_action_);
+      listed = {cat(join(reasons, ", "), ": ", kClone3Note)};
     } else {
       rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
     }
     if (rc != 0) return fail_errno(cat("seccomp_rule_add ", name), -rc);
-    policy.allowed.push_back({name, reasons});
+    policy.allowed.push_back({name, std::move(listed)});
   }
 
   if (mediate_queues_) {

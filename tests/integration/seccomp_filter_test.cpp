@@ -118,6 +118,41 @@ TEST(SeccompFilter, NeverAllowedSyscallsAreRefusedEvenWithEveryGroup) {
   CHECK(checked >= 30);
 }
 
+// clone with a namespace flag is unshare by another name: @default allows only fork-like
+// and thread clones, and answers clone3 (flags out of the filter's reach) with ENOSYS.
+TEST(SeccompFilter, DefaultCloneCreatesNoNamespaces) {
+  auto with_default = probe_builder();
+  with_default.allow_group("@default");
+  auto program = build(with_default);
+  for (const char* flags :
+       {"CLONE_NEWUSER", "CLONE_NEWNET", "CLONE_NEWNS", "CLONE_NEWUSER|CLONE_NEWNS"}) {
+    LONGS_EQUAL_TEXT(kMarker, probe_errno(program, {"clone", flags}), flags);
+  }
+  LONGS_EQUAL(0, probe_errno(program, {"clone", "none"}));
+  if (native_has("clone3")) LONGS_EQUAL(ENOSYS, probe_errno(program, {"clone3"}));
+
+  // Named one by one, clone is allowed whole, like unshare: the rows above can fail.
+  auto by_name = probe_builder();
+  by_name.allow_syscall("clone", "seccomp.allow");
+  by_name.allow_syscall("wait4", "probe reaps its child");
+  LONGS_EQUAL(0, probe_errno(build(by_name), {"clone", "CLONE_NEWUSER"}));
+}
+
+TEST(SeccompFilter, PolicyListingSaysHowCloneIsLimited) {
+  PolicyBuilder builder;
+  builder.allow_group("@default");
+  auto policy = builder.build();
+  if (!policy) FAIL(policy.error().describe().c_str());
+  std::string clone_reason;
+  std::string clone3_reason;
+  for (const auto& entry : policy->allowed) {
+    if (entry.name == "clone") clone_reason = entry.reasons.at(0);
+    if (entry.name == "clone3") clone3_reason = entry.reasons.at(0);
+  }
+  STRCMP_CONTAINS("no namespace flags", clone_reason.c_str());
+  if (native_has("clone3")) STRCMP_CONTAINS("ENOSYS", clone3_reason.c_str());
+}
+
 TEST(SeccompFilter, MqSyscallsFollowThePermissions) {
   struct Row {
     const char* syscall;

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/timex.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,43 @@ long issue_mq_unlink(int argc, char** argv) {
   return ::syscall(SYS_mq_unlink, argv[2][0] == '/' ? argv[2] + 1 : argv[2]);
 }
 
+// A fork-like clone (no new stack, SIGCHLD) with the namespace flags named in argv[2]
+// ("none", "CLONE_NEWUSER|CLONE_NEWNET"). The child exits at once and is reaped.
+long issue_clone(int argc, char** argv) {
+  if (argc < 3) return -2;
+  unsigned long flags = SIGCHLD;
+  for (const char* part = argv[2]; *part != '\0';) {
+    std::string_view rest(part);
+    std::string_view word = rest.substr(0, rest.find('|'));
+    if (word == "CLONE_NEWUSER")
+      flags |= CLONE_NEWUSER;
+    else if (word == "CLONE_NEWNET")
+      flags |= CLONE_NEWNET;
+    else if (word == "CLONE_NEWNS")
+      flags |= CLONE_NEWNS;
+    else if (word != "none")
+      return -2;
+    part += word.size();
+    if (*part == '|') ++part;
+  }
+  long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  if (pid == 0) ::_exit(0);
+  if (pid > 0) ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  return pid;
+}
+
+#if defined(SYS_clone3)
+// clone3 with struct clone_args version 0 (64 bytes): exit_signal SIGCHLD only.
+long issue_clone3() {
+  unsigned long long args[8] = {};
+  args[4] = SIGCHLD;  // exit_signal
+  long pid = ::syscall(SYS_clone3, args, sizeof args);
+  if (pid == 0) ::_exit(0);
+  if (pid > 0) ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  return pid;
+}
+#endif
+
 #if defined(__x86_64__)
 // getpid through the i386 ABI (int 0x80): the filter must refuse ABIs it does not list.
 long issue_i386_getpid() {
@@ -89,6 +127,18 @@ long issue(std::string_view name, int argc, char** argv) {
   if (name == "umount2") return ::syscall(SYS_umount2, kMissingPath, 0);
   if (name == "pivot_root") return ::syscall(SYS_pivot_root, kMissingPath, kMissingPath);
   if (name == "unshare") return ::syscall(SYS_unshare, 0);
+  if (name == "clone") return issue_clone(argc, argv);
+#if defined(SYS_clone3)
+  if (name == "clone3") return issue_clone3();
+#endif
+  // The mount API: bad descriptors and missing paths, so an unfiltered call only fails.
+  if (name == "fsopen") return ::syscall(SYS_fsopen, "ipcrt-nofs", 0);
+  if (name == "fsconfig") return ::syscall(SYS_fsconfig, -1, 0, nullptr, nullptr, 0);
+  if (name == "fsmount") return ::syscall(SYS_fsmount, -1, 0, 0);
+  if (name == "fspick") return ::syscall(SYS_fspick, -1, kMissingPath, 0);
+  if (name == "move_mount") return ::syscall(SYS_move_mount, -1, kMissingPath, -1, kMissingPath, 0);
+  if (name == "open_tree") return ::syscall(SYS_open_tree, -1, kMissingPath, 0);
+  if (name == "mount_setattr") return ::syscall(SYS_mount_setattr, -1, kMissingPath, 0, nullptr, 0);
   if (name == "setns") return ::syscall(SYS_setns, -1, 0);
   if (name == "chroot") return ::syscall(SYS_chroot, kMissingPath);
   if (name == "ptrace") return ::syscall(SYS_ptrace, 0x7fff, 0, nullptr, nullptr);
