@@ -4,8 +4,15 @@
 // attacker is granted; `vault` holds a queue it is not.
 #include <CppUTest/TestHarness.h>
 #include <mqueue.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -213,6 +220,37 @@ TEST(MediationHostile, ComplainLogsAtInfoAndLetsTheCallThrough) {
   STRCMP_CONTAINS(("syscall=mq_open arg=/" + q.secret).c_str(), result.err.c_str());
 }
 
+// Runs `ipcrt run MANIFEST` in a private mount namespace where the mqueue filesystem is
+// mounted at `mount_point`; the host's mounts are untouched. No external tools: the test
+// images have no unshare(1).
+ProcessResult run_with_mqueue_mounted(const std::string& mount_point, const std::string& manifest,
+                                      const TempDir& dir) {
+  const std::string out_path = dir.path() + "/out";
+  const std::string err_path = dir.path() + "/err";
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("none", mount_point.c_str(), "mqueue", 0, nullptr) != 0) {
+      std::perror("setting up the mount namespace");
+      ::_exit(100);
+    }
+    ProcessResult inner = ipcrt::test::run_ipcrt({"run", manifest});
+    std::ofstream(out_path) << inner.out;
+    std::ofstream(err_path) << inner.err;
+    ::_exit(inner.exit_code);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ProcessResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream out(out_path);
+  std::ifstream err(err_path);
+  result.out.assign(std::istreambuf_iterator<char>(out), {});
+  result.err.assign(std::istreambuf_iterator<char>(err), {});
+  return result;
+}
+
 // The sandbox around mediation: what a service could use to go around it.
 TEST_GROUP(ServiceSandbox){};
 
@@ -229,8 +267,8 @@ TEST(ServiceSandbox, ConfinedServicesKeepNoCapabilitiesEvenAsRoot) {
 }
 
 TEST(ServiceSandbox, TheMqueueFilesystemIsHiddenFromServices) {
-  // ipcrt runs in a private mount namespace of the test's with the mqueue filesystem mounted
-  // at MOUNT; through it the service could open any queue with open(2), around mediation.
+  // With the mqueue filesystem mounted where ipcrt runs, a service could open any queue
+  // with open(2) through it, around mediation; inside the service it must be empty.
   Queues q;
   TempDir dir;
   const std::string mount_point = dir.path() + "/mq";
@@ -238,14 +276,7 @@ TEST(ServiceSandbox, TheMqueueFilesystemIsHiddenFromServices) {
   const std::string manifest = dir.write_file(
       "manifest.json",
       q.manifest_for({"open-file", mount_point + "/" + q.secret}, "strict", "", false));
-  const std::string script = "mount -t mqueue none '" + mount_point + "' && test -e '" +
-                             mount_point + "' && exec '" + ipcrt::test::ipcrt_binary() + "' run '" +
-                             manifest + "'";
-  auto result = ipcrt::test::run_process(
-      {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script});
-  if (result.exit_code != 0 && result.err.find("unshare") != std::string::npos) {
-    FAIL(("cannot set up the test's mount namespace: " + result.err).c_str());
-  }
+  auto result = run_with_mqueue_mounted(mount_point, manifest, dir);
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   // The queue exists (the runtime created it) but the service cannot see it as a file.
   STRCMP_CONTAINS(("created queue\" path=/" + q.secret).c_str(), result.err.c_str());
