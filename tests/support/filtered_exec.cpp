@@ -2,7 +2,6 @@
 #include "tests/support/filtered_exec.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,30 +19,6 @@ void child_fail(const char* message, int error) {
   for (int i = 4; i >= 1; --i, error /= 10) digits[i] = static_cast<char>('0' + error % 10);
   n = ::write(STDERR_FILENO, digits, 6);
   ::_exit(127);
-}
-
-void drain(int out_fd, int err_fd, ProcessResult& result) {
-  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_count = 2;
-  char buffer[4096];
-  while (open_count > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        sinks[i]->append(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_count;
-      }
-    }
-  }
 }
 
 }  // namespace
@@ -92,7 +67,7 @@ ProcessResult run_filtered(const platform::BpfProgram& program,
     ::close(err_pipe[0]);
     return result;
   }
-  drain(out_pipe[0], err_pipe[0], result);
+  collect_output(out_pipe[0], err_pipe[0], result);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -26,8 +26,9 @@ std::string env_or_die(const char* name) {
   return value;
 }
 
-// Drains both pipes together so a child that fills one cannot deadlock against us.
-void drain(int out_fd, int err_fd, ProcessResult& result) {
+}  // namespace
+
+void collect_output(int out_fd, int err_fd, ProcessResult& result) {
   pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_count = 2;
@@ -50,8 +51,6 @@ void drain(int out_fd, int err_fd, ProcessResult& result) {
     }
   }
 }
-
-}  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
   int out_pipe[2];
@@ -86,7 +85,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   }
   ::close(in_pipe[1]);
   ProcessResult result;
-  drain(out_pipe[0], err_pipe[0], result);
+  collect_output(out_pipe[0], err_pipe[0], result);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -104,10 +103,18 @@ ProcessResult run_ipcrt(const std::vector<std::string>& arguments) {
   return run_process(argv);
 }
 
-std::string ipcrt_binary() { return env_or_die("IPCRT_BINARY"); }
-std::string source_dir() { return env_or_die("IPCRT_SOURCE_DIR"); }
-std::string build_dir() { return env_or_die("IPCRT_BUILD_DIR"); }
-std::string source_path(const std::string& relative) { return source_dir() + "/" + relative; }
+std::string ipcrt_binary() {
+  return env_or_die("IPCRT_BINARY");
+}
+std::string source_dir() {
+  return env_or_die("IPCRT_SOURCE_DIR");
+}
+std::string build_dir() {
+  return env_or_die("IPCRT_BUILD_DIR");
+}
+std::string source_path(const std::string& relative) {
+  return source_dir() + "/" + relative;
+}
 
 std::string unique_name(const std::string& prefix) {
   static std::atomic<int> counter{0};

@@ -17,12 +17,16 @@ struct ProcessResult {
 // written to its stdin.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = {});
 
+// Reads a child's stdout and stderr pipes together until both close (so a child filling one
+// cannot deadlock against us), appending to result.out / result.err; closes both fds.
+void collect_output(int out_fd, int err_fd, ProcessResult& result);
+
 // Runs the ipcrt binary under test (IPCRT_BINARY, through IPCRT_EMULATOR in cross builds).
 ProcessResult run_ipcrt(const std::vector<std::string>& arguments);
 
 std::string ipcrt_binary();
-std::string source_dir();                         // IPCRT_SOURCE_DIR
-std::string build_dir();                          // IPCRT_BUILD_DIR
+std::string source_dir();                              // IPCRT_SOURCE_DIR
+std::string build_dir();                               // IPCRT_BUILD_DIR
 std::string source_path(const std::string& relative);  // source_dir() + "/" + relative
 
 // "ipcrt-test-<pid>-<n>": unique per call, safe as a queue or shm name suffix.
