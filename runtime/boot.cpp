@@ -57,6 +57,12 @@ Status create_queue(const PlannedQueue& queue, const platform::Identity& owner,
   } else {
     auto attributes = platform::queue_attributes(opened->fd.get());
     if (!attributes) return std::unexpected(attributes.error());
+    // Checked on the descriptor boot would keep using: `plan` saw the name, which may have
+    // been replaced since.
+    if (auto refusal = adoption_refusal(queue, attributes->owner_uid, attributes->owner_gid,
+                                        attributes->mode, owner)) {
+      return std::unexpected(std::move(*refusal));
+    }
     if (attributes->max_messages != queue.max_messages ||
         attributes->message_size != queue.message_size) {
       return fail(
@@ -181,6 +187,15 @@ Result<Identities> resolve_identities(const config::Manifest& manifest,
     identities.emplace(service.name, *identity);
   }
   return identities;
+}
+
+Result<Identities> resolve_identities(const config::Manifest& manifest) {
+  const bool named = std::ranges::any_of(
+      manifest.services, [](const auto& service) { return service.user || service.group; });
+  if (!named) return resolve_identities(manifest, platform::UserDatabase({}, {}));
+  auto users = platform::UserDatabase::load();
+  if (!users) return std::unexpected(users.error());
+  return resolve_identities(manifest, *users);
 }
 
 Result<BootedResources> boot_resources(const Plan& plan, const Identities& identities) {

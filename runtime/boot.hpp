@@ -43,11 +43,11 @@ struct BootedResources {
   std::vector<ResourceLimit> service_default_rlimits;
 };
 
-using Identities = std::map<std::string, platform::Identity>;  // by service name
-
 // Resolves every service's user and group; fails before anything is created.
 [[nodiscard]] Result<Identities> resolve_identities(const config::Manifest& manifest,
                                                     const platform::UserDatabase& users);
+// The same against /etc/passwd and /etc/group, read only when a service names a user or group.
+[[nodiscard]] Result<Identities> resolve_identities(const config::Manifest& manifest);
 
 // Creates the plan's resources. On failure, everything created so far is removed and the
 // error names the step.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/text.hpp"
+#include "runtime/boot.hpp"
 #include "runtime/commands.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/manifest_input.hpp"
@@ -28,7 +29,15 @@ int command_plan(const CommandLine& command_line) {
     return kExitBootFailed;
   }
   config::Diagnostics plan_diagnostics;
-  auto plan = make_plan(*loaded.manifest, loaded.connections, *kernel, plan_diagnostics);
+  // As `run` does: queues it would adopt must belong to their slot's user. A user that does
+  // not resolve here fails `run` before anything else; `plan` says so and goes on.
+  auto identities = resolve_identities(*loaded.manifest);
+  if (!identities) {
+    plan_diagnostics.warning("", cat("owners of existing queues not checked: ",
+                                     identities.error().describe(), "; run would fail"));
+  }
+  auto plan = make_plan(*loaded.manifest, loaded.connections, *kernel, plan_diagnostics,
+                        identities ? &*identities : nullptr);
   diagnostics.append(plan_diagnostics);
   std::fputs(diagnostics.format(path).c_str(), stderr);
   if (!plan) return kExitBootFailed;

@@ -90,13 +90,6 @@ class MediationServer {
   std::map<std::string, std::unique_ptr<DenialLog>> logs_;
 };
 
-bool needs_user_database(const config::Manifest& manifest) {
-  for (const auto& service : manifest.services) {
-    if (service.user || service.group) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 int command_run(const CommandLine& command_line) {
@@ -135,11 +128,18 @@ int command_run(const CommandLine& command_line) {
   const config::Manifest& manifest = *loaded.manifest;
   const std::vector<config::Connection>& connections = loaded.connections;
 
+  // Users first: the plan checks that queues it would adopt belong to their slot's user.
+  auto identities = resolve_identities(manifest);
+  if (!identities) {
+    std::fputs(diagnostics.format(path).c_str(), stderr);
+    return boot_failed("users", identities.error());
+  }
+
   auto kernel = read_kernel_state();
   if (!kernel) return boot_failed("kernel-state", kernel.error());
-  auto plan = make_plan(manifest, connections, *kernel, diagnostics);
+  auto plan = make_plan(manifest, connections, *kernel, diagnostics, &*identities);
   std::fputs(diagnostics.format(path).c_str(), stderr);
-  if (!plan) return kExitBootFailed;  // limits: nothing was created
+  if (!plan) return kExitBootFailed;  // limits, foreign queues: nothing was created
 
   std::vector<platform::BpfProgram> filters;
   for (const auto& planned : plan->services) {
@@ -149,20 +149,7 @@ int command_run(const CommandLine& command_line) {
     filters.push_back(std::move(*filter));
   }
 
-  Identities identities;
-  if (needs_user_database(manifest)) {
-    auto users = platform::UserDatabase::load();
-    if (!users) return boot_failed("users", users.error());
-    auto resolved = resolve_identities(manifest, *users);
-    if (!resolved) return boot_failed("users", resolved.error());
-    identities = std::move(*resolved);
-  } else {
-    auto resolved = resolve_identities(manifest, platform::UserDatabase({}, {}));
-    if (!resolved) return boot_failed("users", resolved.error());
-    identities = std::move(*resolved);
-  }
-
-  auto resources = boot_resources(*plan, identities);
+  auto resources = boot_resources(*plan, *identities);
   if (!resources) return boot_failed("resources", resources.error());
 
   std::vector<SupervisedService> services;
@@ -171,7 +158,7 @@ int command_run(const CommandLine& command_line) {
     const config::Service& service = *manifest.find_service(planned.name);
     SupervisedService supervised_service;
     supervised_service.spec =
-        prepare_launch(service, planned, identities.at(planned.name), std::move(filters[i]),
+        prepare_launch(service, planned, identities->at(planned.name), std::move(filters[i]),
                        resources->service_default_rlimits);
     supervised_service.restart = service.restart;
     supervised_service.restart_delay_ms = service.restart_delay_ms;
@@ -179,7 +166,7 @@ int command_run(const CommandLine& command_line) {
     services.push_back(std::move(supervised_service));
   }
 
-  MediationServer mediation_server(manifest, *plan, identities);
+  MediationServer mediation_server(manifest, *plan, *identities);
   SupervisorOptions options;
   options.on_listener = mediation_server.handler();
   Supervisor supervisor(std::move(services), std::move(options));

@@ -38,6 +38,8 @@ Result<KernelState> read_kernel_state() {
       queue.max_messages = attributes->max_messages;
       queue.message_size = attributes->message_size;
       queue.owner_uid = attributes->owner_uid;
+      queue.owner_gid = attributes->owner_gid;
+      queue.mode = attributes->mode;
     } else {
       queue.owner_uid = static_cast<uid_t>(-1);
     }

@@ -27,6 +27,14 @@ std::string number(long value) {
   return std::to_string(value);
 }
 
+std::string octal(mode_t mode) {
+  std::string digits;
+  for (int shift = 9; shift >= 0; shift -= 3) {
+    digits += static_cast<char>('0' + ((mode >> shift) & 7));
+  }
+  return digits;
+}
+
 bool is_pattern(const std::string& path) {
   return path.find('*') != std::string::npos;
 }
@@ -62,8 +70,12 @@ void check_attribute(const PlannedQueue& queue, const std::string& pointer, cons
 class Planner {
  public:
   Planner(const Manifest& manifest, const std::vector<Connection>& connections,
-          const KernelState& kernel, Diagnostics& diagnostics)
-      : manifest_(manifest), connections_(connections), kernel_(kernel), diagnostics_(diagnostics) {
+          const KernelState& kernel, Diagnostics& diagnostics, const Identities* owners)
+      : manifest_(manifest),
+        connections_(connections),
+        kernel_(kernel),
+        diagnostics_(diagnostics),
+        owners_(owners) {
     plan_.manifest_name = manifest.name;
     plan_.connections = connections;
     plan_.kernel = kernel;
@@ -129,10 +141,23 @@ class Planner {
     }
   }
 
-  // SPEC §4.2: an existing queue is adopted only with the same attributes (no silent loss).
+  // SPEC §4.2: an existing queue is adopted only with the same attributes (no silent loss),
+  // and only if nobody else owns it or was given more access than the manifest gives (the
+  // owner problem first: matching the attributes would not make such a queue safe).
   void match_existing(PlannedQueue& queue) {
     const ExistingQueue* existing = find_existing(kernel_, queue.path);
     if (existing == nullptr) return;
+    const bool readable = existing->owner_uid != static_cast<uid_t>(-1);
+    if (owners_ != nullptr && readable) {
+      auto owner = owners_->find(queue.owner_service);
+      if (owner != owners_->end()) {
+        if (auto refusal = adoption_refusal(queue, existing->owner_uid, existing->owner_gid,
+                                            existing->mode, owner->second)) {
+          diagnostics_.error(queue.pointer, cat(refusal->message, "; ", refusal->hint));
+          return;
+        }
+      }
+    }
     if (existing->max_messages == queue.max_messages &&
         existing->message_size == queue.message_size) {
       queue.adopt = true;
@@ -433,14 +458,37 @@ class Planner {
   const std::vector<Connection>& connections_;
   const KernelState& kernel_;
   Diagnostics& diagnostics_;
+  const Identities* owners_;  // nullptr: owners and modes of existing queues are not checked
   Plan plan_;
 };
 
 }  // namespace
 
 std::optional<Plan> make_plan(const Manifest& manifest, const std::vector<Connection>& connections,
-                              const KernelState& kernel, Diagnostics& diagnostics) {
-  return Planner(manifest, connections, kernel, diagnostics).build();
+                              const KernelState& kernel, Diagnostics& diagnostics,
+                              const Identities* owners) {
+  return Planner(manifest, connections, kernel, diagnostics, owners).build();
+}
+
+std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode,
+                                      const platform::Identity& owner) {
+  mode &= 07777;
+  const bool other_owner = uid != owner.uid;
+  const bool wider_mode = (mode & ~queue.mode) != 0;
+  const bool other_group = gid != owner.gid && (mode & 0070) != 0;
+  if (!other_owner && !wider_mode && !other_group) return std::nullopt;
+  std::vector<std::string> problems;
+  if (other_owner) problems.emplace_back("another user owns it");
+  if (wider_mode) problems.emplace_back("its mode grants more than the manifest's");
+  if (other_group) problems.emplace_back("it grants access to another group");
+  return Error{cat("queue ", queue.path, " already exists with owner uid ", uid, ", gid ", gid,
+                   ", mode ", octal(mode), ", but slot ", queue.slot, " needs owner uid ",
+                   owner.uid, " (service ", queue.owner_service, "), gid ", owner.gid, ", mode ",
+                   octal(queue.mode), " or narrower: ", join(problems, ", "),
+                   "; adopting it would let others read or inject messages"),
+               0,
+               cat("remove it (rm /dev/mqueue/", queue.path.substr(1),
+                   ") and run again: the runtime will create it with that owner and mode")};
 }
 
 }  // namespace ipcrt::runtime

@@ -6,15 +6,18 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/error.hpp"
 #include "config/connections.hpp"
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
 #include "platform/mqueue.hpp"
+#include "platform/users.hpp"
 
 namespace ipcrt::runtime {
 
@@ -23,7 +26,9 @@ struct ExistingQueue {
   std::string path;  // "/telemetry"
   long max_messages = 0;
   long message_size = 0;
-  uid_t owner_uid = 0;
+  uid_t owner_uid = 0;  // (uid_t)-1: the runtime cannot open it, nothing below is known
+  gid_t owner_gid = 0;
+  mode_t mode = 0;  // permission bits
 };
 
 // What the planner needs to know about the machine. Unit tests build it by hand.
@@ -99,12 +104,25 @@ struct Plan {
   }
 };
 
+using Identities = std::map<std::string, platform::Identity>;  // by service name
+
 // Plans a validated manifest. Limit violations and ordering errors (an `after` cycle) are
 // reported in `diagnostics` at the offending JSON pointer; the plan is returned only if there
-// are none.
+// are none. With `owners` (each service's resolved user), an existing queue is adopted only
+// if adoption_refusal() finds nothing; without, owners and modes are not checked.
 [[nodiscard]] std::optional<Plan> make_plan(const config::Manifest& manifest,
                                             const std::vector<config::Connection>& connections,
                                             const KernelState& kernel,
-                                            config::Diagnostics& diagnostics);
+                                            config::Diagnostics& diagnostics,
+                                            const Identities* owners = nullptr);
+
+// Why an existing queue with this owner and mode must not be adopted for `queue`, or nullopt.
+// Anyone may create a queue before boot: adopted, one owned by another user (who can read it,
+// write it and change its mode) or with mode bits beyond the manifest's would let that user
+// read or inject messages. Refused unless it is owned by `owner`'s uid, has no permission bit
+// beyond `queue.mode`, and its group is `owner`'s gid whenever it grants group access. A
+// narrower mode is kept. The error names what was found, what is expected and the fix.
+[[nodiscard]] std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_t gid,
+                                                    mode_t mode, const platform::Identity& owner);
 
 }  // namespace ipcrt::runtime

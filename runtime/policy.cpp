@@ -64,6 +64,14 @@ std::string need_for_syscall(const config::Service& service, std::string_view sy
   }
   if (is_mq_syscall(syscall)) return "a posix-mq plug or slot granting it";
   if (is_never_allowed(syscall)) return cat("seccomp.allow: ", syscall);
+  // Every service has @default: a syscall of it that was refused failed its argument filter
+  // (clone with CLONE_NEW*, prlimit64 with a new limit), which only naming it lifts.
+  bool in_default = false;
+  if (const SyscallGroup* base = find_syscall_group("@default")) {
+    for_each_group_syscall(
+        *base, [&](std::string_view name) { in_default = in_default || name == syscall; });
+  }
+  if (in_default) return cat("seccomp.allow: ", syscall);
   // The smallest group that contains it names the narrowest fix.
   const SyscallGroup* best = nullptr;
   std::size_t best_size = 0;

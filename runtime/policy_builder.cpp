@@ -35,6 +35,8 @@ constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEW
 constexpr std::string_view kCloneNote = "no namespace flags";
 constexpr std::string_view kClone3Note =
     "answered ENOSYS: flags unreadable, glibc falls back to clone";
+constexpr std::string_view kPrlimitReadNote = "reads only: new limit NULL";
+constexpr std::string_view kPrlimitSetNote = "sets limits too: setrlimit is allowed";
 
 std::string architecture_name(std::uint32_t token) {
   switch (token) {
@@ -122,6 +124,13 @@ int add_clone_rule(scmp_filter_ctx ctx, int number) {
 int add_clone3_rule(scmp_filter_ctx ctx, int number, std::uint32_t default_action) {
   if (default_action == SCMP_ACT_ERRNO(ENOSYS)) return 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), number, 0);
+}
+
+// prlimit64(pid, resource, new_limit, old_limit): only the read form (new_limit NULL,
+// argument 2 on every ABI), which glibc's getrlimit uses. With a new limit it is setrlimit,
+// and on another pid of the same uid it changes that process's limits.
+int add_prlimit64_read_rule(scmp_filter_ctx ctx, int number) {
+  return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1, SCMP_A2(SCMP_CMP_EQ, 0));
 }
 
 }  // namespace
@@ -297,6 +306,9 @@ Result<CompiledPolicy> PolicyBuilder::build() {
   }
 
   for (const auto& name : denied_) allowed_.erase(name);
+  // glibc's setrlimit is prlimit64 with a new limit (pid 0): whatever allows setrlimit
+  // (@process, or the name) also allows prlimit64 whole, so that setrlimit(3) works.
+  const bool sets_limits = allowed_.contains("setrlimit");
 
   for (const auto& [name, reasons] : allowed_) {
     bool real = std::any_of(architectures_.begin(), architectures_.end(), [&](auto token) {
@@ -308,7 +320,7 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     if (mediate_queues_ && (name == "mq_open" || name == "mq_unlink")) {
       continue;  // decided by the supervisor, below
     }
-    // Named one by one in seccomp.allow, clone and clone3 are allowed whole, like unshare.
+    // Named one by one in seccomp.allow, clone, clone3 and prlimit64 are allowed whole.
     bool restricted = !named_.contains(name);
     std::vector<std::string> listed = reasons;
     if (name == "mq_open" && mq_granted_) {
@@ -319,6 +331,12 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     } else if (name == "clone3" && restricted) {
       rc = add_clone3_rule(ctx, number, default_action_);
       listed = {cat(join(reasons, ", "), ": ", kClone3Note)};
+    } else if (name == "prlimit64" && restricted && !sets_limits) {
+      rc = add_prlimit64_read_rule(ctx, number);
+      listed = {cat(join(reasons, ", "), " (", kPrlimitReadNote, ")")};
+    } else if (name == "prlimit64" && restricted) {
+      rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
+      listed = {cat(join(reasons, ", "), " (", kPrlimitSetNote, ")")};
     } else {
       rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
     }

@@ -70,8 +70,9 @@ class PolicyBuilder {
   std::uint32_t default_action_ = 0;
   std::map<std::string, std::vector<std::string>, std::less<>> allowed_;
   std::set<std::string, std::less<>> denied_;
-  std::set<std::string, std::less<>> named_;  // allowed one by one: no argument filter
-  unsigned mq_permissions_ = 0;               // union over grants: the limit seccomp can enforce
+  // Allowed one by one: no argument filter (groups limit clone, clone3 and prlimit64).
+  std::set<std::string, std::less<>> named_;
+  unsigned mq_permissions_ = 0;  // union over grants: the limit seccomp can enforce
   bool mq_granted_ = false;
   bool mediate_queues_ = false;
   std::optional<Error> error_;

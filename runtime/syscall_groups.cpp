@@ -156,7 +156,7 @@ constexpr Names kProcessCore[] = {
     "rseq",
     "getrlimit",
     "ugetrlimit",
-    "prlimit64",
+    "prlimit64",  // read form only (new limit NULL) unless setrlimit is allowed: PolicyBuilder
     "getrusage",
     "times",
     "getpriority",

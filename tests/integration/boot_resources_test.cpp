@@ -160,6 +160,61 @@ TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
   LONGS_EQUAL_TEXT(1, now.mq_curmsgs, "the adopted queue keeps its message");
 }
 
+// Boot checks the descriptor it opened, not what `plan` saw: a queue another user left (or
+// swapped in after planning) fails the boot, the queues this boot made are rolled back, and
+// the foreign queue keeps its owner, mode and messages.
+TEST(BootResources, ForeignOrWiderQueueFailsTheBootAndIsLeftUntouched) {
+  struct Case {
+    const char* what;
+    uid_t uid;
+    mode_t mode;
+    const char* problem;
+  };
+  const Case cases[] = {
+      {"another owner", 65534, 0600, "another user owns it"},
+      {"world-writable", ::getuid(), 0666, "its mode grants more than the manifest's"}};
+  for (const auto& c : cases) {
+    Cleanup cleanup;
+    std::string name = unique_name("bf");
+    std::string created = "/" + name + "-n";
+    std::string foreign = "/" + name + "-f";
+    cleanup.queues = {created, foreign};
+    mq_attr attributes{};
+    attributes.mq_maxmsg = 4;
+    attributes.mq_msgsize = 64;
+    mqd_t planted = ::mq_open(foreign.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+    CHECK(planted != static_cast<mqd_t>(-1));
+    CHECK_EQUAL(0, ::mq_send(planted, "theirs", 6, 0));
+    CHECK_EQUAL(0, ::fchmod(planted, c.mode));
+    CHECK_EQUAL(0, ::fchown(planted, c.uid, ::getgid()));
+    ::mq_close(planted);
+
+    Plan plan = plan_with(name);
+    plan.queues.push_back(queue(created, 4));
+    plan.queues.push_back(queue(foreign, 4));
+    auto booted = ipcrt::runtime::boot_resources(plan, identities());
+    CHECK_FALSE_TEXT(booted.has_value(), c.what);
+    std::string error = booted.error().describe();
+    STRCMP_CONTAINS_TEXT(
+        ("queue " + foreign + " already exists with owner uid " + std::to_string(c.uid)).c_str(),
+        error.c_str(), c.what);
+    STRCMP_CONTAINS_TEXT(c.problem, error.c_str(), c.what);
+    STRCMP_CONTAINS_TEXT(("rm /dev/mqueue/" + foreign.substr(1)).c_str(), error.c_str(), c.what);
+    CHECK_FALSE_TEXT(queue_exists(created), "the queue this boot made is rolled back");
+
+    mqd_t kept = ::mq_open(foreign.c_str(), O_RDONLY);
+    CHECK(kept != static_cast<mqd_t>(-1));
+    struct stat info {};
+    mq_attr now{};
+    ::fstat(kept, &info);
+    ::mq_getattr(kept, &now);
+    ::mq_close(kept);
+    LONGS_EQUAL_TEXT(c.uid, info.st_uid, c.what);
+    LONGS_EQUAL_TEXT(c.mode, info.st_mode & 07777, c.what);
+    LONGS_EQUAL_TEXT(1, now.mq_curmsgs, c.what);
+  }
+}
+
 TEST_GROUP(BootLaunch){};
 
 // A filter that sends a syscall the probe never makes to a listener: launch() must hand the

@@ -2,6 +2,8 @@
 #include <CppUTest/TestHarness.h>
 #include <mqueue.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -135,6 +137,82 @@ TEST(PlanCommand, ExistingQueueWithOtherAttributesExitsThree) {
   LONGS_EQUAL(3, result.exit_code);
   STRCMP_CONTAINS(cat("rm /dev/mqueue/", queue.name).c_str(), result.err.c_str());
   STRCMP_CONTAINS("max-messages 2, message-size 16", result.err.c_str());
+}
+
+namespace {
+
+// An existing queue with the manifest's attributes (3 x 16), then given `uid`/`gid` and an
+// exact `mode` on its descriptor, as another local user could leave it.
+void plant_queue(const std::string& path, uid_t uid, gid_t gid, mode_t mode) {
+  mq_attr attr{};
+  attr.mq_maxmsg = 3;
+  attr.mq_msgsize = 16;
+  mqd_t fd = ::mq_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
+  CHECK_TRUE(fd >= 0);
+  CHECK_EQUAL(0, ::mq_send(fd, "mine", 4, 0));
+  CHECK_EQUAL(0, ::fchmod(fd, mode));
+  CHECK_EQUAL(0, ::fchown(fd, uid, gid));
+  ::mq_close(fd);
+}
+
+// Owner, mode and message count of a queue, to show `plan` changed nothing.
+std::string queue_state(const std::string& path) {
+  mqd_t fd = ::mq_open(path.c_str(), O_RDONLY);
+  if (fd < 0) return "missing";
+  struct stat info {};
+  mq_attr attr{};
+  ::fstat(fd, &info);
+  ::mq_getattr(fd, &attr);
+  ::mq_close(fd);
+  return cat(info.st_uid, ':', info.st_gid, ' ', info.st_mode & 07777, ' ', attr.mq_curmsgs);
+}
+
+}  // namespace
+
+TEST(PlanCommand, ExistingQueueOfAnotherUserOrWithAWiderModeExitsThree) {
+  struct Case {
+    uid_t uid;
+    mode_t mode;
+    const char* found;  // the mode as the error shows it
+    const char* problem;
+  };
+  // The manifest's queue: the runtime's own user (no `user` key), mode 0660.
+  const uid_t self = ::getuid();
+  const gid_t group = ::getgid();
+  const Case cases[] = {
+      {65534, 0600, "0600", "another user owns it"},
+      {self, 0666, "0666", "its mode grants more than the manifest's"},
+  };
+  for (const auto& c : cases) {
+    QueueName queue;
+    plant_queue(queue.path, c.uid, group, c.mode);
+    const std::string before = queue_state(queue.path);
+    ipcrt::test::TempDir dir;
+    auto file = write_manifest(dir, queue.path, 3, 16);
+    auto result = run_ipcrt({"plan", file});
+    LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+    STRCMP_CONTAINS(
+        cat(file, ": /services/hub/slots/q/path: error: queue ", queue.path,
+            " already exists with owner uid ", c.uid, ", gid ", group, ", mode ", c.found)
+            .c_str(),
+        result.err.c_str());
+    STRCMP_CONTAINS(c.problem, result.err.c_str());
+    STRCMP_CONTAINS(
+        cat("needs owner uid ", self, " (service hub), gid ", group, ", mode 0660 or narrower")
+            .c_str(),
+        result.err.c_str());
+    STRCMP_CONTAINS(cat("remove it (rm /dev/mqueue/", queue.name, ")").c_str(), result.err.c_str());
+    STRCMP_EQUAL("", result.out.c_str());
+    STRCMP_EQUAL(before.c_str(), queue_state(queue.path).c_str());  // plan changed nothing
+  }
+  // The runtime's own queue with a narrower mode is adopted, messages and all.
+  QueueName own;
+  plant_queue(own.path, self, group, 0600);
+  ipcrt::test::TempDir dir;
+  auto result = run_ipcrt({"plan", write_manifest(dir, own.path, 3, 16)});
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS(cat("adopt  ", own.path).c_str(), result.out.c_str());
+  STRCMP_CONTAINS("0 to create, 1 to adopt", result.out.c_str());
 }
 
 TEST(PlanCommand, InvalidManifestExitsOne) {

@@ -51,6 +51,8 @@ TEST(PolicyCli, TextListsEachSyscallWithItsReasons) {
   STRCMP_CONTAINS("seccomp.allow\n", result.out.c_str());
   STRCMP_CONTAINS("posix-mq read on hub:telemetry", result.out.c_str());
   STRCMP_CONTAINS("[flags: access mode O_RDONLY, no O_CREAT]", result.out.c_str());
+  STRCMP_CONTAINS("\nprlimit64 ", result.out.c_str());
+  STRCMP_CONTAINS(" @default (reads only: new limit NULL)\n", result.out.c_str());
   CHECK(result.out.find("\ngetppid ") == std::string::npos);
   CHECK(result.out.find("\nmq_timedsend ") == std::string::npos);
   CHECK(result.out.find("\nptrace ") == std::string::npos);

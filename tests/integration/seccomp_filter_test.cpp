@@ -30,16 +30,22 @@ constexpr int kMarker = EHWPOISON;
 
 // What the static probe needs to start, write its answer and exit, on x86_64, aarch64 and
 // armhf. 32-bit ARM glibc sets its thread pointer with the ARM-private set_tls (without it the
-// first errno access faults) and reads RLIMIT_STACK with ugetrlimit.
-PolicyBuilder probe_builder() {
+// first errno access faults) and reads RLIMIT_STACK with ugetrlimit (prlimit64 elsewhere).
+// `read_limits` false leaves those reads to a group under test: named here, prlimit64 would be
+// allowed whole.
+PolicyBuilder probe_builder(bool read_limits = true) {
   PolicyBuilder builder;
   builder.default_action(SCMP_ACT_ERRNO(kMarker));
   for (const char* name :
-       {"execve",   "brk",       "arch_prctl", "set_tls",    "set_tid_address", "set_robust_list",
-        "rseq",     "prlimit64", "ugetrlimit", "readlink",   "readlinkat",      "getrandom",
-        "mprotect", "mmap",      "mmap2",      "newfstatat", "fstat",           "fstat64",
-        "statx",    "write",     "exit_group", "exit"}) {
+       {"execve",          "brk",   "arch_prctl", "set_tls",    "set_tid_address",
+        "set_robust_list", "rseq",  "readlink",   "readlinkat", "getrandom",
+        "mprotect",        "mmap",  "mmap2",      "newfstatat", "fstat",
+        "fstat64",         "statx", "write",      "exit_group", "exit"}) {
     builder.allow_syscall(name, "probe startup");
+  }
+  if (read_limits) {
+    builder.allow_syscall("prlimit64", "probe startup");
+    builder.allow_syscall("ugetrlimit", "probe startup");
   }
   return builder;
 }
@@ -151,6 +157,45 @@ TEST(SeccompFilter, PolicyListingSaysHowCloneIsLimited) {
   }
   STRCMP_CONTAINS("no namespace flags", clone_reason.c_str());
   if (native_has("clone3")) STRCMP_CONTAINS("ENOSYS", clone3_reason.c_str());
+}
+
+// prlimit64 with a new limit is setrlimit (and, on another pid of the same uid, sets that
+// process's limits): @default allows only its read form, which glibc's getrlimit sends.
+// Whatever allows setrlimit (@process, the name) or names prlimit64 allows it whole.
+TEST(SeccompFilter, DefaultPrlimit64OnlyReadsLimits) {
+  auto with_default = probe_builder(false);
+  with_default.allow_group("@default");
+  auto program = build(with_default);
+  LONGS_EQUAL(0, probe_errno(program, {"getrlimit"}));
+  LONGS_EQUAL(0, probe_errno(program, {"getrlimit64"}));
+  LONGS_EQUAL(0, probe_errno(program, {"prlimit64", "read"}));
+  LONGS_EQUAL(kMarker, probe_errno(program, {"prlimit64", "set"}));
+  LONGS_EQUAL(kMarker, probe_errno(program, {"setrlimit"}));
+
+  // Without @default the read is refused too: the rows above test @default's rule.
+  auto bare = probe_builder(false);
+  LONGS_EQUAL(kMarker, probe_errno(build(bare), {"prlimit64", "read"}));
+
+  struct Widening {
+    const char* label;
+    const char* allow;  // a group or a syscall name
+    const char* deny;   // nullptr: nothing denied
+    bool sets;          // prlimit64 and setrlimit(3) may set limits
+  };
+  const Widening rows[] = {{"seccomp.allow prlimit64", "prlimit64", nullptr, true},
+                           {"seccomp.allow @process", "@process", nullptr, true},
+                           {"seccomp.allow setrlimit", "setrlimit", nullptr, true},
+                           {"@process with setrlimit denied", "@process", "setrlimit", false}};
+  for (const auto& row : rows) {
+    auto builder = probe_builder(false);
+    builder.allow_group("@default").allow(row.allow);
+    if (row.deny != nullptr) builder.deny_syscall(row.deny);
+    auto widened = build(builder);
+    LONGS_EQUAL_TEXT(0, probe_errno(widened, {"getrlimit"}), row.label);
+    LONGS_EQUAL_TEXT(0, probe_errno(widened, {"prlimit64", "read"}), row.label);
+    LONGS_EQUAL_TEXT(row.sets ? 0 : kMarker, probe_errno(widened, {"prlimit64", "set"}), row.label);
+    LONGS_EQUAL_TEXT(row.sets ? 0 : kMarker, probe_errno(widened, {"setrlimit"}), row.label);
+  }
 }
 
 TEST(SeccompFilter, MqSyscallsFollowThePermissions) {
@@ -269,6 +314,21 @@ TEST(SeccompFilter, StrictServiceGetsEpermAndDenyRemovesASyscall) {
   auto widened = service_program(service);
   LONGS_EQUAL(ENOENT, probe_errno(widened, {"mount"}));
   LONGS_EQUAL(0, probe_errno(widened, {"socket"}));
+}
+
+TEST(SeccompFilter, StrictServiceReadsButCannotSetItsLimitsUnlessAllowed) {
+  auto service = service_named("limits");
+  auto program = service_program(service);
+  LONGS_EQUAL(0, probe_errno(program, {"getrlimit"}));
+  LONGS_EQUAL(0, probe_errno(program, {"getrlimit64"}));
+  LONGS_EQUAL(EPERM, probe_errno(program, {"prlimit64", "set"}));
+  LONGS_EQUAL(EPERM, probe_errno(program, {"setrlimit"}));
+  for (const char* allow : {"prlimit64", "@process"}) {
+    service.seccomp.allow = {allow};
+    auto widened = service_program(service);
+    LONGS_EQUAL_TEXT(0, probe_errno(widened, {"prlimit64", "set"}), allow);
+    LONGS_EQUAL_TEXT(0, probe_errno(widened, {"setrlimit"}), allow);
+  }
 }
 
 TEST(SeccompFilter, ComplainModeLetsDeniedSyscallsThrough) {

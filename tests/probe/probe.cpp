@@ -96,6 +96,18 @@ long issue_clone3() {
 }
 #endif
 
+// prlimit64 on the probe itself: "read" (new limit NULL, what glibc's getrlimit sends) or
+// "set" (RLIMIT_CORE to 0/0: lowering needs no privilege and only touches the probe).
+long issue_prlimit64(int argc, char** argv) {
+  if (argc < 3) return -2;
+  std::string_view form = argv[2];
+  static rlimit64 old{};
+  static const rlimit64 none{0, 0};
+  if (form == "read") return ::syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &old);
+  if (form == "set") return ::syscall(SYS_prlimit64, 0, RLIMIT_CORE, &none, nullptr);
+  return -2;
+}
+
 #if defined(__x86_64__)
 // getpid through the i386 ABI (int 0x80): the filter must refuse ABIs it does not list.
 long issue_i386_getpid() {
@@ -128,6 +140,21 @@ long issue(std::string_view name, int argc, char** argv) {
   if (name == "pivot_root") return ::syscall(SYS_pivot_root, kMissingPath, kMissingPath);
   if (name == "unshare") return ::syscall(SYS_unshare, 0);
   if (name == "clone") return issue_clone(argc, argv);
+  if (name == "prlimit64") return issue_prlimit64(argc, argv);
+  // Through glibc: which syscall it picks is the point (prlimit64 on 64-bit ABIs; on 32-bit
+  // ARM getrlimit uses ugetrlimit, getrlimit64 and setrlimit use prlimit64).
+  if (name == "getrlimit") {
+    static rlimit limit{};
+    return ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (name == "getrlimit64") {
+    static rlimit64 limit{};
+    return ::getrlimit64(RLIMIT_NOFILE, &limit);
+  }
+  if (name == "setrlimit") {
+    static const rlimit none{0, 0};
+    return ::setrlimit(RLIMIT_CORE, &none);
+  }
 #if defined(SYS_clone3)
   if (name == "clone3") return issue_clone3();
 #endif

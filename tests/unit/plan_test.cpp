@@ -266,6 +266,84 @@ TEST(PlanExisting, DifferentAttributesAreAnErrorWithBothSetsAndTheFix) {
       outcome.text().c_str());
 }
 
+// Anyone may create a queue before boot: one owned by another user, or with more mode bits
+// than the manifest's, is refused (SPEC §4.2's adoption keeps messages, so it keeps theirs).
+TEST(PlanExisting, QueueOfAnotherOwnerOrWiderModeIsAnErrorNamingWhatWasFoundAndTheFix) {
+  const runtime::Identities owners{{"hub", {1000, 1000, {1000}}}, {"app", {1001, 1001, {1001}}}};
+  struct Case {
+    const char* what;
+    uid_t uid;
+    gid_t gid;
+    mode_t mode;
+    const char* problem;  // nullptr: adopted
+    const char* found;    // as the error shows it
+  };
+  const Case cases[] = {
+      {"same owner and mode", 1000, 1000, 0660, nullptr, ""},
+      {"narrower mode", 1000, 1000, 0600, nullptr, ""},
+      {"other gid, no group bits", 1000, 2000, 0600, nullptr, ""},
+      {"another owner", 2000, 1000, 0660, "another user owns it", "uid 2000, gid 1000, mode 0660"},
+      {"the consumer's uid", 1001, 1000, 0600, "another user owns it",
+       "uid 1001, gid 1000, mode 0600"},
+      {"world-writable", 1000, 1000, 0666, "its mode grants more than the manifest's",
+       "uid 1000, gid 1000, mode 0666"},
+      {"world-readable", 1000, 1000, 0664, "its mode grants more than the manifest's",
+       "uid 1000, gid 1000, mode 0664"},
+      {"setgid bit", 1000, 1000, 02660, "its mode grants more than the manifest's",
+       "uid 1000, gid 1000, mode 2660"},
+      {"other gid with group bits", 1000, 2000, 0660, "it grants access to another group",
+       "uid 1000, gid 2000, mode 0660"},
+  };
+  for (const auto& c : cases) {
+    KernelState state = kernel();
+    runtime::ExistingQueue existing{"/q1", 4, 64, c.uid};
+    existing.owner_gid = c.gid;
+    existing.mode = c.mode;
+    state.existing_queues.push_back(existing);
+    Outcome outcome;
+    outcome.plan =
+        runtime::make_plan(provider_and_consumer(4, 64), {}, state, outcome.diagnostics, &owners);
+    if (c.problem == nullptr) {
+      CHECK_TRUE_TEXT(outcome.plan.has_value(), (c.what + outcome.text()).c_str());
+      CHECK_TRUE_TEXT(outcome.plan->queues[0].adopt, c.what);
+      continue;
+    }
+    CHECK_FALSE_TEXT(outcome.plan.has_value(), c.what);
+    STRCMP_CONTAINS_TEXT(c.problem, outcome.text().c_str(), c.what);
+    STRCMP_CONTAINS_TEXT(cat("gateway.json: /services/hub/slots/q/path/0: error: queue /q1 "
+                             "already exists with owner ",
+                             c.found, ", but slot hub:q needs")
+                             .c_str(),
+                         outcome.text().c_str(), c.what);
+    STRCMP_CONTAINS_TEXT("needs owner uid 1000 (service hub), gid 1000, mode 0660 or narrower",
+                         outcome.text().c_str(), c.what);
+    STRCMP_CONTAINS_TEXT("remove it (rm /dev/mqueue/q1) and run again: the runtime will create it",
+                         outcome.text().c_str(), c.what);
+  }
+  // Without owners (`policy`, or users that do not resolve) only the attributes are compared.
+  KernelState state = kernel();
+  state.existing_queues.push_back({"/q1", 4, 64, 2000, 2000, 0666});
+  auto unchecked = plan_of(provider_and_consumer(4, 64), {}, state);
+  CHECK_TRUE(unchecked.plan.has_value());
+  CHECK_TRUE(unchecked.plan->queues[0].adopt);
+}
+
+TEST(PlanExisting, OwnerIsCheckedBeforeAttributesAndUnreadableQueuesStayAttributeErrors) {
+  const runtime::Identities owners{{"hub", {1000, 1000, {1000}}}, {"app", {1001, 1001, {1001}}}};
+  KernelState state = kernel();
+  state.existing_queues.push_back({"/q1", 8, 64, 2000, 2000, 0666});
+  // The runtime could not open it: nothing about it is known.
+  state.existing_queues.push_back({"/q2", 0, 0, static_cast<uid_t>(-1)});
+  Outcome outcome;
+  outcome.plan =
+      runtime::make_plan(provider_and_consumer(4, 64), {}, state, outcome.diagnostics, &owners);
+  CHECK_FALSE(outcome.plan.has_value());
+  STRCMP_CONTAINS("queue /q1 already exists with owner uid 2000", outcome.text().c_str());
+  CHECK(outcome.text().find("queue /q1 already exists with max-messages") == std::string::npos);
+  STRCMP_CONTAINS("queue /q2 already exists with attributes the runtime cannot read",
+                  outcome.text().c_str());
+}
+
 TEST_GROUP(PlanStartOrder){};
 
 TEST(PlanStartOrder, ProvidersAndAfterComeFirstTiesInDocumentOrder) {

@@ -203,3 +203,43 @@ TEST(PolicyBuilder, DenyingWhatEveryServiceNeedsToStartIsAnError) {
     }
   }
 }
+
+// The listing says how prlimit64 is limited, on every ABI (32-bit ARM included), and when a
+// grant of setrlimit or the name lifts the limit.
+TEST(PolicyBuilder, Prlimit64ListingShowsTheReadOnlyForm) {
+  for (const char* arch : {"native", "x86_64", "aarch64", "arm"}) {
+    PolicyBuilder base(arch);
+    base.allow_group("@default");
+    auto policy = built(base);
+    CHECK_TEXT(has_reason(policy, "prlimit64", "@default (reads only: new limit NULL)"), arch);
+    CHECK_TEXT(find(policy, "setrlimit") == nullptr, arch);
+    // The pfc shows the argument comparison: the listing is not the only thing that changed.
+    STRCMP_CONTAINS_TEXT("$a2", policy.pfc.c_str(), arch);
+  }
+  PolicyBuilder arm("arm");
+  arm.allow_group("@default");
+  CHECK(has_reason(built(arm), "ugetrlimit", "@default"));  // armhf glibc's getrlimit
+
+  PolicyBuilder process;
+  process.allow_group("@default").allow("@process");
+  CHECK(has_reason(built(process), "prlimit64",
+                   "@default, @process (sets limits too: setrlimit is allowed)"));
+  PolicyBuilder by_name;
+  by_name.allow_group("@default").allow("prlimit64");
+  auto named = built(by_name);
+  CHECK(has_reason(named, "prlimit64", "@default"));
+  CHECK(has_reason(named, "prlimit64", "seccomp.allow"));
+}
+
+TEST(PolicyBuilder, DenialHintForAnArgumentFilteredDefaultSyscallNamesIt) {
+  ipcrt::config::Service service;
+  service.name = "uploader";
+  service.pointer = "/services/uploader";
+  STRCMP_EQUAL("seccomp.allow: prlimit64",
+               ipcrt::runtime::need_for_syscall(service, "prlimit64").c_str());
+  STRCMP_EQUAL("seccomp.allow: clone", ipcrt::runtime::need_for_syscall(service, "clone").c_str());
+  STRCMP_EQUAL("seccomp.allow: @process",
+               ipcrt::runtime::need_for_syscall(service, "setrlimit").c_str());
+  STRCMP_EQUAL("seccomp.allow: @network-io",
+               ipcrt::runtime::need_for_syscall(service, "socket").c_str());
+}
