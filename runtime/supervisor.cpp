@@ -14,6 +14,7 @@
 #include "common/text.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/signalfd.hpp"
+#include "runtime/containment.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -91,8 +92,14 @@ Result<SupervisorResult> Supervisor::run() {
     while (auto signal = platform::read_signal(signal_fd)) on_signal(*signal);
   });
   if (!watched) return std::unexpected(watched.error());
-  // Orphans of services (daemonising grandchildren) are reparented to us and reaped.
-  if (options_.subreaper && ::getpid() != 1) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  // Orphans of services (their children once the main process has gone, including those
+  // killed with its session) are reparented to us and reaped; as PID 1 we are init anyway.
+  if (options_.subreaper && ::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    const char* error = ::strerrorname_np(errno);
+    log_warn("not a subreaper")
+        .field("errno", error != nullptr ? error : "?")
+        .field("hint", "orphans of services are reparented to init, which must reap them");
+  }
 
   start_ready_services();
   std::array<epoll_event, 16> events{};
@@ -138,15 +145,61 @@ void Supervisor::on_signal(int signal) {
   }
 }
 
+// Every exited child, looked at (WNOWAIT) before it is reaped: a service's main process is
+// reaped only after its session was swept (finish_main).
 void Supervisor::reap_children() {
-  int status = 0;
-  pid_t pid;
-  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    pid_t pid = info.si_pid;
     if (Tracked* service = find_pid(pid)) {
-      on_exit(*service, status);
-    } else {
-      log_info("reaped orphan").field("pid", pid);
+      if (!finish_main(*service)) return;
+      continue;
     }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return;  // never spin on a child we cannot reap
+    log_info("reaped orphan").field("pid", pid);
+  }
+}
+
+// The main process of `service` has exited and is not reaped yet. While it is a zombie its pid
+// cannot be reused, so every process whose session id is that pid belongs to the service:
+// kill them all, then reap the main process.
+bool Supervisor::finish_main(Tracked& service) {
+  contain(service);
+  int status = 0;
+  pid_t reaped;
+  do {
+    reaped = ::waitpid(service.pid, &status, WNOHANG);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped != service.pid) return false;
+  on_exit(service, status);
+  return true;
+}
+
+void Supervisor::contain(const Tracked& service) {
+  const std::string& name = service.config.spec.service;
+  auto sweep = kill_session(service.pid, options_.session_wait);
+  if (sweep.error) {
+    log_warn("session not contained")
+        .field("service", name)
+        .field("session", service.pid)
+        .field("error", sweep.error->describe());
+    return;
+  }
+  if (sweep.killed > 0) {
+    log_info("killed session")
+        .field("service", name)
+        .field("session", service.pid)
+        .field("processes", sweep.killed);
+  }
+  if (sweep.remaining > 0) {
+    log_warn("session not empty")
+        .field("service", name)
+        .field("session", service.pid)
+        .field("alive", sweep.remaining)
+        .field("hint", cat("they have SIGKILL pending; one in uninterruptible sleep (D in ps -s ",
+                           service.pid, ") dies when its I/O ends"));
   }
 }
 
@@ -223,9 +276,10 @@ void Supervisor::start(Tracked& service) {
   service.pidfd = std::move(*pidfd);
   pid_t pid = service.pid;
   auto watched = watch(service.pidfd.get(), EPOLLIN, [this, pid](std::uint32_t) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      if (Tracked* exited = find_pid(pid)) on_exit(*exited, status);
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid) {
+      if (Tracked* exited = find_pid(pid)) (void)finish_main(*exited);
     }
   });
   if (!watched) service.pidfd.reset();

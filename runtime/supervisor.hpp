@@ -2,6 +2,7 @@
 // the services (and any other fd registered with watch(), e.g. seccomp notify listeners).
 // It starts services in plan order once their dependencies have started, restarts them per
 // policy with exponential backoff, and stops them in reverse dependency order on SIGTERM/SIGINT.
+// When a service's main process ends, the rest of its session is killed (runtime/containment).
 #pragma once
 
 #include <sys/types.h>
@@ -44,6 +45,8 @@ struct SupervisorOptions {
   std::chrono::milliseconds backoff_cap{30000};   // restart delay never exceeds this
   std::chrono::milliseconds stable_after{10000};  // a run this long resets the backoff
   bool subreaper = true;                          // PR_SET_CHILD_SUBREAPER (implicit as PID 1)
+  // How long the sweep of an ended service's session waits for the killed processes to die.
+  std::chrono::milliseconds session_wait{1000};
   ListenerHandler on_listener;
 };
 
@@ -101,6 +104,8 @@ class Supervisor {
 
   void on_signal(int signal);
   void reap_children();
+  [[nodiscard]] bool finish_main(Tracked& service);
+  void contain(const Tracked& service);
   void on_exit(Tracked& service, int status);
   void start(Tracked& service);
   void after_end(Tracked& service, bool failed, Clock::duration ran_for);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "platform/process.hpp"
 #include "tests/support/process.hpp"
 
 extern char** environ;
@@ -151,6 +152,49 @@ class Background {
   std::string out_;
   std::string err_;
   pid_t pid_ = -1;
+};
+
+// What `boot-probe stragglers` printed: the pids it left behind and its session. The
+// destructor kills any still there, so a failing test leaves no process behind.
+struct Stragglers {
+  std::vector<pid_t> pids;
+  pid_t session = 0;
+  explicit Stragglers(const std::string& out) {
+    std::istringstream lines(out);
+    std::string word;
+    long value = 0;
+    while (lines >> word >> value) {
+      if (word == "straggler") pids.push_back(static_cast<pid_t>(value));
+      if (word == "session") session = static_cast<pid_t>(value);
+    }
+  }
+  Stragglers(const Stragglers&) = delete;
+  Stragglers& operator=(const Stragglers&) = delete;
+  ~Stragglers() {
+    for (pid_t pid : pids) {
+      if (!gone(pid)) ::kill(pid, SIGKILL);
+    }
+  }
+  // No such process, or the pid was reused outside the session. A zombie of the session is
+  // not gone: nobody reaped it.
+  [[nodiscard]] bool gone(pid_t pid) const {
+    auto stat = ipcrt::platform::read_process_stat(pid);
+    return !stat || stat->session != session;
+  }
+  [[nodiscard]] bool all_gone() const {
+    for (pid_t pid : pids) {
+      if (!gone(pid)) return false;
+    }
+    return true;
+  }
+  // Polls for 20 s at most: a safety net against hanging the suite, not a timing assertion.
+  [[nodiscard]] bool all_gone_soon() const {
+    for (int i = 0; i < 2000; ++i) {
+      if (all_gone()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
 };
 
 ProcessResult run_manifest(const TempDir& dir, const std::string& manifest) {
@@ -323,6 +367,60 @@ TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
   CHECK_FALSE(exists(names.private_dir("collector")));
 }
 
+// Another local user may create the manifest's queue before boot to read or inject its
+// messages: a queue owned by someone else, or with a wider mode than the manifest's, fails
+// `run` before anything is created, and the queue is left exactly as it was.
+TEST(BootRun, QueueLeftByAnotherUserOrWithAWiderModeFailsTheBootUntouched) {
+  struct Case {
+    uid_t uid;
+    mode_t mode;
+    const char* found;
+  };
+  const Case cases[] = {{65534, 0640, "owner uid 65534"}, {::getuid(), 0666, "mode 0666"}};
+  for (const auto& c : cases) {
+    Names names;
+    TempDir dir;
+    mq_attr attributes{};
+    attributes.mq_maxmsg = 8;  // the demo manifest's attributes: only the owner differs
+    attributes.mq_msgsize = 128;
+    mqd_t planted = ::mq_open(names.queue.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+    CHECK(planted != static_cast<mqd_t>(-1));
+    CHECK_EQUAL(0, ::mq_send(planted, "injected", 8, 0));
+    CHECK_EQUAL(0, ::fchmod(planted, c.mode));
+    CHECK_EQUAL(0, ::fchown(planted, c.uid, ::getgid()));
+    ::mq_close(planted);
+
+    auto result =
+        run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}));
+    LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+    CHECK_TEXT(contains(result.err, "/services/collector/slots/telemetry/path: error: queue " +
+                                        names.queue + " already exists with"),
+               result.err.c_str());
+    CHECK_TEXT(contains(result.err, c.found), result.err.c_str());
+    CHECK_TEXT(contains(result.err, "slot collector:telemetry needs owner uid " +
+                                        std::to_string(::getuid()) + " (service collector)"),
+               result.err.c_str());
+    CHECK_TEXT(contains(result.err, "mode 0640 or narrower"), result.err.c_str());
+    CHECK_TEXT(contains(result.err, "remove it (rm /dev/mqueue" + names.queue + ")"),
+               result.err.c_str());
+    CHECK_FALSE_TEXT(contains(result.err, "msg=started"), result.err.c_str());
+    CHECK_FALSE(exists("/dev/shm/" + names.object));
+    CHECK_FALSE(exists(names.private_dir("collector")));
+    CHECK_FALSE(exists(names.private_dir("sensor")));
+
+    mqd_t kept = ::mq_open(names.queue.c_str(), O_RDONLY);
+    CHECK(kept != static_cast<mqd_t>(-1));
+    struct stat info {};
+    mq_attr now{};
+    ::fstat(kept, &info);
+    ::mq_getattr(kept, &now);
+    ::mq_close(kept);
+    LONGS_EQUAL(c.uid, info.st_uid);
+    LONGS_EQUAL(c.mode, info.st_mode & 07777);
+    LONGS_EQUAL_TEXT(1, now.mq_curmsgs, "the queue keeps its message: nothing read or removed");
+  }
+}
+
 TEST(BootRun, BootFailingHalfWayUndoesWhatItCreated) {
   Names names;
   TempDir dir;
@@ -388,4 +486,93 @@ TEST(BootRun, InvalidManifestExitsOneAndUnknownBoardExitsTwo) {
       {"run", dir.path() + "/manifest.json", "--board", "no-such-board-ipcrt"});
   LONGS_EQUAL_TEXT(2, board.exit_code, board.err.c_str());
   CHECK_TEXT(contains(board.err, "no-such-board-ipcrt"), board.err.c_str());
+}
+
+// Containment: a service's processes do not outlive its main process.
+TEST(BootRun, ProcessesLeftByAServiceAreKilledAndReapedWhenItsMainProcessExits) {
+  Names names;
+  TempDir dir;
+  std::string log = dir.path() + "/term.log";
+  std::string manifest = "{\"version\": 1, \"name\": \"" + names.manifest +
+                         "\", \"services\": {\n"
+                         "  \"leaver\": {\"command\": " +
+                         json_array({probe(), "stragglers", "exit", "0"}) +
+                         "},\n"
+                         "  \"keeper\": {\"command\": " +
+                         json_array({probe(), "log-term", "keeper", log}) + "}}}\n";
+  Background run(dir, dir.write_file("m.json", manifest));
+  CHECK_TEXT(run.wait_for("msg=exited service=leaver"), run.err().c_str());
+  Stragglers left(run.out());
+  LONGS_EQUAL_TEXT(2, left.pids.size(), run.out().c_str());
+  CHECK_TEXT(left.all_gone_soon(), (run.out() + run.err()).c_str());
+  CHECK_TEXT(contains(run.err(), "msg=\"killed session\" service=leaver session=" +
+                                     std::to_string(left.session) + " processes=2"),
+             run.err().c_str());
+  // ipcrt is still running: the processes went with the service, not with the runtime.
+  CHECK_TEXT(run.wait_for("keeper waits for SIGTERM"), run.err().c_str());
+  CHECK_FALSE(contains(run.err(), "all services ended"));
+  run.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, run.wait(), run.err().c_str());
+}
+
+TEST(BootRun, StopSendsSigtermToTheMainProcessThenKillsWhatIsLeftOfItsSession) {
+  Names names;
+  TempDir dir;
+  std::string log = dir.path() + "/term.log";
+  std::string manifest = "{\"version\": 1, \"name\": \"" + names.manifest +
+                         "\", \"services\": {\"holder\": {\"command\": " +
+                         json_array({probe(), "stragglers", "log-term", "holder", log}) + "}}}\n";
+  Background run(dir, dir.write_file("m.json", manifest));
+  CHECK_TEXT(run.wait_for("holder waits for SIGTERM"), run.err().c_str());
+  Stragglers left(run.out());
+  LONGS_EQUAL_TEXT(2, left.pids.size(), run.out().c_str());
+  CHECK_FALSE(left.all_gone());
+  run.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, run.wait(), run.err().c_str());
+  // Gone (killed and reaped by ipcrt) by the time ipcrt has exited: no polling here.
+  CHECK_TEXT(left.all_gone(), run.err().c_str());
+  STRCMP_EQUAL("holder\n", read_file(log).c_str());  // the main process stopped on SIGTERM
+  std::string err = run.err();
+  auto stopping = err.find("msg=stopping service=holder");
+  auto killed = err.find("msg=\"killed session\" service=holder");
+  CHECK_TEXT(stopping != std::string::npos && killed != std::string::npos && stopping < killed,
+             err.c_str());
+}
+
+// setsid is not in @default: a confined service cannot leave the session that contains it.
+// Allowing it (by name or through @process) gives that up, as does `confinement: off`.
+TEST(BootRun, SetsidIsRefusedToAConfinedServiceUnlessItsManifestAllowsIt) {
+  Names names;
+  TempDir dir;
+  std::string command = json_array({probe(), "setsid"});
+  std::string manifest = "{\"version\": 1, \"name\": \"" + names.manifest +
+                         "\", \"services\": {\n"
+                         "  \"strict\": {\"command\": " +
+                         command +
+                         "},\n"
+                         "  \"allowed\": {\"command\": " +
+                         command +
+                         ", \"seccomp\": {\"allow\": [\"setsid\"]}},\n"
+                         "  \"unconfined\": {\"command\": " +
+                         command + ", \"confinement\": \"off\"}}}\n";
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.out, "strict: setsid errno=EPERM"), result.out.c_str());
+  CHECK_TEXT(contains(result.out, "allowed: setsid ok"), result.out.c_str());
+  CHECK_TEXT(contains(result.out, "unconfined: setsid ok"), result.out.c_str());
+}
+
+// rlimits.nproc is the fork-bomb limit: it counts every process of the service's uid (the
+// kernel does not apply it to uid 0), so the service runs as a uid of its own here.
+TEST(BootRun, NprocLimitsHowManyProcessesAServiceUidMayHave) {
+  Names names;
+  TempDir dir;
+  std::string manifest =
+      "{\"version\": 1, \"name\": \"" + names.manifest +
+      "\", \"services\": {\"forker\": {\"command\": " + json_array({probe(), "fork-until"}) +
+      ", \"user\": 61999, \"rlimits\": {\"nproc\": 4}}}}\n";
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  // The service itself is the first of its uid's four processes.
+  CHECK_TEXT(contains(result.out, "forked 3 errno=EAGAIN"), (result.out + result.err).c_str());
 }

@@ -7,9 +7,18 @@
 //   boot-probe exit CODE                 exit with CODE
 //   boot-probe ignore-term               ignore SIGTERM and wait forever
 //   boot-probe term-parent               the same, after sending SIGTERM to its parent
+//   boot-probe stragglers MODE ARGS...   leave a child in a new process group and a grandchild,
+//                                        both ignoring SIGTERM; print "straggler PID" for each
+//                                        and "session SID", then run MODE ARGS
+//   boot-probe setsid                    "SERVICE: setsid ok" or "SERVICE: setsid errno=E" for
+//                                        a forked child (the main process leads its session, so
+//                                        setsid always fails there); SERVICE is $IPCRT_SERVICE
+//   boot-probe fork-until                fork sleeping children until fork fails, print
+//                                        "forked N errno=E", then kill them
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,11 +91,93 @@ int log_term(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
+[[noreturn]] void ignore_term_forever() {
+  ::signal(SIGTERM, SIG_IGN);
+  for (;;) ::pause();
+}
 
-int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+// Processes that outlive their service unless the runtime contains the session. The child
+// moves to its own process group first: killing the main process's group would miss it.
+void leave_stragglers() {
+  int ready[2];
+  if (::pipe(ready) != 0) std::exit(3);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::setpgid(0, 0);
+    ::signal(SIGTERM, SIG_IGN);
+    std::printf("straggler %d\n", static_cast<int>(::getpid()));
+    pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      std::printf("straggler %d\n", static_cast<int>(::getpid()));
+      ::close(ready[1]);  // the main process goes on once both lines are out
+      ignore_term_forever();
+    }
+    ::close(ready[1]);
+    ignore_term_forever();
+  }
+  ::close(ready[1]);
+  char byte;
+  while (::read(ready[0], &byte, 1) > 0) {
+  }
+  ::close(ready[0]);
+  std::printf("session %d\n", static_cast<int>(::getsid(0)));
+}
+
+int try_setsid() {
+  int result[2];
+  if (::pipe(result) != 0) return 3;
+  pid_t child = ::fork();
+  if (child == 0) {
+    int error = ::setsid() < 0 ? errno : 0;
+    ssize_t written = ::write(result[1], &error, sizeof error);
+    ::_exit(written == sizeof error ? 0 : 1);
+  }
+  ::close(result[1]);
+  int error = -1;
+  ssize_t got = ::read(result[0], &error, sizeof error);
+  ::waitpid(child, nullptr, 0);
+  if (got != sizeof error) return 3;
+  const char* service = std::getenv("IPCRT_SERVICE");
+  if (error == 0) {
+    std::printf("%s: setsid ok\n", service != nullptr ? service : "?");
+  } else {
+    std::printf("%s: setsid errno=%s\n", service != nullptr ? service : "?",
+                ::strerrorname_np(error));
+  }
+  return 0;
+}
+
+int fork_until() {
+  std::vector<pid_t> children;
+  int error = 0;
+  for (int i = 0; i < 64; ++i) {  // a bound, so a missing limit is a result, not a fork bomb
+    pid_t child = ::fork();
+    if (child < 0) {
+      error = errno;
+      break;
+    }
+    if (child == 0) {
+      for (;;) ::pause();
+    }
+    children.push_back(child);
+  }
+  std::printf("forked %zu errno=%s\n", children.size(),
+              error == 0 ? "none" : ::strerrorname_np(error));
+  for (pid_t child : children) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  return 0;
+}
+
+int run_mode(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "stragglers") {
+    leave_stragglers();
+    return run_mode(argc - 1, argv + 1);
+  }
+  if (mode == "setsid") return try_setsid();
+  if (mode == "fork-until") return fork_until();
   if (mode == "shm-view") return shm_view(argc, argv);
   if (mode == "crash-once") return crash_once(argc, argv);
   if (mode == "log-term") return log_term(argc, argv);
@@ -99,4 +190,11 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "boot-probe: unknown mode '%s'\n", mode.c_str());
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  return run_mode(argc, argv);
 }

@@ -1,14 +1,17 @@
-// Pure parts of boot: passwd/group parsing and identity resolution, launch preparation.
+// Pure parts of boot: passwd/group parsing and identity resolution, launch preparation,
+// /proc/<pid>/stat parsing for session containment.
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "platform/process.hpp"
 #include "platform/shm.hpp"
 #include "platform/users.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/supervisor.hpp"
+#include "runtime/syscall_groups.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::platform::UserDatabase;
@@ -218,4 +221,51 @@ TEST(PrivateDirCleanup, LeavesADirOwnedByAnotherUserAndEmptiesOurs) {
   auto removed = ipcrt::platform::remove_private_dir(dir);
   CHECK_TRUE_TEXT(removed.has_value(), removed ? "" : removed.error().describe().c_str());
   CHECK_FALSE(present(dir));
+}
+
+TEST_GROUP(Containment){};
+
+TEST(Containment, ProcStatFieldsAreReadAfterTheLastParenthesisOfTheName) {
+  auto plain = ipcrt::platform::parse_process_stat("4242 (sleep) S 1 4240 4239 0 -1 4194560 99");
+  CHECK_TRUE(plain.has_value());
+  LONGS_EQUAL(4242, plain->pid);
+  LONGS_EQUAL('S', plain->state);
+  LONGS_EQUAL(1, plain->parent);
+  LONGS_EQUAL(4240, plain->process_group);
+  LONGS_EQUAL(4239, plain->session);
+  // A program chooses its own name: spaces and ") Z 1 1 1" in it must not fool the parser.
+  auto hostile = ipcrt::platform::parse_process_stat("77 (a) Z 1 1 1 (x) R 70 71 72 0 -1\n");
+  CHECK_TRUE(hostile.has_value());
+  LONGS_EQUAL('R', hostile->state);
+  LONGS_EQUAL(70, hostile->parent);
+  LONGS_EQUAL(72, hostile->session);
+  CHECK_FALSE(ipcrt::platform::parse_process_stat("").has_value());
+  CHECK_FALSE(ipcrt::platform::parse_process_stat("12 (cut) S 1 2").has_value());
+  CHECK_FALSE(ipcrt::platform::parse_process_stat("x (y) S 1 2 3").has_value());
+}
+
+TEST(Containment, OwnSessionIsListedWithThisProcessInIt) {
+  auto members = ipcrt::platform::list_session(::getsid(0));
+  CHECK_TRUE_TEXT(members.has_value(), members ? "" : members.error().describe().c_str());
+  bool found = false;
+  for (const auto& member : *members) {
+    found = found || member.pid == ::getpid();
+    LONGS_EQUAL(::getsid(0), member.session);
+  }
+  CHECK_TRUE(found);
+  CHECK_FALSE(ipcrt::platform::list_session(1, "/nonexistent-proc").has_value());
+}
+
+// A confined service must not leave its session (containment); setpgid stays, it cannot.
+TEST(Containment, SetsidIsOnlyInProcessNotInDefault) {
+  auto contains = [](std::string_view group_name, std::string_view syscall) {
+    bool found = false;
+    ipcrt::runtime::for_each_group_syscall(
+        *ipcrt::runtime::find_syscall_group(group_name),
+        [&](std::string_view name) { found = found || name == syscall; });
+    return found;
+  };
+  CHECK_FALSE(contains("@default", "setsid"));
+  CHECK_TRUE(contains("@default", "setpgid"));
+  CHECK_TRUE(contains("@process", "setsid"));
 }
