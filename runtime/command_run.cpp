@@ -142,9 +142,10 @@ int command_run(const CommandLine& command_line) {
   if (!plan) return kExitBootFailed;  // limits, foreign queues: nothing was created
 
   std::vector<platform::BpfProgram> filters;
+  FilterCache filter_cache;
   for (const auto& planned : plan->services) {
-    auto filter = compile_service_filter(*manifest.find_service(planned.name), planned,
-                                         mediation.has_value());
+    auto filter = filter_cache.filter_for(*manifest.find_service(planned.name), planned,
+                                          mediation.has_value());
     if (!filter) return boot_failed(cat("seccomp-compile ", planned.name), filter.error());
     filters.push_back(std::move(*filter));
   }

@@ -11,9 +11,13 @@
 
 namespace ipcrt::runtime {
 
-Result<CompiledPolicy> compile_service_policy(const config::Service& service,
-                                              const PlannedService& planned,
-                                              std::string_view architecture, bool mediate) {
+namespace {
+
+// The service's builder, read top to bottom: the base set, the manifest's additions, the
+// posix-mq grants, the manifest's removals.
+Result<PolicyBuilder> service_builder(const config::Service& service,
+                                      const PlannedService& planned,
+                                      std::string_view architecture, bool mediate) {
   PolicyBuilder builder(architecture);
   // Mediated: the supervisor answers refused calls (EPERM, or let through in complain mode)
   // and reports each one; otherwise the kernel answers, and complain relies on its audit log.
@@ -41,6 +45,10 @@ Result<CompiledPolicy> compile_service_policy(const config::Service& service,
     }
     builder.deny_syscall(name);
   }
+  return builder;
+}
+
+Result<CompiledPolicy> build_for(const config::Service& service, PolicyBuilder& builder) {
   auto policy = builder.build();
   if (!policy) {
     Error error = policy.error();
@@ -50,11 +58,33 @@ Result<CompiledPolicy> compile_service_policy(const config::Service& service,
   return policy;
 }
 
+}  // namespace
+
+Result<CompiledPolicy> compile_service_policy(const config::Service& service,
+                                              const PlannedService& planned,
+                                              std::string_view architecture, bool mediate) {
+  auto builder = service_builder(service, planned, architecture, mediate);
+  if (!builder) return std::unexpected(builder.error());
+  return build_for(service, *builder);
+}
+
 Result<platform::BpfProgram> compile_service_filter(const config::Service& service,
                                                     const PlannedService& planned, bool mediate) {
+  FilterCache once;
+  return once.filter_for(service, planned, mediate);
+}
+
+Result<platform::BpfProgram> FilterCache::filter_for(const config::Service& service,
+                                                     const PlannedService& planned,
+                                                     bool mediate) {
   if (service.confinement == config::Confinement::Off) return platform::BpfProgram{};
-  auto policy = compile_service_policy(service, planned, "native", mediate);
+  auto builder = service_builder(service, planned, "native", mediate);
+  if (!builder) return std::unexpected(builder.error());
+  std::string key = builder->fingerprint();
+  if (auto found = programs_.find(key); found != programs_.end()) return found->second;
+  auto policy = build_for(service, builder->without_pseudo_code());
   if (!policy) return std::unexpected(policy.error());
+  programs_.emplace(std::move(key), policy->program);
   return std::move(policy->program);
 }
 

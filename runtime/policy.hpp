@@ -2,6 +2,8 @@
 // parent, before fork.
 #pragma once
 
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "common/error.hpp"
@@ -27,6 +29,22 @@ namespace ipcrt::runtime {
 [[nodiscard]] Result<platform::BpfProgram> compile_service_filter(const config::Service& service,
                                                                   const PlannedService& planned,
                                                                   bool mediate = false);
+
+// Filters compiled once per distinct policy (issue #8: compiling dominated the boot of many
+// services). Queue names are not in a program, only which mq_* syscalls and flags are
+// allowed, so services differing only in their queues share one; equal PolicyBuilder
+// fingerprints guarantee equal programs.
+class FilterCache {
+ public:
+  // As compile_service_filter(), from the cache when an equal policy was compiled before.
+  [[nodiscard]] Result<platform::BpfProgram> filter_for(const config::Service& service,
+                                                        const PlannedService& planned,
+                                                        bool mediate);
+  [[nodiscard]] std::size_t compiled() const { return programs_.size(); }
+
+ private:
+  std::map<std::string, platform::BpfProgram> programs_;
+};
 
 // For a denial line: what in the manifest would allow `syscall` for `service`
 // ("seccomp.allow: @network-io", "seccomp.allow: ptrace", "removing it from seccomp.deny").

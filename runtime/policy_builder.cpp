@@ -275,6 +275,24 @@ PolicyBuilder& PolicyBuilder::mediate_queues() {
   return *this;
 }
 
+PolicyBuilder& PolicyBuilder::without_pseudo_code() {
+  pseudo_code_ = false;
+  return *this;
+}
+
+std::string PolicyBuilder::fingerprint() const {
+  std::string key = cat("native=", native_, " default=", default_action_, " abis=");
+  for (std::uint32_t token : architectures_) key += cat(token, ",");
+  key += cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
+  key += " allow=";
+  for (const auto& [name, reasons] : allowed_) key += name + ",";
+  key += " named=";
+  for (const auto& name : named_) key += name + ",";
+  key += " deny=";
+  for (const auto& name : denied_) key += name + ",";
+  return key;
+}
+
 Result<CompiledPolicy> PolicyBuilder::build() {
   if (error_) return std::unexpected(*error_);
   Context context(seccomp_init(default_action_), &seccomp_release);
@@ -371,15 +389,17 @@ Result<CompiledPolicy> PolicyBuilder::build() {
   auto bpf =
       export_to_memory("seccomp_export_bpf", [&](int fd) { return seccomp_export_bpf(ctx, fd); });
   if (!bpf) return std::unexpected(bpf.error());
-  auto pfc =
-      export_to_memory("seccomp_export_pfc", [&](int fd) { return seccomp_export_pfc(ctx, fd); });
-  if (!pfc) return std::unexpected(pfc.error());
+  if (pseudo_code_) {
+    auto pfc = export_to_memory("seccomp_export_pfc",
+                                [&](int fd) { return seccomp_export_pfc(ctx, fd); });
+    if (!pfc) return std::unexpected(pfc.error());
+    policy.pfc = std::move(*pfc);
+  }
   if (bpf->empty() || bpf->size() % sizeof(sock_filter) != 0) {
     return fail(cat("seccomp_export_bpf produced ", bpf->size(), " bytes, not a BPF program"));
   }
   policy.program.instructions.resize(bpf->size() / sizeof(sock_filter));
   std::copy(bpf->begin(), bpf->end(), reinterpret_cast<char*>(policy.program.instructions.data()));
-  policy.pfc = std::move(*pfc);
   return policy;
 }
 

@@ -58,6 +58,15 @@ class PolicyBuilder {
   // supervisor also sees, and reports, every other refused syscall.
   PolicyBuilder& mediate_queues();
 
+  // Leaves CompiledPolicy::pfc empty: `run` loads the program and never shows the pseudo
+  // code, whose export costs about as much as the compile.
+  PolicyBuilder& without_pseudo_code();
+
+  // Everything the program depends on, the reasons left out: two builders with the same
+  // fingerprint compile to the same program, so `run` compiles it once (FilterCache).
+  // Every member that build() reads to make the program must be part of it.
+  [[nodiscard]] std::string fingerprint() const;
+
   [[nodiscard]] Result<CompiledPolicy> build();
 
  private:
@@ -75,6 +84,7 @@ class PolicyBuilder {
   unsigned mq_permissions_ = 0;  // union over grants: the limit seccomp can enforce
   bool mq_granted_ = false;
   bool mediate_queues_ = false;
+  bool pseudo_code_ = true;  // not in the fingerprint: it does not change the program
   std::optional<Error> error_;
 };
 

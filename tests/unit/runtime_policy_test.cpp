@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "runtime/policy.hpp"
 #include "runtime/policy_builder.hpp"
@@ -242,4 +243,77 @@ TEST(PolicyBuilder, DenialHintForAnArgumentFilteredDefaultSyscallNamesIt) {
                ipcrt::runtime::need_for_syscall(service, "setrlimit").c_str());
   STRCMP_EQUAL("seccomp.allow: @network-io",
                ipcrt::runtime::need_for_syscall(service, "socket").c_str());
+}
+
+// FilterCache: `run` compiles one program per distinct policy, never a wrong one.
+TEST_GROUP(FilterCache){};
+
+namespace {
+
+ipcrt::config::Service cache_service(const std::string& name) {
+  ipcrt::config::Service service;
+  service.name = name;
+  service.pointer = "/services/" + name;
+  return service;
+}
+
+ipcrt::runtime::PlannedService planned_with(const std::string& path, unsigned permissions) {
+  ipcrt::runtime::PlannedService planned;
+  planned.queues.push_back({path, permissions, "hub:" + path.substr(1), false});
+  return planned;
+}
+
+std::vector<sock_filter> program_of(ipcrt::runtime::FilterCache& cache,
+                                    const ipcrt::config::Service& service,
+                                    const ipcrt::runtime::PlannedService& planned) {
+  auto program = cache.filter_for(service, planned, false);
+  if (!program) FAIL(program.error().describe().c_str());
+  return program->instructions;
+}
+
+bool same(const std::vector<sock_filter>& a, const std::vector<sock_filter>& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](const sock_filter& x, const sock_filter& y) {
+           return x.code == y.code && x.jt == y.jt && x.jf == y.jf && x.k == y.k;
+         });
+}
+
+}  // namespace
+
+TEST(FilterCache, ServicesDifferingOnlyInQueueNamesShareOneCompile) {
+  ipcrt::runtime::FilterCache cache;
+  auto first = program_of(cache, cache_service("a"), planned_with("/one", ipcrt::config::kPermRead));
+  auto second =
+      program_of(cache, cache_service("b"), planned_with("/two", ipcrt::config::kPermRead));
+  LONGS_EQUAL(1, cache.compiled());
+  CHECK(same(first, second));
+  // And what the cache hands out is what a fresh compile gives.
+  auto fresh = ipcrt::runtime::compile_service_filter(cache_service("b"),
+                                                      planned_with("/two", ipcrt::config::kPermRead));
+  CHECK(fresh.has_value());
+  CHECK(same(second, fresh->instructions));
+}
+
+TEST(FilterCache, EveryInputThatChangesTheProgramGetsItsOwnCompile) {
+  ipcrt::runtime::FilterCache cache;
+  auto reader = program_of(cache, cache_service("a"), planned_with("/q", ipcrt::config::kPermRead));
+  auto writer =
+      program_of(cache, cache_service("b"), planned_with("/q", ipcrt::config::kPermWrite));
+  CHECK_FALSE(same(reader, writer));
+
+  auto networked = cache_service("c");
+  networked.seccomp.allow = {"@network-io"};
+  auto with_network = program_of(cache, networked, planned_with("/q", ipcrt::config::kPermRead));
+  CHECK_FALSE(same(reader, with_network));
+
+  auto denying = cache_service("d");
+  denying.seccomp.deny = {"getppid"};
+  auto without_getppid = program_of(cache, denying, planned_with("/q", ipcrt::config::kPermRead));
+  CHECK_FALSE(same(reader, without_getppid));
+
+  auto complaining = cache_service("e");
+  complaining.confinement = ipcrt::config::Confinement::Complain;
+  auto complain = program_of(cache, complaining, planned_with("/q", ipcrt::config::kPermRead));
+  CHECK_FALSE(same(reader, complain));
+  LONGS_EQUAL(5, cache.compiled());
 }
