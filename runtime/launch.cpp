@@ -1,5 +1,5 @@
 // Fork, confine, exec. The child between fork and exec allocates nothing and calls only
-// async-signal-safe syscalls; everything it reads was laid out by launch() before fork.
+// async-signal-safe syscalls; everything it reads was laid out by begin_launch() before fork.
 #include "runtime/launch.hpp"
 
 #include <fcntl.h>
@@ -241,9 +241,10 @@ ssize_t read_report(int fd, ChildReport& report) {
 
 }  // namespace
 
-std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec) {
+std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec) {
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{"exec", ENOEXEC});
-  // Everything the child touches is laid out here, before fork.
+  // Everything the child touches is laid out here, before fork. The child has its own copy
+  // of this memory, so none of it needs to outlive this function.
   auto argv = c_strings(spec.arguments);
   auto envp = c_strings(spec.environment);
   std::vector<std::string> sources;
@@ -255,15 +256,12 @@ std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec) {
   auto source_pointers = c_strings(sources);
   auto target_pointers = c_strings(targets);
 
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return std::unexpected(LaunchFailure{"pipe", errno});
+  int report_fds[2];
+  if (::pipe2(report_fds, O_CLOEXEC) != 0) return std::unexpected(LaunchFailure{"pipe", errno});
+  platform::UniqueFd report_read(report_fds[0]);
+  platform::UniqueFd report_write(report_fds[1]);
   int resume_fds[2];
-  if (::pipe2(resume_fds, O_CLOEXEC) != 0) {
-    int saved = errno;
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    return std::unexpected(LaunchFailure{"pipe", saved});
-  }
+  if (::pipe2(resume_fds, O_CLOEXEC) != 0) return std::unexpected(LaunchFailure{"pipe", errno});
   platform::UniqueFd resume_read(resume_fds[0]);
   platform::UniqueFd resume_write(resume_fds[1]);
 
@@ -276,59 +274,62 @@ std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec) {
   plan.filter.len = static_cast<unsigned short>(spec.filter.instructions.size());
   plan.filter.filter = const_cast<sock_filter*>(spec.filter.instructions.data());
   plan.parent = ::getpid();
-  plan.report_fd = pipe_fds[1];
+  plan.report_fd = report_fds[1];
   plan.resume_fd = resume_fds[0];
 
   pid_t pid = ::fork();
-  if (pid < 0) {
-    int saved = errno;
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    return std::unexpected(LaunchFailure{"fork", saved});
-  }
+  if (pid < 0) return std::unexpected(LaunchFailure{"fork", errno});
   if (pid == 0) {
-    ::close(pipe_fds[0]);
+    ::close(report_fds[0]);
     exec_service_child(plan);
   }
-  ::close(pipe_fds[1]);
-  resume_read.reset();
+  PendingLaunch pending;
+  pending.pid = pid;
+  pending.report = std::move(report_read);
+  pending.resume = std::move(resume_write);
+  return pending;
+}
 
+std::expected<bool, LaunchFailure> continue_launch(PendingLaunch& pending) {
   // EOF: the write end closed on a successful exec (O_CLOEXEC). A report: a phase failed, or
   // the listener is ready to be taken.
-  Launched launched;
-  launched.pid = pid;
   ChildReport report{};
-  ssize_t n = read_report(pipe_fds[0], report);
+  ssize_t n = read_report(pending.report.get(), report);
+  if (n == 0) return true;
   if (n == static_cast<ssize_t>(sizeof report) &&
       std::strncmp(report.phase, kListenerPhase, sizeof report.phase) == 0) {
-    auto taken = platform::pidfd_open(pid);
+    auto taken = platform::pidfd_open(pending.pid);
     if (taken) {
       auto listener = platform::pidfd_getfd(taken->get(), report.errnum);
-      if (listener) launched.listener = std::move(*listener);
+      if (listener) pending.listener = std::move(*listener);
     }
+    if (pending.listener.valid() && ::write(pending.resume.get(), "g", 1) == 1) return false;
     // Without the listener the service must not run: its mediated calls would fail oddly.
-    if (!launched.listener.valid()) {
-      int saved = errno;
-      ::kill(pid, SIGKILL);
-      report = ChildReport{};
-      std::strncpy(report.phase, "take-listener", sizeof report.phase - 1);
-      report.errnum = saved != 0 ? saved : EIO;
-    } else {
-      [[maybe_unused]] ssize_t resumed = ::write(resume_write.get(), "g", 1);
-      n = read_report(pipe_fds[0], report);
-    }
+    int saved = errno;
+    ::kill(pending.pid, SIGKILL);
+    report = ChildReport{};
+    std::strncpy(report.phase, "take-listener", sizeof report.phase - 1);
+    report.errnum = saved != 0 ? saved : EIO;
+    n = sizeof report;
   }
-  ::close(pipe_fds[0]);
-  if (n == 0) return launched;
-
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(pending.pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (n != static_cast<ssize_t>(sizeof report)) {
     return std::unexpected(LaunchFailure{"report", EIO});
   }
   report.phase[sizeof report.phase - 1] = '\0';
   return std::unexpected(LaunchFailure{report.phase, report.errnum});
+}
+
+std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec) {
+  auto pending = begin_launch(spec);
+  if (!pending) return std::unexpected(pending.error());
+  for (;;) {
+    auto execed = continue_launch(*pending);
+    if (!execed) return std::unexpected(execed.error());
+    if (*execed) return Launched{pending->pid, std::move(pending->listener)};
+  }
 }
 
 }  // namespace ipcrt::runtime

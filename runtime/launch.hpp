@@ -78,8 +78,26 @@ struct Launched {
   platform::UniqueFd listener;
 };
 
-// Forks and runs the child; returns once the program was exec'd, or the failing phase (the
-// child has then been reaped).
+// A child that is still confining itself. The supervisor watches `report` in its epoll loop
+// and calls continue_launch() whenever it is readable, so a child that stalls before exec
+// (a hung working directory, say) stalls only itself, and many children confine at once.
+struct PendingLaunch {
+  pid_t pid = 0;
+  platform::UniqueFd report;    // the child's reports; end-of-file once it has exec'd
+  platform::UniqueFd resume;    // one byte tells the child its listener was taken
+  platform::UniqueFd listener;  // taken from the child (SECCOMP_RET_USER_NOTIF filters)
+};
+
+// Forks the child, which confines itself and execs; nothing here waits for it.
+[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec);
+
+// Handles the child's next report (one read of `report`: call it when readable). true: the
+// program was exec'd; false: the listener was taken, the child goes on; a failure: the
+// failing phase, and the child has been reaped.
+[[nodiscard]] std::expected<bool, LaunchFailure> continue_launch(PendingLaunch& pending);
+
+// begin_launch(), then continue_launch() until the end: returns once the program was exec'd,
+// or the failing phase (the child has then been reaped).
 [[nodiscard]] std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec);
 
 }  // namespace ipcrt::runtime

@@ -156,6 +156,8 @@ void Supervisor::reap_children() {
       if (!finish_main(*service)) return;
       continue;
     }
+    // A child still starting is reaped by its launch (on_launch_report), which comes back here.
+    if (find_pid(pid, State::Starting) != nullptr) return;
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) != pid) return;  // never spin on a child we cannot reap
     log_info("reaped orphan").field("pid", pid);
@@ -245,44 +247,85 @@ void Supervisor::after_end(Tracked& service, bool failed, Clock::duration ran_fo
       .field("restarts", service.consecutive_restarts);
 }
 
+// Forks the service; its child confines itself while the loop goes on (on_launch_report).
 void Supervisor::start(Tracked& service) {
   service.term_sent = false;
   service.kill_sent = false;
   service.started_at = Clock::now();
-  auto launched = launch(service.config.spec);
-  if (!launched) {
-    log_error("start failed")
-        .field("service", service.config.spec.service)
-        .field("phase", launched.error().phase)
-        .field("errno", launched.error().errno_name());
-    after_end(service, true, Clock::duration::zero());
+  auto pending = begin_launch(service.config.spec);
+  if (!pending) {
+    start_failed(service, pending.error());
     return;
   }
-  service.pid = launched->pid;
+  service.pid = pending->pid;
+  service.state = State::Starting;
+  service.launch_deadline = service.started_at + options_.launch_timeout;
+  const int report = pending->report.get();
+  service.launching = std::move(*pending);
+  const std::string name = service.config.spec.service;
+  auto watched = watch(report, EPOLLIN, [this, name](std::uint32_t) {
+    if (Tracked* starting = find(name); starting != nullptr && starting->launching) {
+      on_launch_report(*starting);
+    }
+  });
+  if (!watched) {
+    // Without the loop's help, wait for the child here, as a blocking launch would.
+    while (service.state == State::Starting) on_launch_report(service);
+  }
+}
+
+void Supervisor::on_launch_report(Tracked& service) {
+  auto execed = continue_launch(*service.launching);
+  if (execed && !*execed) return;  // the listener was taken; the child goes on
+  unwatch(service.launching->report.get());
+  if (!execed) {
+    service.launching.reset();
+    service.pid = 0;
+    start_failed(service, execed.error());
+    reap_children();  // exits that waited behind the child's (reap_children stops at it)
+    return;
+  }
+  running(service);
+}
+
+void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
+  log_error("start failed")
+      .field("service", service.config.spec.service)
+      .field("phase", failure.phase)
+      .field("errno", failure.errno_name());
+  after_end(service, true, Clock::duration::zero());
+}
+
+// The program was exec'd: watch its exit, hand its listener to the mediator.
+void Supervisor::running(Tracked& service) {
+  platform::UniqueFd listener = std::move(service.launching->listener);
+  service.launching.reset();
   service.state = State::Running;
   service.started_once = true;
   log_info("started").field("service", service.config.spec.service).field("pid", service.pid);
-  if (launched->listener.valid()) {
+  if (listener.valid()) {
     if (options_.on_listener) {
-      options_.on_listener(*this, service.config.spec.service, service.pid,
-                           std::move(launched->listener));
+      options_.on_listener(*this, service.config.spec.service, service.pid, std::move(listener));
     } else {
       log_warn("no mediator").field("service", service.config.spec.service);
     }
   }
   // Without pidfds (Linux < 5.3) the SIGCHLD reaper still sees the exit.
   auto pidfd = platform::pidfd_open(service.pid);
-  if (!pidfd) return;
-  service.pidfd = std::move(*pidfd);
-  pid_t pid = service.pid;
-  auto watched = watch(service.pidfd.get(), EPOLLIN, [this, pid](std::uint32_t) {
-    siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == pid) {
-      if (Tracked* exited = find_pid(pid)) (void)finish_main(*exited);
-    }
-  });
-  if (!watched) service.pidfd.reset();
+  if (pidfd) {
+    service.pidfd = std::move(*pidfd);
+    pid_t pid = service.pid;
+    auto watched = watch(service.pidfd.get(), EPOLLIN, [this, pid](std::uint32_t) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid) {
+        if (Tracked* exited = find_pid(pid)) (void)finish_main(*exited);
+      }
+    });
+    if (!watched) service.pidfd.reset();
+  }
+  // It may have exited already, while it was Starting, when the reaper had to leave it.
+  reap_children();
 }
 
 void Supervisor::start_ready_services() {
@@ -328,7 +371,7 @@ void Supervisor::stop_ready_services() {
     if (service.state != State::Running || service.term_sent) continue;
     bool needed = false;
     for (const auto& other : services_) {
-      if (other.state != State::Running) continue;
+      if (other.state != State::Running && other.state != State::Starting) continue;
       const auto& deps = other.config.depends_on;
       needed =
           needed || std::find(deps.begin(), deps.end(), service.config.spec.service) != deps.end();
@@ -344,6 +387,21 @@ void Supervisor::stop_ready_services() {
 void Supervisor::fire_timers() {
   auto now = Clock::now();
   for (auto& service : services_) {
+    if (service.state == State::Starting && service.launch_deadline <= now) {
+      // The child stalls before exec: kill it; its zombie is reaped as an orphan.
+      log_error("start failed")
+          .field("service", service.config.spec.service)
+          .field("pid", service.pid)
+          .field("phase", "timeout")
+          .field("hint", cat("the child did not exec within ", options_.launch_timeout.count(),
+                             " ms (a hung working directory or mount?)"));
+      ::kill(service.pid, SIGKILL);
+      unwatch(service.launching->report.get());
+      service.launching.reset();
+      service.pid = 0;
+      after_end(service, true, Clock::duration::zero());
+      continue;
+    }
     if (service.state == State::Running && service.term_sent && !service.kill_sent &&
         service.kill_deadline <= now) {
       log_warn("killing")
@@ -363,6 +421,7 @@ int Supervisor::next_timeout_ms() const {
   };
   for (const auto& service : services_) {
     if (service.state == State::WaitingRestart) consider(service.next_start);
+    if (service.state == State::Starting) consider(service.launch_deadline);
     if (service.state == State::Running && service.term_sent && !service.kill_sent) {
       consider(service.kill_deadline);
     }
@@ -384,9 +443,9 @@ Supervisor::Tracked* Supervisor::find(const std::string& name) {
   return nullptr;
 }
 
-Supervisor::Tracked* Supervisor::find_pid(pid_t pid) {
+Supervisor::Tracked* Supervisor::find_pid(pid_t pid, State state) {
   for (auto& service : services_) {
-    if (service.state == State::Running && service.pid == pid) return &service;
+    if (service.state == state && service.pid == pid) return &service;
   }
   return nullptr;
 }

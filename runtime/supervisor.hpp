@@ -47,6 +47,8 @@ struct SupervisorOptions {
   bool subreaper = true;                          // PR_SET_CHILD_SUBREAPER (implicit as PID 1)
   // How long the sweep of an ended service's session waits for the killed processes to die.
   std::chrono::milliseconds session_wait{1000};
+  // From fork to exec: a child still confining itself after this is killed (start failed).
+  std::chrono::milliseconds launch_timeout{10000};
   ListenerHandler on_listener;
 };
 
@@ -86,12 +88,15 @@ class Supervisor {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class State { Pending, Running, WaitingRestart, Ended };
+  // Starting: forked, confining itself; its reports are read in the epoll loop.
+  enum class State { Pending, Starting, Running, WaitingRestart, Ended };
   struct Tracked {
     SupervisedService config;
     State state = State::Pending;
     pid_t pid = 0;
     platform::UniqueFd pidfd;
+    std::optional<PendingLaunch> launching;  // while Starting
+    Clock::time_point launch_deadline{};
     bool started_once = false;
     bool failed = false;  // the last run ended with a failure
     unsigned consecutive_restarts = 0;
@@ -108,6 +113,9 @@ class Supervisor {
   void contain(const Tracked& service);
   void on_exit(Tracked& service, int status);
   void start(Tracked& service);
+  void on_launch_report(Tracked& service);
+  void start_failed(Tracked& service, const LaunchFailure& failure);
+  void running(Tracked& service);
   void after_end(Tracked& service, bool failed, Clock::duration ran_for);
   void start_ready_services();
   void begin_stop();
@@ -116,7 +124,7 @@ class Supervisor {
   [[nodiscard]] int next_timeout_ms() const;
   [[nodiscard]] bool all_ended() const;
   [[nodiscard]] Tracked* find(const std::string& name);
-  [[nodiscard]] Tracked* find_pid(pid_t pid);
+  [[nodiscard]] Tracked* find_pid(pid_t pid, State state = State::Running);
   void send(Tracked& service, int signal);
   [[nodiscard]] Status ensure_epoll();
 

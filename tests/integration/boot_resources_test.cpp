@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "runtime/boot.hpp"
 #include "runtime/supervisor.hpp"
 #include "tests/support/process.hpp"
@@ -217,9 +219,10 @@ TEST(BootResources, ForeignOrWiderQueueFailsTheBootAndIsLeftUntouched) {
 
 TEST_GROUP(BootLaunch){};
 
-// A filter that sends a syscall the probe never makes to a listener: launch() must hand the
-// listener to the parent (pidfd_getfd before exec) and the program must still run.
-TEST(BootLaunch, HandsTheSeccompListenerToTheParent) {
+namespace {
+
+// A probe whose filter sends a syscall the probe never makes (acct) to a listener.
+ipcrt::runtime::LaunchSpec probe_with_listener(const char* exit_status) {
   scmp_filter_ctx context = seccomp_init(SCMP_ACT_ALLOW);
   CHECK(context != nullptr);
   CHECK_EQUAL(0, seccomp_rule_add(context, SCMP_ACT_NOTIFY, SCMP_SYS(acct), 0));
@@ -229,13 +232,21 @@ TEST(BootLaunch, HandsTheSeccompListenerToTheParent) {
   off_t size = ::lseek(memfd, 0, SEEK_END);
   ipcrt::runtime::LaunchSpec spec;
   spec.service = "probe";
-  spec.arguments = {IPCRT_BOOT_PROBE, "exit", "7"};
+  spec.arguments = {IPCRT_BOOT_PROBE, "exit", exit_status};
   spec.filter.instructions.resize(static_cast<std::size_t>(size) / sizeof(sock_filter));
   CHECK_EQUAL(size,
               ::pread(memfd, spec.filter.instructions.data(), static_cast<std::size_t>(size), 0));
   ::close(memfd);
   spec.filter.uses_notify = true;
+  return spec;
+}
 
+}  // namespace
+
+// A filter that sends a syscall the probe never makes to a listener: launch() must hand the
+// listener to the parent (pidfd_getfd before exec) and the program must still run.
+TEST(BootLaunch, HandsTheSeccompListenerToTheParent) {
+  ipcrt::runtime::LaunchSpec spec = probe_with_listener("7");
   auto launched = ipcrt::runtime::launch(spec);
   CHECK_TRUE_TEXT(launched.has_value(), launched ? "" : launched.error().describe().c_str());
   CHECK_TRUE(launched->listener.valid());
@@ -243,6 +254,29 @@ TEST(BootLaunch, HandsTheSeccompListenerToTheParent) {
   CHECK_EQUAL(launched->pid, ::waitpid(launched->pid, &status, 0));
   CHECK_TRUE(WIFEXITED(status));
   LONGS_EQUAL(7, WEXITSTATUS(status));
+}
+
+// The supervisor's loop drives a launch step by step: begin_launch() does not wait for the
+// child, which cannot exec before its listener was taken (it waits for the resume byte).
+TEST(BootLaunch, BeginsWithoutWaitingAndExecsOnlyAfterTheListenerWasTaken) {
+  ipcrt::runtime::LaunchSpec spec = probe_with_listener("9");
+  auto pending = ipcrt::runtime::begin_launch(spec);
+  CHECK_TRUE_TEXT(pending.has_value(), pending ? "" : pending.error().describe().c_str());
+  siginfo_t info{};
+  CHECK_EQUAL(0, ::waitid(P_PID, static_cast<id_t>(pending->pid), &info,
+                          WEXITED | WNOHANG | WNOWAIT));
+  LONGS_EQUAL(0, info.si_pid);  // still confining, or waiting for us
+
+  auto step = ipcrt::runtime::continue_launch(*pending);
+  CHECK_TRUE_TEXT(step.has_value(), step ? "" : step.error().describe().c_str());
+  CHECK_FALSE(*step);  // the listener report: taken, the child resumes
+  CHECK_TRUE(pending->listener.valid());
+  step = ipcrt::runtime::continue_launch(*pending);
+  CHECK_TRUE(step.has_value() && *step);  // end-of-file: exec'd
+  int status = 0;
+  CHECK_EQUAL(pending->pid, ::waitpid(pending->pid, &status, 0));
+  CHECK_TRUE(WIFEXITED(status));
+  LONGS_EQUAL(9, WEXITSTATUS(status));
 }
 
 TEST(BootLaunch, ReportsTheFailingPhaseOfTheChild) {
@@ -276,6 +310,36 @@ TEST(BootSupervisor, EscalatesToSigkillAfterTheStopTimeout) {
   CHECK_TRUE_TEXT(result.has_value(), result ? "" : result.error().describe().c_str());
   CHECK_TRUE(result->outcome == ipcrt::runtime::SupervisorOutcome::Stopped);
   CHECK_FALSE(result->any_failed);
+}
+
+// A child that has not exec'd by the launch deadline is killed and its start fails, without
+// holding up the loop. A deadline of 0 ms expires at the loop's first turn, while the child
+// is still in its new mount namespace's setup; should the child ever win that race, the run
+// is tried again.
+TEST(BootSupervisor, KillsAChildThatHasNotExecdByTheLaunchDeadline) {
+  bool timed_out = false;
+  for (int attempt = 0; attempt < 5 && !timed_out; ++attempt) {
+    std::vector<ipcrt::runtime::SupervisedService> services(1);
+    services[0].spec.service = "slow";
+    services[0].spec.arguments = {IPCRT_BOOT_PROBE, "exit", "0"};
+    services[0].spec.new_mount_namespace = true;
+    ipcrt::runtime::SupervisorOptions options;
+    options.launch_timeout = std::chrono::milliseconds(0);
+    auto result = ipcrt::runtime::Supervisor(std::move(services), options).run();
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, nullptr);
+    CHECK_TRUE_TEXT(result.has_value(), result ? "" : result.error().describe().c_str());
+    timed_out = result->any_failed;  // a start that failed; the probe itself exits 0
+  }
+  CHECK_TRUE(timed_out);
+  // What is left of the killed child is a zombie that any wait reaps: no process of it runs.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while (::waitpid(-1, &status, WNOHANG) >= 0 && std::chrono::steady_clock::now() < deadline) {
+    ::usleep(1000);
+  }
+  LONGS_EQUAL(ECHILD, errno);
 }
 
 // /dev/shm is writable by every local user: what a boot finds there must not be adopted unless
