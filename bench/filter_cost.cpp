@@ -1,8 +1,7 @@
-// filter_cost: what a seccomp filter adds to an allowed syscall (SPEC §5, §9). Each sample
+// Filter cost (SPEC §5, §9): what a seccomp filter adds to an allowed syscall. Each sample
 // runs in a fresh child (a filter cannot be unloaded) that loads one program and times a
 // tight loop of getppid, and of a syscall number the kernel cannot cache; configurations are
-// interleaved round by round and compared by their medians, as ratios. Usage: filter_cost [ROUNDS]
-// [ITERATIONS]
+// interleaved round by round and compared by their medians with the one-rule filter.
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -17,10 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/benchmarks.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/policy_builder.hpp"
 #include "runtime/syscall_groups.hpp"
 
+namespace ipcrt::bench {
 namespace {
 
 struct Config {
@@ -34,12 +35,6 @@ struct Config {
 // program for them; a number outside the syscall table is never cached, so it measures the
 // BPF program itself (its answer, ENOSYS or EPERM, does not matter).
 constexpr long kUncachedNumber = 1000;
-
-double now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no syscall, so it passes any filter
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
 
 // One sample: fork, load, loop, report through a pipe.
 double sample(const ipcrt::platform::BpfProgram& program, long iterations, long number) {
@@ -149,24 +144,17 @@ ipcrt::platform::BpfProgram linear_allowlist_of(int count) {
   return export_program(ctx);
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
 }  // namespace
 
-int main(int argc, char** argv) {
-  int rounds = argc > 1 ? std::atoi(argv[1]) : 21;
-  long iterations = argc > 2 ? std::atol(argv[2]) : 200000;
+void run_filter_cost(const Options& options, Report& report) {
+  const int rounds = options.rounds * 2;
+  constexpr long kIterations = 200000;
 
   std::vector<Config> configs;
-  configs.push_back({"unfiltered", {}, {}, {}});
-  {
-    // The smallest filter: allow by default, refuse one syscall (an allowlist rule on an
-    // allow-by-default filter would compile to nothing).
-    configs.push_back({"one-rule", one_rule_program(), {}, {}});
-  }
+  configs.push_back({"no filter", {}, {}, {}});
+  // The smallest filter: allow by default, refuse one syscall (an allowlist rule on an
+  // allow-by-default filter would compile to nothing). The reference of SPEC §9.
+  configs.push_back({"one-rule filter", one_rule_program(), {}, {}});
   {
     ipcrt::config::Service service;
     service.name = "bench";
@@ -177,40 +165,59 @@ int main(int argc, char** argv) {
     planned.queues.push_back({"/alerts", 0, "bench:alerts", true});
     auto policy = ipcrt::runtime::compile_service_policy(service, planned);
     if (!policy) {
-      std::fprintf(stderr, "filter_cost: %s\n", policy.error().describe().c_str());
-      return 1;
+      report.failure("filter cost: " + policy.error().describe());
+      return;
     }
-    configs.push_back({"service (" + std::to_string(policy->allowed.size()) + " syscalls)",
+    configs.push_back({"a service's filter (" + std::to_string(policy->allowed.size()) +
+                           " syscalls, " + std::to_string(policy->program.instructions.size()) +
+                           " BPF instructions)",
                        policy->program,
                        {},
                        {}});
   }
-  for (int count : {8, 32, 128, 400}) {
+  for (int count : {8, 128, 400}) {
     int actual = 0;
     auto program = allowlist_of(count, &actual);
-    configs.push_back({"allowlist of " + std::to_string(actual), program, {}, {}});
+    configs.push_back({"allowlist of " + std::to_string(actual) + " syscalls (" +
+                           std::to_string(program.instructions.size()) + " instructions)",
+                       program,
+                       {},
+                       {}});
   }
-
-  configs.push_back({"linear list of 362 (no tree)", linear_allowlist_of(362), {}, {}});
+  auto linear = linear_allowlist_of(362);
+  configs.push_back({"362 syscalls without the binary tree (" +
+                         std::to_string(linear.instructions.size()) + " instructions)",
+                     linear,
+                     {},
+                     {}});
 
   for (int round = 0; round < rounds; ++round) {
     for (auto& config : configs) {
-      config.samples.push_back(sample(config.program, iterations, SYS_getppid));
-      config.uncached.push_back(sample(config.program, iterations, kUncachedNumber));
+      config.samples.push_back(sample(config.program, kIterations, SYS_getppid));
+      config.uncached.push_back(sample(config.program, kIterations, kUncachedNumber));
     }
   }
-  double reference = median(configs[1].samples);
-  double uncached_reference = median(configs[1].uncached);
-  std::printf("%d interleaved rounds of %ld calls, medians; ratios against the one-rule filter\n",
-              rounds, iterations);
-  std::printf("%-30s %7s %9s %9s %12s %9s\n", "configuration", "BPF ins", "getppid", "ratio",
-              "uncached nr", "ratio");
+  const std::string note = "One sample: a fresh child loads the filter and times " +
+                           std::to_string(kIterations) + " calls; " + std::to_string(rounds) +
+                           " rounds.";
+  Section& cached = report.section("Cost of an allowed syscall under a filter (getppid)", note,
+                                   "the one-rule filter");
+  Section& uncached = report.section(
+      "Cost of a syscall the kernel's filter cache cannot skip (number 1000)",
+      "Since Linux 5.11 seccomp skips the program for syscalls a filter always allows; this "
+      "number is never cached, so it measures the BPF program itself. " +
+          note,
+      "the one-rule filter");
+  const double reference = summarize(configs[1].samples).median;
+  const double uncached_reference = summarize(configs[1].uncached).median;
   for (const auto& config : configs) {
-    double value = median(config.samples);
-    double uncached = median(config.uncached);
-    std::printf("%-30s %7zu %7.1fns %8.3fx %10.1fns %8.3fx\n", config.label.c_str(),
-                config.program.instructions.size(), value, value / reference, uncached,
-                uncached / uncached_reference);
+    Summary summary = summarize(config.samples);
+    Summary raw = summarize(config.uncached);
+    cached.rows.push_back({config.label, summary, "ns", summary.median / reference, {}});
+    uncached.rows.push_back({config.label, raw, "ns", raw.median / uncached_reference, {}});
   }
-  return 0;
+  report.target({"allowed syscall under a service's filter / one-rule filter",
+                 cached.rows[2].ratio.value_or(0), 1.05, Better::Lower, "×"});
 }
+
+}  // namespace ipcrt::bench

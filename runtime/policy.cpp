@@ -15,8 +15,7 @@ namespace {
 
 // The service's builder, read top to bottom: the base set, the manifest's additions, the
 // posix-mq grants, the manifest's removals.
-Result<PolicyBuilder> service_builder(const config::Service& service,
-                                      const PlannedService& planned,
+Result<PolicyBuilder> service_builder(const config::Service& service, const PlannedService& planned,
                                       std::string_view architecture, bool mediate) {
   PolicyBuilder builder(architecture);
   // Mediated: the supervisor answers refused calls (EPERM, or let through in complain mode)
@@ -75,8 +74,7 @@ Result<platform::BpfProgram> compile_service_filter(const config::Service& servi
 }
 
 Result<platform::BpfProgram> FilterCache::filter_for(const config::Service& service,
-                                                     const PlannedService& planned,
-                                                     bool mediate) {
+                                                     const PlannedService& planned, bool mediate) {
   if (service.confinement == config::Confinement::Off) return platform::BpfProgram{};
   auto builder = service_builder(service, planned, "native", mediate);
   if (!builder) return std::unexpected(builder.error());

@@ -283,7 +283,8 @@ PolicyBuilder& PolicyBuilder::without_pseudo_code() {
 std::string PolicyBuilder::fingerprint() const {
   std::string key = cat("native=", native_, " default=", default_action_, " abis=");
   for (std::uint32_t token : architectures_) key += cat(token, ",");
-  key += cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
+  key +=
+      cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
   key += " allow=";
   for (const auto& [name, reasons] : allowed_) key += name + ",";
   key += " named=";
@@ -390,8 +391,8 @@ Result<CompiledPolicy> PolicyBuilder::build() {
       export_to_memory("seccomp_export_bpf", [&](int fd) { return seccomp_export_bpf(ctx, fd); });
   if (!bpf) return std::unexpected(bpf.error());
   if (pseudo_code_) {
-    auto pfc = export_to_memory("seccomp_export_pfc",
-                                [&](int fd) { return seccomp_export_pfc(ctx, fd); });
+    auto pfc =
+        export_to_memory("seccomp_export_pfc", [&](int fd) { return seccomp_export_pfc(ctx, fd); });
     if (!pfc) return std::unexpected(pfc.error());
     policy.pfc = std::move(*pfc);
   }

@@ -1,0 +1,235 @@
+// Boot scale (issue #8): generated manifests of 1, 16, 64 and 256 services, each owning one
+// queue (as many as the kernel's queues_max leaves room for), booted by `ipcrt run` until
+// every service runs, against a bare fork + execve of the same programs. "Running" is each
+// service's byte on a FIFO (bench-ready). The supervisor's resident memory is read once all
+// services run.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "bench/benchmarks.hpp"
+#include "runtime/kernel_state.hpp"
+
+namespace ipcrt::bench {
+namespace {
+
+constexpr int kServiceCounts[] = {1, 16, 64, 256};
+constexpr int kDeadlineMs = 60000;
+
+std::string queue_path(int index) {
+  return "/ipcrt-bench-" + std::to_string(::getpid()) + "-" + std::to_string(index);
+}
+
+std::string service_name(int index) {
+  char name[16];
+  std::snprintf(name, sizeof name, "s%03d", index);
+  return name;
+}
+
+std::string boot_manifest(const Options& options, const std::string& fifo, int services,
+                          int queues) {
+  std::string json = R"({"version": 1, "name": "bench-boot", "services": {)";
+  for (int i = 0; i < services; ++i) {
+    if (i > 0) json += ",";
+    json += "\n  \"" + service_name(i) + R"(": {"command": [")" + options.ready + R"(", ")" + fifo +
+            "\"]";
+    if (i < queues) {
+      json += R"(, "slots": {"q": {"interface": "posix-mq", "path": ")" + queue_path(i) +
+              R"(", "max-messages": 1, "message-size": 64, "remove-on-stop": true}})";
+    }
+    json += "}";
+  }
+  return json + "\n}}\n";
+}
+
+// Reads `count` bytes from the FIFO, or gives up at the deadline or when `watched` (> 0) has
+// exited. True when every service said it runs.
+bool wait_until_running(int fifo, int count, pid_t watched) {
+  const double deadline = now_ns() + kDeadlineMs * 1e6;
+  int seen = 0;
+  char buffer[512];
+  while (seen < count) {
+    pollfd ready{fifo, POLLIN, 0};
+    int polled = ::poll(&ready, 1, 100);
+    if (polled > 0) {
+      ssize_t n = ::read(fifo, buffer, sizeof buffer);
+      if (n > 0) seen += static_cast<int>(n);
+      continue;
+    }
+    if (watched > 0 && ::waitpid(watched, nullptr, WNOHANG) == watched) return false;
+    if (now_ns() > deadline) return false;
+  }
+  return true;
+}
+
+struct BootRun {
+  double milliseconds = 0;
+  std::uint64_t supervisor_kib = 0;
+};
+
+std::optional<BootRun> boot_bare(const Options& options, const std::string& fifo_path, int fifo,
+                                 int services) {
+  std::vector<pid_t> pids;
+  double start = now_ns();
+  for (int i = 0; i < services; ++i) {
+    pid_t pid = fork_exec({.argv = {options.ready, fifo_path}});
+    if (pid > 0) pids.push_back(pid);
+  }
+  bool running = static_cast<int>(pids.size()) == services && wait_until_running(fifo, services, 0);
+  double elapsed = now_ns() - start;
+  for (pid_t pid : pids) ::kill(pid, SIGTERM);
+  for (pid_t pid : pids) wait_exit(pid);
+  if (!running) return std::nullopt;
+  return BootRun{elapsed / 1e6, 0};
+}
+
+std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& manifest,
+                                  const std::string& log_path, int fifo, int services,
+                                  std::string& failure) {
+  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  double start = now_ns();
+  pid_t pid = fork_exec({.argv = {options.ipcrt, "run", manifest}, .stderr_fd = log});
+  ::close(log);
+  if (pid < 0) return std::nullopt;
+  bool running = wait_until_running(fifo, services, pid);
+  double elapsed = now_ns() - start;
+  std::uint64_t resident = running ? resident_kib(pid) : 0;
+  ::kill(pid, SIGTERM);
+  int status = wait_exit(pid);
+  if (!running || status != 0) {
+    int fd = ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC);
+    std::string text = fd >= 0 ? read_all(fd) : "";
+    if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
+    failure = "ipcrt run of " + std::to_string(services) + " services (exit " +
+              std::to_string(status) + "): " + text;
+    return std::nullopt;
+  }
+  return BootRun{elapsed / 1e6, resident};
+}
+
+// Whatever happens to a run, no queue of this benchmark outlives it.
+struct RemoveQueuesAtExit {
+  ~RemoveQueuesAtExit() {
+    for (int i = 0; i < kServiceCounts[std::size(kServiceCounts) - 1]; ++i) {
+      ::mq_unlink(queue_path(i).c_str());
+    }
+  }
+};
+
+// Queues this process may still create: queues_max less those that exist.
+int queue_headroom() {
+  auto kernel = runtime::read_kernel_state();
+  if (!kernel) return 0;
+  return static_cast<int>(kernel->limits.queues_max) -
+         static_cast<int>(kernel->existing_queues.size());
+}
+
+}  // namespace
+
+void run_boot_scale(const Options& options, Report& report) {
+  RemoveQueuesAtExit remove_queues;
+  const std::string fifo_path = options.scratch_dir + "/running";
+  if (::mkfifo(fifo_path.c_str(), 0600) != 0) {
+    report.failure("boot scale: cannot create the FIFO " + fifo_path);
+    return;
+  }
+  // Read and write: the FIFO never reports end-of-file between runs, and opening it does not
+  // wait for a writer.
+  int fifo = ::open(fifo_path.c_str(), O_RDWR | O_CLOEXEC);
+  const int headroom = queue_headroom();
+  struct Scale {
+    int services = 0;
+    int queues = 0;
+    std::string manifest;
+    std::vector<double> bare_ms, ipcrt_ms, resident_kib;
+  };
+  std::vector<Scale> scales;
+  for (int services : kServiceCounts) {
+    Scale scale;
+    scale.services = services;
+    scale.queues = std::min(services, headroom);
+    scale.manifest = options.scratch_dir + "/boot-" + std::to_string(services) + ".json";
+    if (!write_file(scale.manifest, boot_manifest(options, fifo_path, services, scale.queues))) {
+      report.failure("boot scale: cannot write " + scale.manifest);
+      return;
+    }
+    scales.push_back(std::move(scale));
+  }
+
+  const std::string log_path = options.scratch_dir + "/boot.log";
+  const int rounds = std::max(3, options.rounds / 2);
+  for (int round = 0; round < rounds; ++round) {
+    for (auto& scale : scales) {
+      std::string failure;
+      auto bare = boot_bare(options, fifo_path, fifo, scale.services);
+      auto booted = boot_ipcrt(options, scale.manifest, log_path, fifo, scale.services, failure);
+      if (!bare || !booted) {
+        report.failure("boot scale: " + (failure.empty() ? "bare fork+exec did not run" : failure));
+        ::close(fifo);
+        return;
+      }
+      scale.bare_ms.push_back(bare->milliseconds);
+      scale.ipcrt_ms.push_back(booted->milliseconds);
+      scale.resident_kib.push_back(static_cast<double>(booted->supervisor_kib));
+    }
+  }
+  ::close(fifo);
+
+  Section& boot = report.section(
+      "Boot to every service running",
+      "One sample: from starting the services (bare) or `ipcrt run` until each service has "
+      "written its byte to a FIFO; every service owns one queue (" +
+          std::to_string(scales.back().queues) +
+          " at most, the kernel's queues_max less the "
+          "queues that exist) with remove-on-stop; " +
+          std::to_string(rounds) + " rounds.",
+      "the bare fork+exec of as many services");
+  Section& growth = report.section(
+      "Boot growth, per service",
+      "`ipcrt run`'s boot time above divided by the number of services.", "16 services");
+  Section& memory = report.section(
+      "Supervisor resident memory",
+      "VmRSS of the `ipcrt run` process once every service runs (static binary; one filter, "
+      "launch spec and seccomp listener per service).",
+      "1 service");
+  double per_service_16 = 0;
+  for (const auto& scale : scales) {
+    Summary bare = summarize(scale.bare_ms);
+    Summary booted = summarize(scale.ipcrt_ms);
+    std::string count =
+        std::to_string(scale.services) + (scale.services == 1 ? " service" : " services");
+    boot.rows.push_back({count + ", bare fork+exec", bare, "ms", 1.0, {}});
+    boot.rows.push_back({count + ", ipcrt run (" + std::to_string(scale.queues) +
+                             (scale.queues == 1 ? " queue)" : " queues)"),
+                         booted,
+                         "ms",
+                         booted.median / bare.median,
+                         {}});
+    std::vector<double> per_service;
+    for (double ms : scale.ipcrt_ms) per_service.push_back(ms * 1000 / scale.services);
+    Summary per = summarize(per_service);
+    if (scale.services == 16) per_service_16 = per.median;
+    growth.rows.push_back({count, per, "µs", {}, {}});
+    memory.rows.push_back({count, summarize(scale.resident_kib), "KiB", {}, {}});
+    if (scale.services == 256) {
+      report.target({"boot of 256 services / their bare fork+exec", booted.median / bare.median,
+                     1.5, Better::Lower, "×"});
+    }
+    if (scale.services == 64) {
+      report.target({"supervisor resident with 64 services",
+                     summarize(scale.resident_kib).median / 1024, 4, Better::Lower, " MiB"});
+    }
+  }
+  for (auto& row : growth.rows) row.ratio = row.summary.median / per_service_16;
+  for (auto& row : memory.rows) row.ratio = row.summary.median / memory.rows.front().summary.median;
+  report.target({"linear boot: per-service time at 256 / at 16 services",
+                 growth.rows.back().summary.median / per_service_16, 1.5, Better::Lower, "×"});
+}
+
+}  // namespace ipcrt::bench

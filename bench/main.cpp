@@ -1,0 +1,163 @@
+// ipcrt-bench: every benchmark of issue #8 in one run, printed as one Markdown table with the
+// machine it ran on. Not a test: nothing here fails on a slow machine; missed targets are
+// reported as such. Run it through scripts/bench, which builds what it needs first.
+//   ipcrt-bench [--rounds N] [--only startup,boot,flow,filter,open] [--binary-size NAME=BYTES]...
+//               [--ipcrt PATH] [--ready PATH] [--flow PATH] [--trivial PATH] [--bwrap PATH|""]
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "bench/benchmarks.hpp"
+#include "runtime/mediation.hpp"
+
+namespace ipcrt::bench {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+std::string machine_description(const Options& options) {
+  utsname names{};
+  ::uname(&names);
+  std::string cpu = "unknown CPU";
+  if (FILE* cpuinfo = std::fopen("/proc/cpuinfo", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, cpuinfo) != nullptr) {
+      if (std::strncmp(line, "model name", 10) == 0 && std::strchr(line, ':') != nullptr) {
+        cpu = std::strchr(line, ':') + 2;
+        if (!cpu.empty() && cpu.back() == '\n') cpu.pop_back();
+        break;
+      }
+    }
+    std::fclose(cpuinfo);
+  }
+  char date[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  return std::string(date) + ", Linux " + names.release + " " + names.machine + ", " + cpu + ", " +
+         std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs" +
+         (options.mediation ? "" : ", no name-level mediation");
+}
+
+bool starts_with_option(const char* argument, const char* option) {
+  return std::strcmp(argument, option) == 0;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: ipcrt-bench [--rounds N] [--only startup,boot,flow,filter,open]\n"
+               "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
+               "                   [--flow PATH] [--trivial PATH] [--bwrap PATH]\n");
+  return 2;
+}
+
+}  // namespace
+
+void report_binary_sizes(const Options& options, Report& report) {
+  if (options.binary_sizes.empty()) return;
+  Section& section = report.section("Stripped static ipcrt",
+                                    "From scripts/size: release build (GCC 12, -Os), stripped.",
+                                    options.binary_sizes.front().first);
+  const double reference = static_cast<double>(options.binary_sizes.front().second);
+  for (const auto& [name, bytes] : options.binary_sizes) {
+    section.rows.push_back({name + " (" + std::to_string(bytes) + " bytes)",
+                            {static_cast<double>(bytes) / kMiB, 0},
+                            "MiB",
+                            static_cast<double>(bytes) / reference,
+                            {}});
+    if (name == "arm64") {
+      report.target(
+          {"static aarch64 binary", static_cast<double>(bytes) / kMiB, 1.2, Better::Lower, " MiB"});
+    }
+  }
+}
+
+}  // namespace ipcrt::bench
+
+int main(int argc, char** argv) {
+  using namespace ipcrt::bench;
+  namespace fs = std::filesystem;
+  const fs::path here = fs::canonical("/proc/self/exe").parent_path();
+  Options options;
+  options.ipcrt = (here.parent_path() / "runtime" / "ipcrt").string();
+  options.ready = (here / "bench-ready").string();
+  options.flow = (here / "bench-flow").string();
+  options.trivial = "/bin/true";
+  options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
+  std::string only = "startup,boot,flow,filter,open";
+  for (int i = 1; i < argc; ++i) {
+    if (i + 1 >= argc) return usage();
+    const char* value = argv[++i];
+    const char* option = argv[i - 1];
+    if (starts_with_option(option, "--rounds")) {
+      options.rounds = std::max(1, std::atoi(value));
+    } else if (starts_with_option(option, "--only")) {
+      only = value;
+    } else if (starts_with_option(option, "--binary-size")) {
+      const char* equals = std::strchr(value, '=');
+      if (equals == nullptr) return usage();
+      options.binary_sizes.emplace_back(std::string(value, equals),
+                                        std::strtoull(equals + 1, nullptr, 10));
+    } else if (starts_with_option(option, "--ipcrt")) {
+      options.ipcrt = value;
+    } else if (starts_with_option(option, "--ready")) {
+      options.ready = value;
+    } else if (starts_with_option(option, "--flow")) {
+      options.flow = value;
+    } else if (starts_with_option(option, "--trivial")) {
+      options.trivial = value;
+    } else if (starts_with_option(option, "--bwrap")) {
+      options.bwrap = value;
+    } else {
+      return usage();
+    }
+  }
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "ipcrt-bench: run as root (ipcrt creates queues and namespaces)\n");
+    return 1;
+  }
+  for (const auto& program : {options.ipcrt, options.ready, options.flow, options.trivial}) {
+    if (::access(program.c_str(), X_OK) != 0) {
+      std::fprintf(stderr, "ipcrt-bench: %s is missing (build the tree first)\n", program.c_str());
+      return 1;
+    }
+  }
+  options.mediation = ipcrt::runtime::mediation_support().has_value();
+  char scratch[] = "/tmp/ipcrt-bench.XXXXXX";
+  if (::mkdtemp(scratch) == nullptr) {
+    std::perror("ipcrt-bench: mkdtemp");
+    return 1;
+  }
+  options.scratch_dir = scratch;
+
+  Report report;
+  auto wanted = [&only](const char* name) {
+    return ("," + only + ",").find(name) != std::string::npos;
+  };
+  struct Benchmark {
+    const char* name;
+    void (*run)(const Options&, Report&);
+  };
+  const Benchmark benchmarks[] = {{",startup,", run_startup},
+                                  {",boot,", run_boot_scale},
+                                  {",flow,", run_message_flow},
+                                  {",filter,", run_filter_cost},
+                                  {",open,", run_mq_open_cost}};
+  for (const auto& benchmark : benchmarks) {
+    if (!wanted(benchmark.name)) continue;
+    std::fprintf(stderr, "ipcrt-bench: running %.*s\n",
+                 static_cast<int>(std::strlen(benchmark.name) - 2), benchmark.name + 1);
+    benchmark.run(options, report);
+  }
+  report_binary_sizes(options, report);
+  std::error_code ignored;
+  fs::remove_all(options.scratch_dir, ignored);
+
+  std::fputs(report.format(machine_description(options), options.rounds).c_str(), stdout);
+  return report.failed() ? 1 : 0;
+}

@@ -1,0 +1,108 @@
+// What every benchmark of ipcrt-bench shares: a clock, samples summarised as median and spread,
+// the report they are collected into (rows, ratios, targets) and small process helpers. The
+// benchmarks only measure; the report prints the one table (bench/report.cpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipcrt::bench {
+
+double now_ns();  // CLOCK_MONOTONIC through the vDSO: no syscall, so it passes any filter
+
+struct Summary {
+  double median = 0;
+  double spread = 0;  // (p75 - p25) / median: the interquartile range, relative
+};
+
+[[nodiscard]] Summary summarize(std::vector<double> samples);
+
+// What the benchmarks are given: paths of the programs they start, how many rounds to run,
+// and a scratch directory that the driver removes at the end.
+struct Options {
+  std::string ipcrt;        // the static ipcrt binary
+  std::string ready;        // bench-ready: reports on a FIFO, then waits for a signal
+  std::string flow;         // bench-flow: the message-flow provider and consumer
+  std::string trivial;      // the program whose start-up is measured (/bin/true)
+  std::string bwrap;        // bubblewrap, "" when missing
+  std::string scratch_dir;  // temporary files (manifests, FIFOs, filters)
+  int rounds = 11;          // interleaved rounds per benchmark (boot scale uses fewer)
+  bool mediation = false;   // the kernel supports name-level mediation (SPEC §6)
+  std::vector<std::pair<std::string, std::uint64_t>> binary_sizes;  // stripped, from scripts/size
+};
+
+enum class Better { Lower, Higher };
+
+// One line of the table: medians divided by the section's baseline (and second reference).
+struct Row {
+  std::string configuration;
+  Summary summary;
+  std::string unit;  // "µs", "ns", "msg/s", "KiB", "bytes"
+  std::optional<double> ratio;
+  std::optional<double> other_ratio;
+};
+
+struct Section {
+  std::string title;
+  std::string note;       // what one sample is, printed under the title
+  std::string baseline;   // "bare fork+exec": the ratio column's reference
+  std::string reference;  // a second ratio column ("bubblewrap"), "" for none
+  std::vector<Row> rows;
+};
+
+// A target of issue #8 / SPEC §9, checked against a value from the same run.
+struct Target {
+  std::string what;
+  double measured = 0;
+  double limit = 0;
+  Better better = Better::Lower;
+  std::string unit;  // "×", "MiB"
+};
+
+class Report {
+ public:
+  Section& section(std::string title, std::string note, std::string baseline,
+                   std::string reference = {});
+  void target(Target target) { targets_.push_back(std::move(target)); }
+  void failure(std::string what) { failures_.push_back(std::move(what)); }
+  [[nodiscard]] bool failed() const { return !failures_.empty(); }
+  // Markdown: the machine, every section, the targets with met / missed by how much.
+  [[nodiscard]] std::string format(const std::string& machine, int rounds) const;
+
+ private:
+  std::deque<Section> sections_;  // a deque: section() references stay valid
+  std::vector<Target> targets_;
+  std::vector<std::string> failures_;
+};
+
+// fork + execve of argv with the given environment; stdin from /dev/null; stdout to `stdout_fd`
+// (-1: /dev/null), stderr to `stderr_fd` (-1: /dev/null); `keep_fd` stays open as fd 3 in the
+// child when >= 0. argv and envp are laid out before fork. Returns the pid, or -1.
+struct Exec {
+  std::vector<std::string> argv = {};
+  std::vector<std::string> environment = {};  // empty: this process's environment
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int keep_fd = -1;
+  int cpu = -1;  // >= 0: the child and what it starts run on this CPU only
+};
+pid_t fork_exec(const Exec& exec);
+
+// waitpid; the exit status, or 128 + signal.
+int wait_exit(pid_t pid);
+
+// Reads everything from `fd` until EOF, then closes it.
+std::string read_all(int fd);
+
+// Writes `text` to `path`; false on failure.
+bool write_file(const std::string& path, const std::string& text);
+
+// VmRSS of a process in KiB, 0 when unreadable.
+std::uint64_t resident_kib(pid_t pid);
+
+}  // namespace ipcrt::bench

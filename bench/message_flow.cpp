@@ -1,0 +1,215 @@
+// Message flow (issue #8): bench-flow's echo (provider, owns a request and a reply queue) and
+// client (consumer) exchange round trips and a one-way stream, for a small and a large message
+// size: booted by `ipcrt run` (both confined: filters, mediated mq_open, own namespaces) and
+// as the same two programs started unconfined on queues this process creates.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "bench/benchmarks.hpp"
+#include "platform/mqueue.hpp"
+
+namespace ipcrt::bench {
+namespace {
+
+constexpr long kSmallSize = 64;
+constexpr long kLargeSize = 8192;
+constexpr long kRoundTrips = 10000;
+constexpr long kMessages = 50000;
+// Both ends (and the supervisor) share one CPU, in both configurations: a wake-up across
+// virtual CPUs varies by tens of microseconds from one run to the next and would drown what
+// confinement costs.
+constexpr int kCpu = 0;
+
+struct FlowSetup {
+  std::string requests = "/ipcrt-bench-" + std::to_string(::getpid()) + "-requests";
+  std::string replies = "/ipcrt-bench-" + std::to_string(::getpid()) + "-replies";
+  long max_messages = 10;
+  long message_size = kLargeSize;
+  std::vector<long> sizes;
+};
+
+// size -> {round trip ns, messages per second}
+using FlowResult = std::map<long, std::pair<double, double>>;
+
+std::vector<std::string> client_command(const Options& options, const FlowSetup& setup) {
+  std::vector<std::string> command{options.flow,
+                                   "client",
+                                   setup.requests,
+                                   setup.replies,
+                                   std::to_string(kRoundTrips),
+                                   std::to_string(kMessages)};
+  for (long size : setup.sizes) command.push_back(std::to_string(size));
+  return command;
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string json;
+  for (const auto& item : items) json += (json.empty() ? "\"" : ", \"") + item + "\"";
+  return "[" + json + "]";
+}
+
+std::string flow_manifest(const Options& options, const FlowSetup& setup) {
+  auto slot = [&](const std::string& path, const char* permission) {
+    return R"({"interface": "posix-mq", "path": ")" + path + R"(", "permissions": [")" +
+           permission + R"("], "max-messages": )" + std::to_string(setup.max_messages) +
+           R"(, "message-size": )" + std::to_string(setup.message_size) +
+           R"(, "remove-on-stop": true})";
+  };
+  return R"({"version": 1, "name": "bench-flow", "services": {
+  "echo": {"command": )" +
+         quoted_list({options.flow, "echo", setup.requests, setup.replies}) +
+         R"(, "slots": {"requests": )" + slot(setup.requests, "write") + R"(, "replies": )" +
+         slot(setup.replies, "read") + R"(}},
+  "client": {"command": )" +
+         quoted_list(client_command(options, setup)) + R"(, "after": ["echo"],
+    "plugs": {"requests": {"interface": "posix-mq"}, "replies": {"interface": "posix-mq"}}}
+}}
+)";
+}
+
+std::optional<FlowResult> parse(const std::string& output, const FlowSetup& setup) {
+  FlowResult result;
+  for (const char* line = output.c_str(); *line != '\0';) {
+    long size = 0;
+    double round_trip = 0;
+    double rate = 0;
+    if (std::sscanf(line, "size=%ld round_trip_ns=%lf messages_per_s=%lf", &size, &round_trip,
+                    &rate) == 3) {
+      result[size] = {round_trip, rate};
+    }
+    const char* next = std::strchr(line, '\n');
+    if (next == nullptr) break;
+    line = next + 1;
+  }
+  if (result.size() != setup.sizes.size()) return std::nullopt;
+  return result;
+}
+
+std::optional<FlowResult> flow_unconfined(const Options& options, const FlowSetup& setup,
+                                          std::string& failure) {
+  mq_attr attributes{};
+  attributes.mq_maxmsg = setup.max_messages;
+  attributes.mq_msgsize = setup.message_size;
+  for (const auto& path : {setup.requests, setup.replies}) {
+    mqd_t queue = ::mq_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attributes);
+    if (queue == static_cast<mqd_t>(-1)) {
+      failure = "cannot create " + path;
+      return std::nullopt;
+    }
+    ::close(queue);
+  }
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return std::nullopt;
+  pid_t echo = fork_exec(
+      {.argv = {options.flow, "echo", setup.requests, setup.replies}, .stderr_fd = 2, .cpu = kCpu});
+  pid_t client = fork_exec(
+      {.argv = client_command(options, setup), .stdout_fd = out[1], .stderr_fd = 2, .cpu = kCpu});
+  ::close(out[1]);
+  std::string output = read_all(out[0]);
+  int client_status = wait_exit(client);
+  int echo_status = wait_exit(echo);
+  ::mq_unlink(setup.requests.c_str());
+  ::mq_unlink(setup.replies.c_str());
+  auto result = parse(output, setup);
+  if (client_status != 0 || echo_status != 0 || !result) {
+    failure = "the unconfined pair failed: " + output;
+    return std::nullopt;
+  }
+  return result;
+}
+
+std::optional<FlowResult> flow_ipcrt(const Options& options, const std::string& manifest,
+                                     const FlowSetup& setup, std::string& failure) {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return std::nullopt;
+  if (::pipe2(err, O_CLOEXEC) != 0) return std::nullopt;
+  pid_t pid = fork_exec({.argv = {options.ipcrt, "run", manifest},
+                         .stdout_fd = out[1],
+                         .stderr_fd = err[1],
+                         .cpu = kCpu});
+  ::close(out[1]);
+  ::close(err[1]);
+  // The client prints little, ipcrt logs little: read stdout to its end, then stderr.
+  std::string output = read_all(out[0]);
+  std::string log = read_all(err[0]);
+  int status = wait_exit(pid);
+  auto result = parse(output, setup);
+  if (status != 0 || !result) {
+    failure = "ipcrt run of the pair (exit " + std::to_string(status) + "): " + output + log;
+    return std::nullopt;
+  }
+  return result;
+}
+
+}  // namespace
+
+void run_message_flow(const Options& options, Report& report) {
+  FlowSetup setup;
+  auto limits = platform::read_mqueue_limits();
+  if (!limits) {
+    report.failure("message flow: " + limits.error().describe());
+    return;
+  }
+  setup.max_messages = limits->msg_max;
+  setup.message_size = std::min(kLargeSize, limits->msgsize_max);
+  setup.sizes = {kSmallSize, setup.message_size};
+  const std::string manifest = options.scratch_dir + "/flow.json";
+  if (!write_file(manifest, flow_manifest(options, setup))) {
+    report.failure("message flow: cannot write " + manifest);
+    return;
+  }
+
+  std::map<long, std::vector<double>> bare_trip, bare_rate, confined_trip, confined_rate;
+  for (int round = 0; round < options.rounds; ++round) {
+    std::string failure;
+    auto bare = flow_unconfined(options, setup, failure);
+    auto confined = bare ? flow_ipcrt(options, manifest, setup, failure) : std::nullopt;
+    if (!confined) {
+      report.failure("message flow: " + failure);
+      return;
+    }
+    for (long size : setup.sizes) {
+      bare_trip[size].push_back(bare->at(size).first / 1000);
+      bare_rate[size].push_back(bare->at(size).second);
+      confined_trip[size].push_back(confined->at(size).first / 1000);
+      confined_rate[size].push_back(confined->at(size).second);
+    }
+  }
+
+  Section& section = report.section(
+      "Message flow between a provider and a consumer",
+      "One sample: " + std::to_string(kRoundTrips) +
+          " request/reply round trips, then a stream "
+          "of " +
+          std::to_string(kMessages) + " messages, over two queues of " +
+          std::to_string(setup.max_messages) + " messages; " + std::to_string(options.rounds) +
+          " rounds. Confined: both booted by `ipcrt run` (filters, mediated mq_open).",
+      "the unconfined pair");
+  for (long size : setup.sizes) {
+    const std::string bytes = std::to_string(size) + " B";
+    Summary trip = summarize(bare_trip[size]);
+    Summary confined = summarize(confined_trip[size]);
+    section.rows.push_back({"round trip, " + bytes + ", unconfined", trip, "µs", 1.0, {}});
+    section.rows.push_back(
+        {"round trip, " + bytes + ", confined", confined, "µs", confined.median / trip.median, {}});
+    Summary rate = summarize(bare_rate[size]);
+    Summary confined_messages = summarize(confined_rate[size]);
+    section.rows.push_back({"throughput, " + bytes + ", unconfined", rate, "msg/s", 1.0, {}});
+    section.rows.push_back({"throughput, " + bytes + ", confined",
+                            confined_messages,
+                            "msg/s",
+                            confined_messages.median / rate.median,
+                            {}});
+    report.target({"message throughput, " + bytes + ", confined / unconfined",
+                   confined_messages.median / rate.median, 0.95, Better::Higher, "×"});
+  }
+}
+
+}  // namespace ipcrt::bench

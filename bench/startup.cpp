@@ -1,0 +1,202 @@
+// Start-up of one confined service (issue #8): the same trivial program run to its exit by
+//   - a bare fork + execve (the baseline),
+//   - the running supervisor's launch path (runtime::launch: fork, mount namespace, private
+//     /dev/shm, mqueue mounts hidden, capabilities dropped, no_new_privs, filter, exec),
+//   - bubblewrap doing the same confinement (--unshare-ipc, a tmpfs /dev/shm, --seccomp with
+//     the service's own allowlist), started by fork + execve like a supervisor would,
+//   - the whole `ipcrt run` command of a one-service manifest (ipcrt's own exec, parse, plan,
+//     filter compilation, resources, launch, supervision, cleanup).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <utility>
+
+#include "bench/benchmarks.hpp"
+#include "platform/seccomp.hpp"
+#include "runtime/boot.hpp"
+#include "runtime/kernel_state.hpp"
+#include "runtime/launch.hpp"
+#include "runtime/manifest_input.hpp"
+#include "runtime/policy.hpp"
+
+namespace ipcrt::bench {
+namespace {
+
+// `name` differs between the prepared service and `ipcrt run`'s: each removes its private
+// /dev/shm directory at the end, which must not be the other's.
+std::string startup_manifest(const Options& options, const std::string& name) {
+  return R"({
+  "version": 1,
+  "name": ")" +
+         name + R"(",
+  "services": {
+    "app": {
+      "command": [")" +
+         options.trivial + R"("],
+      "plugs": {"shm": {"interface": "shared-memory", "private": true}}
+    }
+  }
+}
+)";
+}
+
+// The one service of the manifest, booted as `ipcrt run` boots it, ready to be launched again
+// and again; its resources are released when this goes away.
+class PreparedService {
+ public:
+  static std::optional<PreparedService> prepare(const std::string& manifest_path,
+                                                const Options& options, Report& report) {
+    auto loaded = runtime::load_connected_manifest(manifest_path);
+    auto kernel = runtime::read_kernel_state();
+    if (loaded.diagnostics.has_errors() || !kernel) {
+      report.failure("start-up: " + loaded.diagnostics.format(manifest_path));
+      return std::nullopt;
+    }
+    auto plan =
+        runtime::make_plan(*loaded.manifest, loaded.connections, *kernel, loaded.diagnostics);
+    if (!plan) {
+      report.failure("start-up: " + loaded.diagnostics.format(manifest_path));
+      return std::nullopt;
+    }
+    const config::Service& service = *loaded.manifest->find_service("app");
+    const runtime::PlannedService& planned = plan->services.front();
+    auto filter = runtime::compile_service_filter(service, planned, options.mediation);
+    auto unmediated = runtime::compile_service_filter(service, planned, false);
+    auto identities = runtime::resolve_identities(*loaded.manifest, platform::UserDatabase({}, {}));
+    if (!filter || !unmediated || !identities) {
+      report.failure("start-up: cannot compile the filter or resolve the user");
+      return std::nullopt;
+    }
+    auto resources = runtime::boot_resources(*plan, *identities);
+    if (!resources) {
+      report.failure("start-up: " + resources.error().describe());
+      return std::nullopt;
+    }
+    PreparedService prepared;
+    prepared.spec_ =
+        runtime::prepare_launch(service, planned, identities->at("app"), std::move(*filter),
+                                resources->service_default_rlimits);
+    prepared.unmediated_filter_ = std::move(*unmediated);
+    prepared.resources_ = std::move(*resources);
+    return prepared;
+  }
+
+  PreparedService(PreparedService&& other) noexcept
+      : spec_(std::move(other.spec_)),
+        unmediated_filter_(std::move(other.unmediated_filter_)),
+        resources_(std::exchange(other.resources_, std::nullopt)) {}
+  PreparedService& operator=(PreparedService&&) = delete;
+  ~PreparedService() {
+    if (resources_) runtime::release_resources(*resources_);
+  }
+
+  [[nodiscard]] const runtime::LaunchSpec& spec() const { return spec_; }
+  // The same allowlist answering EPERM instead of asking a supervisor: bubblewrap has none.
+  [[nodiscard]] const platform::BpfProgram& unmediated_filter() const { return unmediated_filter_; }
+
+ private:
+  PreparedService() = default;
+  runtime::LaunchSpec spec_;
+  platform::BpfProgram unmediated_filter_;
+  std::optional<runtime::BootedResources> resources_;
+};
+
+struct Configuration {
+  std::string label;
+  std::function<bool()> start_and_wait;  // false: the run failed
+  std::vector<double> samples_us = {};
+};
+
+}  // namespace
+
+void run_startup(const Options& options, Report& report) {
+  const std::string manifest_path = options.scratch_dir + "/startup.json";
+  const std::string launch_manifest_path = options.scratch_dir + "/launch.json";
+  const std::string filter_path = options.scratch_dir + "/startup.bpf";
+  if (!write_file(manifest_path, startup_manifest(options, "bench-run")) ||
+      !write_file(launch_manifest_path, startup_manifest(options, "bench-launch"))) {
+    report.failure("start-up: cannot write " + manifest_path);
+    return;
+  }
+  auto prepared = PreparedService::prepare(launch_manifest_path, options, report);
+  if (!prepared) return;
+  const auto& instructions = prepared->unmediated_filter().instructions;
+  if (!write_file(filter_path, std::string(reinterpret_cast<const char*>(instructions.data()),
+                                           instructions.size() * sizeof(sock_filter)))) {
+    report.failure("start-up: cannot write " + filter_path);
+    return;
+  }
+
+  std::vector<Configuration> configurations;
+  configurations.push_back({"bare fork + exec", [&] {
+                              pid_t pid = fork_exec({.argv = {options.trivial}});
+                              return pid > 0 && wait_exit(pid) == 0;
+                            }});
+  configurations.push_back({"ipcrt: supervisor's launch of a confined service", [&] {
+                              auto launched = runtime::launch(prepared->spec());
+                              if (!launched) {
+                                std::fprintf(stderr, "ipcrt-bench: launch: %s\n",
+                                             launched.error().describe().c_str());
+                                return false;
+                              }
+                              return wait_exit(launched->pid) == 0;
+                            }});
+  if (!options.bwrap.empty()) {
+    configurations.push_back(
+        {"bubblewrap: --unshare-ipc, tmpfs /dev/shm, --seccomp", [&] {
+           int filter = ::open(filter_path.c_str(), O_RDONLY | O_CLOEXEC);
+           pid_t pid =
+               fork_exec({.argv = {options.bwrap, "--unshare-ipc", "--dev-bind", "/", "/",
+                                   "--tmpfs", "/dev/shm", "--seccomp", "3", options.trivial},
+                          .keep_fd = filter});
+           ::close(filter);
+           return pid > 0 && wait_exit(pid) == 0;
+         }});
+  }
+  configurations.push_back(
+      {"ipcrt run: the whole command, one-service manifest", [&] {
+         pid_t pid = fork_exec({.argv = {options.ipcrt, "run", manifest_path}});
+         return pid > 0 && wait_exit(pid) == 0;
+       }});
+
+  const int rounds = options.rounds * 5;           // a sample takes about a millisecond
+  for (int round = -1; round < rounds; ++round) {  // round -1 warms caches up, not kept
+    for (auto& configuration : configurations) {
+      double start = now_ns();
+      if (!configuration.start_and_wait()) {
+        report.failure("start-up: " + configuration.label + " did not run " + options.trivial);
+        return;
+      }
+      if (round >= 0) configuration.samples_us.push_back((now_ns() - start) / 1000);
+    }
+  }
+
+  Summary baseline = summarize(configurations.front().samples_us);
+  std::optional<Summary> bubblewrap;
+  if (!options.bwrap.empty()) bubblewrap = summarize(configurations[2].samples_us);
+  Section& section = report.section(
+      "Start-up of one confined service",
+      "One sample: start `" + options.trivial + "` and wait for its exit; " +
+          std::to_string(rounds) +
+          " rounds. The launch row is what the running supervisor does for each service; "
+          "bubblewrap and `ipcrt run` include their own exec.",
+      "fork+exec", bubblewrap ? "bubblewrap" : "");
+  for (const auto& configuration : configurations) {
+    Summary summary = summarize(configuration.samples_us);
+    Row row{configuration.label, summary, "µs", summary.median / baseline.median, {}};
+    if (bubblewrap) row.other_ratio = summary.median / bubblewrap->median;
+    section.rows.push_back(row);
+  }
+  const Summary launch = summarize(configurations[1].samples_us);
+  report.target({"confined start-up (supervisor's launch) / bare fork+exec",
+                 launch.median / baseline.median, 1.5, Better::Lower, "×"});
+  if (bubblewrap) {
+    report.target({"confined start-up (supervisor's launch) / bubblewrap",
+                   launch.median / bubblewrap->median, 0.4, Better::Lower, "×"});
+  }
+}
+
+}  // namespace ipcrt::bench
