@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "bench/benchmarks.hpp"
+#include "common/file.hpp"
 #include "runtime/kernel_state.hpp"
 
 namespace ipcrt::bench {
@@ -103,8 +104,7 @@ std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& man
   ::kill(pid, SIGTERM);
   int status = wait_exit(pid);
   if (!running || status != 0) {
-    int fd = ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC);
-    std::string text = fd >= 0 ? read_all(fd) : "";
+    std::string text = read_text_file(log_path).value_or("");
     if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
     failure = "ipcrt run of " + std::to_string(services) + " services (exit " +
               std::to_string(status) + "): " + text;

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/file.hpp"
+
 extern char** environ;
 
 namespace ipcrt::bench {
@@ -193,13 +195,11 @@ bool write_file(const std::string& path, const std::string& text) {
 }
 
 std::uint64_t resident_kib(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/status";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  std::string status = read_all(fd);
-  auto at = status.find("VmRSS:");
+  auto status = read_text_file("/proc/" + std::to_string(pid) + "/status");
+  if (!status) return 0;
+  auto at = status->find("VmRSS:");
   if (at == std::string::npos) return 0;
-  return std::strtoull(status.c_str() + at + 6, nullptr, 10);
+  return std::strtoull(status->c_str() + at + 6, nullptr, 10);
 }
 
 }  // namespace ipcrt::bench

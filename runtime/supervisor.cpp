@@ -288,11 +288,15 @@ void Supervisor::on_launch_report(Tracked& service) {
   running(service);
 }
 
-void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
-  log_error("start failed")
-      .field("service", service.config.spec.service)
-      .field("phase", failure.phase)
-      .field("errno", failure.errno_name());
+void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure,
+                              const std::string& hint) {
+  {
+    auto line = log_error("start failed");
+    line.field("service", service.config.spec.service)
+        .field("phase", failure.phase)
+        .field("errno", failure.errno_name());
+    if (!hint.empty()) line.field("hint", hint);
+  }
   after_end(service, true, Clock::duration::zero());
 }
 
@@ -389,17 +393,13 @@ void Supervisor::fire_timers() {
   for (auto& service : services_) {
     if (service.state == State::Starting && service.launch_deadline <= now) {
       // The child stalls before exec: kill it; its zombie is reaped as an orphan.
-      log_error("start failed")
-          .field("service", service.config.spec.service)
-          .field("pid", service.pid)
-          .field("phase", "timeout")
-          .field("hint", cat("the child did not exec within ", options_.launch_timeout.count(),
-                             " ms (a hung working directory or mount?)"));
       ::kill(service.pid, SIGKILL);
       unwatch(service.launching->report.get());
       service.launching.reset();
       service.pid = 0;
-      after_end(service, true, Clock::duration::zero());
+      start_failed(service, LaunchFailure{"timeout", ETIMEDOUT},
+                   cat("the child did not exec within ", options_.launch_timeout.count(),
+                       " ms: check the working directory and mounts it uses"));
       continue;
     }
     if (service.state == State::Running && service.term_sent && !service.kill_sent &&

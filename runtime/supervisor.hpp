@@ -114,7 +114,7 @@ class Supervisor {
   void on_exit(Tracked& service, int status);
   void start(Tracked& service);
   void on_launch_report(Tracked& service);
-  void start_failed(Tracked& service, const LaunchFailure& failure);
+  void start_failed(Tracked& service, const LaunchFailure& failure, const std::string& hint = {});
   void running(Tracked& service);
   void after_end(Tracked& service, bool failed, Clock::duration ran_for);
   void start_ready_services();

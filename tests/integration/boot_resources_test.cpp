@@ -13,25 +13,17 @@
 #include "runtime/boot.hpp"
 #include "runtime/supervisor.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/system_state.hpp"
 
 using ipcrt::runtime::BootJournal;
 using ipcrt::runtime::Identities;
 using ipcrt::runtime::Plan;
+using ipcrt::test::path_exists;
+using ipcrt::test::queue_exists;
+using ipcrt::test::queue_state;
 using ipcrt::test::unique_name;
 
 namespace {
-
-bool exists(const std::string& path) {
-  struct stat info {};
-  return ::lstat(path.c_str(), &info) == 0;
-}
-
-bool queue_exists(const std::string& path) {
-  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
-  if (queue == static_cast<mqd_t>(-1)) return false;
-  ::mq_close(queue);
-  return true;
-}
 
 struct Cleanup {
   std::vector<std::string> queues;
@@ -93,8 +85,8 @@ TEST(BootResources, JournalRollsBackInReverseAndOnlyWhatWasRecorded) {
     LONGS_EQUAL(0, journal.entries().size());
   }
   CHECK_FALSE(queue_exists(queue_path));
-  CHECK_FALSE(exists(file));
-  CHECK_FALSE(exists(dir));
+  CHECK_FALSE(path_exists(file));
+  CHECK_FALSE(path_exists(dir));
 }
 
 TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
@@ -120,7 +112,7 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   struct stat info {};
   CHECK_EQUAL(0, ::stat(service.shm_dir.c_str(), &info));
   LONGS_EQUAL(01777, info.st_mode & 07777);
-  CHECK(exists(service.shm_dir + "/" + name));  // the mount point for the granted object
+  CHECK(path_exists(service.shm_dir + "/" + name));  // the mount point for the granted object
   CHECK_EQUAL(0, ::stat(("/dev/shm/" + name).c_str(), &info));
   LONGS_EQUAL(0644, info.st_mode & 07777);
   mqd_t created = ::mq_open(("/" + name).c_str(), O_RDONLY);
@@ -129,9 +121,9 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   LONGS_EQUAL(0640, info.st_mode & 07777);
 
   ipcrt::runtime::release_resources(*booted);
-  CHECK_FALSE(exists(service.shm_dir));
+  CHECK_FALSE(path_exists(service.shm_dir));
   CHECK_FALSE(queue_exists("/" + name));
-  CHECK_TRUE_TEXT(exists("/dev/shm/" + name), "objects persist like queues");
+  CHECK_TRUE_TEXT(path_exists("/dev/shm/" + name), "objects persist like queues");
 }
 
 TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
@@ -154,12 +146,9 @@ TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
   plan.queues.push_back(queue(conflicting, 4));
   auto booted = ipcrt::runtime::boot_resources(plan, identities());
   CHECK_FALSE(booted.has_value());
-  mqd_t kept = ::mq_open(adopted.c_str(), O_RDONLY);
-  CHECK(kept != static_cast<mqd_t>(-1));
-  mq_attr now{};
-  ::mq_getattr(kept, &now);
-  ::mq_close(kept);
-  LONGS_EQUAL_TEXT(1, now.mq_curmsgs, "the adopted queue keeps its message");
+  auto kept = queue_state(adopted);
+  CHECK(kept.has_value());
+  LONGS_EQUAL_TEXT(1, kept->messages, "the adopted queue keeps its message");
 }
 
 // Boot checks the descriptor it opened, not what `plan` saw: a queue another user left (or
@@ -204,16 +193,11 @@ TEST(BootResources, ForeignOrWiderQueueFailsTheBootAndIsLeftUntouched) {
     STRCMP_CONTAINS_TEXT(("rm /dev/mqueue/" + foreign.substr(1)).c_str(), error.c_str(), c.what);
     CHECK_FALSE_TEXT(queue_exists(created), "the queue this boot made is rolled back");
 
-    mqd_t kept = ::mq_open(foreign.c_str(), O_RDONLY);
-    CHECK(kept != static_cast<mqd_t>(-1));
-    struct stat info {};
-    mq_attr now{};
-    ::fstat(kept, &info);
-    ::mq_getattr(kept, &now);
-    ::mq_close(kept);
-    LONGS_EQUAL_TEXT(c.uid, info.st_uid, c.what);
-    LONGS_EQUAL_TEXT(c.mode, info.st_mode & 07777, c.what);
-    LONGS_EQUAL_TEXT(1, now.mq_curmsgs, c.what);
+    auto kept = queue_state(foreign);
+    CHECK_TEXT(kept.has_value(), c.what);
+    LONGS_EQUAL_TEXT(c.uid, kept->owner, c.what);
+    LONGS_EQUAL_TEXT(c.mode, kept->mode, c.what);
+    LONGS_EQUAL_TEXT(1, kept->messages, c.what);
   }
 }
 
@@ -263,8 +247,8 @@ TEST(BootLaunch, BeginsWithoutWaitingAndExecsOnlyAfterTheListenerWasTaken) {
   auto pending = ipcrt::runtime::begin_launch(spec);
   CHECK_TRUE_TEXT(pending.has_value(), pending ? "" : pending.error().describe().c_str());
   siginfo_t info{};
-  CHECK_EQUAL(0, ::waitid(P_PID, static_cast<id_t>(pending->pid), &info,
-                          WEXITED | WNOHANG | WNOWAIT));
+  CHECK_EQUAL(0,
+              ::waitid(P_PID, static_cast<id_t>(pending->pid), &info, WEXITED | WNOHANG | WNOWAIT));
   LONGS_EQUAL(0, info.si_pid);  // still confining, or waiting for us
 
   auto step = ipcrt::runtime::continue_launch(*pending);
@@ -391,7 +375,7 @@ TEST(BootShmOwnership, PrivateDirOwnedByAnotherUserFailsTheBootAndIsLeftAlone) {
   CHECK_TEXT(described.find(dir + " exists and is owned by uid 65534") != std::string::npos,
              described.c_str());
   CHECK_TEXT(described.find("rm -r " + dir) != std::string::npos, described.c_str());
-  CHECK_TRUE(exists(dir + "/theirs"));
+  CHECK_TRUE(path_exists(dir + "/theirs"));
   CHECK_FALSE_TEXT(queue_exists("/" + name), "the queue this boot created was rolled back");
 }
 
@@ -410,7 +394,7 @@ TEST(BootShmOwnership, SymlinkAtThePrivateDirPathFailsTheBoot) {
   CHECK_FALSE(booted.has_value());
   CHECK_TEXT(booted.error().describe().find("is not a directory") != std::string::npos,
              booted.error().describe().c_str());
-  CHECK_TRUE(exists(kept));
+  CHECK_TRUE(path_exists(kept));
   struct stat info {};
   CHECK_EQUAL(0, ::lstat(dir.c_str(), &info));
   CHECK_TRUE_TEXT(S_ISLNK(info.st_mode), "the symlink is not removed either");
@@ -436,7 +420,7 @@ TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
   CHECK_TEXT(described.find(path + " exists and is owned by uid 65534") != std::string::npos,
              described.c_str());
   CHECK_TEXT(described.find("rm -r " + path) != std::string::npos, described.c_str());
-  CHECK_TRUE_TEXT(exists(path), "the planted object is never removed");
+  CHECK_TRUE_TEXT(path_exists(path), "the planted object is never removed");
 
   // Ours, but with a second name elsewhere (a hard link to some other file): refused too.
   CHECK_EQUAL(0, ::chown(path.c_str(), ::geteuid(), ::getegid()));
@@ -490,10 +474,10 @@ TEST(BootShmOwnership, RunWithAPlantedPrivateDirExitsThreeAndDeletesNothing) {
                          "\"shared-memory\", \"write\": [\"" +
                          object + "\"]}}}}}\n";
   auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("manifest.json", manifest)});
-  bool object_left = exists("/dev/shm/" + object);
+  bool object_left = path_exists("/dev/shm/" + object);
   ::unlink(("/dev/shm/" + object).c_str());
   LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
   CHECK_TEXT(result.err.find("rm -r " + planted.path) != std::string::npos, result.err.c_str());
-  CHECK_TRUE(exists(planted.path + "/theirs"));
+  CHECK_TRUE(path_exists(planted.path + "/theirs"));
   CHECK_FALSE_TEXT(object_left, "the object this boot created was rolled back");
 }

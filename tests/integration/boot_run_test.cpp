@@ -20,11 +20,15 @@
 
 #include "platform/process.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/system_state.hpp"
 
 extern char** environ;
 
 using ipcrt::test::ProcessResult;
 using ipcrt::test::TempDir;
+using ipcrt::test::path_exists;
+using ipcrt::test::queue_exists;
+using ipcrt::test::queue_state;
 using ipcrt::test::unique_name;
 
 namespace {
@@ -45,18 +49,6 @@ std::string read_file(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-bool exists(const std::string& path) {
-  struct stat info {};
-  return ::lstat(path.c_str(), &info) == 0;
-}
-
-bool queue_exists(const std::string& path) {
-  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
-  if (queue == static_cast<mqd_t>(-1)) return false;
-  ::mq_close(queue);
-  return true;
 }
 
 // Unique names for one test, removed from the system when the test ends.
@@ -217,8 +209,8 @@ TEST(BootRun, MessagesFlowFromConsumerToProviderAndRunReturnsZero) {
              result.out.c_str());
   CHECK(contains(result.err, "msg=started service=collector"));
   CHECK(contains(result.err, "msg=exited service=sensor"));
-  CHECK_FALSE(exists(names.private_dir("collector")));
-  CHECK_FALSE(exists(names.private_dir("sensor")));
+  CHECK_FALSE(path_exists(names.private_dir("collector")));
+  CHECK_FALSE(path_exists(names.private_dir("sensor")));
 }
 
 TEST(BootRun, QueueHasTheManifestsAttributes) {
@@ -324,13 +316,13 @@ TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
   // "started" is logged at fork: a SIGTERM before the probes block it would kill them unlogged.
   CHECK_TEXT(run.wait_for("sensor waits for SIGTERM"), run.err().c_str());
   CHECK_TEXT(run.wait_for("collector waits for SIGTERM"), run.err().c_str());
-  CHECK(exists(names.private_dir("sensor")));
+  CHECK(path_exists(names.private_dir("sensor")));
   CHECK(queue_exists(names.queue));
   run.signal(SIGTERM);
   LONGS_EQUAL_TEXT(0, run.wait(), run.err().c_str());
   STRCMP_EQUAL("sensor\ncollector\n", read_file(log).c_str());
-  CHECK_FALSE(exists(names.private_dir("sensor")));
-  CHECK_FALSE(exists(names.private_dir("collector")));
+  CHECK_FALSE(path_exists(names.private_dir("sensor")));
+  CHECK_FALSE(path_exists(names.private_dir("collector")));
   CHECK_FALSE_TEXT(queue_exists(names.queue), "remove-on-stop queue removed");
   CHECK(contains(run.err(), "msg=\"removed queue\" path=" + names.queue));
 }
@@ -363,8 +355,8 @@ TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
   CHECK_TEXT(contains(result.err, names.queue2 + " already exists"), result.err.c_str());
   CHECK_FALSE_TEXT(queue_exists(names.queue), "the queue this boot created was removed");
   CHECK_TRUE_TEXT(queue_exists(names.queue2), "the pre-existing queue is never removed");
-  CHECK_FALSE(exists("/dev/shm/" + names.object));
-  CHECK_FALSE(exists(names.private_dir("collector")));
+  CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+  CHECK_FALSE(path_exists(names.private_dir("collector")));
 }
 
 // Another local user may create the manifest's queue before boot to read or inject its
@@ -404,20 +396,15 @@ TEST(BootRun, QueueLeftByAnotherUserOrWithAWiderModeFailsTheBootUntouched) {
     CHECK_TEXT(contains(result.err, "remove it (rm /dev/mqueue" + names.queue + ")"),
                result.err.c_str());
     CHECK_FALSE_TEXT(contains(result.err, "msg=started"), result.err.c_str());
-    CHECK_FALSE(exists("/dev/shm/" + names.object));
-    CHECK_FALSE(exists(names.private_dir("collector")));
-    CHECK_FALSE(exists(names.private_dir("sensor")));
+    CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+    CHECK_FALSE(path_exists(names.private_dir("collector")));
+    CHECK_FALSE(path_exists(names.private_dir("sensor")));
 
-    mqd_t kept = ::mq_open(names.queue.c_str(), O_RDONLY);
-    CHECK(kept != static_cast<mqd_t>(-1));
-    struct stat info {};
-    mq_attr now{};
-    ::fstat(kept, &info);
-    ::mq_getattr(kept, &now);
-    ::mq_close(kept);
-    LONGS_EQUAL(c.uid, info.st_uid);
-    LONGS_EQUAL(c.mode, info.st_mode & 07777);
-    LONGS_EQUAL_TEXT(1, now.mq_curmsgs, "the queue keeps its message: nothing read or removed");
+    auto kept = queue_state(names.queue);
+    CHECK(kept.has_value());
+    LONGS_EQUAL(c.uid, kept->owner);
+    LONGS_EQUAL(c.mode, kept->mode);
+    LONGS_EQUAL_TEXT(1, kept->messages, "the queue keeps its message: nothing read or removed");
   }
 }
 
@@ -437,8 +424,8 @@ TEST(BootRun, BootFailingHalfWayUndoesWhatItCreated) {
              result.err.c_str());
   CHECK_TEXT(contains(result.err, "is not a regular file"), result.err.c_str());
   CHECK_FALSE(queue_exists(names.queue));
-  CHECK_FALSE(exists(names.private_dir("collector")));
-  CHECK_FALSE(exists(names.private_dir("sensor")));
+  CHECK_FALSE(path_exists(names.private_dir("collector")));
+  CHECK_FALSE(path_exists(names.private_dir("sensor")));
 }
 
 TEST(BootRun, UnknownUserFailsBeforeAnythingIsCreated) {
@@ -450,8 +437,8 @@ TEST(BootRun, UnknownUserFailsBeforeAnythingIsCreated) {
   LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
   CHECK_TEXT(contains(result.err, "unknown user \\\"no-such-user-ipcrt\\\""), result.err.c_str());
   CHECK_FALSE(queue_exists(names.queue));
-  CHECK_FALSE(exists("/dev/shm/" + names.object));
-  CHECK_FALSE(exists(names.private_dir("collector")));
+  CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+  CHECK_FALSE(path_exists(names.private_dir("collector")));
 }
 
 TEST(BootRun, FailingPhaseIsReportedByNameAndCountsAsFailure) {
