@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "bench/benchmarks.hpp"
-#include "runtime/policy.hpp"
-#include "runtime/policy_builder.hpp"
-#include "runtime/syscall_groups.hpp"
+#include "runtime/seccomp/service_policy.hpp"
+#include "runtime/seccomp/policy_builder.hpp"
+#include "runtime/seccomp/groups.hpp"
 
 namespace ipcrt::bench {
 namespace {

@@ -14,7 +14,7 @@
 #include <filesystem>
 
 #include "bench/benchmarks.hpp"
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 
 namespace ipcrt::bench {
 namespace {

@@ -23,8 +23,8 @@
 #include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
-#include "runtime/mediation.hpp"
-#include "runtime/policy_builder.hpp"
+#include "runtime/mediation/notification.hpp"
+#include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::bench {
 namespace {

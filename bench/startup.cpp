@@ -20,7 +20,7 @@
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/manifest_input.hpp"
-#include "runtime/policy.hpp"
+#include "runtime/seccomp/service_policy.hpp"
 
 namespace ipcrt::bench {
 namespace {

@@ -20,6 +20,7 @@
 
 #include "common/file.hpp"
 #include "common/text.hpp"
+#include "platform/sysctl.hpp"
 
 namespace ipcrt::platform {
 namespace {
@@ -27,16 +28,6 @@ namespace {
 constexpr long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC, include/uapi/linux/magic.h
 constexpr long kMqPrioMax = 32768;         // MQ_PRIO_MAX, include/uapi/linux/mqueue.h
 constexpr const char* kMqueueMount = "/dev/mqueue";
-
-Result<long> read_sysctl(const std::string& path) {
-  auto text = read_text_file(path);
-  char* end = nullptr;
-  long value = text ? std::strtol(text->c_str(), &end, 10) : 0;
-  if (!text || end == text->c_str()) {
-    return fail(cat("cannot read ", path), "is CONFIG_POSIX_MQUEUE enabled and /proc mounted?");
-  }
-  return value;
-}
 
 bool is_mqueue_fs(const char* dir) {
   struct statfs info {};

@@ -2,7 +2,7 @@
 #include "runtime/manifest_input.hpp"
 
 #include "config/parser.hpp"
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 
 namespace ipcrt::runtime {
 

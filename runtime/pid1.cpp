@@ -9,7 +9,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/mount.hpp"
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 
 namespace ipcrt::runtime {
 namespace {

@@ -14,7 +14,7 @@
 #include "common/text.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/signalfd.hpp"
-#include "runtime/containment.hpp"
+#include "runtime/session_sweep.hpp"
 
 namespace ipcrt::runtime {
 namespace {

@@ -6,7 +6,8 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/board.hpp"
+#include "config/board.hpp"
+#include "runtime/board_sysctls.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
@@ -54,11 +55,14 @@ TEST(BoardSysctlsOnTheKernel, WritesTheRealSysctlsAndTheyTakeEffect) {
       " \"toolchain\": \"aarch64-linux-gnu\", \"manifest\": \"gateway.json\","
       " \"mqueue\": {\"queues_max\": " +
           std::to_string(queues_max + 1) + ", \"msg_max\": " + std::to_string(msg_max) + "}}");
-  auto board = ipcrt::runtime::load_board_file(path);
+  auto board = ipcrt::config::load_board_file(path);
   if (!board) FAIL(board.error().describe().c_str());
 
-  auto status = ipcrt::runtime::apply_board_sysctls(*board);
-  if (!status) FAIL(status.error().describe().c_str());
+  auto applied = ipcrt::runtime::apply_board_sysctls(*board);
+  if (!applied) FAIL(applied.error().describe().c_str());
   LONGS_EQUAL(queues_max + 1, read_sysctl("queues_max"));
   LONGS_EQUAL(msg_max, read_sysctl("msg_max"));
+  // What a failed boot does: the previous value comes back.
+  applied->restore();
+  LONGS_EQUAL(queues_max, read_sysctl("queues_max"));
 }

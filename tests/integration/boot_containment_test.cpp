@@ -9,7 +9,7 @@
 #include <chrono>
 
 #include "platform/process.hpp"
-#include "runtime/containment.hpp"
+#include "runtime/session_sweep.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::test::ProcessResult;

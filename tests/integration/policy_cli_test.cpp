@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::test::run_ipcrt;

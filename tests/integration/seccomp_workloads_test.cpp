@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/policy.hpp"
+#include "runtime/seccomp/service_policy.hpp"
 #include "tests/support/filtered_exec.hpp"
 
 namespace {

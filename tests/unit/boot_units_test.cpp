@@ -11,7 +11,7 @@
 #include "platform/users.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/supervisor.hpp"
-#include "runtime/syscall_groups.hpp"
+#include "runtime/seccomp/groups.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::platform::UserDatabase;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "config/manifest.hpp"
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "tests/support/confined_child.hpp"
 #include "tests/support/process.hpp"
 

@@ -1,6 +1,6 @@
 // Mediation decisions as a table: names, patterns, flags and the permission each needs; and
 // the rate limit of denial lines.
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>

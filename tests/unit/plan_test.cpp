@@ -10,7 +10,7 @@
 
 #include "common/text.hpp"
 #include "runtime/kernel_state.hpp"
-#include "runtime/plan_output.hpp"
+#include "runtime/cli/plan_output.hpp"
 
 using namespace ipcrt;
 using config::Connection;

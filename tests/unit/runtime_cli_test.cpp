@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cli.hpp"
+#include "runtime/cli/cli.hpp"
 
 namespace {
 int run_ipcrt_cli(std::vector<std::string> words) {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/policy.hpp"
-#include "runtime/policy_builder.hpp"
-#include "runtime/syscall_groups.hpp"
+#include "runtime/seccomp/service_policy.hpp"
+#include "runtime/seccomp/policy_builder.hpp"
+#include "runtime/seccomp/groups.hpp"
 
 using ipcrt::runtime::AllowedSyscall;
 using ipcrt::runtime::CompiledPolicy;

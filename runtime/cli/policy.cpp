@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "common/text.hpp"
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/manifest_input.hpp"
-#include "runtime/mediation.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
-#include "runtime/policy.hpp"
+#include "runtime/seccomp/service_policy.hpp"
 
 namespace ipcrt::runtime {
 namespace {

@@ -1,5 +1,5 @@
 // Rendering of plans and limits. JSON key order is the order of SPEC §7 (ordered_json).
-#include "runtime/plan_output.hpp"
+#include "runtime/cli/plan_output.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

@@ -1,24 +1,17 @@
-// Board profile loading and validation, and writing the board's fs.mqueue sysctls.
-#include "runtime/board.hpp"
+// Board profile loading and validation.
+#include "config/board.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
-#include "common/log.hpp"
 #include "common/text.hpp"
 
-#ifndef IPCRT_DEV_BOARDS_DIR
-#define IPCRT_DEV_BOARDS_DIR ""
-#endif
-
-namespace ipcrt::runtime {
+namespace ipcrt::config {
 namespace {
 
 // ordered_json like the manifest parser: one nlohmann instantiation in the binary, not two
@@ -269,32 +262,6 @@ Result<Board> parse_document(const json& document, const BoardErrors& errors,
   return board;
 }
 
-Result<long> read_sysctl(const std::string& path) {
-  auto text = read_text_file(path);
-  long value = 0;
-  if (text) {
-    const char* end = text->data() + text->size();
-    auto [ptr, ec] = std::from_chars(text->data(), end, value);
-    if (ec == std::errc() && (ptr == end || *ptr == '\n')) return value;
-  }
-  return fail(cat("cannot read a number from ", path),
-              "is CONFIG_POSIX_MQUEUE enabled and /proc mounted?");
-}
-
-Status write_sysctl(const std::string& path, long value) {
-  const char* hint = "run as root, with CONFIG_POSIX_MQUEUE and /proc mounted read-write";
-  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return fail_errno(cat("open ", path, " to write ", value), errno, hint);
-  std::string text = cat(value, "\n");
-  ssize_t written = ::write(fd, text.data(), text.size());
-  int errnum = errno;
-  ::close(fd);
-  if (written != static_cast<ssize_t>(text.size())) {
-    return fail_errno(cat("write ", value, " to ", path), written < 0 ? errnum : EIO, hint);
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<Board> parse_board(std::string_view text, const std::string& file,
@@ -331,7 +298,7 @@ std::vector<std::string> default_board_dirs() {
     }
   }
   dirs.emplace_back("/etc/ipcrt/boards");
-  if (std::string_view(IPCRT_DEV_BOARDS_DIR).size() > 0) dirs.emplace_back(IPCRT_DEV_BOARDS_DIR);
+  dirs.emplace_back("/usr/share/ipcrt/boards");
   return dirs;
 }
 
@@ -348,48 +315,15 @@ Result<Board> find_board(const std::string& name, const std::vector<std::string>
     if (::access(candidate.c_str(), F_OK) == 0) return load_board_file(candidate);
   }
   return fail(cat("no board \"", name, "\" in ", join(dirs, ", ")),
-              "install boards/<name>/ under /etc/ipcrt/boards or set IPCRT_BOARDS");
+              "install boards/<name>/ under /etc/ipcrt/boards, or set IPCRT_BOARDS to a boards directory");
 }
 
-Status apply_board_sysctls(const Board& board, const std::string& sysctl_dir) {
-  if (::geteuid() != 0) {
-    log_warn("board sysctls not applied: not root").field("board", board.name);
-    return {};
-  }
-  struct Written {
-    std::string path;
-    long previous;
-  };
-  std::vector<Written> written;
-  auto restore = [&written] {
-    for (auto it = written.rbegin(); it != written.rend(); ++it) {
-      [[maybe_unused]] auto ignored = write_sysctl(it->path, it->previous);
-    }
-  };
+std::vector<SysctlSetting> mqueue_sysctl_settings(const MqueueSysctls& sysctls) {
+  std::vector<SysctlSetting> settings;
   for (const auto& spec : kSysctls) {
-    const auto& value = board.mqueue.*(spec.field);
-    if (!value) continue;
-    std::string path = cat(sysctl_dir, "/", spec.name);
-    auto previous = read_sysctl(path);
-    if (!previous) {
-      restore();
-      return std::unexpected(previous.error());
-    }
-    if (*previous == *value) continue;
-    if (auto status = write_sysctl(path, *value); !status) {
-      restore();
-      auto error = status.error();
-      error.message = cat("board ", board.name, ": ", error.message);
-      return std::unexpected(error);
-    }
-    written.push_back({path, *previous});
-    log_info("sysctl set")
-        .field("board", board.name)
-        .field("name", cat("fs.mqueue.", spec.name))
-        .field("value", *value)
-        .field("was", *previous);
+    if (const auto& value = sysctls.*(spec.field)) settings.push_back({spec.name, *value});
   }
-  return {};
+  return settings;
 }
 
-}  // namespace ipcrt::runtime
+}  // namespace ipcrt::config

@@ -10,9 +10,7 @@
 
 #include "common/error.hpp"
 
-namespace ipcrt::runtime {
-
-inline constexpr const char* kMqueueSysctlDir = "/proc/sys/fs/mqueue";
+namespace ipcrt::config {
 
 // Values for /proc/sys/fs/mqueue/<name>; unset ones are left as the kernel has them.
 struct MqueueSysctls {
@@ -51,8 +49,9 @@ struct Board {
 // Reads and parses `path` (a board.json).
 [[nodiscard]] Result<Board> load_board_file(const std::string& path);
 
-// Where `--board NAME` looks, in order: $IPCRT_BOARDS (colon-separated), /etc/ipcrt/boards,
-// then the source tree's boards/ this binary was built from (for development).
+// Where `--board NAME` looks, in order: $IPCRT_BOARDS (colon-separated), /etc/ipcrt/boards
+// (the device's own), /usr/share/ipcrt/boards (what a distribution installs). The binary names
+// no build tree: a development checkout sets IPCRT_BOARDS.
 [[nodiscard]] std::vector<std::string> default_board_dirs();
 
 // Finds <dir>/<name>/board.json in the first of `dirs` that has it. A name containing '/'
@@ -60,10 +59,14 @@ struct Board {
 [[nodiscard]] Result<Board> find_board(const std::string& name,
                                        const std::vector<std::string>& dirs = default_board_dirs());
 
-// Writes the board's mqueue sysctls under `sysctl_dir` when running as root (as a non-root
-// user it logs one warning and changes nothing: `plan` then reports any limit still too low).
-// Maxima are written before defaults; if one write fails, those already written are restored.
-[[nodiscard]] Status apply_board_sysctls(const Board& board,
-                                         const std::string& sysctl_dir = kMqueueSysctlDir);
+// One fs.mqueue sysctl to write: "msg_max" and its value.
+struct SysctlSetting {
+  const char* name;
+  long value;
+};
 
-}  // namespace ipcrt::runtime
+// The sysctls a board sets, maxima before defaults (the kernel refuses a default above its
+// maximum, so this is the order to write them in).
+[[nodiscard]] std::vector<SysctlSetting> mqueue_sysctl_settings(const MqueueSysctls& sysctls);
+
+}  // namespace ipcrt::config

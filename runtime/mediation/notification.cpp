@@ -1,6 +1,5 @@
-// Name-level mediation: deciding on a queue name and flags, performing the granted call in the
-// supervisor, and reporting denials (SPEC §6).
-#include "runtime/mediation.hpp"
+// Name-level mediation in the supervisor: one notification read, decided, answered (SPEC §6).
+#include "runtime/mediation/notification.hpp"
 
 #include <fcntl.h>
 #include <mqueue.h>
@@ -22,71 +21,6 @@
 
 namespace ipcrt::runtime {
 namespace {
-
-using config::kPermCreate;
-using config::kPermDelete;
-using config::kPermRead;
-using config::kPermWrite;
-
-std::string permission_words(unsigned permissions) {
-  std::string words;
-  const std::pair<unsigned, const char*> names[] = {
-      {kPermRead, "read"}, {kPermWrite, "write"}, {kPermCreate, "create"}, {kPermDelete, "delete"}};
-  for (const auto& [bit, name] : names) {
-    if ((permissions & bit) == 0) continue;
-    if (!words.empty()) words += '+';
-    words += name;
-  }
-  return words;
-}
-
-// The permissions mq_open's flags need (SPEC §5); O_ACCMODE 3 is invalid and needs everything.
-unsigned permissions_for_flags(int flags) {
-  unsigned needed = 0;
-  switch (flags & O_ACCMODE) {
-    case O_RDONLY:
-      needed = kPermRead;
-      break;
-    case O_WRONLY:
-      needed = kPermWrite;
-      break;
-    default:
-      needed = kPermRead | kPermWrite;
-      break;
-  }
-  if ((flags & O_CREAT) != 0) needed |= kPermCreate;
-  return needed;
-}
-
-// A syscall name as the kernel sees it: no '/', not empty, not "." or "..", at most NAME_MAX.
-bool plausible_queue_name(const std::string& raw_name) {
-  return !raw_name.empty() && raw_name.size() <= NAME_MAX &&
-         raw_name.find('/') == std::string::npos && raw_name != "." && raw_name != "..";
-}
-
-MediationDecision decide(const std::vector<QueueGrant>& grants, const std::string& raw_name,
-                         unsigned needed) {
-  MediationDecision decision;
-  decision.queue_path = "/" + raw_name;
-  const QueueGrant* closest = nullptr;
-  if (plausible_queue_name(raw_name)) {
-    for (const auto& grant : grants) {
-      if (!queue_path_matches(grant.path, decision.queue_path)) continue;
-      if ((grant.permissions & needed) == needed) {
-        decision.allowed = true;
-        decision.grant = &grant;
-        return decision;
-      }
-      closest = closest != nullptr ? closest : &grant;
-    }
-  }
-  if (closest != nullptr) {
-    decision.need = cat(permission_words(needed & ~closest->permissions), " on ", closest->via);
-  } else {
-    decision.need = cat("a posix-mq plug connected to a slot with path ", decision.queue_path);
-  }
-  return decision;
-}
 
 std::string syscall_name(std::uint32_t arch, int number) {
   char* name = seccomp_syscall_resolve_num_arch(arch, number);
@@ -200,56 +134,6 @@ void mediate_mq_unlink(int listener, const MediatedService& service, DenialLog& 
 }
 
 }  // namespace
-
-bool queue_path_matches(const std::string& grant_path, const std::string& path) {
-  if (!grant_path.ends_with('*')) return grant_path == path;
-  const std::string_view prefix(grant_path.data(), grant_path.size() - 1);
-  return path.size() > prefix.size() && path.starts_with(prefix) &&
-         path.find('/', 1) == std::string::npos;
-}
-
-MediationDecision decide_mq_open(const std::vector<QueueGrant>& grants, const std::string& raw_name,
-                                 int flags) {
-  return decide(grants, raw_name, permissions_for_flags(flags));
-}
-
-MediationDecision decide_mq_unlink(const std::vector<QueueGrant>& grants,
-                                   const std::string& raw_name) {
-  return decide(grants, raw_name, kPermDelete);
-}
-
-DenialLog::DenialLog(std::string service, unsigned burst, Clock::duration interval)
-    : service_(std::move(service)),
-      burst_(burst),
-      interval_(interval),
-      tokens_(burst),
-      last_refill_(Clock::now()) {}
-
-void DenialLog::refill(Clock::time_point now) {
-  if (now <= last_refill_) return;
-  const double earned =
-      std::chrono::duration<double>(now - last_refill_) / std::chrono::duration<double>(interval_);
-  tokens_ = std::min<double>(burst_, tokens_ + earned);
-  last_refill_ = now;
-}
-
-bool DenialLog::report(const std::string& line, Clock::time_point now) {
-  refill(now);
-  if (tokens_ < 1.0) {
-    ++suppressed_;
-    return false;
-  }
-  tokens_ -= 1.0;
-  flush();
-  write_log_line(line);
-  return true;
-}
-
-void DenialLog::flush() {
-  if (suppressed_ == 0) return;
-  LogLine("warn", "denials-suppressed").field("service", service_).field("count", suppressed_);
-  suppressed_ = 0;
-}
 
 const Status& mediation_support() {
   static const Status support = []() -> Status {

@@ -1,12 +1,12 @@
 // CLI front end: a table of commands with their synopsis and options, so that usage errors
 // are found before any command runs and `--help` is generated from the same table.
-#include "runtime/cli.hpp"
+#include "runtime/cli/cli.hpp"
 
 #include <cstdio>
 #include <string_view>
 
 #include "common/text.hpp"
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 
 #ifndef IPCRT_VERSION
 #define IPCRT_VERSION "unknown"

@@ -3,7 +3,7 @@
 // 32-bit ARM names (chown32, fstat64, mmap2, ..._time64) sit beside their 64-bit spellings;
 // runtime_policy_test checks that every time-related name has its _time64 twin in the same
 // group and that no group holds a never-allowed or mq_* syscall.
-#include "runtime/syscall_groups.hpp"
+#include "runtime/seccomp/groups.hpp"
 
 #include <algorithm>
 #include <array>

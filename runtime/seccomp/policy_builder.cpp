@@ -1,7 +1,7 @@
 // PolicyBuilder: collects allowed syscalls with their reasons, then compiles them with
 // libseccomp (binary-tree optimised) and exports BPF and PFC through a memfd, because
 // libseccomp 2.5 exports only to a file descriptor.
-#include "runtime/policy_builder.hpp"
+#include "runtime/seccomp/policy_builder.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -15,7 +15,7 @@
 
 #include "common/text.hpp"
 #include "platform/fd.hpp"
-#include "runtime/syscall_groups.hpp"
+#include "runtime/seccomp/groups.hpp"
 
 namespace ipcrt::runtime {
 namespace {

@@ -2,7 +2,7 @@
 // checked against the command's synopsis by the CLI front end.
 #pragma once
 
-#include "runtime/cli.hpp"
+#include "runtime/cli/cli.hpp"
 
 namespace ipcrt::runtime {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "common/text.hpp"
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 #include "runtime/manifest_input.hpp"
 
 namespace ipcrt::runtime {

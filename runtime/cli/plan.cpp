@@ -5,11 +5,11 @@
 
 #include "common/text.hpp"
 #include "runtime/boot.hpp"
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/plan.hpp"
-#include "runtime/plan_output.hpp"
+#include "runtime/cli/plan_output.hpp"
 
 namespace ipcrt::runtime {
 

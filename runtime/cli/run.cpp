@@ -11,14 +11,15 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
-#include "runtime/board.hpp"
+#include "config/board.hpp"
+#include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/manifest_input.hpp"
-#include "runtime/mediation.hpp"
-#include "runtime/policy.hpp"
+#include "runtime/mediation/server.hpp"
+#include "runtime/seccomp/service_policy.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
@@ -32,63 +33,6 @@ int boot_failed(const std::string& what, const Error& error) {
 // The supervisor's side of every mediated service (SPEC §6): one MediatedService and one
 // rate-limited DenialLog per service, kept across restarts; each listener is served by the
 // supervisor's epoll loop until the service's last task is gone (EPOLLHUP).
-class MediationServer {
- public:
-  MediationServer(const config::Manifest& manifest, const Plan& plan,
-                  const Identities& identities) {
-    for (const auto& planned : plan.services) {
-      const config::Service& service = *manifest.find_service(planned.name);
-      MediatedService mediated;
-      mediated.name = planned.name;
-      mediated.grants = planned.queues;
-      mediated.uid = identities.at(planned.name).uid;
-      mediated.gid = identities.at(planned.name).gid;
-      mediated.msg_max = plan.kernel.limits.msg_max;
-      mediated.msgsize_max = plan.kernel.limits.msgsize_max;
-      mediated.complain = service.confinement == config::Confinement::Complain;
-      mediated.need_for_syscall = [&service](const std::string& syscall) {
-        return need_for_syscall(service, syscall);
-      };
-      services_.emplace(planned.name, std::move(mediated));
-      logs_.emplace(planned.name, std::make_unique<DenialLog>(planned.name));
-    }
-  }
-
-  ListenerHandler handler() {
-    return [this](Supervisor& supervisor, const std::string& name, pid_t,
-                  platform::UniqueFd listener) { serve(supervisor, name, std::move(listener)); };
-  }
-
-  void flush() {
-    for (auto& [name, log] : logs_) log->flush();
-  }
-
- private:
-  void serve(Supervisor& supervisor, const std::string& name, platform::UniqueFd listener) {
-    const MediatedService& service = services_.at(name);
-    DenialLog& log = *logs_.at(name);
-    const int fd = listener.release();
-    auto watched =
-        supervisor.watch(fd, EPOLLIN, [&supervisor, &service, &log, fd](std::uint32_t events) {
-          if ((events & EPOLLIN) != 0) handle_notification(fd, service, log);
-          if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
-            log.flush();
-            supervisor.unwatch(fd);
-            ::close(fd);
-          }
-        });
-    if (!watched) {
-      // The service's mediated calls will fail with ENOSYS; say why.
-      log_error("cannot watch the seccomp listener")
-          .field("service", name)
-          .field("error", watched.error().describe());
-      ::close(fd);
-    }
-  }
-
-  std::map<std::string, MediatedService> services_;
-  std::map<std::string, std::unique_ptr<DenialLog>> logs_;
-};
 
 }  // namespace
 
@@ -102,7 +46,7 @@ int command_run(const CommandLine& command_line) {
   sigprocmask(SIG_BLOCK, &supervised, nullptr);
 
   if (auto board_name = command_line.option("--board")) {
-    auto board = find_board(*board_name);
+    auto board = config::find_board(*board_name);
     if (!board) {
       std::fprintf(stderr, "ipcrt: run: %s\n", board.error().describe().c_str());
       return kExitUsage;

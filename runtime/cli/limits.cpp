@@ -1,9 +1,9 @@
 // `ipcrt limits [--json]` (SPEC §3): the kernel's mqueue limits, current usage and headroom.
 #include <cstdio>
 
-#include "runtime/commands.hpp"
+#include "runtime/cli/commands.hpp"
 #include "runtime/kernel_state.hpp"
-#include "runtime/plan_output.hpp"
+#include "runtime/cli/plan_output.hpp"
 
 namespace ipcrt::runtime {
 

@@ -6,12 +6,13 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/board.hpp"
+#include "config/board.hpp"
+#include "runtime/board_sysctls.hpp"
 #include "tests/support/process.hpp"
 
-using ipcrt::runtime::Board;
-using ipcrt::runtime::find_board;
-using ipcrt::runtime::load_board_file;
+using ipcrt::config::Board;
+using ipcrt::config::find_board;
+using ipcrt::config::load_board_file;
 using ipcrt::test::source_path;
 using ipcrt::test::TempDir;
 

@@ -4,7 +4,7 @@
 
 #include <span>
 
-#include "runtime/cli.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/pid1.hpp"
 
 int main(int argc, char** argv) {

@@ -10,7 +10,7 @@
 #include "config/manifest.hpp"
 #include "platform/seccomp.hpp"
 #include "runtime/plan.hpp"
-#include "runtime/policy_builder.hpp"
+#include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::runtime {
 

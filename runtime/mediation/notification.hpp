@@ -15,54 +15,11 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "runtime/mediation/decision.hpp"
+#include "runtime/mediation/denial_log.hpp"
 #include "runtime/plan.hpp"
 
 namespace ipcrt::runtime {
-
-struct MediationDecision {
-  bool allowed = false;
-  std::string queue_path;             // "/telemetry": the name with the '/' glibc strips
-  const QueueGrant* grant = nullptr;  // the grant that allows it, when allowed
-  std::string need;                   // when denied: what would allow it, for the log line
-};
-
-// Whether a queue path matches a grant's path: equal, or for a pattern "/prefix-*" any name
-// with that prefix and at least one more character.
-[[nodiscard]] bool queue_path_matches(const std::string& grant_path, const std::string& path);
-
-// `raw_name` is the syscall's argument, without the leading '/'. `flags` is mq_open's oflag.
-[[nodiscard]] MediationDecision decide_mq_open(const std::vector<QueueGrant>& grants,
-                                               const std::string& raw_name, int flags);
-[[nodiscard]] MediationDecision decide_mq_unlink(const std::vector<QueueGrant>& grants,
-                                                 const std::string& raw_name);
-
-// Denial lines are rate-limited per service so that a hostile service cannot flood the log
-// of a device whose storage is flash: a burst of `burst` lines, then one line per `interval`;
-// what is dropped is counted and reported in a `msg=denials-suppressed` line once the next
-// line is allowed, or when flush() is called (periodically by the supervisor, and at exit).
-class DenialLog {
- public:
-  using Clock = std::chrono::steady_clock;
-  explicit DenialLog(std::string service, unsigned burst = 10,
-                     Clock::duration interval = std::chrono::seconds(1));
-
-  // Logs `line` (a complete logfmt line without the trailing newline) if the rate allows;
-  // returns whether it was written.
-  bool report(const std::string& line, Clock::time_point now = Clock::now());
-  // Writes the suppressed-count line if anything was suppressed.
-  void flush();
-  [[nodiscard]] std::uint64_t suppressed() const { return suppressed_; }
-
- private:
-  void refill(Clock::time_point now);
-
-  std::string service_;
-  unsigned burst_;
-  Clock::duration interval_;
-  double tokens_;
-  Clock::time_point last_refill_;
-  std::uint64_t suppressed_ = 0;
-};
 
 // The supervisor side of one confined service's listener.
 struct MediatedService {

@@ -1,5 +1,5 @@
 // Killing what is left of a service's session; /proc scanning is platform/process.
-#include "runtime/containment.hpp"
+#include "runtime/session_sweep.hpp"
 
 #include <time.h>
 

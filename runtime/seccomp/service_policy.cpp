@@ -1,13 +1,13 @@
 // A service's seccomp policy, read top to bottom: the base set, the manifest's additions, the
 // posix-mq grants, the manifest's removals, then the compile.
-#include "runtime/policy.hpp"
+#include "runtime/seccomp/service_policy.hpp"
 
 #include <seccomp.h>
 
 #include <cerrno>
 
 #include "common/text.hpp"
-#include "runtime/syscall_groups.hpp"
+#include "runtime/seccomp/groups.hpp"
 
 namespace ipcrt::runtime {
 

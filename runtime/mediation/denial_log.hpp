@@ -1,0 +1,38 @@
+// Rate-limited denial lines (SPEC §6).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace ipcrt::runtime {
+
+// Denial lines are rate-limited per service so that a hostile service cannot flood the log
+// of a device whose storage is flash: a burst of `burst` lines, then one line per `interval`;
+// what is dropped is counted and reported in a `msg=denials-suppressed` line once the next
+// line is allowed, or when flush() is called (periodically by the supervisor, and at exit).
+class DenialLog {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit DenialLog(std::string service, unsigned burst = 10,
+                     Clock::duration interval = std::chrono::seconds(1));
+
+  // Logs `line` (a complete logfmt line without the trailing newline) if the rate allows;
+  // returns whether it was written.
+  bool report(const std::string& line, Clock::time_point now = Clock::now());
+  // Writes the suppressed-count line if anything was suppressed.
+  void flush();
+  [[nodiscard]] std::uint64_t suppressed() const { return suppressed_; }
+
+ private:
+  void refill(Clock::time_point now);
+
+  std::string service_;
+  unsigned burst_;
+  Clock::duration interval_;
+  double tokens_;
+  Clock::time_point last_refill_;
+  std::uint64_t suppressed_ = 0;
+};
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,63 @@
+#include "runtime/mediation/server.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/log.hpp"
+#include "runtime/seccomp/service_policy.hpp"
+
+namespace ipcrt::runtime {
+
+MediationServer::MediationServer(const config::Manifest& manifest, const Plan& plan,
+                                 const Identities& identities) {
+  for (const auto& planned : plan.services) {
+    const config::Service& service = *manifest.find_service(planned.name);
+    MediatedService mediated;
+    mediated.name = planned.name;
+    mediated.grants = planned.queues;
+    mediated.uid = identities.at(planned.name).uid;
+    mediated.gid = identities.at(planned.name).gid;
+    mediated.msg_max = plan.kernel.limits.msg_max;
+    mediated.msgsize_max = plan.kernel.limits.msgsize_max;
+    mediated.complain = service.confinement == config::Confinement::Complain;
+    mediated.need_for_syscall = [&service](const std::string& syscall) {
+      return need_for_syscall(service, syscall);
+    };
+    services_.emplace(planned.name, std::move(mediated));
+    logs_.emplace(planned.name, std::make_unique<DenialLog>(planned.name));
+  }
+}
+
+ListenerHandler MediationServer::handler() {
+  return [this](Supervisor& supervisor, const std::string& name, pid_t,
+                platform::UniqueFd listener) { serve(supervisor, name, std::move(listener)); };
+}
+
+void MediationServer::flush() {
+  for (auto& [name, log] : logs_) log->flush();
+}
+
+void MediationServer::serve(Supervisor& supervisor, const std::string& name,
+                            platform::UniqueFd listener) {
+  const MediatedService& service = services_.at(name);
+  DenialLog& log = *logs_.at(name);
+  const int fd = listener.release();
+  auto watched =
+      supervisor.watch(fd, EPOLLIN, [&supervisor, &service, &log, fd](std::uint32_t events) {
+        if ((events & EPOLLIN) != 0) handle_notification(fd, service, log);
+        if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
+          log.flush();
+          supervisor.unwatch(fd);
+          ::close(fd);
+        }
+      });
+  if (!watched) {
+    // The service's mediated calls will fail with ENOSYS; say why.
+    log_error("cannot watch the seccomp listener")
+        .field("service", name)
+        .field("error", watched.error().describe());
+    ::close(fd);
+  }
+}
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,37 @@
+// The supervisor's side of every mediated service (SPEC §6): one MediatedService and one
+// rate-limited DenialLog per service, kept across restarts; each listener is served by the
+// supervisor's epoll loop until the service's last task is gone (EPOLLHUP).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/manifest.hpp"
+#include "platform/users.hpp"
+#include "runtime/mediation/notification.hpp"
+#include "runtime/plan.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace ipcrt::runtime {
+
+class MediationServer {
+ public:
+  MediationServer(const config::Manifest& manifest, const Plan& plan,
+                  const Identities& identities);
+  MediationServer(const MediationServer&) = delete;
+  MediationServer& operator=(const MediationServer&) = delete;
+
+  // What the supervisor calls with each new listener.
+  [[nodiscard]] ListenerHandler handler();
+  // Writes every service's pending suppressed-denials line.
+  void flush();
+
+ private:
+  void serve(Supervisor& supervisor, const std::string& name, platform::UniqueFd listener);
+
+  std::map<std::string, MediatedService> services_;
+  std::map<std::string, std::unique_ptr<DenialLog>> logs_;
+};
+
+}  // namespace ipcrt::runtime
