@@ -11,15 +11,14 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
 #include "bench/benchmarks.hpp"
 #include "platform/seccomp.hpp"
-#include "runtime/boot.hpp"
-#include "runtime/kernel_state.hpp"
+#include "runtime/daemon.hpp"
 #include "runtime/launch.hpp"
-#include "runtime/manifest_input.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 
 namespace ipcrt::bench {
@@ -48,60 +47,44 @@ std::string startup_manifest(const Options& options, const std::string& name) {
 class PreparedService {
  public:
   static std::optional<PreparedService> prepare(const std::string& manifest_path,
-                                                const Options& options, Report& report) {
-    auto loaded = runtime::load_connected_manifest(manifest_path);
-    auto kernel = runtime::read_kernel_state();
-    if (loaded.diagnostics.has_errors() || !kernel) {
-      report.failure("start-up: " + loaded.diagnostics.format(manifest_path));
+                                                Report& report) {
+    runtime::DaemonOptions daemon_options;
+    daemon_options.manifest_path = manifest_path;
+    config::Diagnostics diagnostics;
+    auto daemon = runtime::Daemon::prepare(std::move(daemon_options), diagnostics);
+    if (!daemon) {
+      report.failure("start-up: " + diagnostics.format(manifest_path) +
+                     (daemon.error().error ? daemon.error().error->describe() : ""));
       return std::nullopt;
     }
-    auto plan =
-        runtime::make_plan(*loaded.manifest, loaded.connections, *kernel, loaded.diagnostics);
-    if (!plan) {
-      report.failure("start-up: " + loaded.diagnostics.format(manifest_path));
+    const config::Service& service = *(*daemon)->manifest().find_service("app");
+    auto unmediated =
+        runtime::compile_service_filter(service, (*daemon)->plan().services.front(), false);
+    if (!unmediated) {
+      report.failure("start-up: cannot compile the filter");
       return std::nullopt;
     }
-    const config::Service& service = *loaded.manifest->find_service("app");
-    const runtime::PlannedService& planned = plan->services.front();
-    auto filter = runtime::compile_service_filter(service, planned, options.mediation);
-    auto unmediated = runtime::compile_service_filter(service, planned, false);
-    auto identities = runtime::resolve_identities(*loaded.manifest, platform::UserDatabase({}, {}));
-    if (!filter || !unmediated || !identities) {
-      report.failure("start-up: cannot compile the filter or resolve the user");
-      return std::nullopt;
-    }
-    auto resources = runtime::boot_resources(*plan, *identities);
-    if (!resources) {
-      report.failure("start-up: " + resources.error().describe());
+    if (auto booted = (*daemon)->boot(); !booted) {
+      report.failure("start-up: " + (booted.error().error ? booted.error().error->describe()
+                                                           : booted.error().step));
       return std::nullopt;
     }
     PreparedService prepared;
-    prepared.spec_ =
-        runtime::prepare_launch(service, planned, identities->at("app"), std::move(*filter),
-                                resources->service_default_rlimits);
     prepared.unmediated_filter_ = std::move(*unmediated);
-    prepared.resources_ = std::move(*resources);
+    prepared.daemon_ = std::move(*daemon);
     return prepared;
   }
 
-  PreparedService(PreparedService&& other) noexcept
-      : spec_(std::move(other.spec_)),
-        unmediated_filter_(std::move(other.unmediated_filter_)),
-        resources_(std::exchange(other.resources_, std::nullopt)) {}
-  PreparedService& operator=(PreparedService&&) = delete;
-  ~PreparedService() {
-    if (resources_) runtime::release_resources(*resources_);
+  [[nodiscard]] const runtime::LaunchSpec& spec() const {
+    return daemon_->services().front().spec;
   }
-
-  [[nodiscard]] const runtime::LaunchSpec& spec() const { return spec_; }
   // The same allowlist answering EPERM instead of asking a supervisor: bubblewrap has none.
   [[nodiscard]] const platform::BpfProgram& unmediated_filter() const { return unmediated_filter_; }
 
  private:
   PreparedService() = default;
-  runtime::LaunchSpec spec_;
   platform::BpfProgram unmediated_filter_;
-  std::optional<runtime::BootedResources> resources_;
+  std::unique_ptr<runtime::Daemon> daemon_;  // releases the resources when it goes
 };
 
 struct Configuration {
@@ -121,7 +104,7 @@ void run_startup(const Options& options, Report& report) {
     report.failure("start-up: cannot write " + manifest_path);
     return;
   }
-  auto prepared = PreparedService::prepare(launch_manifest_path, options, report);
+  auto prepared = PreparedService::prepare(launch_manifest_path, report);
   if (!prepared) return;
   const auto& instructions = prepared->unmediated_filter().instructions;
   if (!write_file(filter_path, std::string(reinterpret_cast<const char*>(instructions.data()),

@@ -8,7 +8,7 @@
 
 namespace ipcrt::platform {
 
-Result<UniqueFd> open_signalfd(std::initializer_list<int> signals) {
+Result<UniqueFd> open_signalfd(std::span<const int> signals) {
   sigset_t mask;
   sigemptyset(&mask);
   for (int signal : signals) sigaddset(&mask, signal);

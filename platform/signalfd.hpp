@@ -5,6 +5,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <span>
 
 #include "common/error.hpp"
 #include "platform/fd.hpp"
@@ -12,7 +13,7 @@
 namespace ipcrt::platform {
 
 // Blocks `signals` in the calling thread and returns a non-blocking signalfd for them.
-[[nodiscard]] Result<UniqueFd> open_signalfd(std::initializer_list<int> signals);
+[[nodiscard]] Result<UniqueFd> open_signalfd(std::span<const int> signals);
 // The next pending signal number, or nullopt when none is pending.
 [[nodiscard]] std::optional<int> read_signal(int fd);
 // Unblocks everything; for the child before exec (async-signal-safe, ignores errors).

@@ -8,6 +8,18 @@
 
 namespace ipcrt::runtime {
 
+platform::MqueueLimits limits_after_board(platform::MqueueLimits limits,
+                                          const config::Board& board) {
+  if (::geteuid() != 0) return limits;
+  const auto& values = board.mqueue;
+  if (values.msg_max) limits.msg_max = *values.msg_max;
+  if (values.msgsize_max) limits.msgsize_max = *values.msgsize_max;
+  if (values.msg_default) limits.msg_default = *values.msg_default;
+  if (values.msgsize_default) limits.msgsize_default = *values.msgsize_default;
+  if (values.queues_max) limits.queues_max = *values.queues_max;
+  return limits;
+}
+
 void AppliedSysctls::restore() {
   for (auto it = previous_.rbegin(); it != previous_.rend(); ++it) {
     if (auto written = platform::write_sysctl(it->path, it->value); !written) {

@@ -7,10 +7,16 @@
 
 #include "common/error.hpp"
 #include "config/board.hpp"
+#include "platform/mqueue.hpp"
 
 namespace ipcrt::runtime {
 
 inline constexpr const char* kMqueueSysctlDir = "/proc/sys/fs/mqueue";
+
+// The limits the kernel will have once apply_board_sysctls() has written the board's values,
+// for planning before anything is written. Unchanged when not root (nothing will be written).
+[[nodiscard]] platform::MqueueLimits limits_after_board(platform::MqueueLimits limits,
+                                                        const config::Board& board);
 
 // What apply_board_sysctls() changed, so that a failed boot can put it back.
 class AppliedSysctls {

@@ -9,7 +9,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/mount.hpp"
-#include "runtime/cli/commands.hpp"
+#include "runtime/daemon.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -81,10 +81,9 @@ int run_pid1(const Pid1Options& options) {
   }
   log_info("booting").field("manifest", manifest);
 
-  CommandLine command_line;
-  command_line.command = "run";
-  command_line.positionals = {manifest};
-  int status = command_run(command_line);
+  DaemonOptions run_options;
+  run_options.manifest_path = manifest;
+  int status = run_manifest(std::move(run_options));
   log_info("poweroff").field("status", status);
   if (!options.power_off) return status;
 

@@ -281,12 +281,27 @@ class Planner {
   void plan_services() {
     auto order = start_order();
     if (!order) return;
-    int position = 0;
+    const auto deps = dependencies();
+    std::vector<int> position_of(order->size(), 0);
+    for (std::size_t position = 0; position < order->size(); ++position) {
+      position_of[(*order)[position]] = static_cast<int>(position);
+    }
     for (std::size_t index : *order) {
       const Service& service = manifest_.services[index];
       PlannedService planned;
       planned.name = service.name;
-      planned.start_order = position++;
+      planned.start_order = position_of[index];
+      // The edges the order honours: a provider edge between services that provide to each
+      // other is dropped for the one that starts first (document order), so nothing waits in
+      // a circle.
+      for (const auto& dep : deps[index]) {
+        const std::string& name = manifest_.services[dep.on].name;
+        if (position_of[dep.on] < planned.start_order &&
+            std::find(planned.depends_on.begin(), planned.depends_on.end(), name) ==
+                planned.depends_on.end()) {
+          planned.depends_on.push_back(name);
+        }
+      }
       if (service.confinement != config::Confinement::Off) {
         planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
       }

@@ -76,6 +76,9 @@ struct ShmGrant {
 struct PlannedService {
   std::string name;
   int start_order = 0;  // 0 starts first
+  // Services that must have started before this one: its `after` entries and the providers of
+  // its connections, as far as the start order honours them (the one list the supervisor uses).
+  std::vector<std::string> depends_on;
   std::vector<QueueGrant> queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off

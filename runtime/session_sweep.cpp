@@ -1,8 +1,6 @@
 // Killing what is left of a service's session; /proc scanning is platform/process.
 #include "runtime/session_sweep.hpp"
 
-#include <time.h>
-
 #include <cerrno>
 #include <csignal>
 #include <set>
@@ -13,10 +11,7 @@
 namespace ipcrt::runtime {
 namespace {
 
-// A pass rescans at once (to catch what was forked just before the kill); later passes only
-// wait for killed processes to die, so they pause this long first.
-constexpr long kPassPauseNs = 1'000'000;
-// Bounds the sweep even when the clock does not move as expected.
+// Bounds the sweep should members keep appearing (each pass must find a new one to go on).
 constexpr unsigned kMaxPasses = 10'000;
 
 bool alive(const platform::ProcessStat& stat) {
@@ -38,45 +33,29 @@ void kill_member(pid_t pid, pid_t session, const std::string& proc) {
   }
 }
 
-void pause_briefly() {
-  timespec pause{0, kPassPauseNs};
-  while (::nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-  }
-}
-
 }  // namespace
 
-SessionSweep kill_session(pid_t session, std::chrono::milliseconds wait, const std::string& proc) {
-  using Clock = std::chrono::steady_clock;
+SessionSweep kill_session(pid_t session, const std::string& proc) {
   SessionSweep sweep;
-  auto deadline = Clock::now() + wait;
   std::set<pid_t> signalled;
-  for (unsigned pass = 0;; ++pass) {
+  for (unsigned pass = 0; pass < kMaxPasses; ++pass) {
     auto members = platform::list_session(session, proc);
     if (!members) {
       sweep.error = members.error();
       return sweep;
     }
-    std::size_t living = 0;
+    bool found_new = false;
     for (const auto& member : *members) {
-      bool first_time = signalled.insert(member.pid).second;
-      if (alive(member)) {
-        ++living;
-        if (first_time) ++sweep.killed;
-        // Again on later passes: cheap, and safe against a pid reused inside the session.
-        kill_member(member.pid, session, proc);
-      } else if (first_time) {
-        // A zombie leader may still have live threads; SIGKILL takes the whole group.
-        kill_member(member.pid, session, proc);
-      }
+      if (!signalled.insert(member.pid).second) continue;
+      found_new = true;
+      if (alive(member)) ++sweep.killed;
+      // Also a zombie leader: it may still have live threads, and SIGKILL takes the group.
+      kill_member(member.pid, session, proc);
     }
-    if (living == 0) return sweep;
-    if (pass + 1 >= kMaxPasses || Clock::now() >= deadline) {
-      sweep.remaining = living;
-      return sweep;
-    }
-    if (pass > 0) pause_briefly();
+    if (!found_new) return sweep;
   }
+  sweep.gave_up = true;
+  return sweep;
 }
 
 }  // namespace ipcrt::runtime

@@ -6,7 +6,6 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -17,17 +16,16 @@ namespace ipcrt::runtime {
 
 struct SessionSweep {
   std::size_t killed = 0;      // live processes of the session that were sent SIGKILL
-  std::size_t remaining = 0;   // still alive when the sweep gave up (at `wait`)
+  bool gave_up = false;        // new members kept appearing for as many passes as allowed
   std::optional<Error> error;  // /proc could not be read: nothing was killed
 };
 
-// Sends SIGKILL to every process of `session` and rescans until none is left alive (zombies
-// do not count: they are reaped by their parent, or by us once they are reparented), at most
-// `wait` long. Rescanning catches children forked between a scan and the kill; a process with
-// SIGKILL pending cannot fork any more, so each pass can only find fewer.
-// Call it while the session leader is an unreaped zombie: its pid, and so the session id, can
-// then not be reused by an unrelated process.
-[[nodiscard]] SessionSweep kill_session(pid_t session, std::chrono::milliseconds wait,
-                                        const std::string& proc = "/proc");
+// Sends SIGKILL to every process of `session`, rescanning until a pass finds no process it
+// has not signalled: a child forked between a scan and the kill is caught by the next pass,
+// and a process with SIGKILL pending cannot fork any more, so the passes end. It never waits
+// for the killed processes to die (they are reaped as orphans once reparented), so the
+// supervisor's loop is not held up. Call it while the session leader is an unreaped zombie:
+// its pid, and so the session id, can then not be reused by an unrelated process.
+[[nodiscard]] SessionSweep kill_session(pid_t session, const std::string& proc = "/proc");
 
 }  // namespace ipcrt::runtime

@@ -1,13 +1,13 @@
-// The supervisor's event loop.
+// The supervisor's state machine and event loop.
 #include "runtime/supervisor.hpp"
 
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <csignal>
 #include <cstring>
 
 #include "common/log.hpp"
@@ -24,11 +24,93 @@ std::string signal_name(int signal) {
   return abbreviation != nullptr ? abbreviation : std::to_string(signal);
 }
 
+// How long run() waits at its end for the last killed processes to die.
+constexpr std::chrono::seconds kFinalReapWait{2};
+
 bool exited_cleanly(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+bool ended_for_good(ServiceState state) {
+  return state == ServiceState::Exited || state == ServiceState::Failed ||
+         state == ServiceState::Stopped;
+}
+
+bool alive(ServiceState state) {
+  return state == ServiceState::Starting || state == ServiceState::Running ||
+         state == ServiceState::Stopping;
+}
+
+class SystemLauncher final : public Launcher {
+ public:
+  std::expected<PendingLaunch, LaunchFailure> begin(const LaunchSpec& spec) override {
+    return begin_launch(spec);
+  }
+  std::expected<bool, LaunchFailure> advance(PendingLaunch& pending) override {
+    return continue_launch(pending);
+  }
+  void abandon(PendingLaunch& pending) override { ::kill(pending.pid, SIGKILL); }
+  platform::UniqueFd exit_fd(pid_t pid) override {
+    // Without pidfds (Linux < 5.3) the SIGCHLD reaper still sees the exit.
+    auto pidfd = platform::pidfd_open(pid);
+    return pidfd ? std::move(*pidfd) : platform::UniqueFd();
+  }
+  void signal(pid_t pid, int pidfd, int signal) override {
+    if (pidfd >= 0 && platform::pidfd_send_signal(pidfd, signal)) return;
+    if (pid > 0) ::kill(pid, signal);
+  }
+  void contain(const std::string& service, pid_t pid) override {
+    auto sweep = kill_session(pid);
+    if (sweep.error) {
+      log_warn("session not contained")
+          .field("service", service)
+          .field("session", pid)
+          .field("error", sweep.error->describe());
+      return;
+    }
+    if (sweep.gave_up) {
+      log_warn("session not contained")
+          .field("service", service)
+          .field("session", pid)
+          .field("reason", "new processes kept appearing while it was swept");
+    }
+    if (sweep.killed > 0) {
+      log_info("killed session")
+          .field("service", service)
+          .field("session", pid)
+          .field("processes", sweep.killed);
+    }
+  }
+};
+
 }  // namespace
+
+Launcher& system_launcher() {
+  static SystemLauncher launcher;
+  return launcher;
+}
+
+const char* service_state_name(ServiceState state) {
+  switch (state) {
+    case ServiceState::Waiting:
+      return "waiting";
+    case ServiceState::Starting:
+      return "starting";
+    case ServiceState::Running:
+      return "ready";
+    case ServiceState::Stopping:
+      return "stopping";
+    case ServiceState::Restarting:
+      return "restarting";
+    case ServiceState::Stopped:
+      return "stopped";
+    case ServiceState::Exited:
+      return "exited";
+    case ServiceState::Failed:
+      return "failed";
+  }
+  return "unknown";
+}
 
 std::chrono::milliseconds restart_delay(std::chrono::milliseconds start, unsigned consecutive,
                                         std::chrono::milliseconds cap) {
@@ -37,32 +119,20 @@ std::chrono::milliseconds restart_delay(std::chrono::milliseconds start, unsigne
   return std::min(delay, cap);
 }
 
-std::vector<std::string> service_dependencies(const config::Manifest& manifest, const Plan& plan,
-                                              const std::string& service) {
-  std::vector<std::string> dependencies;
-  auto add = [&](const std::string& name) {
-    if (!name.empty() && name != service &&
-        std::find(dependencies.begin(), dependencies.end(), name) == dependencies.end()) {
-      dependencies.push_back(name);
-    }
-  };
-  if (const auto* declared = manifest.find_service(service)) {
-    for (const auto& name : declared->after) add(name);
-  }
-  for (const auto& connection : plan.connections) {
-    if (connection.plug_service == service) add(connection.slot_service);
-  }
-  return dependencies;
-}
-
 Supervisor::Supervisor(std::vector<SupervisedService> services, SupervisorOptions options)
-    : options_(options) {
+    : options_(std::move(options)),
+      launcher_(options_.launcher != nullptr ? *options_.launcher : system_launcher()) {
   for (auto& service : services) {
     Tracked tracked;
     tracked.config = std::move(service);
+    tracked.since = std::chrono::system_clock::now();
     services_.push_back(std::move(tracked));
   }
 }
+
+Supervisor::~Supervisor() = default;
+
+// ---- event sources and timers
 
 Status Supervisor::ensure_epoll() {
   if (epoll_) return {};
@@ -72,26 +142,99 @@ Status Supervisor::ensure_epoll() {
   return {};
 }
 
-Status Supervisor::watch(int fd, std::uint32_t events, FdHandler handler) {
-  if (auto ready = ensure_epoll(); !ready) return ready;
-  if (auto added = epoll_->add(fd, events, static_cast<std::uint64_t>(fd)); !added) return added;
-  handlers_[fd] = std::move(handler);
-  return {};
+Result<Supervisor::WatchId> Supervisor::watch(int fd, std::uint32_t events, FdHandler handler) {
+  if (auto ready = ensure_epoll(); !ready) return std::unexpected(ready.error());
+  const WatchId id = next_watch_++;
+  if (auto added = epoll_->add(fd, events, id); !added) return std::unexpected(added.error());
+  watched_.emplace(id, Watched{fd, std::move(handler)});
+  return id;
 }
 
-void Supervisor::unwatch(int fd) {
-  if (epoll_) epoll_->remove(fd);
-  handlers_.erase(fd);
+void Supervisor::unwatch(WatchId id) {
+  auto found = watched_.find(id);
+  if (found == watched_.end()) return;
+  if (epoll_) epoll_->remove(found->second.fd);
+  watched_.erase(found);
 }
+
+Supervisor::Clock::time_point Supervisor::now() const {
+  return options_.now ? options_.now() : Clock::now();
+}
+
+Supervisor::TimerId Supervisor::at(Clock::time_point when, std::function<void()> callback) {
+  const TimerId id = next_timer_++;
+  timer_queue_.emplace(when, id);
+  timers_.emplace(id, std::make_pair(when, std::move(callback)));
+  return id;
+}
+
+Supervisor::TimerId Supervisor::after(std::chrono::milliseconds delay,
+                                      std::function<void()> callback) {
+  return at(now() + delay, std::move(callback));
+}
+
+void Supervisor::cancel(TimerId id) {
+  auto found = timers_.find(id);
+  if (found == timers_.end()) return;
+  auto [first, last] = timer_queue_.equal_range(found->second.first);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == id) {
+      timer_queue_.erase(it);
+      break;
+    }
+  }
+  timers_.erase(found);
+}
+
+void Supervisor::fire_due_timers() {
+  const auto current = now();
+  // One at a time: a callback may add or cancel timers.
+  while (!timer_queue_.empty() && timer_queue_.begin()->first <= current) {
+    const TimerId id = timer_queue_.begin()->second;
+    timer_queue_.erase(timer_queue_.begin());
+    auto found = timers_.find(id);
+    if (found == timers_.end()) continue;
+    auto callback = std::move(found->second.second);
+    timers_.erase(found);
+    callback();
+  }
+}
+
+int Supervisor::next_timeout_ms() const {
+  if (timer_queue_.empty()) return -1;
+  auto remaining =
+      std::chrono::ceil<std::chrono::milliseconds>(timer_queue_.begin()->first - now()).count();
+  return static_cast<int>(std::clamp<long long>(remaining, 0, 3600 * 1000));
+}
+
+void Supervisor::set_timer(Tracked& service, Clock::time_point when,
+                           std::function<void()> callback) {
+  clear_timer(service);
+  service.timer = at(when, std::move(callback));
+}
+
+void Supervisor::clear_timer(Tracked& service) {
+  if (service.timer) cancel(*service.timer);
+  service.timer.reset();
+}
+
+// ---- the loop
 
 Result<SupervisorResult> Supervisor::run() {
-  auto signals = platform::open_signalfd({SIGCHLD, SIGTERM, SIGINT, SIGHUP});
+  sigset_t previous_mask;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &previous_mask);
+  struct RestoreMask {
+    const sigset_t& mask;
+    ~RestoreMask() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore_mask{previous_mask};
+
+  auto signals = platform::open_signalfd(kSupervisorSignals);
   if (!signals) return std::unexpected(signals.error());
-  int signal_fd = signals->get();
-  auto watched = watch(signal_fd, EPOLLIN, [this, signal_fd](std::uint32_t) {
+  const int signal_fd = signals->get();
+  auto signal_watch = watch(signal_fd, EPOLLIN, [this, signal_fd](std::uint32_t, WatchId) {
     while (auto signal = platform::read_signal(signal_fd)) on_signal(*signal);
   });
-  if (!watched) return std::unexpected(watched.error());
+  if (!signal_watch) return std::unexpected(signal_watch.error());
   // Orphans of services (their children once the main process has gone, including those
   // killed with its session) are reparented to us and reaped; as PID 1 we are init anyway.
   if (options_.subreaper && ::getpid() != 1 && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
@@ -101,30 +244,48 @@ Result<SupervisorResult> Supervisor::run() {
         .field("hint", "orphans of services are reparented to init, which must reap them");
   }
 
-  start_ready_services();
+  update();
   std::array<epoll_event, 16> events{};
-  while (!all_ended()) {
+  while (!finished()) {
     auto ready = epoll_->wait(events, next_timeout_ms());
     if (!ready) return std::unexpected(ready.error());
     for (int i = 0; i < *ready; ++i) {
-      auto handler = handlers_.find(static_cast<int>(events[static_cast<std::size_t>(i)].data.u64));
-      if (handler == handlers_.end()) continue;  // unwatched earlier in this batch
-      FdHandler copy = handler->second;          // the handler may unwatch itself
-      copy(events[static_cast<std::size_t>(i)].events);
+      const auto& event = events[static_cast<std::size_t>(i)];
+      auto found = watched_.find(event.data.u64);
+      if (found == watched_.end()) continue;    // unwatched earlier in this batch
+      FdHandler handler = found->second.handler;  // the handler may unwatch itself
+      handler(event.events, event.data.u64);
     }
-    fire_timers();
-    if (stopping_) {
-      stop_ready_services();
-    } else {
-      start_ready_services();
-    }
+    update();
   }
-  unwatch(signal_fd);
-  reap_children();
+  unwatch(*signal_watch);
+  reap_remaining_children();
+  return result();
+}
 
+void Supervisor::update() {
+  fire_due_timers();
+  if (stopping_) {
+    stop_ready_services();
+  } else {
+    start_ready_services();
+  }
+}
+
+bool Supervisor::finished() const {
+  // Stopped by an operator is not the end of a runtime that may be asked to start it again.
+  return std::all_of(services_.begin(), services_.end(), [this](const Tracked& service) {
+    return service.state == ServiceState::Exited || service.state == ServiceState::Failed ||
+           (stopping_ && service.state == ServiceState::Stopped);
+  });
+}
+
+SupervisorResult Supervisor::result() const {
   SupervisorResult result;
   result.outcome = stopping_ ? SupervisorOutcome::Stopped : SupervisorOutcome::AllEnded;
-  for (const auto& service : services_) result.any_failed = result.any_failed || service.failed;
+  for (const auto& service : services_) {
+    result.any_failed = result.any_failed || service.state == ServiceState::Failed;
+  }
   return result;
 }
 
@@ -136,7 +297,7 @@ void Supervisor::on_signal(int signal) {
     case SIGTERM:
     case SIGINT:
       log_info("stop requested").field("signal", signal_name(signal));
-      begin_stop();
+      shutdown();
       break;
     default:
       // SIGHUP: no reload semantics yet; a terminal hang-up must not kill the device's services.
@@ -146,138 +307,165 @@ void Supervisor::on_signal(int signal) {
 }
 
 // Every exited child, looked at (WNOWAIT) before it is reaped: a service's main process is
-// reaped only after its session was swept (finish_main).
+// reaped only after the rest of the service was contained (finish_main).
 void Supervisor::reap_children() {
   for (;;) {
     siginfo_t info{};
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
-    pid_t pid = info.si_pid;
+    const pid_t pid = info.si_pid;
     if (Tracked* service = find_pid(pid)) {
+      // A child still starting is reaped by its launch (on_launch_report), which comes back.
+      if (service->state == ServiceState::Starting) return;
       if (!finish_main(*service)) return;
       continue;
     }
-    // A child still starting is reaped by its launch (on_launch_report), which comes back here.
-    if (find_pid(pid, State::Starting) != nullptr) return;
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) != pid) return;  // never spin on a child we cannot reap
     log_info("reaped orphan").field("pid", pid);
   }
 }
 
+// The loop is over, so waiting stalls no service now: the processes the sweeps killed die on
+// their own; reap them (bounded, for one in uninterruptible sleep) so none is left behind.
+void Supervisor::reap_remaining_children() {
+  const auto deadline = Clock::now() + kFinalReapWait;
+  for (;;) {
+    int status = 0;
+    const pid_t reaped = ::waitpid(-1, &status, WNOHANG);
+    if (reaped > 0) continue;
+    if (reaped < 0 && errno != EINTR) return;  // ECHILD: none left
+    if (Clock::now() >= deadline) {
+      log_warn("children left").field("hint", "a killed process in uninterruptible sleep (D) dies when its I/O ends");
+      return;
+    }
+    ::usleep(1000);
+  }
+}
+
 // The main process of `service` has exited and is not reaped yet. While it is a zombie its pid
-// cannot be reused, so every process whose session id is that pid belongs to the service:
-// kill them all, then reap the main process.
+// cannot be reused, so whatever the launcher finds of the service is the service's.
 bool Supervisor::finish_main(Tracked& service) {
-  contain(service);
+  launcher_.contain(service.config.spec.service, service.pid);
   int status = 0;
   pid_t reaped;
   do {
     reaped = ::waitpid(service.pid, &status, WNOHANG);
   } while (reaped < 0 && errno == EINTR);
   if (reaped != service.pid) return false;
-  on_exit(service, status);
+  on_main_exited(service.pid, status);
   return true;
 }
 
-void Supervisor::contain(const Tracked& service) {
-  const std::string& name = service.config.spec.service;
-  auto sweep = kill_session(service.pid, options_.session_wait);
-  if (sweep.error) {
-    log_warn("session not contained")
-        .field("service", name)
-        .field("session", service.pid)
-        .field("error", sweep.error->describe());
-    return;
-  }
-  if (sweep.killed > 0) {
-    log_info("killed session")
-        .field("service", name)
-        .field("session", service.pid)
-        .field("processes", sweep.killed);
-  }
-  if (sweep.remaining > 0) {
-    log_warn("session not empty")
-        .field("service", name)
-        .field("session", service.pid)
-        .field("alive", sweep.remaining)
-        .field("hint", cat("they have SIGKILL pending; one in uninterruptible sleep (D in ps -s ",
-                           service.pid, ") dies when its I/O ends"));
-  }
+// ---- one service's life
+
+void Supervisor::set_state(Tracked& service, ServiceState state) {
+  service.state = state;
+  service.since = std::chrono::system_clock::now();
 }
 
-void Supervisor::on_exit(Tracked& service, int status) {
-  if (service.pidfd.valid()) unwatch(service.pidfd.get());
+void Supervisor::on_main_exited(pid_t pid, int wait_status) {
+  Tracked* found = find_pid(pid);
+  if (found == nullptr) return;
+  Tracked& service = *found;
+  clear_timer(service);
+  if (service.pidfd_watch) unwatch(*service.pidfd_watch);
+  service.pidfd_watch.reset();
   service.pidfd.reset();
-  auto ran_for = Clock::now() - service.started_at;
-  bool failed = !exited_cleanly(status);
+  const auto ran_for = now() - service.started_at;
   {
     auto line = log_info("exited");
     line.field("service", service.config.spec.service).field("pid", service.pid);
-    if (WIFEXITED(status)) {
-      line.field("status", WEXITSTATUS(status));
+    if (WIFEXITED(wait_status)) {
+      line.field("status", WEXITSTATUS(wait_status));
     } else {
-      line.field("signal", signal_name(WTERMSIG(status)));
+      line.field("signal", signal_name(WTERMSIG(wait_status)));
     }
   }
   service.pid = 0;
-  // A service we asked to stop did not fail by exiting on our signal.
-  if (stopping_ && service.term_sent) failed = false;
-  after_end(service, failed, ran_for);
+  service.last_wait_status = wait_status;
+  const Intent intent = std::exchange(service.intent, Intent::Run);
+  if (intent == Intent::Stop) {
+    // Ending on our stop signal is not a failure.
+    set_state(service, ServiceState::Stopped);
+    return;
+  }
+  if (intent == Intent::Restart) {
+    set_state(service, ServiceState::Waiting);  // started again by the next update()
+    return;
+  }
+  after_end(service, !exited_cleanly(wait_status), ran_for);
 }
 
 void Supervisor::after_end(Tracked& service, bool failed, Clock::duration ran_for) {
   using config::RestartPolicy;
   const auto& config = service.config;
-  bool restart = !stopping_ && (config.restart == RestartPolicy::Always ||
-                                (config.restart == RestartPolicy::OnFailure && failed));
+  const bool restart = !stopping_ && (config.restart == RestartPolicy::Always ||
+                                      (config.restart == RestartPolicy::OnFailure && failed));
   if (!restart) {
-    service.state = State::Ended;
-    service.failed = failed;
+    set_state(service, failed ? ServiceState::Failed : ServiceState::Exited);
     return;
   }
   if (ran_for >= options_.stable_after) service.consecutive_restarts = 0;
-  auto delay = restart_delay(std::chrono::milliseconds(config.restart_delay_ms),
-                             service.consecutive_restarts, options_.backoff_cap);
+  const auto delay = restart_delay(std::chrono::milliseconds(config.restart_delay_ms),
+                                   service.consecutive_restarts, options_.backoff_cap);
   ++service.consecutive_restarts;
-  service.state = State::WaitingRestart;
-  service.next_start = Clock::now() + delay;
+  ++service.restarts;
+  set_state(service, ServiceState::Restarting);
+  const std::string name = config.spec.service;
+  set_timer(service, now() + delay, [this, name] {
+    Tracked* waiting = find(name);
+    if (waiting == nullptr || waiting->state != ServiceState::Restarting) return;
+    waiting->timer.reset();
+    start(*waiting);
+  });
   log_info("restarting")
-      .field("service", config.spec.service)
+      .field("service", name)
       .field("delay-ms", delay.count())
       .field("restarts", service.consecutive_restarts);
 }
 
 // Forks the service; its child confines itself while the loop goes on (on_launch_report).
 void Supervisor::start(Tracked& service) {
-  service.term_sent = false;
   service.kill_sent = false;
-  service.started_at = Clock::now();
-  auto pending = begin_launch(service.config.spec);
+  service.intent = Intent::Run;
+  service.started_at = now();
+  auto pending = launcher_.begin(service.config.spec);
   if (!pending) {
     start_failed(service, pending.error());
     return;
   }
   service.pid = pending->pid;
-  service.state = State::Starting;
-  service.launch_deadline = service.started_at + options_.launch_timeout;
+  set_state(service, ServiceState::Starting);
   const int report = pending->report.get();
   service.launching = std::move(*pending);
   const std::string name = service.config.spec.service;
-  auto watched = watch(report, EPOLLIN, [this, name](std::uint32_t) {
+  set_timer(service, service.started_at + options_.launch_timeout, [this, name] {
     if (Tracked* starting = find(name); starting != nullptr && starting->launching) {
-      on_launch_report(*starting);
+      starting->timer.reset();
+      launch_timed_out(*starting);
     }
   });
-  if (!watched) {
+  if (report < 0) return;  // a test's launcher, driven through on_launch_report()
+  auto watched = watch(report, EPOLLIN, [this, name](std::uint32_t, WatchId) {
+    on_launch_report(name);
+  });
+  if (watched) {
+    service.report_watch = *watched;
+  } else {
     // Without the loop's help, wait for the child here, as a blocking launch would.
-    while (service.state == State::Starting) on_launch_report(service);
+    while (service.state == ServiceState::Starting) on_launch_report(name);
   }
 }
 
-void Supervisor::on_launch_report(Tracked& service) {
-  auto execed = continue_launch(*service.launching);
+void Supervisor::on_launch_report(const std::string& name) {
+  Tracked* found = find(name);
+  if (found == nullptr || !found->launching) return;
+  Tracked& service = *found;
+  auto execed = launcher_.advance(*service.launching);
   if (execed && !*execed) return;  // the listener was taken; the child goes on
-  unwatch(service.launching->report.get());
+  if (service.report_watch) unwatch(*service.report_watch);
+  service.report_watch.reset();
+  clear_timer(service);
   if (!execed) {
     service.launching.reset();
     service.pid = 0;
@@ -288,69 +476,115 @@ void Supervisor::on_launch_report(Tracked& service) {
   running(service);
 }
 
-void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure,
-                              const std::string& hint) {
+void Supervisor::launch_timed_out(Tracked& service) {
+  // The child stalls before exec: kill it; its zombie is reaped as an orphan.
+  launcher_.abandon(*service.launching);
+  if (service.report_watch) unwatch(*service.report_watch);
+  service.report_watch.reset();
+  service.launching.reset();
+  service.pid = 0;
+  start_failed(service, LaunchFailure{"timeout", ETIMEDOUT});
+}
+
+void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
+  service.last_failure = failure.describe();
   {
     auto line = log_error("start failed");
     line.field("service", service.config.spec.service)
         .field("phase", failure.phase)
         .field("errno", failure.errno_name());
-    if (!hint.empty()) line.field("hint", hint);
+    if (failure.phase == "timeout") {
+      line.field("hint", cat("the child did not exec within ", options_.launch_timeout.count(),
+                             " ms: check the working directory and mounts it uses"));
+    }
   }
-  after_end(service, true, Clock::duration::zero());
+  switch (std::exchange(service.intent, Intent::Run)) {
+    case Intent::Stop:
+      set_state(service, ServiceState::Stopped);
+      return;
+    case Intent::Restart:
+      set_state(service, ServiceState::Waiting);
+      return;
+    case Intent::Run:
+      after_end(service, true, Clock::duration::zero());
+      return;
+  }
 }
 
 // The program was exec'd: watch its exit, hand its listener to the mediator.
 void Supervisor::running(Tracked& service) {
   platform::UniqueFd listener = std::move(service.launching->listener);
   service.launching.reset();
-  service.state = State::Running;
+  set_state(service, ServiceState::Running);
   service.started_once = true;
-  log_info("started").field("service", service.config.spec.service).field("pid", service.pid);
+  const std::string name = service.config.spec.service;
+  log_info("started").field("service", name).field("pid", service.pid);
   if (listener.valid()) {
     if (options_.on_listener) {
-      options_.on_listener(*this, service.config.spec.service, service.pid, std::move(listener));
+      options_.on_listener(*this, name, service.pid, std::move(listener));
     } else {
-      log_warn("no mediator").field("service", service.config.spec.service);
+      log_warn("no mediator").field("service", name);
     }
   }
-  // Without pidfds (Linux < 5.3) the SIGCHLD reaper still sees the exit.
-  auto pidfd = platform::pidfd_open(service.pid);
-  if (pidfd) {
-    service.pidfd = std::move(*pidfd);
-    pid_t pid = service.pid;
-    auto watched = watch(service.pidfd.get(), EPOLLIN, [this, pid](std::uint32_t) {
+  service.pidfd = launcher_.exit_fd(service.pid);
+  if (service.pidfd.valid()) {
+    const pid_t pid = service.pid;
+    auto watched = watch(service.pidfd.get(), EPOLLIN, [this, pid](std::uint32_t, WatchId) {
       siginfo_t info{};
       if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
           info.si_pid == pid) {
         if (Tracked* exited = find_pid(pid)) (void)finish_main(*exited);
       }
     });
-    if (!watched) service.pidfd.reset();
+    if (watched) {
+      service.pidfd_watch = *watched;
+    } else {
+      service.pidfd.reset();
+    }
   }
+  // Asked to stop while it was confining itself.
+  if (service.intent != Intent::Run) send_stop(service);
   // It may have exited already, while it was Starting, when the reaper had to leave it.
   reap_children();
 }
 
-void Supervisor::start_ready_services() {
-  auto now = Clock::now();
-  for (auto& service : services_) {
-    if (service.state == State::WaitingRestart && service.next_start <= now) {
-      start(service);
-      continue;
+void Supervisor::send_stop(Tracked& service) {
+  log_info("stopping").field("service", service.config.spec.service).field("pid", service.pid);
+  launcher_.signal(service.pid, service.pidfd.get(), SIGTERM);
+  set_state(service, ServiceState::Stopping);
+  const std::string name = service.config.spec.service;
+  set_timer(service, now() + options_.stop_timeout, [this, name] {
+    if (Tracked* stopping = find(name); stopping != nullptr) {
+      stopping->timer.reset();
+      kill_after_timeout(*stopping);
     }
-    if (service.state != State::Pending) continue;
+  });
+}
+
+void Supervisor::kill_after_timeout(Tracked& service) {
+  if (service.state != ServiceState::Stopping || service.kill_sent) return;
+  log_warn("killing")
+      .field("service", service.config.spec.service)
+      .field("pid", service.pid)
+      .field("reason", "no exit after SIGTERM");
+  launcher_.signal(service.pid, service.pidfd.get(), SIGKILL);
+  service.kill_sent = true;
+}
+
+void Supervisor::start_ready_services() {
+  for (auto& service : services_) {
+    if (service.state != ServiceState::Waiting) continue;
     bool ready = true;
     for (const auto& dependency : service.config.depends_on) {
       Tracked* provider = find(dependency);
       if (provider == nullptr || provider->started_once) continue;
       ready = false;
-      if (provider->state == State::Ended) {
+      if (ended_for_good(provider->state)) {
         log_error("not started")
             .field("service", service.config.spec.service)
             .field("reason", cat(dependency, " never started"));
-        service.state = State::Ended;
-        service.failed = true;
+        service.last_failure = cat(dependency, " never started");
+        set_state(service, ServiceState::Failed);
       }
       break;
     }
@@ -358,82 +592,129 @@ void Supervisor::start_ready_services() {
   }
 }
 
-void Supervisor::begin_stop() {
+void Supervisor::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   for (auto& service : services_) {
-    if (service.state == State::Pending || service.state == State::WaitingRestart) {
-      service.state = State::Ended;
+    if (service.state == ServiceState::Waiting || service.state == ServiceState::Restarting) {
+      clear_timer(service);
+      set_state(service, ServiceState::Stopped);
+    } else if (alive(service.state)) {
+      service.intent = Intent::Stop;
     }
   }
   stop_ready_services();
 }
 
-// A service gets SIGTERM once no running service depends on it: consumers stop first.
+// At shutdown a service gets its stop signal once no service that depends on it is alive:
+// consumers stop first.
 void Supervisor::stop_ready_services() {
   for (auto& service : services_) {
-    if (service.state != State::Running || service.term_sent) continue;
+    if (service.state != ServiceState::Running) continue;
     bool needed = false;
     for (const auto& other : services_) {
-      if (other.state != State::Running && other.state != State::Starting) continue;
+      if (!alive(other.state)) continue;
       const auto& deps = other.config.depends_on;
       needed =
           needed || std::find(deps.begin(), deps.end(), service.config.spec.service) != deps.end();
     }
-    if (needed) continue;
-    log_info("stopping").field("service", service.config.spec.service).field("pid", service.pid);
-    send(service, SIGTERM);
-    service.term_sent = true;
-    service.kill_deadline = Clock::now() + options_.stop_timeout;
+    if (!needed) send_stop(service);
   }
 }
 
-void Supervisor::fire_timers() {
-  auto now = Clock::now();
-  for (auto& service : services_) {
-    if (service.state == State::Starting && service.launch_deadline <= now) {
-      // The child stalls before exec: kill it; its zombie is reaped as an orphan.
-      ::kill(service.pid, SIGKILL);
-      unwatch(service.launching->report.get());
-      service.launching.reset();
-      service.pid = 0;
-      start_failed(service, LaunchFailure{"timeout", ETIMEDOUT},
-                   cat("the child did not exec within ", options_.launch_timeout.count(),
-                       " ms: check the working directory and mounts it uses"));
-      continue;
-    }
-    if (service.state == State::Running && service.term_sent && !service.kill_sent &&
-        service.kill_deadline <= now) {
-      log_warn("killing")
-          .field("service", service.config.spec.service)
-          .field("pid", service.pid)
-          .field("reason", "no exit after SIGTERM");
-      send(service, SIGKILL);
-      service.kill_sent = true;
-    }
+// ---- operator requests
+
+Status Supervisor::no_such_service(const std::string& name) const {
+  std::vector<std::string> names;
+  for (const auto& service : services_) names.push_back(service.config.spec.service);
+  return fail(cat("no service \"", name, "\""), cat("services: ", join(names, ", ")));
+}
+
+Status Supervisor::start_service(const std::string& name) {
+  Tracked* service = find(name);
+  if (service == nullptr) return no_such_service(name);
+  if (stopping_) return fail(cat("cannot start ", name, ": the runtime is shutting down"));
+  switch (service->state) {
+    case ServiceState::Stopped:
+    case ServiceState::Exited:
+    case ServiceState::Failed:
+    case ServiceState::Restarting:
+      clear_timer(*service);
+      service->consecutive_restarts = 0;
+      set_state(*service, ServiceState::Waiting);
+      break;
+    case ServiceState::Stopping:
+      service->intent = Intent::Restart;  // it ends, then starts again
+      break;
+    case ServiceState::Starting:
+      service->intent = Intent::Run;
+      break;
+    case ServiceState::Waiting:
+    case ServiceState::Running:
+      break;
+  }
+  return {};
+}
+
+Status Supervisor::stop_service(const std::string& name) {
+  Tracked* service = find(name);
+  if (service == nullptr) return no_such_service(name);
+  switch (service->state) {
+    case ServiceState::Waiting:
+    case ServiceState::Restarting:
+      clear_timer(*service);
+      set_state(*service, ServiceState::Stopped);
+      break;
+    case ServiceState::Starting:
+      service->intent = Intent::Stop;  // stopped once it has exec'd (running())
+      break;
+    case ServiceState::Running:
+      service->intent = Intent::Stop;
+      send_stop(*service);
+      break;
+    case ServiceState::Stopping:
+      service->intent = Intent::Stop;
+      break;
+    case ServiceState::Stopped:
+    case ServiceState::Exited:
+    case ServiceState::Failed:
+      break;
+  }
+  return {};
+}
+
+Status Supervisor::restart_service(const std::string& name) {
+  Tracked* service = find(name);
+  if (service == nullptr) return no_such_service(name);
+  if (stopping_) return fail(cat("cannot restart ", name, ": the runtime is shutting down"));
+  switch (service->state) {
+    case ServiceState::Running:
+      service->intent = Intent::Restart;
+      send_stop(*service);
+      return {};
+    case ServiceState::Starting:
+    case ServiceState::Stopping:
+      service->intent = Intent::Restart;
+      return {};
+    default:
+      return start_service(name);
   }
 }
 
-int Supervisor::next_timeout_ms() const {
-  std::optional<Clock::time_point> next;
-  auto consider = [&](Clock::time_point when) {
-    if (!next || when < *next) next = when;
-  };
+std::vector<ServiceStatus> Supervisor::status() const {
+  std::vector<ServiceStatus> statuses;
   for (const auto& service : services_) {
-    if (service.state == State::WaitingRestart) consider(service.next_start);
-    if (service.state == State::Starting) consider(service.launch_deadline);
-    if (service.state == State::Running && service.term_sent && !service.kill_sent) {
-      consider(service.kill_deadline);
-    }
+    ServiceStatus status;
+    status.name = service.config.spec.service;
+    status.state = service.state;
+    status.pid = alive(service.state) ? service.pid : 0;
+    status.restarts = service.restarts;
+    status.since = service.since;
+    status.last_wait_status = service.last_wait_status;
+    status.last_failure = service.last_failure;
+    statuses.push_back(std::move(status));
   }
-  if (!next) return -1;
-  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
-  return static_cast<int>(std::clamp<long long>(remaining, 0, 3600 * 1000));
-}
-
-bool Supervisor::all_ended() const {
-  return std::all_of(services_.begin(), services_.end(),
-                     [](const Tracked& service) { return service.state == State::Ended; });
+  return statuses;
 }
 
 Supervisor::Tracked* Supervisor::find(const std::string& name) {
@@ -443,18 +724,12 @@ Supervisor::Tracked* Supervisor::find(const std::string& name) {
   return nullptr;
 }
 
-Supervisor::Tracked* Supervisor::find_pid(pid_t pid, State state) {
+Supervisor::Tracked* Supervisor::find_pid(pid_t pid) {
+  if (pid <= 0) return nullptr;
   for (auto& service : services_) {
-    if (service.state == state && service.pid == pid) return &service;
+    if (alive(service.state) && service.pid == pid) return &service;
   }
   return nullptr;
-}
-
-void Supervisor::send(Tracked& service, int signal) {
-  if (service.pidfd.valid()) {
-    if (platform::pidfd_send_signal(service.pidfd.get(), signal)) return;
-  }
-  if (service.pid > 0) ::kill(service.pid, signal);
 }
 
 }  // namespace ipcrt::runtime

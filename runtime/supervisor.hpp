@@ -1,12 +1,19 @@
-// The supervisor (SPEC §4.4): one thread, one epoll loop over a signalfd and the pidfds of
-// the services (and any other fd registered with watch(), e.g. seccomp notify listeners).
-// It starts services in plan order once their dependencies have started, restarts them per
-// policy with exponential backoff, and stops them in reverse dependency order on SIGTERM/SIGINT.
-// When a service's main process ends, the rest of its session is killed (runtime/containment).
+// The supervisor (SPEC §4.4): one thread, one epoll loop over a signalfd, the services' pidfds
+// and launch reports, and any other fd registered with watch() (seccomp listeners, later the
+// control socket), plus timers. It starts services in plan order once their dependencies have
+// started, restarts them per policy with exponential backoff, stops them in reverse dependency
+// order at shutdown, and takes per-service start / stop / restart requests. Nothing in the loop
+// blocks: a service that misbehaves delays only itself.
+//
+// The operating-system side of a service (fork and confine, signal, contain) goes through a
+// Launcher, and time through an injectable clock, so that the state machine can be tested
+// without forking.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -20,7 +27,6 @@
 #include "platform/epoll.hpp"
 #include "platform/fd.hpp"
 #include "runtime/launch.hpp"
-#include "runtime/plan.hpp"
 
 namespace ipcrt::runtime {
 
@@ -30,6 +36,59 @@ struct SupervisedService {
   unsigned restart_delay_ms = 100;
   std::vector<std::string> depends_on;  // `after` plus the providers of its connections
 };
+
+// A service's state as `ipcrt status` shows it (SPEC §10).
+enum class ServiceState {
+  Waiting,     // not forked yet: its dependencies have not started
+  Starting,    // forked, confining itself
+  Running,     // exec'd ("ready" for a simple service)
+  Stopping,    // its stop signal was sent
+  Restarting,  // waiting out its backoff
+  Stopped,     // by an operator or a shutdown; starts again only when asked
+  Exited,      // ended with 0 for good
+  Failed,      // ended with a failure for good, or could never start
+};
+
+// "waiting", "starting", "ready", "stopping", "restarting", "stopped", "exited", "failed".
+[[nodiscard]] const char* service_state_name(ServiceState state);
+
+struct ServiceStatus {
+  std::string name;
+  ServiceState state = ServiceState::Waiting;
+  pid_t pid = 0;          // the main process while it runs, else 0
+  unsigned restarts = 0;  // automatic restarts since the runtime started
+  std::chrono::system_clock::time_point since{};  // of the current state
+  std::optional<int> last_wait_status;  // of the last run that ended (waitpid's status)
+  std::string last_failure;             // "phase=exec errno=ENOENT ..." of the last failed start
+};
+
+// What the supervisor asks of the operating system for one service. The system one forks and
+// confines (runtime/launch) and kills a service's session; a test's records the calls.
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  // Forks the child, which confines itself; `report` of the result is watched for progress.
+  [[nodiscard]] virtual std::expected<PendingLaunch, LaunchFailure> begin(
+      const LaunchSpec& spec) = 0;
+  // One step of the child's progress (its report fd is readable): true once it exec'd.
+  [[nodiscard]] virtual std::expected<bool, LaunchFailure> advance(PendingLaunch& pending) = 0;
+  // A child that missed its launch deadline: killed; its zombie is reaped as an orphan.
+  virtual void abandon(PendingLaunch& pending) = 0;
+  // A pidfd of the running main process to watch for its exit; invalid if there is none.
+  [[nodiscard]] virtual platform::UniqueFd exit_fd(pid_t pid) = 0;
+  // Sends `signal` to the main process (through `pidfd` when valid).
+  virtual void signal(pid_t pid, int pidfd, int signal) = 0;
+  // The main process `pid` of `service` has ended and is not reaped yet: kill what is left of
+  // the service. Must not wait for the killed processes.
+  virtual void contain(const std::string& service, pid_t pid) = 0;
+};
+
+// The Launcher of a real run: runtime/launch and runtime/session_sweep.
+[[nodiscard]] Launcher& system_launcher();
+
+// The signals the supervisor reads from its signalfd: blocked from the start of a boot, so that
+// one arriving before the loop runs waits for it instead of ending a half-built runtime.
+inline constexpr std::array<int, 4> kSupervisorSignals = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
 
 class Supervisor;
 
@@ -41,22 +100,23 @@ using ListenerHandler = std::function<void(Supervisor& supervisor, const std::st
                                            pid_t pid, platform::UniqueFd listener)>;
 
 struct SupervisorOptions {
-  std::chrono::milliseconds stop_timeout{5000};   // SIGTERM, then SIGKILL after this
+  using Clock = std::chrono::steady_clock;
+  std::chrono::milliseconds stop_timeout{5000};   // stop signal, then SIGKILL after this
   std::chrono::milliseconds backoff_cap{30000};   // restart delay never exceeds this
   std::chrono::milliseconds stable_after{10000};  // a run this long resets the backoff
   bool subreaper = true;                          // PR_SET_CHILD_SUBREAPER (implicit as PID 1)
-  // How long the sweep of an ended service's session waits for the killed processes to die.
-  std::chrono::milliseconds session_wait{1000};
   // From fork to exec: a child still confining itself after this is killed (start failed).
   std::chrono::milliseconds launch_timeout{10000};
   ListenerHandler on_listener;
+  Launcher* launcher = nullptr;                // nullptr: system_launcher()
+  std::function<Clock::time_point()> now;      // empty: steady_clock::now
 };
 
 enum class SupervisorOutcome { AllEnded, Stopped };
 
 struct SupervisorResult {
   SupervisorOutcome outcome = SupervisorOutcome::AllEnded;
-  bool any_failed = false;  // a service ended for good with a non-zero status or never started
+  bool any_failed = false;  // a service ended for good with a failure or never started
 };
 
 // The delay before restart number `consecutive` + 1: `start` doubled `consecutive` times,
@@ -65,73 +125,117 @@ struct SupervisorResult {
                                                       unsigned consecutive,
                                                       std::chrono::milliseconds cap);
 
-// The services of a plan with their dependencies, in start order.
-[[nodiscard]] std::vector<std::string> service_dependencies(const config::Manifest& manifest,
-                                                            const Plan& plan,
-                                                            const std::string& service);
-
 class Supervisor {
  public:
-  using FdHandler = std::function<void(std::uint32_t events)>;
+  using Clock = SupervisorOptions::Clock;
+  // Identifies one registration: a later registration of the same fd number gets another id,
+  // so an event still queued for a closed fd never reaches the new one's handler.
+  using WatchId = std::uint64_t;
+  using FdHandler = std::function<void(std::uint32_t events, WatchId self)>;
+  using TimerId = std::uint64_t;
 
   Supervisor(std::vector<SupervisedService> services, SupervisorOptions options = {});
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
+  ~Supervisor();
 
-  // Hook for other event sources (seccomp notify fds): `handler` runs when `fd` is ready.
-  [[nodiscard]] Status watch(int fd, std::uint32_t events, FdHandler handler);
-  void unwatch(int fd);
+  // Other event sources (seccomp listeners, the control socket): `handler` runs when `fd` is
+  // ready. The caller keeps owning the fd and unwatches it before closing it.
+  [[nodiscard]] Result<WatchId> watch(int fd, std::uint32_t events, FdHandler handler);
+  void unwatch(WatchId id);
 
-  // Blocks SIGCHLD/SIGTERM/SIGINT/SIGHUP, starts the services and loops until every service
-  // has ended for good or a requested stop has completed.
+  // Runs `callback` from the loop once `when` has come (or at once if it has).
+  TimerId at(Clock::time_point when, std::function<void()> callback);
+  TimerId after(std::chrono::milliseconds delay, std::function<void()> callback);
+  void cancel(TimerId id);
+  [[nodiscard]] Clock::time_point now() const;
+
+  // Blocks SIGCHLD/SIGTERM/SIGINT/SIGHUP (the previous mask is restored at return), starts the
+  // services and loops until every service has ended for good or a shutdown has completed.
   [[nodiscard]] Result<SupervisorResult> run();
 
+  // Requests of an operator (SPEC §10), also while run() loops. A stopped service stays
+  // stopped until started; stopping a provider leaves its consumers alone. Starting a running
+  // service and stopping a stopped one succeed. Unknown names are errors listing the services.
+  [[nodiscard]] Status start_service(const std::string& name);
+  [[nodiscard]] Status stop_service(const std::string& name);
+  [[nodiscard]] Status restart_service(const std::string& name);
+  // What SIGTERM does: stop consumers first, then providers, then return from run().
+  void shutdown();
+  [[nodiscard]] bool shutting_down() const { return stopping_; }
+
+  [[nodiscard]] std::vector<ServiceStatus> status() const;
+
+  // The loop's steps, public for tests that drive the state machine without the loop.
+  // Starts and stops what can be started or stopped now and fires due timers.
+  void update();
+  // The launch report of service `name` is readable.
+  void on_launch_report(const std::string& name);
+  // The main process `pid` has ended with `wait_status` and was reaped (its rest contained).
+  void on_main_exited(pid_t pid, int wait_status);
+  // Every service has ended for good, or the shutdown has stopped them all.
+  [[nodiscard]] bool finished() const;
+  [[nodiscard]] SupervisorResult result() const;
+
  private:
-  using Clock = std::chrono::steady_clock;
-  // Starting: forked, confining itself; its reports are read in the epoll loop.
-  enum class State { Pending, Starting, Running, WaitingRestart, Ended };
+  // What should happen when the current process of a service ends.
+  enum class Intent { Run, Stop, Restart };
   struct Tracked {
     SupervisedService config;
-    State state = State::Pending;
+    ServiceState state = ServiceState::Waiting;
+    Intent intent = Intent::Run;
     pid_t pid = 0;
     platform::UniqueFd pidfd;
+    std::optional<WatchId> pidfd_watch;
     std::optional<PendingLaunch> launching;  // while Starting
-    Clock::time_point launch_deadline{};
+    std::optional<WatchId> report_watch;
+    std::optional<TimerId> timer;  // launch deadline, restart delay or kill deadline
     bool started_once = false;
-    bool failed = false;  // the last run ended with a failure
-    unsigned consecutive_restarts = 0;
-    Clock::time_point started_at{};
-    Clock::time_point next_start{};
-    bool term_sent = false;
     bool kill_sent = false;
-    Clock::time_point kill_deadline{};
+    unsigned consecutive_restarts = 0;
+    unsigned restarts = 0;
+    Clock::time_point started_at{};
+    std::chrono::system_clock::time_point since{};
+    std::optional<int> last_wait_status;
+    std::string last_failure;
+  };
+  struct Watched {
+    int fd;
+    FdHandler handler;
   };
 
   void on_signal(int signal);
   void reap_children();
+  void reap_remaining_children();
   [[nodiscard]] bool finish_main(Tracked& service);
-  void contain(const Tracked& service);
-  void on_exit(Tracked& service, int status);
+  void set_state(Tracked& service, ServiceState state);
+  void set_timer(Tracked& service, Clock::time_point when, std::function<void()> callback);
+  void clear_timer(Tracked& service);
   void start(Tracked& service);
-  void on_launch_report(Tracked& service);
-  void start_failed(Tracked& service, const LaunchFailure& failure, const std::string& hint = {});
+  void start_failed(Tracked& service, const LaunchFailure& failure);
+  void launch_timed_out(Tracked& service);
   void running(Tracked& service);
   void after_end(Tracked& service, bool failed, Clock::duration ran_for);
+  void send_stop(Tracked& service);
+  void kill_after_timeout(Tracked& service);
   void start_ready_services();
-  void begin_stop();
   void stop_ready_services();
-  void fire_timers();
+  void fire_due_timers();
   [[nodiscard]] int next_timeout_ms() const;
-  [[nodiscard]] bool all_ended() const;
   [[nodiscard]] Tracked* find(const std::string& name);
-  [[nodiscard]] Tracked* find_pid(pid_t pid, State state = State::Running);
-  void send(Tracked& service, int signal);
+  [[nodiscard]] Tracked* find_pid(pid_t pid);
+  [[nodiscard]] Status no_such_service(const std::string& name) const;
   [[nodiscard]] Status ensure_epoll();
 
   std::vector<Tracked> services_;
   SupervisorOptions options_;
+  Launcher& launcher_;
   std::optional<platform::Epoll> epoll_;
-  std::map<int, FdHandler> handlers_;
+  std::map<WatchId, Watched> watched_;
+  WatchId next_watch_ = 1;
+  std::multimap<Clock::time_point, TimerId> timer_queue_;
+  std::map<TimerId, std::pair<Clock::time_point, std::function<void()>>> timers_;
+  TimerId next_timer_ = 1;
   bool stopping_ = false;
 };
 

@@ -8,15 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "runtime/exit_code.hpp"
+
 namespace ipcrt::runtime {
 
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitInvalidManifest = 1,
-  kExitUsage = 2,
-  kExitBootFailed = 3,
-  kExitServiceFailed = 4,
-};
 
 struct CommandLine {
   std::string command;                        // "validate", "plan", ...

@@ -23,6 +23,7 @@ class DenialLog {
   // Writes the suppressed-count line if anything was suppressed.
   void flush();
   [[nodiscard]] std::uint64_t suppressed() const { return suppressed_; }
+  [[nodiscard]] Clock::duration interval() const { return interval_; }
 
  private:
   void refill(Clock::time_point now);

@@ -3,6 +3,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "common/log.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 
@@ -41,14 +43,28 @@ void MediationServer::serve(Supervisor& supervisor, const std::string& name,
                             platform::UniqueFd listener) {
   const MediatedService& service = services_.at(name);
   DenialLog& log = *logs_.at(name);
-  const int fd = listener.release();
-  auto watched =
-      supervisor.watch(fd, EPOLLIN, [&supervisor, &service, &log, fd](std::uint32_t events) {
-        if ((events & EPOLLIN) != 0) handle_notification(fd, service, log);
+  // Shared by the handler and the flush timer, which may outlive the listener.
+  auto owned = std::make_shared<platform::UniqueFd>(std::move(listener));
+  auto flush_pending = std::make_shared<bool>(false);
+  const int fd = owned->get();
+  auto watched = supervisor.watch(
+      fd, EPOLLIN, [&supervisor, &service, &log, owned, flush_pending](std::uint32_t events,
+                                                                       Supervisor::WatchId self) {
+        if ((events & EPOLLIN) != 0) handle_notification(owned->get(), service, log);
+        // What the rate limit held back is counted in a line once the interval has passed,
+        // also when the service goes quiet (a timer only while something is held back).
+        if (log.suppressed() > 0 && !*flush_pending) {
+          *flush_pending = true;
+          supervisor.after(std::chrono::duration_cast<std::chrono::milliseconds>(log.interval()),
+                           [&log, flush_pending] {
+                             *flush_pending = false;
+                             log.flush();
+                           });
+        }
         if ((events & (EPOLLHUP | EPOLLERR)) != 0) {
           log.flush();
-          supervisor.unwatch(fd);
-          ::close(fd);
+          supervisor.unwatch(self);
+          owned->reset();
         }
       });
   if (!watched) {
@@ -56,7 +72,6 @@ void MediationServer::serve(Supervisor& supervisor, const std::string& name,
     log_error("cannot watch the seccomp listener")
         .field("service", name)
         .field("error", watched.error().describe());
-    ::close(fd);
   }
 }
 

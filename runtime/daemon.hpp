@@ -1,0 +1,98 @@
+// The composition root: one running manifest (SPEC §4). A Daemon owns everything `ipcrt run`
+// wires together (the manifest and its connections, the users, the kernel's state, the plan,
+// the compiled filters, the resources it created, the mediation server and the supervisor),
+// and is what `run`, PID-1 mode and the benchmarks use. Status, per-service control and
+// reload hang here.
+//
+// Its life has two steps, so that nothing on the system changes unless everything that can be
+// checked first was: prepare() validates, resolves users, reads the kernel, plans (against the
+// board's sysctls) and compiles the filters, touching nothing; run() then writes the board's
+// sysctls, creates the resources (rolled back on failure), supervises, and cleans up.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "config/board.hpp"
+#include "config/diagnostics.hpp"
+#include "config/manifest.hpp"
+#include "runtime/board_sysctls.hpp"
+#include "runtime/boot.hpp"
+#include "runtime/exit_code.hpp"
+#include "runtime/plan.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace ipcrt::runtime {
+
+class MediationServer;
+
+struct DaemonOptions {
+  std::string manifest_path;
+  std::optional<config::Board> board;  // its mqueue sysctls are planned against and written
+  SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
+};
+
+// Why prepare() or run() did not get the device running.
+struct DaemonFailure {
+  ExitCode exit_code = kExitBootFailed;
+  std::string step;            // "manifest", "users", "kernel-state", "plan", "seccomp", ...
+  std::optional<Error> error;  // none when the diagnostics say everything
+};
+
+class Daemon {
+ public:
+  // Everything before the first change to the system. `diagnostics` receives the manifest's
+  // and the plan's errors and warnings, for the caller to print.
+  [[nodiscard]] static std::expected<std::unique_ptr<Daemon>, DaemonFailure> prepare(
+      DaemonOptions options, config::Diagnostics& diagnostics);
+
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+
+  // Writes the board's sysctls and creates the plan's resources (everything rolled back on
+  // failure); the services are then ready to launch.
+  [[nodiscard]] std::expected<void, DaemonFailure> boot();
+  // After boot(): supervises until every service has ended for good or a shutdown completed,
+  // then releases what boot() created. The exit status of SPEC §4.4: 0 or 4.
+  [[nodiscard]] ExitCode supervise();
+  // boot(), then supervise(): 0, 3 (boot failed, logged) or 4.
+  [[nodiscard]] ExitCode run();
+
+  // After boot(), before supervise(): the services as the supervisor will launch them (the
+  // benchmarks launch them by hand).
+  [[nodiscard]] const std::vector<SupervisedService>& services() const { return services_; }
+  [[nodiscard]] const config::Manifest& manifest() const { return manifest_; }
+  [[nodiscard]] const Plan& plan() const { return plan_; }
+  [[nodiscard]] const Identities& identities() const { return identities_; }
+  // Valid from run()'s start to its end.
+  [[nodiscard]] Supervisor* supervisor() { return supervisor_.get(); }
+
+ private:
+  Daemon() = default;
+  void release();
+
+  DaemonOptions options_;
+  config::Manifest manifest_;
+  std::vector<config::Connection> connections_;
+  Identities identities_;
+  Plan plan_;
+  std::vector<platform::BpfProgram> filters_;  // plan order, until boot() moves them
+  AppliedSysctls sysctls_;
+  std::optional<BootedResources> resources_;
+  std::vector<SupervisedService> services_;
+  std::unique_ptr<MediationServer> mediation_;
+  std::unique_ptr<Supervisor> supervisor_;
+};
+
+// prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the
+// compiler's format, a failure logged with its step; returns the exit status.
+[[nodiscard]] ExitCode run_manifest(DaemonOptions options);
+
+// Logs `failure` as `level=error msg="boot failed" step=... error=...`.
+void log_daemon_failure(const DaemonFailure& failure);
+
+}  // namespace ipcrt::runtime
