@@ -293,9 +293,10 @@ void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure,
   {
     auto line = log_error("start failed");
     line.field("service", service.config.spec.service)
-        .field("phase", failure.phase)
+        .field("phase", failure.phase_name())
         .field("errno", failure.errno_name());
-    if (!hint.empty()) line.field("hint", hint);
+    if (!failure.path.empty()) line.field("path", failure.path);
+    line.field("hint", hint.empty() ? failure.hint() : std::string_view(hint));
   }
   after_end(service, true, Clock::duration::zero());
 }
@@ -397,9 +398,7 @@ void Supervisor::fire_timers() {
       unwatch(service.launching->report.get());
       service.launching.reset();
       service.pid = 0;
-      start_failed(service, LaunchFailure{"timeout", ETIMEDOUT},
-                   cat("the child did not exec within ", options_.launch_timeout.count(),
-                       " ms: check the working directory and mounts it uses"));
+      start_failed(service, LaunchFailure{LaunchPhase::Timeout, ETIMEDOUT, {}});
       continue;
     }
     if (service.state == State::Running && service.term_sent && !service.kill_sent &&
