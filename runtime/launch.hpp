@@ -6,8 +6,10 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <array>
 #include <expected>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
@@ -15,6 +17,7 @@
 #include "platform/fd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/users.hpp"
+#include "runtime/launch_phase.hpp"
 #include "runtime/plan.hpp"
 
 namespace ipcrt::runtime {
@@ -63,12 +66,38 @@ inline constexpr const char* kDefaultPath =
                                         platform::BpfProgram filter,
                                         const std::vector<ResourceLimit>& default_rlimits = {});
 
-// A phase of the child that failed before exec.
+// The syscalls the launch itself makes once the service's filter is loaded: writing the
+// listener report and reading the resume byte, execve, and _exit when execve fails (glibc's
+// _exit falls back to exit if exit_group is refused). The service's policy never lets
+// seccomp.deny take one away: the service could not start.
+inline constexpr std::array<std::string_view, 5> kSyscallsAfterFilterLoad = {
+    "read", "write", "execve", "exit", "exit_group"};
+
+// Why a service did not start: the phase that failed, before or after fork, and its errno.
 struct LaunchFailure {
-  std::string phase;  // "mount-namespace", "shm-bind", "setuid", "seccomp", "exec", ...
+  LaunchPhase phase = LaunchPhase::Report;
   int errnum = 0;
-  [[nodiscard]] std::string errno_name() const;  // "EPERM"
-  [[nodiscard]] std::string describe() const;    // "phase=setuid errno=EPERM"
+  // What the phase worked on, where that names the fix: command[0] (exec), the working
+  // directory, the host object (shm-bind, shm-readonly), the private shm directory
+  // (private-shm), the mqueue mount point (hide-mqueue); "" for the other phases.
+  std::string path;
+
+  [[nodiscard]] std::string_view phase_name() const;  // "exec"
+  [[nodiscard]] std::string errno_name() const;       // "ENOENT"
+  [[nodiscard]] std::string describe() const;         // "phase=exec errno=ENOENT path=/usr/bin/x"
+  // What to change: the hint for this phase and errno, else what the phase does.
+  [[nodiscard]] std::string_view hint() const;
+};
+
+// What a failure of the child can name, copied from the LaunchSpec before fork: the child
+// reports a phase and the index of the mount it failed on, and the LaunchSpec need not outlive
+// the launch.
+struct LaunchPaths {
+  std::string program;
+  std::string working_directory;
+  std::string private_shm_dir;
+  std::vector<std::string> shm_objects;  // ShmMount::source, in the order of shm_mounts
+  std::vector<std::string> hidden_mounts;
 };
 
 struct Launched {
@@ -86,6 +115,7 @@ struct PendingLaunch {
   platform::UniqueFd report;    // the child's reports; end-of-file once it has exec'd
   platform::UniqueFd resume;    // one byte tells the child its listener was taken
   platform::UniqueFd listener;  // taken from the child (SECCOMP_RET_USER_NOTIF filters)
+  LaunchPaths paths;            // for the LaunchFailure of a failing phase
 };
 
 // Forks the child, which confines itself and execs; nothing here waits for it.

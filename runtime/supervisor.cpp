@@ -483,7 +483,7 @@ void Supervisor::launch_timed_out(Tracked& service) {
   service.report_watch.reset();
   service.launching.reset();
   service.pid = 0;
-  start_failed(service, LaunchFailure{"timeout", ETIMEDOUT});
+  start_failed(service, LaunchFailure{LaunchPhase::Timeout, ETIMEDOUT, {}});
 }
 
 void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
@@ -491,12 +491,13 @@ void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
   {
     auto line = log_error("start failed");
     line.field("service", service.config.spec.service)
-        .field("phase", failure.phase)
+        .field("phase", failure.phase_name())
         .field("errno", failure.errno_name());
-    if (failure.phase == "timeout") {
-      line.field("hint", cat("the child did not exec within ", options_.launch_timeout.count(),
-                             " ms: check the working directory and mounts it uses"));
-    }
+    if (!failure.path.empty()) line.field("path", failure.path);
+    line.field("hint", failure.phase == LaunchPhase::Timeout
+                           ? cat("the child did not exec within ", options_.launch_timeout.count(),
+                                 " ms: check the working directory and mounts it uses")
+                           : std::string(failure.hint()));
   }
   switch (std::exchange(service.intent, Intent::Run)) {
     case Intent::Stop:

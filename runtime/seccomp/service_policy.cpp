@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/text.hpp"
+#include "runtime/launch.hpp"
 #include "runtime/seccomp/groups.hpp"
 
 namespace ipcrt::runtime {
@@ -32,10 +33,9 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
   for (const auto& grant : planned.queues) builder.allow_mq(grant);
   for (const auto& name : service.seccomp.deny) {
-    // The launch itself needs these after the filter is loaded (the listener handoff, then
-    // execve); denying one would leave the service unable to start, or with mediation make
-    // the child wait on a listener nobody holds yet.
-    for (const char* needed : {"read", "write", "execve", "exit", "exit_group"}) {
+    // Denying one would leave the service unable to start, or with mediation make the child
+    // wait on a listener nobody holds yet.
+    for (std::string_view needed : kSyscallsAfterFilterLoad) {
       if (name == needed) {
         return fail(cat(service.pointer, "/seccomp/deny: ", name,
                         " is needed to start any service and cannot be denied"),

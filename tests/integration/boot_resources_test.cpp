@@ -271,7 +271,8 @@ TEST(BootLaunch, ReportsTheFailingPhaseOfTheChild) {
   spec.private_shm_dir = "/dev/shm/" + unique_name("missing-dir");
   auto launched = ipcrt::runtime::launch(spec);
   CHECK_FALSE(launched.has_value());
-  STRCMP_EQUAL("phase=private-shm errno=ENOENT", launched.error().describe().c_str());
+  STRCMP_EQUAL(("phase=private-shm errno=ENOENT path=" + spec.private_shm_dir).c_str(),
+               launched.error().describe().c_str());
 }
 
 TEST_GROUP(BootSupervisor){};

@@ -448,11 +448,26 @@ TEST(BootRun, FailingPhaseIsReportedByNameAndCountsAsFailure) {
                                        ", \"working-directory\": \"/nonexistent-ipcrt-dir\"");
   auto result = run_manifest(dir, manifest);
   LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
-  CHECK_TEXT(
-      contains(result.err,
-               "msg=\"start failed\" service=collector phase=working-directory errno=ENOENT"),
-      result.err.c_str());
+  CHECK_TEXT(contains(result.err,
+                      "msg=\"start failed\" service=collector phase=working-directory "
+                      "errno=ENOENT path=/nonexistent-ipcrt-dir hint=\"the working directory "
+                      "does not exist in the service's view"),
+             result.err.c_str());
   CHECK_TEXT(contains(result.err, "msg=\"not started\" service=sensor"), result.err.c_str());
+}
+
+TEST(BootRun, AMissingProgramIsNamedWithAHint) {
+  Names names;
+  TempDir dir;
+  std::string manifest =
+      demo_manifest(names, {"/nonexistent-ipcrt/program", "--flag"}, {probe(), "exit", "0"});
+  auto result = run_manifest(dir, manifest);
+  LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err,
+                      "msg=\"start failed\" service=collector phase=exec errno=ENOENT "
+                      "path=/nonexistent-ipcrt/program hint=\"command[0] does not exist in the "
+                      "service's view"),
+             result.err.c_str());
 }
 
 TEST(BootRun, ServiceExitingNonZeroMakesRunExitFour) {

@@ -15,6 +15,8 @@
 //                                        setsid always fails there); SERVICE is $IPCRT_SERVICE
 //   boot-probe fork-until                fork sleeping children until fork fails, print
 //                                        "forked N errno=E", then kill them
+//   boot-probe fd-open FD                exit 0 if descriptor FD is open (it was inherited
+//                                        across execve), 1 if not
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -182,6 +184,7 @@ int run_mode(int argc, char** argv) {
   if (mode == "crash-once") return crash_once(argc, argv);
   if (mode == "log-term") return log_term(argc, argv);
   if (mode == "exit" && argc > 2) return std::atoi(argv[2]);
+  if (mode == "fd-open" && argc > 2) return ::fcntl(std::atoi(argv[2]), F_GETFD) >= 0 ? 0 : 1;
   if (mode == "ignore-term" || mode == "term-parent") {
     // A service that does not stop on SIGTERM; term-parent also asks its supervisor to stop.
     ::signal(SIGTERM, SIG_IGN);

@@ -148,13 +148,29 @@ TEST(LaunchPreparation, ConfinementOffKeepsTheHostsShmAndNamespace) {
   CHECK(spec.environment == (std::vector<std::string>{"PATH=/opt/bin"}));
 }
 
-TEST(LaunchPreparation, AFailingPhaseIsNamedWithItsErrno) {
+TEST(LaunchPreparation, AFailingPhaseIsNamedWithItsErrnoAndPath) {
   ipcrt::runtime::LaunchSpec spec;
   spec.service = "missing";
   spec.arguments = {"/nonexistent/ipcrt-program"};
   auto launched = ipcrt::runtime::launch(spec);
   CHECK_FALSE(launched.has_value());
-  STRCMP_EQUAL("phase=exec errno=ENOENT", launched.error().describe().c_str());
+  STRCMP_EQUAL("phase=exec errno=ENOENT path=/nonexistent/ipcrt-program",
+               launched.error().describe().c_str());
+  STRCMP_CONTAINS("command[0] does not exist in the service's view",
+                  std::string(launched.error().hint()).c_str());
+}
+
+TEST(LaunchPreparation, AMissingWorkingDirectoryIsNamed) {
+  ipcrt::runtime::LaunchSpec spec;
+  spec.service = "lost";
+  spec.arguments = {"/bin/true"};
+  spec.working_directory = "/nonexistent/ipcrt-dir";
+  auto launched = ipcrt::runtime::launch(spec);
+  CHECK_FALSE(launched.has_value());
+  STRCMP_EQUAL("phase=working-directory errno=ENOENT path=/nonexistent/ipcrt-dir",
+               launched.error().describe().c_str());
+  STRCMP_CONTAINS("does not exist in the service's view",
+                  std::string(launched.error().hint()).c_str());
 }
 
 TEST_GROUP(RestartBackoff){};

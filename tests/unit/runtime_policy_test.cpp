@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/launch.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
 #include "runtime/seccomp/groups.hpp"
@@ -48,6 +49,18 @@ TEST(SyscallGroups, NoGroupHoldsANeverAllowedOrMqSyscall) {
       CHECK_FALSE_TEXT(ipcrt::runtime::is_never_allowed(name), label.c_str());
       CHECK_FALSE_TEXT(ipcrt::runtime::is_mq_syscall(name), label.c_str());
     });
+  }
+}
+
+// What the launch itself calls after loading the filter is allowed to every service.
+TEST(SyscallGroups, DefaultAllowsWhatTheLaunchCallsAfterLoadingTheFilter) {
+  const auto* base = ipcrt::runtime::find_syscall_group("@default");
+  CHECK(base != nullptr);
+  for (std::string_view needed : ipcrt::runtime::kSyscallsAfterFilterLoad) {
+    bool allowed = false;
+    ipcrt::runtime::for_each_group_syscall(
+        *base, [&](std::string_view name) { allowed = allowed || name == needed; });
+    CHECK_TEXT(allowed, std::string(needed).c_str());
   }
 }
 

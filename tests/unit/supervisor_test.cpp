@@ -13,6 +13,7 @@
 namespace {
 
 using ipcrt::runtime::LaunchFailure;
+using ipcrt::runtime::LaunchPhase;
 using ipcrt::runtime::PendingLaunch;
 using ipcrt::runtime::ServiceState;
 using ipcrt::runtime::SupervisedService;
@@ -35,7 +36,7 @@ class FakeLauncher final : public ipcrt::runtime::Launcher {
       const ipcrt::runtime::LaunchSpec& spec) override {
     if (fail_next_begin) {
       fail_next_begin = false;
-      return std::unexpected(LaunchFailure{"fork", EAGAIN});
+      return std::unexpected(LaunchFailure{LaunchPhase::Fork, EAGAIN, {}});
     }
     PendingLaunch pending;
     pending.pid = next_pid++;
@@ -45,8 +46,8 @@ class FakeLauncher final : public ipcrt::runtime::Launcher {
   }
   std::expected<bool, LaunchFailure> advance(PendingLaunch& pending) override {
     auto outcome = outcomes.find(pending.pid);
-    if (outcome == outcomes.end() || outcome->second.empty()) return true;
-    return std::unexpected(LaunchFailure{outcome->second, EPERM});
+    if (outcome == outcomes.end()) return true;
+    return std::unexpected(LaunchFailure{outcome->second, EPERM, {}});
   }
   void abandon(PendingLaunch& pending) override { abandoned.push_back(pending.pid); }
   ipcrt::platform::UniqueFd exit_fd(pid_t) override { return {}; }
@@ -64,7 +65,7 @@ class FakeLauncher final : public ipcrt::runtime::Launcher {
   bool fail_next_begin = false;
   std::vector<std::string> launched;
   std::map<std::string, pid_t> pids;  // the latest pid of each service
-  std::map<pid_t, std::string> outcomes;  // a failing phase for advance(), by pid
+  std::map<pid_t, LaunchPhase> outcomes;  // a failing phase for advance(), by pid
   std::vector<pid_t> abandoned;
   std::vector<std::pair<pid_t, int>> signals;
   std::vector<std::string> contained;
@@ -193,7 +194,7 @@ TEST(SupervisorStateMachine, AChildThatMissesItsLaunchDeadlineIsAbandonedAndFail
 TEST(SupervisorStateMachine, AFailedLaunchPhaseIsRecordedAndRestartedPerPolicy) {
   Harness h({service("app", {}, ipcrt::config::RestartPolicy::Always)});
   h.supervisor->update();
-  h.launcher.outcomes[h.launcher.pids.at("app")] = "setuid";
+  h.launcher.outcomes[h.launcher.pids.at("app")] = LaunchPhase::Setuid;
   h.exec("app");
   STRCMP_EQUAL("restarting", h.state_name("app").c_str());
   STRCMP_CONTAINS("phase=setuid errno=EPERM", h.supervisor->status()[0].last_failure.c_str());

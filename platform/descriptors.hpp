@@ -1,0 +1,16 @@
+// Descriptors a service must not inherit: marked close-on-exec by the child between fork and
+// exec, so only syscalls, nothing allocated; both return 0 or -errno.
+#pragma once
+
+namespace ipcrt::platform {
+
+// Marks every descriptor from `first` up close-on-exec: close_range(2) where the kernel has
+// CLOSE_RANGE_CLOEXEC (Linux 5.11), else mark_listed_descriptors_cloexec().
+[[nodiscard]] int mark_descriptors_cloexec(unsigned first) noexcept;
+
+// The fallback for older kernels (or a filter that refuses close_range): each descriptor
+// /proc/self/fd lists, read with getdents64 into a buffer on the stack. Marking instead of
+// closing keeps the directory's own descriptor valid while it is read.
+[[nodiscard]] int mark_listed_descriptors_cloexec(unsigned first) noexcept;
+
+}  // namespace ipcrt::platform

@@ -1,0 +1,202 @@
+// Names and hints of the launch phases: two tables, checked at compile time against the enum.
+#include "runtime/launch_phase.hpp"
+
+#include <array>
+#include <cerrno>
+
+namespace ipcrt::runtime {
+namespace {
+
+struct PhaseRow {
+  LaunchPhase phase;
+  std::string_view name;
+  std::string_view hint;  // for errnos the errno table has no row for
+};
+
+// In enum order (checked below), so a phase indexes its own row.
+constexpr std::array kPhases{
+    PhaseRow{LaunchPhase::Fork, "fork", "ipcrt could not fork the service's process"},
+    PhaseRow{LaunchPhase::Pipe, "pipe",
+             "ipcrt could not create the pipes it starts the service through"},
+    PhaseRow{LaunchPhase::Session, "session",
+             "setsid(2) failed: the service could not get a session of its own"},
+    PhaseRow{LaunchPhase::CloseFds, "close-fds",
+             "the descriptors ipcrt inherited could not be marked close-on-exec"},
+    PhaseRow{LaunchPhase::MountNamespace, "mount-namespace",
+             "unshare(CLONE_NEWNS) failed: the service's private filesystem view needs a mount "
+             "namespace (CONFIG_NAMESPACES)"},
+    PhaseRow{LaunchPhase::MountPropagation, "mount-propagation",
+             "making the service's mounts slaves of the host's failed"},
+    PhaseRow{LaunchPhase::ShmBind, "shm-bind",
+             "a granted shared-memory object could not be bound into the service's private "
+             "/dev/shm"},
+    PhaseRow{LaunchPhase::ShmReadonly, "shm-readonly",
+             "a shared-memory object granted for reading could not be made read-only"},
+    PhaseRow{LaunchPhase::PrivateShm, "private-shm",
+             "the service's private /dev/shm could not be bound over /dev/shm"},
+    PhaseRow{LaunchPhase::HideMqueue, "hide-mqueue",
+             "a mount of the mqueue filesystem could not be covered with an empty tmpfs"},
+    PhaseRow{LaunchPhase::CapabilityBoundingSet, "capability-bounding-set",
+             "the capability bounding set could not be emptied"},
+    PhaseRow{LaunchPhase::InheritableCapabilities, "inheritable-capabilities",
+             "the inheritable and ambient capabilities could not be cleared"},
+    PhaseRow{LaunchPhase::Rlimits, "rlimits", "a limit of \"rlimits\" could not be set"},
+    PhaseRow{LaunchPhase::Setgroups, "setgroups",
+             "the service's supplementary groups could not be set"},
+    PhaseRow{LaunchPhase::Setgid, "setgid", "the service's group could not be set"},
+    PhaseRow{LaunchPhase::Setuid, "setuid", "the service's user could not be set"},
+    PhaseRow{LaunchPhase::ParentDeathSignal, "parent-death-signal",
+             "the service could not be tied to ipcrt's life (PR_SET_PDEATHSIG)"},
+    PhaseRow{LaunchPhase::WorkingDirectory, "working-directory",
+             "the service could not enter its working directory"},
+    PhaseRow{LaunchPhase::NoNewPrivs, "no-new-privs", "PR_SET_NO_NEW_PRIVS could not be set"},
+    PhaseRow{LaunchPhase::Seccomp, "seccomp",
+             "the kernel refused the service's seccomp filter (see `ipcrt policy`)"},
+    PhaseRow{LaunchPhase::TakeListener, "take-listener",
+             "ipcrt could not take the seccomp listener out of the child, so it cannot mediate"},
+    PhaseRow{LaunchPhase::Exec, "exec", "execve(2) of command[0] failed"},
+    PhaseRow{LaunchPhase::Report, "report",
+             "the child's report was cut short: it died before it could say why"},
+    PhaseRow{LaunchPhase::Timeout, "timeout", "the child stalled before exec and was killed"},
+};
+
+constexpr bool rows_follow_the_enum() {
+  if (kPhases.size() != kLaunchPhaseCount) return false;
+  for (std::size_t i = 0; i < kPhases.size(); ++i) {
+    if (static_cast<std::size_t>(kPhases[i].phase) != i) return false;
+  }
+  return true;
+}
+static_assert(rows_follow_the_enum(), "kPhases needs one row per LaunchPhase, in enum order");
+
+struct ErrnoHint {
+  LaunchPhase phase;
+  int errnum;
+  std::string_view hint;
+};
+
+constexpr std::string_view kNeedsRoot = "confinement needs root (or set \"confinement\": \"off\")";
+constexpr std::string_view kSwitchNeedsRoot = "ipcrt must run as root to switch users";
+
+constexpr ErrnoHint kErrnoHints[] = {
+    {LaunchPhase::Fork, EAGAIN,
+     "too many processes: the pids cgroup's pids.max or RLIMIT_NPROC of ipcrt's user is "
+     "reached (or kernel.threads-max)"},
+    {LaunchPhase::Fork, ENOMEM, "the system is out of memory"},
+    {LaunchPhase::Pipe, EMFILE, "ipcrt ran out of descriptors: raise its RLIMIT_NOFILE"},
+    {LaunchPhase::Pipe, ENFILE, "the system ran out of open files: raise fs.file-max"},
+    {LaunchPhase::Session, EPERM, "the child already leads a process group: a bug of ipcrt"},
+    {LaunchPhase::CloseFds, ENOENT,
+     "without close_range(2) (Linux 5.11) the child lists /proc/self/fd: mount /proc"},
+    {LaunchPhase::CloseFds, EACCES,
+     "without close_range(2) (Linux 5.11) the child lists /proc/self/fd, which it may not "
+     "read: check /proc's hidepid mount option"},
+    {LaunchPhase::CloseFds, EMFILE,
+     "the child had no descriptor left to list /proc/self/fd: raise ipcrt's RLIMIT_NOFILE"},
+    {LaunchPhase::MountNamespace, EPERM, kNeedsRoot},
+    {LaunchPhase::MountNamespace, ENOSPC,
+     "too many mount namespaces: raise user.max_mnt_namespaces"},
+    {LaunchPhase::MountNamespace, EINVAL,
+     "the kernel has no mount namespaces: it needs CONFIG_NAMESPACES (or set \"confinement\": "
+     "\"off\")"},
+    {LaunchPhase::MountPropagation, EPERM, kNeedsRoot},
+    {LaunchPhase::MountPropagation, EINVAL,
+     "/ is not a mount point (ipcrt in a chroot?): run it where / is a mount"},
+    {LaunchPhase::ShmBind, ENOENT,
+     "the object or its mount point in the service's private /dev/shm is gone: both are made "
+     "at boot, so something removed them while ipcrt ran"},
+    {LaunchPhase::ShmBind, EPERM, kNeedsRoot},
+    {LaunchPhase::ShmReadonly, EPERM, kNeedsRoot},
+    {LaunchPhase::ShmReadonly, EINVAL, "the object's mount point is not a bind mount"},
+    {LaunchPhase::PrivateShm, ENOENT,
+     "the service's private /dev/shm directory is gone: it is made at boot, so something "
+     "removed it while ipcrt ran"},
+    {LaunchPhase::PrivateShm, EPERM, kNeedsRoot},
+    {LaunchPhase::HideMqueue, ENOENT,
+     "the mqueue mount point went away after ipcrt read /proc/self/mountinfo"},
+    {LaunchPhase::HideMqueue, ENODEV, "the kernel has no tmpfs: it needs CONFIG_TMPFS"},
+    {LaunchPhase::HideMqueue, EPERM, kNeedsRoot},
+    {LaunchPhase::CapabilityBoundingSet, EPERM,
+     "dropping capabilities needs CAP_SETPCAP: run ipcrt as root (or set \"confinement\": "
+     "\"off\")"},
+    {LaunchPhase::InheritableCapabilities, EPERM,
+     "capset(2) was refused: run ipcrt as root (or set \"confinement\": \"off\")"},
+    {LaunchPhase::Rlimits, EPERM,
+     "raising a hard limit needs root: lower the value in \"rlimits\" or run ipcrt as root"},
+    {LaunchPhase::Rlimits, EINVAL,
+     "a soft limit is above its hard limit, or nofile is above fs.nr_open: check \"rlimits\""},
+    {LaunchPhase::Setgroups, EPERM, kSwitchNeedsRoot},
+    {LaunchPhase::Setgroups, EINVAL, "more supplementary groups than the kernel's NGROUPS_MAX"},
+    {LaunchPhase::Setgid, EPERM, kSwitchNeedsRoot},
+    {LaunchPhase::Setgid, EINVAL, "the gid has no mapping in ipcrt's user namespace"},
+    {LaunchPhase::Setuid, EPERM, kSwitchNeedsRoot},
+    {LaunchPhase::Setuid, EINVAL, "the uid has no mapping in ipcrt's user namespace"},
+    {LaunchPhase::Setuid, EAGAIN,
+     "the service's user is at its RLIMIT_NPROC: raise \"nproc\" in \"rlimits\" or end some of "
+     "its processes"},
+    {LaunchPhase::ParentDeathSignal, ESRCH, "ipcrt ended while the service was starting"},
+    {LaunchPhase::WorkingDirectory, ENOENT,
+     "the working directory does not exist in the service's view (its /tmp, /var/tmp and "
+     "/dev/shm are private and start empty)"},
+    {LaunchPhase::WorkingDirectory, EACCES,
+     "the service's user may not search the working directory or one above it: check their "
+     "owners and modes"},
+    {LaunchPhase::WorkingDirectory, ENOTDIR,
+     "the working directory, or a path component of it, is not a directory"},
+    {LaunchPhase::NoNewPrivs, EINVAL, "the kernel has no PR_SET_NO_NEW_PRIVS (Linux 3.5)"},
+    {LaunchPhase::Seccomp, EINVAL,
+     "the kernel cannot load this filter: it needs CONFIG_SECCOMP_FILTER, and mediation needs "
+     "Linux 5.0 (or set \"confinement\": \"off\")"},
+    {LaunchPhase::Seccomp, EACCES,
+     "a filter needs no_new_privs or CAP_SYS_ADMIN, and no-new-privs ran before it: a bug of "
+     "ipcrt"},
+    {LaunchPhase::Seccomp, ENOMEM,
+     "the filter and those ipcrt runs under pass the kernel's 32768 instructions: allow whole "
+     "groups rather than many single syscalls"},
+    {LaunchPhase::Seccomp, EBUSY,
+     "ipcrt already runs under a filter with a listener (a container's?), and listeners do "
+     "not nest: run ipcrt outside it"},
+    {LaunchPhase::TakeListener, ENOSYS, "pidfd_getfd(2) needs Linux 5.6; mediation needs it"},
+    {LaunchPhase::TakeListener, EPERM,
+     "pidfd_getfd(2) needs ptrace access to the child: check kernel.yama.ptrace_scope and the "
+     "LSM"},
+    {LaunchPhase::Exec, ENOENT,
+     "command[0] does not exist in the service's view (or, for a script or a dynamically "
+     "linked program, its interpreter or loader does not)"},
+    {LaunchPhase::Exec, EACCES,
+     "command[0] is not executable by the service's user (check its mode and the mount's "
+     "noexec)"},
+    {LaunchPhase::Exec, ENOEXEC,
+     "command[0] is not a program this kernel runs: another architecture, or a script "
+     "without #!"},
+    {LaunchPhase::Exec, ENOTDIR, "a path component of command[0] is not a directory"},
+    {LaunchPhase::Exec, ETXTBSY, "command[0] is open for writing (being updated?)"},
+    {LaunchPhase::Exec, E2BIG, "the arguments and environment are too long for execve(2)"},
+    {LaunchPhase::Exec, EPERM, "an LSM (SELinux, AppArmor) refused to run command[0]"},
+    {LaunchPhase::Report, EIO,
+     "the child ended without a complete report (killed before exec, by the OOM killer?)"},
+    {LaunchPhase::Timeout, ETIMEDOUT,
+     "the child did not exec within the supervisor's launch timeout: check the working "
+     "directory and the mounts it uses (a hung NFS mount?)"},
+};
+
+}  // namespace
+
+std::string_view launch_phase_name(LaunchPhase phase) noexcept {
+  auto index = static_cast<std::size_t>(phase);
+  return index < kPhases.size() ? kPhases[index].name : "unknown";
+}
+
+std::string_view launch_errno_hint(LaunchPhase phase, int errnum) noexcept {
+  for (const auto& row : kErrnoHints) {
+    if (row.phase == phase && row.errnum == errnum) return row.hint;
+  }
+  return {};
+}
+
+std::string_view launch_phase_hint(LaunchPhase phase) noexcept {
+  auto index = static_cast<std::size_t>(phase);
+  return index < kPhases.size() ? kPhases[index].hint : std::string_view{};
+}
+
+}  // namespace ipcrt::runtime
