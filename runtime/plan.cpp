@@ -27,14 +27,6 @@ std::string number(long value) {
   return std::to_string(value);
 }
 
-std::string octal(mode_t mode) {
-  std::string digits;
-  for (int shift = 9; shift >= 0; shift -= 3) {
-    digits += static_cast<char>('0' + ((mode >> shift) & 7));
-  }
-  return digits;
-}
-
 bool is_pattern(const std::string& path) {
   return path.find('*') != std::string::npos;
 }
@@ -482,9 +474,9 @@ std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_
   if (wider_mode) problems.emplace_back("its mode grants more than the manifest's");
   if (other_group) problems.emplace_back("it grants access to another group");
   return Error{cat("queue ", queue.path, " already exists with owner uid ", uid, ", gid ", gid,
-                   ", mode ", octal(mode), ", but slot ", queue.slot, " needs owner uid ",
+                   ", mode ", octal_mode(mode), ", but slot ", queue.slot, " needs owner uid ",
                    owner.uid, " (service ", queue.owner_service, "), gid ", owner.gid, ", mode ",
-                   octal(queue.mode), " or narrower: ", join(problems, ", "),
+                   octal_mode(queue.mode), " or narrower: ", join(problems, ", "),
                    "; adopting it would let others read or inject messages"),
                0,
                cat("remove it (rm /dev/mqueue/", queue.path.substr(1),

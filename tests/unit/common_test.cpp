@@ -1,5 +1,6 @@
 // The shared conventions: error descriptions, string building, logfmt quoting.
 #include <CppUTest/TestHarness.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <string>
@@ -25,6 +26,14 @@ TEST(CommonText, CatAndJoin) {
   std::vector<std::string> parts = {"/a", "/b", "/c"};
   STRCMP_EQUAL("/a:/b:/c", ipcrt::join(parts, ":").c_str());
   STRCMP_EQUAL("", ipcrt::join(std::vector<std::string>{}, ":").c_str());
+}
+
+TEST(CommonText, OctalModeHasFourDigitsLikeTheManifest) {
+  STRCMP_EQUAL("0660", ipcrt::octal_mode(0660).c_str());
+  STRCMP_EQUAL("0000", ipcrt::octal_mode(0).c_str());
+  STRCMP_EQUAL("1777", ipcrt::octal_mode(01777).c_str());
+  // The file-type bits of st_mode are not part of a permission mode.
+  STRCMP_EQUAL("0640", ipcrt::octal_mode(S_IFREG | 0640).c_str());
 }
 
 TEST_GROUP(CommonLog){};
