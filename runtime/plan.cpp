@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "common/service_env.hpp"
 #include "common/text.hpp"
 
 namespace ipcrt::runtime {
@@ -287,28 +288,21 @@ class Planner {
     }
   }
 
-  static std::string variable_name(const std::string& name) {
-    std::string variable = "IPCRT_";
-    for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-    variable += "_PATHS";
-    return variable;
-  }
-
   // A slot and a plug of one service with the same name share one variable: their values are
   // joined, slot first, without duplicates.
   static void add_paths(PlannedService& service, const std::string& name,
                         const std::vector<std::string>& values) {
-    std::string variable = variable_name(name);
+    std::string variable = paths_variable(name);
     auto it = std::find_if(service.environment.begin(), service.environment.end(),
                            [&](const auto& entry) { return entry.first == variable; });
     if (it == service.environment.end()) {
-      service.environment.emplace_back(variable, join(values, ":"));
+      service.environment.emplace_back(variable, join(values, kPathListSeparator));
       return;
     }
     for (const auto& value : values) {
-      std::string bounded = cat(':', it->second, ':');
-      if (bounded.find(cat(':', value, ':')) == std::string::npos) {
-        it->second += it->second.empty() ? value : cat(':', value);
+      std::string bounded = cat(kPathListSeparator, it->second, kPathListSeparator);
+      if (bounded.find(cat(kPathListSeparator, value, kPathListSeparator)) == std::string::npos) {
+        it->second += it->second.empty() ? value : cat(kPathListSeparator, value);
       }
     }
   }
@@ -320,7 +314,7 @@ class Planner {
   }
 
   void add_grants(const Service& service, PlannedService& planned) const {
-    planned.environment.emplace_back("IPCRT_SERVICE", service.name);
+    planned.environment.emplace_back(kServiceNameVariable, service.name);
     for (const auto& slot : service.slots) {
       const std::string via = cat(service.name, ':', slot.name);
       if (const auto* mq = slot.mq()) {

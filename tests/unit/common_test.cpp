@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/service_env.hpp"
 #include "common/text.hpp"
 
 TEST_GROUP(CommonError){};
@@ -34,6 +35,16 @@ TEST(CommonText, OctalModeHasFourDigitsLikeTheManifest) {
   STRCMP_EQUAL("1777", ipcrt::octal_mode(01777).c_str());
   // The file-type bits of st_mode are not part of a permission mode.
   STRCMP_EQUAL("0640", ipcrt::octal_mode(S_IFREG | 0640).c_str());
+}
+
+TEST_GROUP(CommonServiceEnv){};
+
+// The contract of SPEC §4.3, spelled out: services look these names up.
+TEST(CommonServiceEnv, PathsVariableIsUpperCaseWithUnderscores) {
+  STRCMP_EQUAL("IPCRT_TELEMETRY_PATHS", ipcrt::paths_variable("telemetry").c_str());
+  STRCMP_EQUAL("IPCRT_SENSOR_DATA_2_PATHS", ipcrt::paths_variable("sensor-data-2").c_str());
+  STRCMP_EQUAL("IPCRT_SERVICE", ipcrt::kServiceNameVariable);
+  STRCMP_EQUAL(":", std::string(ipcrt::kPathListSeparator).c_str());
 }
 
 TEST_GROUP(CommonLog){};
