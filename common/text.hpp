@@ -1,7 +1,10 @@
 // String building without iostreams: GCC 12's libstdc++ has no <format>, and <sstream> adds
 // about 500 KB to a static binary (the aarch64 runtime aims at about 1 MB). cat() appends
-// strings, characters, booleans and numbers; join() glues a range with a separator.
+// strings, characters, booleans and numbers; join() glues a range with a separator;
+// octal_mode() writes a permission mode.
 #pragma once
+
+#include <sys/types.h>
 
 #include <charconv>
 #include <concepts>
@@ -51,6 +54,16 @@ template <class Range>
     text_detail::append(out, item);
   }
   return out;
+}
+
+// A permission mode as the manifest writes it (SPEC §2.1 "mode": "0660"): always four octal
+// digits, so a mode in a message or a plan can be pasted back into a manifest as it is.
+[[nodiscard]] inline std::string octal_mode(mode_t mode) {
+  std::string digits;
+  for (int shift = 9; shift >= 0; shift -= 3) {
+    digits += static_cast<char>('0' + ((mode >> shift) & 7));
+  }
+  return digits;
 }
 
 }  // namespace ipcrt

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "common/service_env.hpp"
 #include "common/text.hpp"
 
 namespace ipcrt::runtime {
@@ -25,14 +26,6 @@ std::string number(std::uint64_t value) {
 }
 std::string number(long value) {
   return std::to_string(value);
-}
-
-std::string octal(mode_t mode) {
-  std::string digits;
-  for (int shift = 9; shift >= 0; shift -= 3) {
-    digits += static_cast<char>('0' + ((mode >> shift) & 7));
-  }
-  return digits;
 }
 
 bool is_pattern(const std::string& path) {
@@ -310,28 +303,21 @@ class Planner {
     }
   }
 
-  static std::string variable_name(const std::string& name) {
-    std::string variable = "IPCRT_";
-    for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-    variable += "_PATHS";
-    return variable;
-  }
-
   // A slot and a plug of one service with the same name share one variable: their values are
   // joined, slot first, without duplicates.
   static void add_paths(PlannedService& service, const std::string& name,
                         const std::vector<std::string>& values) {
-    std::string variable = variable_name(name);
+    std::string variable = paths_variable(name);
     auto it = std::find_if(service.environment.begin(), service.environment.end(),
                            [&](const auto& entry) { return entry.first == variable; });
     if (it == service.environment.end()) {
-      service.environment.emplace_back(variable, join(values, ":"));
+      service.environment.emplace_back(variable, join(values, kPathListSeparator));
       return;
     }
     for (const auto& value : values) {
-      std::string bounded = cat(':', it->second, ':');
-      if (bounded.find(cat(':', value, ':')) == std::string::npos) {
-        it->second += it->second.empty() ? value : cat(':', value);
+      std::string bounded = cat(kPathListSeparator, it->second, kPathListSeparator);
+      if (bounded.find(cat(kPathListSeparator, value, kPathListSeparator)) == std::string::npos) {
+        it->second += it->second.empty() ? value : cat(kPathListSeparator, value);
       }
     }
   }
@@ -343,7 +329,7 @@ class Planner {
   }
 
   void add_grants(const Service& service, PlannedService& planned) const {
-    planned.environment.emplace_back("IPCRT_SERVICE", service.name);
+    planned.environment.emplace_back(kServiceNameVariable, service.name);
     for (const auto& slot : service.slots) {
       const std::string via = cat(service.name, ':', slot.name);
       if (const auto* mq = slot.mq()) {
@@ -497,9 +483,9 @@ std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_
   if (wider_mode) problems.emplace_back("its mode grants more than the manifest's");
   if (other_group) problems.emplace_back("it grants access to another group");
   return Error{cat("queue ", queue.path, " already exists with owner uid ", uid, ", gid ", gid,
-                   ", mode ", octal(mode), ", but slot ", queue.slot, " needs owner uid ",
+                   ", mode ", octal_mode(mode), ", but slot ", queue.slot, " needs owner uid ",
                    owner.uid, " (service ", queue.owner_service, "), gid ", owner.gid, ", mode ",
-                   octal(queue.mode), " or narrower: ", join(problems, ", "),
+                   octal_mode(queue.mode), " or narrower: ", join(problems, ", "),
                    "; adopting it would let others read or inject messages"),
                0,
                cat("remove it (rm /dev/mqueue/", queue.path.substr(1),

@@ -13,13 +13,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string octal_mode(mode_t mode) {
-  std::string digits;
-  for (int shift = 9; shift >= 0; shift -= 3)
-    digits += static_cast<char>('0' + ((mode >> shift) & 7));
-  return digits;
-}
-
 std::vector<std::string> permission_names(unsigned permissions) {
   std::vector<std::string> names;
   if (permissions & config::kPermRead) names.emplace_back("read");

@@ -12,11 +12,11 @@
 #include <climits>
 #include <cstdlib>
 
-#include "common/file.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "config/manifest.hpp"
 #include "platform/fd.hpp"
+#include "platform/proc_status.hpp"
 #include "platform/seccomp_notify.hpp"
 
 namespace ipcrt::runtime {
@@ -31,13 +31,13 @@ std::string syscall_name(std::uint32_t arch, int number) {
 }
 
 // The caller's umask, so that a queue the supervisor creates for it gets the mode the caller
-// would have got.
+// would have got; the usual 022 if the caller is already gone.
 mode_t caller_umask(pid_t pid) {
-  auto status = read_text_file(cat("/proc/", pid, "/status"));
-  if (!status) return 022;
-  auto at = status->find("\nUmask:");
-  if (at == std::string::npos) return 022;
-  return static_cast<mode_t>(std::strtoul(status->c_str() + at + 7, nullptr, 8));
+  constexpr mode_t kUsualUmask = 022;
+  auto status = platform::read_proc_status(pid);
+  if (!status) return kUsualUmask;
+  return static_cast<mode_t>(
+      platform::proc_status_number(*status, "Umask", 8).value_or(kUsualUmask));
 }
 
 void report_denial(const MediatedService& service, DenialLog& log, pid_t pid,
