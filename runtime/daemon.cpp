@@ -12,6 +12,7 @@
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/service_policy.hpp"
+#include "runtime/service_output.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -96,8 +97,12 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     const auto& planned = plan_.services[i];
     const config::Service& service = *manifest_.find_service(planned.name);
     SupervisedService supervised;
-    supervised.spec = prepare_launch(service, planned, identities_.at(planned.name),
-                                     std::move(filters_[i]), resources_->service_default_rlimits);
+    LaunchOptions launch_options;
+    launch_options.capture_output = true;
+    launch_options.new_ipc_namespace = mediation_support().has_value();
+    supervised.spec =
+        prepare_launch(service, planned, identities_.at(planned.name), std::move(filters_[i]),
+                       resources_->service_default_rlimits, launch_options);
     supervised.restart = service.restart;
     supervised.restart_delay_ms = service.restart_delay_ms;
     supervised.depends_on = planned.depends_on;
@@ -117,12 +122,15 @@ ExitCode Daemon::supervise() {
   mediation_ = std::make_unique<MediationServer>(manifest_, plan_, identities_);
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
+  output_ = std::make_unique<ServiceOutput>();
+  supervisor_options.on_output = output_->handler();
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   auto result = supervisor_->run();
   mediation_->flush();
   release();
   supervisor_.reset();
+  output_.reset();
   mediation_.reset();
   if (!result) {
     log_error("supervisor failed").field("error", result.error().describe());

@@ -28,6 +28,7 @@
 namespace ipcrt::runtime {
 
 class MediationServer;
+class ServiceOutput;
 
 struct DaemonOptions {
   std::string manifest_path;
@@ -85,6 +86,7 @@ class Daemon {
   std::optional<BootedResources> resources_;
   std::vector<SupervisedService> services_;
   std::unique_ptr<MediationServer> mediation_;
+  std::unique_ptr<ServiceOutput> output_;
   std::unique_ptr<Supervisor> supervisor_;
 };
 
