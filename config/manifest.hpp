@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -25,6 +26,35 @@ enum Permission : unsigned {
   kPermDelete = 1U << 3U,
   kPermAll = kPermRead | kPermWrite | kPermCreate | kPermDelete,
 };
+
+struct PermissionWord {
+  Permission bit;
+  std::string_view word;  // as written in a slot's `permissions`
+};
+
+// The one spelling of each permission: the parser reads these words, and denials, policies and
+// plans print them, always in this order.
+inline constexpr PermissionWord kPermissionWords[] = {
+    {kPermRead, "read"}, {kPermWrite, "write"}, {kPermCreate, "create"}, {kPermDelete, "delete"}};
+
+// snapd's `open`, which every grant includes, so it sets no bit.
+inline constexpr std::string_view kPermissionOpen = "open";
+
+[[nodiscard]] inline std::string_view permission_word(Permission bit) {
+  for (const auto& [known, word] : kPermissionWords) {
+    if (known == bit) return word;
+  }
+  return {};
+}
+
+// The words of the bits set in `bits`, in kPermissionWords order: {"read", "create"}.
+[[nodiscard]] inline std::vector<std::string_view> permission_words(unsigned bits) {
+  std::vector<std::string_view> words;
+  for (const auto& [bit, word] : kPermissionWords) {
+    if ((bits & bit) != 0U) words.push_back(word);
+  }
+  return words;
+}
 
 enum class RestartPolicy { No, OnFailure, Always };
 enum class Confinement { Strict, Complain, Off };

@@ -10,247 +10,23 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/file.hpp"
 #include "common/text.hpp"
+#include "config/json_reader.hpp"
 #include "config/names.hpp"
 
 namespace ipcrt::config {
 namespace {
 
-using Json = nlohmann::ordered_json;
-using Keys = std::initializer_list<std::string_view>;
-
-// nlohmann reports a byte offset; editors want line and column (1-based).
-void report_syntax_error(std::string_view text, const nlohmann::json::parse_error& error,
-                         Diagnostics& diagnostics) {
-  const std::size_t offset = error.byte == 0 ? 0 : std::min(error.byte - 1, text.size());
-  int line = 1;
-  int column = 1;
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  std::string what = error.what();
-  // Keep nlohmann's explanation, drop its "[json.exception.parse_error.101] parse error at
-  // line 3, column 14: " prefix, which repeats what the location already says.
-  if (auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
-  diagnostics.syntax_error(line, column, "invalid JSON: " + what);
-}
-
-// Duplicate object keys are silently merged by JSON parsers; in a manifest they are almost
-// always a copy-paste mistake, so the parse callback tracks the pointer and reports them.
-class DuplicateKeyFinder {
- public:
-  explicit DuplicateKeyFinder(Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
-
-  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start:
-        count_element();
-        frames_.push_back({event == Json::parse_event_t::array_start, 0, {}, {}});
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        if (!frames_.empty()) frames_.pop_back();
-        break;
-      case Json::parse_event_t::key: {
-        Frame& frame = frames_.back();
-        frame.key = parsed.get<std::string>();
-        if (!frame.keys.insert(frame.key).second) {
-          diagnostics_.error(pointer(), cat("duplicate key \"", frame.key,
-                                            "\": the later value would silently replace the "
-                                            "earlier one; keep one"));
-        }
-        break;
-      }
-      case Json::parse_event_t::value:
-        count_element();
-        break;
-    }
-    return true;
-  }
-
- private:
-  struct Frame {
-    bool array;
-    std::size_t count;  // elements seen, for arrays
-    std::string key;    // current key, for objects
-    std::set<std::string> keys;
-  };
-
-  void count_element() {
-    if (!frames_.empty() && frames_.back().array) ++frames_.back().count;
-  }
-  std::string pointer() const {
-    std::string text;
-    for (const auto& frame : frames_) {
-      if (frame.array) {
-        text += '/';
-        text += std::to_string(frame.count - 1);
-      } else {
-        text += pointer_segment(frame.key);
-      }
-    }
-    return text;
-  }
-
-  Diagnostics& diagnostics_;
-  std::vector<Frame> frames_;
-};
-
-const char* type_name(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-      return "an integer";
-    case Json::value_t::number_float:
-      return "a number with a fraction";
-    default:
-      return "a binary value";
-  }
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string quoted_list(Keys values) {
-  std::vector<std::string> items;
-  for (auto value : values) items.push_back(cat('"', value, '"'));
-  return join(items, ", ");
-}
-
-// Context shared by every rule: the diagnostics and the pointer arithmetic.
-class Reader {
+// The manifest's reader: the generic JSON reads plus what only manifests need.
+class Reader : public JsonReader {
  public:
   Reader(Diagnostics& diagnostics, const ParseOptions& options)
-      : diagnostics_(diagnostics), options_(options) {}
+      : JsonReader(diagnostics), options_(options) {}
 
-  void error(const std::string& pointer, std::string message) {
-    diagnostics_.error(pointer, std::move(message));
-  }
   const ParseOptions& options() const { return options_; }
-
-  // Reports each key of `object` not in `allowed`, with a close match when there is one.
-  void check_keys(const Json& object, const std::string& pointer, Keys allowed,
-                  std::string_view where) {
-    for (const auto& [key, value] : object.items()) {
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string message = cat("unknown key \"", key, "\" in ", where);
-      std::string_view closest;
-      std::size_t best = 3;
-      for (auto candidate : allowed) {
-        const std::size_t distance = edit_distance(key, candidate);
-        if (distance < best) {
-          best = distance;
-          closest = candidate;
-        }
-      }
-      if (!closest.empty()) message += cat(": did you mean \"", closest, "\"?");
-      message += cat(" (allowed keys: ", join(allowed, ", "), ")");
-      error(pointer + pointer_segment(key), message);
-    }
-  }
-
-  bool expect(bool ok, const Json& value, const std::string& pointer, std::string_view what) {
-    if (!ok) error(pointer, cat("expected ", what, ", got ", type_name(value)));
-    return ok;
-  }
-  bool expect_object(const Json& value, const std::string& pointer) {
-    return expect(value.is_object(), value, pointer, "an object");
-  }
-  bool expect_string(const Json& value, const std::string& pointer) {
-    return expect(value.is_string(), value, pointer, "a string");
-  }
-  bool expect_bool(const Json& value, const std::string& pointer) {
-    return expect(value.is_boolean(), value, pointer, "true or false");
-  }
-
-  // A string without NUL bytes, which could never reach the kernel intact.
-  std::optional<std::string> text(const Json& value, const std::string& pointer) {
-    if (!expect_string(value, pointer)) return std::nullopt;
-    auto result = value.get<std::string>();
-    if (result.find('\0') != std::string::npos) {
-      error(pointer, "contains a NUL character, which cannot be passed to the kernel: remove it");
-      return std::nullopt;
-    }
-    return result;
-  }
-
-  // An array of strings; bad elements are reported and skipped.
-  std::vector<std::string> string_list(const Json& value, const std::string& pointer) {
-    std::vector<std::string> result;
-    if (!expect(value.is_array(), value, pointer, "an array of strings")) return result;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      if (auto item = text(value[i], cat(pointer, '/', i))) result.push_back(std::move(*item));
-    }
-    return result;
-  }
-
-  // An integer in [minimum, maximum]; `what` says what the value means.
-  std::optional<std::uint64_t> integer(const Json& value, const std::string& pointer,
-                                       std::uint64_t minimum, std::uint64_t maximum) {
-    const std::string range =
-        minimum == 1 ? "a positive integer" : cat("an integer from ", minimum);
-    const std::string bound = maximum == std::numeric_limits<std::uint64_t>::max()
-                                  ? std::string()
-                                  : cat(" up to ", maximum);
-    if (!value.is_number_integer()) {
-      error(pointer, cat("expected ", range, bound, ", got ", type_name(value)));
-      return std::nullopt;
-    }
-    if (!value.is_number_unsigned() || value.get<std::uint64_t>() < minimum ||
-        value.get<std::uint64_t>() > maximum) {
-      error(pointer, cat("expected ", range, bound, ", got ", value.dump()));
-      return std::nullopt;
-    }
-    return value.get<std::uint64_t>();
-  }
-
-  template <class Enum>
-  std::optional<Enum> choice(const Json& value, const std::string& pointer,
-                             std::initializer_list<std::pair<std::string_view, Enum>> values) {
-    std::vector<std::string> names;
-    for (const auto& [name, item] : values) names.push_back(cat('"', name, '"'));
-    if (value.is_string()) {
-      for (const auto& [name, item] : values) {
-        if (value.get<std::string>() == name) return item;
-      }
-      error(pointer, cat("unknown value ", value.dump(), ": use one of ", join(names, ", ")));
-      return std::nullopt;
-    }
-    error(pointer, cat("expected one of ", join(names, ", "), ", got ", type_name(value)));
-    return std::nullopt;
-  }
 
   void check_name_value(const std::string& name, const std::string& pointer,
                         std::string_view what) {
@@ -258,7 +34,6 @@ class Reader {
   }
 
  private:
-  Diagnostics& diagnostics_;
   const ParseOptions& options_;
 };
 
@@ -291,7 +66,7 @@ std::optional<std::uint64_t> rlimit_value(Reader& reader, const Json& value,
   if (value.is_number_unsigned()) return value.get<std::uint64_t>();
   const bool show_value = value.is_string() || value.is_number_integer();
   reader.error(pointer, cat("expected a non-negative integer or \"infinity\", got ",
-                            show_value ? value.dump() : std::string(type_name(value))));
+                            show_value ? value.dump() : std::string(json_type_name(value))));
   return std::nullopt;
 }
 
@@ -408,7 +183,7 @@ void read_account(Reader& reader, const Json& value, const std::string& pointer,
   } else if (value.is_string()) {
     text = value.get<std::string>();
   } else {
-    reader.error(pointer, cat("expected a ", what, " name or number, got ", type_name(value)));
+    reader.error(pointer, cat("expected a ", what, " name or number, got ", json_type_name(value)));
     return;
   }
   if (auto problem = check_account(text, what); !problem.empty()) {
@@ -422,15 +197,11 @@ void read_account(Reader& reader, const Json& value, const std::string& pointer,
 
 std::optional<Interface> read_interface(Reader& reader, const Json& object,
                                         const std::string& pointer) {
-  auto it = object.find("interface");
-  if (it == object.end()) {
-    reader.error(pointer,
-                 "missing \"interface\": add \"interface\": \"posix-mq\" or "
-                 "\"shared-memory\"");
-    return std::nullopt;
-  }
+  const Json* value = reader.required(object, pointer, "interface",
+                                      "add \"interface\": \"posix-mq\" or \"shared-memory\"");
+  if (value == nullptr) return std::nullopt;
   return reader.choice<Interface>(
-      *it, pointer + "/interface",
+      *value, pointer + "/interface",
       {{"posix-mq", Interface::PosixMq}, {"shared-memory", Interface::SharedMemory}});
 }
 
@@ -450,69 +221,68 @@ std::string read_identifier(Reader& reader, const Json& object, const std::strin
   return *text;
 }
 
+// The bits of a `permissions` array, or nothing after reporting its bad entries.
+std::optional<unsigned> read_permissions(Reader& reader, const Json& value,
+                                         const std::string& pointer) {
+  if (!reader.expect(value.is_array(), value, pointer, "an array of strings")) {
+    return std::nullopt;
+  }
+  std::vector<std::string> allowed;
+  for (const auto& [bit, word] : kPermissionWords) allowed.push_back(cat('"', word, '"'));
+  allowed.push_back(cat('"', kPermissionOpen, '"'));
+  bool valid = true;
+  unsigned bits = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string at = cat(pointer, '/', i);
+    auto word = reader.text(value[i], at);
+    if (!word) {
+      valid = false;
+      continue;
+    }
+    auto known = std::find_if(std::begin(kPermissionWords), std::end(kPermissionWords),
+                              [&](const PermissionWord& item) { return item.word == *word; });
+    if (known != std::end(kPermissionWords)) {
+      bits |= known->bit;
+    } else if (*word != kPermissionOpen) {
+      reader.error(at, cat("unknown permission \"", *word, "\": use ", join(allowed, ", ")));
+      valid = false;
+    }
+  }
+  if (!valid) return std::nullopt;
+  return bits;
+}
+
 void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer, MqSlot& mq) {
   reader.check_keys(object, pointer,
                     {"interface", "posix-mq", "path", "permissions", "max-messages", "message-size",
                      "mode", "create", "remove-on-stop"},
                     "a posix-mq slot");
-  auto path = object.find("path");
-  if (path == object.end()) {
-    reader.error(pointer,
-                 "missing \"path\": list the queues of this slot, e.g. "
-                 "\"path\": [\"/telemetry\"]");
-  } else {
-    const std::string at = pointer + "/path";
-    std::vector<std::pair<const Json*, std::string>> raw;
-    if (path->is_string()) {
-      raw.emplace_back(&*path, at);
-    } else if (path->is_array() && !path->empty()) {
-      for (std::size_t i = 0; i < path->size(); ++i) raw.emplace_back(&(*path)[i], cat(at, '/', i));
-    } else if (path->is_array()) {
-      reader.error(at, "empty path list: list at least one queue, e.g. [\"/telemetry\"]");
-    } else {
-      reader.error(at, cat("expected a string or an array of strings, got ", type_name(*path)));
-    }
-    for (const auto& [value, value_pointer] : raw) {
-      if (!reader.expect_string(*value, value_pointer)) continue;
-      auto checked =
-          normalise_queue_path(value->get<std::string>(), reader.options().allow_queue_patterns);
-      if (!checked.error.empty()) {
-        reader.error(value_pointer, checked.error);
-      } else if (std::find(mq.paths.begin(), mq.paths.end(), checked.path) != mq.paths.end()) {
-        reader.error(value_pointer, cat("queue \"", checked.path, "\" is listed twice: keep one"));
-      } else {
-        mq.paths.push_back(checked.path);
-      }
-    }
+  if (const Json* path = reader.required(object, pointer, "path",
+                                         "list the queues of this slot, e.g. "
+                                         "\"path\": [\"/telemetry\"]")) {
+    reader.for_each_string(
+        *path, pointer + "/path", "list at least one queue, e.g. [\"/telemetry\"]",
+        [&](const std::string& raw, const std::string& value_pointer) {
+          auto checked = normalise_queue_path(raw, reader.options().allow_queue_patterns);
+          if (!checked.error.empty()) {
+            reader.error(value_pointer, checked.error);
+          } else if (std::find(mq.paths.begin(), mq.paths.end(), checked.path) != mq.paths.end()) {
+            reader.error(value_pointer,
+                         cat("queue \"", checked.path, "\" is listed twice: keep one"));
+          } else {
+            mq.paths.push_back(checked.path);
+          }
+        });
   }
   if (auto it = object.find("permissions"); it != object.end()) {
     const std::string at = pointer + "/permissions";
-    unsigned permissions = 0;
-    bool valid = true;
-    auto names = reader.string_list(*it, at);
-    valid = it->is_array() && names.size() == it->size();
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      static const std::map<std::string, unsigned> kBits = {{"read", kPermRead},
-                                                            {"write", kPermWrite},
-                                                            {"create", kPermCreate},
-                                                            {"delete", kPermDelete},
-                                                            {"open", 0U}};
-      auto bit = kBits.find(names[i]);
-      if (bit == kBits.end()) {
-        reader.error(cat(at, '/', i),
-                     cat("unknown permission \"", names[i], "\": use ",
-                         quoted_list({"read", "write", "create", "delete", "open"})));
-        valid = false;
-        continue;
-      }
-      permissions |= bit->second;
-    }
-    if (valid && permissions == 0) {
+    auto permissions = read_permissions(reader, *it, at);
+    if (permissions && *permissions == 0) {
       reader.error(at,
                    "grants nothing to connected plugs: list at least one of \"read\", "
                    "\"write\", \"create\", \"delete\"");
-    } else if (valid) {
-      mq.permissions = permissions;
+    } else if (permissions) {
+      mq.permissions = *permissions;
     }
   }
   constexpr auto kLongMax = static_cast<std::uint64_t>(std::numeric_limits<long>::max());
@@ -533,7 +303,7 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
         (digits.size() == 3 || digits.size() == 4) &&
         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; });
     if (!it->is_string()) {
-      reader.error(at, cat("expected an octal string such as \"0660\", got ", type_name(*it),
+      reader.error(at, cat("expected an octal string such as \"0660\", got ", json_type_name(*it),
                            " (a JSON number would be read as decimal)"));
     } else if (!octal) {
       reader.error(at, cat("\"", digits,
@@ -555,11 +325,11 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
     }
   }
   if (auto it = object.find("create"); it != object.end()) {
-    if (reader.expect_bool(*it, pointer + "/create")) mq.create = it->get<bool>();
+    if (auto create = reader.boolean(*it, pointer + "/create")) mq.create = *create;
   }
   if (auto it = object.find("remove-on-stop"); it != object.end()) {
-    if (reader.expect_bool(*it, pointer + "/remove-on-stop")) {
-      mq.remove_on_stop = it->get<bool>();
+    if (auto remove = reader.boolean(*it, pointer + "/remove-on-stop")) {
+      mq.remove_on_stop = *remove;
     }
   }
 }
@@ -574,8 +344,9 @@ void read_shm_slot(Reader& reader, const Json& object, const std::string& pointe
     if (!reader.expect(it->is_array(), *it, at, "an array of object names")) return;
     for (std::size_t i = 0; i < it->size(); ++i) {
       const std::string item_at = cat(at, '/', i);
-      if (!reader.expect_string((*it)[i], item_at)) continue;
-      const auto name = (*it)[i].get<std::string>();
+      auto text = reader.text((*it)[i], item_at);
+      if (!text) continue;
+      const std::string& name = *text;
       if (auto problem = check_shm_name(name); !problem.empty()) {
         reader.error(item_at, problem);
       } else if (std::find(out.begin(), out.end(), name) != out.end()) {
@@ -663,7 +434,9 @@ void read_plugs(Reader& reader, const Json& value, const std::string& pointer, S
       reader.check_keys(object, at, {"interface", "shared-memory", "private"},
                         "a shared-memory plug");
       if (auto it = object.find("private"); it != object.end()) {
-        if (reader.expect_bool(*it, at + "/private")) plug.private_shm = it->get<bool>();
+        if (auto is_private = reader.boolean(*it, at + "/private")) {
+          plug.private_shm = *is_private;
+        }
         if (plug.private_shm && object.contains("shared-memory")) {
           reader.error(at + "/private",
                        "a private plug gets its own /dev/shm and connects to "
@@ -710,14 +483,14 @@ void read_service(Reader& reader, const Json& object, Service& service,
       {"command", "user", "group", "environment", "working-directory", "publisher", "restart",
        "restart-delay-ms", "after", "rlimits", "confinement", "seccomp", "slots", "plugs"},
       "a service");
-  if (auto it = object.find("command"); it == object.end()) {
-    reader.error(at,
-                 "missing \"command\": add the program to run, e.g. "
-                 "\"command\": [\"/usr/bin/sensor-hub\"]");
+  if (const Json* it = reader.required(object, at, "command",
+                                       "add the program to run, e.g. "
+                                       "\"command\": [\"/usr/bin/sensor-hub\"]");
+      it == nullptr) {
   } else if (!it->is_array() || it->empty()) {
     reader.error(at + "/command", cat("expected a non-empty array of strings (program path "
                                       "first), got ",
-                                      it->is_array() ? "an empty array" : type_name(*it)));
+                                      it->is_array() ? "an empty array" : json_type_name(*it)));
   } else {
     service.command = reader.string_list(*it, at + "/command");
     if (service.command.size() == it->size() && !service.command.front().starts_with('/')) {
@@ -888,10 +661,9 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
     spec.pointer = at;
     bool ok = true;
     auto end = [&](const char* key, std::string& service, std::string& name) {
-      auto it = item.find(key);
-      if (it == item.end()) {
-        reader.error(at, cat("missing \"", key, "\": write \"", key,
-                             "\": \"SERVICE:", key == std::string("plug") ? "PLUG" : "SLOT", "\""));
+      const char* form = key == std::string_view("plug") ? "SERVICE:PLUG" : "SERVICE:SLOT";
+      const Json* it = reader.required(item, at, key, cat("write \"", key, "\": \"", form, "\""));
+      if (it == nullptr) {
         ok = false;
         return;
       }
@@ -904,8 +676,7 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
       const auto colon = text->find(':');
       if (colon == std::string::npos || colon == 0 || colon + 1 == text->size() ||
           text->find(':', colon + 1) != std::string::npos) {
-        reader.error(end_at, cat("\"", *text, "\" is not of the form \"SERVICE:",
-                                 key == std::string("plug") ? "PLUG" : "SLOT", "\""));
+        reader.error(end_at, cat("\"", *text, "\" is not of the form \"", form, "\""));
         ok = false;
         return;
       }
@@ -920,32 +691,28 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
 
 void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (!document.is_object()) {
-    reader.error("", cat("the manifest must be a JSON object, got ", type_name(document)));
+    reader.error("", cat("the manifest must be a JSON object, got ", json_type_name(document)));
     return;
   }
   reader.check_keys(document, "", {"version", "name", "publisher", "services", "connections"},
                     "the manifest");
-  auto version = document.find("version");
-  if (version == document.end()) {
-    reader.error("/version", "missing \"version\": add \"version\": 1");
-  } else if (!version->is_number_integer() || version->get<long long>() != 1) {
-    reader.error("/version", "unsupported version " + version->dump() + ": use 1");
+  if (const Json* version = reader.required(document, "", "version", "add \"version\": 1")) {
+    if (!version->is_number_integer() || version->get<long long>() != 1) {
+      reader.error("/version", "unsupported version " + version->dump() + ": use 1");
+    }
   }
-  if (auto name = document.find("name"); name == document.end()) {
-    reader.error("",
-                 "missing \"name\": add \"name\": \"gateway\" (lower-case letters, digits "
-                 "and '-')");
-  } else if (reader.expect_string(*name, "/name")) {
-    manifest.name = name->get<std::string>();
-    reader.check_name_value(manifest.name, "/name", "manifest name");
+  if (const Json* name = reader.required(
+          document, "", "name", "add \"name\": \"gateway\" (lower-case letters, digits and '-')")) {
+    if (auto text = reader.text(*name, "/name")) {
+      manifest.name = *text;
+      reader.check_name_value(manifest.name, "/name", "manifest name");
+    }
   }
   if (auto publisher = document.find("publisher"); publisher != document.end()) {
     if (auto text = reader.text(*publisher, "/publisher")) manifest.publisher = *text;
   }
-  auto services = document.find("services");
-  if (services == document.end()) {
-    reader.error("", "missing \"services\": add at least one service");
-  } else if (reader.expect_object(*services, "/services")) {
+  const Json* services = reader.required(document, "", "services", "add at least one service");
+  if (services != nullptr && reader.expect_object(*services, "/services")) {
     if (services->empty()) reader.error("/services", "no services: add at least one");
     std::set<std::string> names;
     for (const auto& [name, object] : services->items()) names.insert(name);
@@ -969,45 +736,17 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
 
 }  // namespace
 
-std::string pointer_segment(std::string_view key) {
-  std::string segment = "/";
-  for (char c : key) {
-    if (c == '~') {
-      segment += "~0";
-    } else if (c == '/') {
-      segment += "~1";
-    } else {
-      segment += c;
-    }
-  }
-  return segment;
-}
-
 ParseResult parse_manifest(std::string_view text, const std::string& file,
                            const ParseOptions& options) {
   ParseResult result;
-  Json document;
-  Diagnostics duplicates;
-  try {
-    document = Json::parse(text.begin(), text.end(), DuplicateKeyFinder(duplicates));
-  } catch (const nlohmann::json::parse_error& error) {
-    report_syntax_error(text, error, result.diagnostics);
-    return result;
-  } catch (const nlohmann::json::exception& error) {
-    // Other nlohmann errors (e.g. invalid UTF-8 met while building a key) have no position.
-    result.diagnostics.error("", cat("invalid JSON: ", error.what()));
-    return result;
-  }
-  result.diagnostics.append(duplicates);
+  auto document = parse_json(text, result.diagnostics);
+  if (!document) return result;
   Manifest manifest;
   manifest.file = file;
-  try {
+  read_document(result.diagnostics, [&] {
     Reader reader(result.diagnostics, options);
-    read_manifest(reader, document, manifest);
-  } catch (const nlohmann::json::exception& error) {
-    // A rule above forgot a type check; report it rather than crash the runtime.
-    result.diagnostics.error("", cat("internal error while reading the manifest: ", error.what()));
-  }
+    read_manifest(reader, *document, manifest);
+  });
   if (!result.diagnostics.has_errors()) result.manifest = std::move(manifest);
   return result;
 }
@@ -1017,8 +756,8 @@ ParseResult load_manifest(const std::string& path, const ParseOptions& options) 
   if (!contents) {
     ParseResult result;
     result.diagnostics.error(
-        "", cat("cannot read the manifest file: ", std::strerror(contents.error().errnum),
-                ": check the path and permissions"));
+        "", cat("cannot read the manifest file: ", std::strerror(contents.error().errnum)),
+        "check the path and permissions");
     return result;
   }
   return parse_manifest(*contents, path, options);

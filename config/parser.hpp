@@ -28,7 +28,4 @@ struct ParseOptions {
 // Reads `path` and parses it; an unreadable file is a diagnostic, not an exception.
 [[nodiscard]] ParseResult load_manifest(const std::string& path, const ParseOptions& options = {});
 
-// RFC 6901: `~` becomes `~0` and `/` becomes `~1`. Returns "/" + the escaped key.
-[[nodiscard]] std::string pointer_segment(std::string_view key);
-
 }  // namespace ipcrt::config

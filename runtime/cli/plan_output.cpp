@@ -22,10 +22,7 @@ std::string octal_mode(mode_t mode) {
 
 std::vector<std::string> permission_names(unsigned permissions) {
   std::vector<std::string> names;
-  if (permissions & config::kPermRead) names.emplace_back("read");
-  if (permissions & config::kPermWrite) names.emplace_back("write");
-  if (permissions & config::kPermCreate) names.emplace_back("create");
-  if (permissions & config::kPermDelete) names.emplace_back("delete");
+  for (auto word : config::permission_words(permissions)) names.emplace_back(word);
   return names;
 }
 

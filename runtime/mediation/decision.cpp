@@ -15,18 +15,6 @@ using config::kPermDelete;
 using config::kPermRead;
 using config::kPermWrite;
 
-std::string permission_words(unsigned permissions) {
-  std::string words;
-  const std::pair<unsigned, const char*> names[] = {
-      {kPermRead, "read"}, {kPermWrite, "write"}, {kPermCreate, "create"}, {kPermDelete, "delete"}};
-  for (const auto& [bit, name] : names) {
-    if ((permissions & bit) == 0) continue;
-    if (!words.empty()) words += '+';
-    words += name;
-  }
-  return words;
-}
-
 // The permissions mq_open's flags need (SPEC §5); O_ACCMODE 3 is invalid and needs everything.
 unsigned permissions_for_flags(int flags) {
   unsigned needed = 0;
@@ -68,7 +56,9 @@ MediationDecision decide(const std::vector<QueueGrant>& grants, const std::strin
     }
   }
   if (closest != nullptr) {
-    decision.need = cat(permission_words(needed & ~closest->permissions), " on ", closest->via);
+    decision.need =
+        cat(join(config::permission_words(needed & ~closest->permissions), "+"), " on ",
+            closest->via);
   } else {
     decision.need = cat("a posix-mq plug connected to a slot with path ", decision.queue_path);
   }

@@ -136,12 +136,8 @@ int add_prlimit64_read_rule(scmp_filter_ctx ctx, int number) {
 }  // namespace
 
 std::string describe_permissions(unsigned permissions) {
-  std::vector<std::string_view> names;
-  if ((permissions & config::kPermRead) != 0U) names.push_back("read");
-  if ((permissions & config::kPermWrite) != 0U) names.push_back("write");
-  if ((permissions & config::kPermCreate) != 0U) names.push_back("create");
-  if ((permissions & config::kPermDelete) != 0U) names.push_back("delete");
-  return names.empty() ? std::string("none") : join(names, ",");
+  auto words = config::permission_words(permissions);
+  return words.empty() ? std::string("none") : join(words, ",");
 }
 
 PolicyBuilder::PolicyBuilder(std::string_view architecture)
@@ -256,16 +252,16 @@ PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
   add("mq_getsetattr", base);
   if ((permissions & config::kPermRead) != 0U) {
     for (auto name : {"mq_timedreceive", "mq_timedreceive_time64", "mq_notify"}) {
-      add(name, reason_for("read"));
+      add(name, reason_for(config::permission_word(config::kPermRead)));
     }
   }
   if ((permissions & config::kPermWrite) != 0U) {
     for (auto name : {"mq_timedsend", "mq_timedsend_time64"}) {
-      add(name, reason_for("write"));
+      add(name, reason_for(config::permission_word(config::kPermWrite)));
     }
   }
   if ((permissions & config::kPermDelete) != 0U) {
-    add("mq_unlink", reason_for("delete"));
+    add("mq_unlink", reason_for(config::permission_word(config::kPermDelete)));
   }
   return *this;
 }

@@ -50,9 +50,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
 Result<CompiledPolicy> build_for(const config::Service& service, PolicyBuilder& builder) {
   auto policy = builder.build();
   if (!policy) {
-    Error error = policy.error();
-    error.message = cat(service.pointer, "/seccomp: ", error.message);
-    return std::unexpected(std::move(error));
+    return std::unexpected(policy.error().wrap(cat(service.pointer, "/seccomp")));
   }
   return policy;
 }

@@ -20,7 +20,7 @@ struct Case {
   const char* rule;
   std::string json;
   const char* pointer;  // nullptr: the manifest is valid
-  const char* message = "";
+  const char* message = "";  // part of the message or of its hint
   bool patterns = false;
 };
 
@@ -62,7 +62,7 @@ void run_cases(const std::vector<Case>& cases) {
     bool found = false;
     for (const Diagnostic& item : result.diagnostics.items()) {
       if (item.severity == Severity::Error && item.pointer == test_case.pointer &&
-          item.message.find(test_case.message) != std::string::npos) {
+          item.text().find(test_case.message) != std::string::npos) {
         found = true;
       }
     }
@@ -84,8 +84,8 @@ TEST(ConfigRules, TopLevel) {
       {"version string",
        R"({"version": "1", "name": "gw", "services": {"a": {"command": ["/a"]}}})", "/version",
        "use 1"},
-      {"version missing", R"({"name": "gw", "services": {"a": {"command": ["/a"]}}})", "/version",
-       "add \"version\": 1"},
+      {"version missing", R"({"name": "gw", "services": {"a": {"command": ["/a"]}}})", "",
+       "missing \"version\" (hint: add \"version\": 1)"},
       {"name missing", R"({"version": 1, "services": {"a": {"command": ["/a"]}}})", "",
        "missing \"name\""},
       {"name upper-case", R"({"version": 1, "name": "GW", "services": {"a": {"command": ["/a"]}}})",
@@ -112,7 +112,7 @@ TEST(ConfigRules, TopLevel) {
        "/servces", "did you mean \"services\"?"},
       {"unknown key lists allowed keys",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "zzzzzz": 1})",
-       "/zzzzzz", "(allowed keys: version, name, publisher, services, connections)"},
+       "/zzzzzz", "(hint: allowed keys: version, name, publisher, services, connections)"},
       {"duplicate key",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "name": "x"})",
        "/name", "duplicate key \"name\""},
@@ -275,9 +275,9 @@ TEST(ConfigRules, PosixMqPaths) {
       {"path empty string", one(mq_slot(R"("path": "")")), "/services/a/slots/s/path",
        "empty queue path"},
       {"path empty array", one(mq_slot(R"("path": [])")), "/services/a/slots/s/path",
-       "empty path list"},
+       "got an empty array (hint: list at least one queue"},
       {"path object", one(mq_slot(R"("path": {})")), "/services/a/slots/s/path",
-       "a string or an array of strings"},
+       "expected a string or a non-empty array of strings, got an object"},
       {"path non-string item", one(mq_slot(R"("path": ["/q", 1])")), "/services/a/slots/s/path/1",
        "expected a string"},
       {"path only slash", one(mq_slot(R"("path": "/")")), "/services/a/slots/s/path", "no name"},
@@ -288,7 +288,7 @@ TEST(ConfigRules, PosixMqPaths) {
       {"path reserved char", one(mq_slot(R"("path": ["/a{b}"])")), "/services/a/slots/s/path/0",
        "contains '{'"},
       {"path NUL", one(mq_slot(R"("path": "/a\u0000b")")), "/services/a/slots/s/path",
-       "contains NUL"},
+       "contains a NUL character"},
       {"path listed twice", one(mq_slot(R"("path": ["/q", "q"])")), "/services/a/slots/s/path/1",
        "listed twice"},
       {"path two owners",
@@ -434,8 +434,18 @@ TEST(ConfigRules, ConnectionEntries) {
        "/connections/0/plug", "SERVICE:PLUG"},
       {"connection unknown key",
        two("", "", R"("connections": [{"plug": "a:p", "slot": "b:s", "auto": true}])"),
-       "/connections/0/auto", "allowed keys: plug, slot"},
+       "/connections/0/auto", "unknown key \"auto\" in a connection (hint: allowed keys: plug, slot)"},
   });
+}
+
+TEST(ConfigRules, PermissionWordsAreTheManifestsSpellingInOneOrder) {
+  using ipcrt::config::permission_words;
+  auto words = permission_words(ipcrt::config::kPermDelete | ipcrt::config::kPermRead);
+  LONGS_EQUAL(2, words.size());
+  CHECK(words[0] == "read");
+  CHECK(words[1] == "delete");
+  CHECK(permission_words(0).empty());
+  LONGS_EQUAL(4, permission_words(ipcrt::config::kPermAll).size());
 }
 
 TEST(ConfigRules, EveryErrorIsReportedNotOnlyTheFirst) {
