@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/file.hpp"
+#include "common/mqueue_limits.hpp"
 #include "common/text.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
@@ -68,10 +69,10 @@ struct SysctlSpec {
 
 constexpr SysctlSpec kSysctls[] = {
     // Maxima first: apply_board_sysctls writes in this order.
-    {"msg_max", &MqueueSysctls::msg_max, 1, 65536},
-    {"msgsize_max", &MqueueSysctls::msgsize_max, 128, 16L * 1024 * 1024},
-    {"msg_default", &MqueueSysctls::msg_default, 1, 65536},
-    {"msgsize_default", &MqueueSysctls::msgsize_default, 128, 16L * 1024 * 1024},
+    {"msg_max", &MqueueSysctls::msg_max, 1, kHardMsgMax},
+    {"msgsize_max", &MqueueSysctls::msgsize_max, 128, kHardMsgSizeMax},
+    {"msg_default", &MqueueSysctls::msg_default, 1, kHardMsgMax},
+    {"msgsize_default", &MqueueSysctls::msgsize_default, 128, kHardMsgSizeMax},
     {"queues_max", &MqueueSysctls::queues_max, 0, INT_MAX},
 };
 
@@ -93,7 +94,7 @@ void read_mqueue(JsonReader& reader, const Json& value, MqueueSysctls& sysctls) 
     auto it = value.find(spec.name);
     if (it == value.end()) continue;
     if (auto number = reader.integer(*it, cat("/mqueue/", spec.name), spec.min, spec.max,
-                                     cat("this is the kernel's range for fs.mqueue.", spec.name))) {
+                                     cat("the kernel refuses more for fs.mqueue.", spec.name))) {
       sysctls.*(spec.field) = static_cast<long>(*number);
     }
   }

@@ -91,21 +91,6 @@ class DuplicateKeyFinder {
   std::vector<Frame> frames_;
 };
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 }  // namespace
 
 std::optional<Json> parse_json(std::string_view text, Diagnostics& diagnostics) {
@@ -147,33 +132,12 @@ const char* json_type_name(const Json& value) {
   }
 }
 
-std::optional<std::string_view> closest_key(std::string_view key,
-                                            std::span<const std::string_view> allowed) {
-  // Up to two edits: one typo or a swapped pair; further away a suggestion is a guess.
-  std::optional<std::string_view> closest;
-  std::size_t best = 3;
-  for (auto candidate : allowed) {
-    const std::size_t distance = edit_distance(key, candidate);
-    if (distance < best) {
-      best = distance;
-      closest = candidate;
-    }
-  }
-  return closest;
-}
-
-std::string quoted_list(Keys values) {
-  std::vector<std::string> items;
-  for (auto value : values) items.push_back(cat('"', value, '"'));
-  return join(items, ", ");
-}
-
 void JsonReader::check_keys(const Json& object, const std::string& pointer,
                             std::span<const std::string_view> allowed, std::string_view where) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     std::string hint = cat("allowed keys: ", join(allowed, ", "));
-    if (auto closest = closest_key(key, allowed)) {
+    if (auto closest = closest_match(key, allowed)) {
       hint = cat("did you mean \"", *closest, "\"? ", hint);
     }
     error(pointer + pointer_segment(key), cat("unknown key \"", key, "\" in ", where),
@@ -241,7 +205,7 @@ bool JsonReader::expect_string_list(const Json& value, const std::string& pointe
 
 std::optional<std::uint64_t> JsonReader::integer(const Json& value, const std::string& pointer,
                                                  std::uint64_t minimum, std::uint64_t maximum,
-                                                 std::string hint) {
+                                                 std::string above_maximum) {
   const std::string range = minimum == 1   ? std::string("a positive integer")
                             : minimum == 0 ? std::string("a non-negative integer")
                                            : cat("an integer from ", minimum);
@@ -252,9 +216,10 @@ std::optional<std::uint64_t> JsonReader::integer(const Json& value, const std::s
     error(pointer, cat("expected ", range, bound, ", got ", json_type_name(value)));
     return std::nullopt;
   }
-  if (!value.is_number_unsigned() || value.get<std::uint64_t>() < minimum ||
-      value.get<std::uint64_t>() > maximum) {
-    error(pointer, cat("expected ", range, bound, ", got ", value.dump()), std::move(hint));
+  const bool above = value.is_number_unsigned() && value.get<std::uint64_t>() > maximum;
+  if (above || !value.is_number_unsigned() || value.get<std::uint64_t>() < minimum) {
+    error(pointer, cat("expected ", range, bound, ", got ", value.dump()),
+          above ? std::move(above_maximum) : std::string());
     return std::nullopt;
   }
   return value.get<std::uint64_t>();

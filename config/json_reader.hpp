@@ -33,13 +33,6 @@ using Keys = std::initializer_list<std::string_view>;
 // "an object", "a string", "an integer"...: what a value is, for "expected X, got Y".
 [[nodiscard]] const char* json_type_name(const Json& value);
 
-// The entry of `allowed` closest to `key` by edit distance, if a typo could explain it.
-[[nodiscard]] std::optional<std::string_view> closest_key(
-    std::string_view key, std::span<const std::string_view> allowed);
-
-// "\"a\", \"b\", \"c\"".
-[[nodiscard]] std::string quoted_list(Keys values);
-
 class JsonReader {
  public:
   explicit JsonReader(Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
@@ -97,11 +90,11 @@ class JsonReader {
     }
   }
 
-  // An integer in [minimum, maximum]. `hint` says where the range comes from, for values
-  // outside it: "the kernel's hard ceiling, which binds even root".
+  // An integer in [minimum, maximum]. `above_maximum` says, for a larger value, where the
+  // maximum comes from: "the kernel's hard ceiling, which binds even root".
   std::optional<std::uint64_t> integer(const Json& value, const std::string& pointer,
                                        std::uint64_t minimum, std::uint64_t maximum,
-                                       std::string hint = {});
+                                       std::string above_maximum = {});
 
   // One of the strings of `values`, as its enumerator.
   template <class Enum>

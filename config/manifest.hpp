@@ -69,9 +69,23 @@ struct MqSlot {
   bool remove_on_stop = false;  // queues are kernel-persistent unless this is set
 };
 
+// What glibc's sem_open("/NAME") opens: the object "sem.NAME" (SPEC §2.3).
+inline constexpr std::string_view kSemaphorePrefix = "sem.";
+
+// One entry of a shared-memory slot's `read` or `write` list: a name, or an object with a
+// size, or for a semaphore its initial value.
+struct ShmObject {
+  std::string name;                         // under /dev/shm, without the prefix
+  std::optional<std::uint64_t> size;        // bytes to create it with; unset: as it comes
+  std::optional<unsigned> semaphore_value;  // only on semaphores; unset: 0
+  std::string pointer;                      // JSON pointer of the entry
+
+  [[nodiscard]] bool is_semaphore() const { return name.starts_with(kSemaphorePrefix); }
+};
+
 struct ShmSlot {
-  std::vector<std::string> read;   // object names under /dev/shm, read-only for plugs
-  std::vector<std::string> write;  // object names under /dev/shm, read-write for plugs
+  std::vector<ShmObject> read;   // read-only for plugs
+  std::vector<ShmObject> write;  // read-write for plugs
 };
 
 struct Slot {
@@ -92,6 +106,17 @@ struct Plug {
   bool private_shm = false;  // shared-memory `private: true`
   std::string pointer;
 };
+
+// libseccomp 2.5's architecture names (seccomp_arch_resolve_name): what seccomp.architectures
+// accepts, and the ABIs whose syscall names `validate` knows.
+inline constexpr std::string_view kSeccompArchitectures[] = {
+    "x86",       "x86_64", "x32",      "arm",         "aarch64", "mips",  "mips64",
+    "mips64n32", "mipsel", "mipsel64", "mipsel64n32", "ppc",     "ppc64", "ppc64le",
+    "s390",      "s390x",  "parisc",   "parisc64",    "riscv64",
+};
+
+// Which list of `seccomp` an entry is in.
+enum class SeccompList { Allow, Deny };
 
 struct SeccompSettings {
   std::vector<std::string> allow;          // syscall names or @groups

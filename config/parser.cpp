@@ -6,13 +6,16 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <set>
 
 #include "common/file.hpp"
+#include "common/mqueue_limits.hpp"
 #include "common/text.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
@@ -51,13 +54,6 @@ constexpr RlimitName kRlimits[] = {
     {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
     {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
     {"stack", RLIMIT_STACK},
-};
-
-// libseccomp 2.5's architecture names (seccomp_arch_resolve_name).
-constexpr std::string_view kArchitectures[] = {
-    "x86",       "x86_64", "x32",      "arm",         "aarch64", "mips",  "mips64",
-    "mips64n32", "mipsel", "mipsel64", "mipsel64n32", "ppc",     "ppc64", "ppc64le",
-    "s390",      "s390x",  "parisc",   "parisc64",    "riscv64",
 };
 
 std::optional<std::uint64_t> rlimit_value(Reader& reader, const Json& value,
@@ -115,7 +111,7 @@ void read_seccomp(Reader& reader, const Json& value, const std::string& pointer,
                   SeccompSettings& seccomp) {
   if (!reader.expect_object(value, pointer)) return;
   reader.check_keys(value, pointer, {"allow", "deny", "architectures"}, "seccomp");
-  auto syscall_list = [&](const char* key, std::vector<std::string>& out) {
+  auto syscall_list = [&](const char* key, SeccompList list, std::vector<std::string>& out) {
     auto it = value.find(key);
     if (it == value.end()) return;
     const std::string at = cat(pointer, '/', key);
@@ -135,19 +131,25 @@ void read_seccomp(Reader& reader, const Json& value, const std::string& pointer,
                                           "(e.g. \"sendmsg\", \"@network-io\")"));
         continue;
       }
+      if (const auto check = reader.options().seccomp_entry_problem) {
+        if (auto problem = check(item, list)) {
+          reader.error(cat(at, '/', i), problem->message, problem->hint);
+          continue;
+        }
+      }
       out.push_back(item);
     }
   };
-  syscall_list("allow", seccomp.allow);
-  syscall_list("deny", seccomp.deny);
+  syscall_list("allow", SeccompList::Allow, seccomp.allow);
+  syscall_list("deny", SeccompList::Deny, seccomp.deny);
   if (auto it = value.find("architectures"); it != value.end()) {
     const std::string at = pointer + "/architectures";
     auto items = reader.string_list(*it, at);
     for (std::size_t i = 0; i < items.size(); ++i) {
-      if (std::find(std::begin(kArchitectures), std::end(kArchitectures), items[i]) ==
-          std::end(kArchitectures)) {
+      if (std::find(std::begin(kSeccompArchitectures), std::end(kSeccompArchitectures), items[i]) ==
+          std::end(kSeccompArchitectures)) {
         reader.error(cat(at, '/', i), cat("unknown architecture \"", items[i], "\": use one of ",
-                                          join(kArchitectures, ", ")));
+                                          join(kSeccompArchitectures, ", ")));
         continue;
       }
       seccomp.architectures.push_back(items[i]);
@@ -205,7 +207,8 @@ std::optional<Interface> read_interface(Reader& reader, const Json& object,
       {{"posix-mq", Interface::PosixMq}, {"shared-memory", Interface::SharedMemory}});
 }
 
-// The `posix-mq` / `shared-memory` attribute; defaults to the slot or plug name.
+// The `posix-mq` / `shared-memory` attribute; defaults to the slot or plug name, also when it
+// is empty, as snapd does.
 std::string read_identifier(Reader& reader, const Json& object, const std::string& pointer,
                             Interface interface, const std::string& fallback) {
   const char* key = interface_name(interface);
@@ -213,11 +216,7 @@ std::string read_identifier(Reader& reader, const Json& object, const std::strin
   if (it == object.end()) return fallback;
   const std::string at = cat(pointer, '/', key);
   auto text = reader.text(*it, at);
-  if (!text) return fallback;
-  if (text->empty()) {
-    reader.error(at, "empty identifier: omit it to use the name, or write one");
-    return fallback;
-  }
+  if (!text || text->empty()) return fallback;
   return *text;
 }
 
@@ -278,21 +277,29 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
     const std::string at = pointer + "/permissions";
     auto permissions = read_permissions(reader, *it, at);
     if (permissions && *permissions == 0) {
-      reader.error(at,
-                   "grants nothing to connected plugs: list at least one of \"read\", "
-                   "\"write\", \"create\", \"delete\"");
-    } else if (permissions) {
-      mq.permissions = *permissions;
+      // snapd accepts these too: its `open` grants mq_open and mq_getattr only.
+      reader.warning(at,
+                     "grants connected plugs neither read, write, create nor delete: they can "
+                     "at most open the queue and read its attributes (snapd's \"open\")",
+                     "add \"read\" or \"write\" if they should use the queue");
     }
+    if (permissions) mq.permissions = *permissions;
   }
-  constexpr auto kLongMax = static_cast<std::uint64_t>(std::numeric_limits<long>::max());
+  // The hard ceilings bind on every device, so `validate` checks them; the sysctls below them
+  // are the device's, checked by `plan`.
   if (auto it = object.find("max-messages"); it != object.end()) {
-    if (auto value = reader.integer(*it, pointer + "/max-messages", 1, kLongMax)) {
+    if (auto value = reader.integer(*it, pointer + "/max-messages", 1, kHardMsgMax,
+                                    cat(kHardMsgMax,
+                                        " messages is the kernel's hard ceiling, which binds "
+                                        "even root"))) {
       mq.max_messages = static_cast<long>(*value);
     }
   }
   if (auto it = object.find("message-size"); it != object.end()) {
-    if (auto value = reader.integer(*it, pointer + "/message-size", 1, kLongMax)) {
+    if (auto value = reader.integer(*it, pointer + "/message-size", 1, kHardMsgSizeMax,
+                                    cat(kHardMsgSizeMax,
+                                        " bytes (16 MiB) is the kernel's hard ceiling, which "
+                                        "binds even root"))) {
       mq.message_size = static_cast<long>(*value);
     }
   }
@@ -334,31 +341,118 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
   }
 }
 
+// Names a program might mean as a semaphore but that glibc's sem_open would never open.
+bool looks_like_a_semaphore(std::string_view name) {
+  std::string lower;
+  for (char c : name.substr(0, 9)) {
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return !name.starts_with(kSemaphorePrefix) &&
+         (lower.starts_with("sem_") || lower.starts_with("sem-") || lower.starts_with("semaphore"));
+}
+
+// One entry of `read` or `write`: "frames", {"name": "frames", "size": 65536} or
+// {"name": "sem.ready", "value": 0} (SPEC §2.3).
+std::optional<ShmObject> read_shm_object(Reader& reader, const Json& value,
+                                         const std::string& pointer) {
+  ShmObject object;
+  object.pointer = pointer;
+  const Json* name = &value;
+  std::string name_at = pointer;
+  if (value.is_object()) {
+    reader.check_keys(value, pointer, {"name", "size", "value"}, "a shared-memory object");
+    name = reader.required(value, pointer, "name", "write the object's name, e.g. \"frames\"");
+    name_at = pointer + "/name";
+  } else if (!value.is_string()) {
+    reader.error(pointer, cat("expected an object name or an object such as {\"name\": "
+                              "\"frames\", \"size\": 65536}, got ",
+                              json_type_name(value)));
+    return std::nullopt;
+  }
+  if (name == nullptr) return std::nullopt;
+  auto text = reader.text(*name, name_at);
+  if (!text) return std::nullopt;
+  if (auto problem = check_shm_name(*text); !problem.empty()) {
+    reader.error(name_at, problem);
+    return std::nullopt;
+  }
+  object.name = *text;
+  bool valid = true;
+  if (auto size = value.is_object() ? value.find("size") : value.end(); size != value.end()) {
+    // A semaphore's size is the ABI's sem_t; anything else is an object's length (off_t).
+    if (object.is_semaphore()) {
+      reader.error(pointer + "/size",
+                   cat("\"", object.name, "\" is a semaphore, whose size is glibc's sem_t"),
+                   "remove \"size\"");
+      valid = false;
+    } else if (auto bytes = reader.integer(*size, pointer + "/size", 1,
+                                           std::numeric_limits<std::int64_t>::max())) {
+      object.size = *bytes;
+    } else {
+      valid = false;
+    }
+  }
+  if (auto initial = value.is_object() ? value.find("value") : value.end();
+      initial != value.end()) {
+    if (!object.is_semaphore()) {
+      reader.error(pointer + "/value",
+                   cat("\"value\" is a semaphore's initial value, and \"", object.name,
+                       "\" is not a semaphore"),
+                   cat("semaphores are named \"sem.NAME\" (what sem_open(\"/NAME\") opens): "
+                       "rename it, or remove \"value\""));
+      valid = false;
+    } else if (auto count = reader.integer(*initial, pointer + "/value", 0, SEM_VALUE_MAX,
+                                           "SEM_VALUE_MAX is the largest value")) {
+      object.semaphore_value = static_cast<unsigned>(*count);
+    } else {
+      valid = false;
+    }
+  }
+  if (looks_like_a_semaphore(object.name)) {
+    reader.warning(name_at,
+                   cat("\"", object.name,
+                       "\" looks like a semaphore, but sem_open(\"/NAME\") opens the object "
+                       "\"sem.NAME\", never this one"),
+                   cat("if a program opens it with sem_open(\"/", object.name, "\"), write \"sem.",
+                       object.name, "\""));
+  }
+  if (!valid) return std::nullopt;
+  return object;
+}
+
 void read_shm_slot(Reader& reader, const Json& object, const std::string& pointer, ShmSlot& shm) {
   reader.check_keys(object, pointer, {"interface", "shared-memory", "read", "write"},
                     "a shared-memory slot");
-  auto read_list = [&](const char* key, std::vector<std::string>& out) {
+  auto listed = [](const std::vector<ShmObject>& list, const std::string& name) {
+    return std::any_of(list.begin(), list.end(),
+                       [&](const ShmObject& item) { return item.name == name; });
+  };
+  auto read_list = [&](const char* key, std::vector<ShmObject>& out) {
     auto it = object.find(key);
     if (it == object.end()) return;
+    const bool writable = &out == &shm.write;
     const std::string at = cat(pointer, '/', key);
-    if (!reader.expect(it->is_array(), *it, at, "an array of object names")) return;
+    if (!reader.expect(it->is_array(), *it, at, "an array of shared-memory objects")) return;
     for (std::size_t i = 0; i < it->size(); ++i) {
       const std::string item_at = cat(at, '/', i);
-      auto text = reader.text((*it)[i], item_at);
-      if (!text) continue;
-      const std::string& name = *text;
-      if (auto problem = check_shm_name(name); !problem.empty()) {
-        reader.error(item_at, problem);
-      } else if (std::find(out.begin(), out.end(), name) != out.end()) {
+      auto entry = read_shm_object(reader, (*it)[i], item_at);
+      if (!entry) continue;
+      const std::string& name = entry->name;
+      if (listed(out, name)) {
         reader.error(item_at, cat("\"", name, "\" is listed twice: keep one"));
-      } else if (out.data() == shm.write.data() &&
-                 std::find(shm.read.begin(), shm.read.end(), name) != shm.read.end()) {
+      } else if (writable && listed(shm.read, name)) {
         reader.error(item_at, cat("\"", name,
                                   "\" is in both \"read\" and \"write\": an object "
                                   "is either read-only or read-write for plugs; "
                                   "keep it in one list"));
+      } else if (!writable && entry->is_semaphore()) {
+        reader.error(item_at,
+                     cat("semaphore \"", name,
+                         "\" is in \"read\": waiting on a semaphore (sem_wait) changes it, so "
+                         "a read-only grant could never be used"),
+                     "move it to \"write\"");
       } else {
-        out.push_back(name);
+        out.push_back(std::move(*entry));
       }
     }
   };
@@ -630,25 +724,78 @@ void check_owners(Reader& reader, const Manifest& manifest) {
         }
       }
       if (const ShmSlot* shm = slot.shm()) {
-        auto check = [&](const std::vector<std::string>& names, const char* list) {
-          for (std::size_t i = 0; i < names.size(); ++i) {
-            auto [it, inserted] = objects.emplace(names[i], slot_ref);
+        auto check = [&](const std::vector<ShmObject>& entries) {
+          for (const auto& entry : entries) {
+            auto [it, inserted] = objects.emplace(entry.name, slot_ref);
             if (inserted) continue;
-            reader.error(cat(slot.pointer, '/', list, '/', i),
-                         cat("shared-memory object \"", names[i],
-                             "\" is already declared by "
-                             "slot ",
-                             it->second, " (now also by ", slot_ref,
-                             "): an object has one owner; rename it, or plug into ", it->second,
-                             " instead"));
+            reader.error(entry.pointer, cat("shared-memory object \"", entry.name,
+                                            "\" is already declared by "
+                                            "slot ",
+                                            it->second, " (now also by ", slot_ref,
+                                            "): an object has one owner; rename it, or plug into ",
+                                            it->second, " instead"));
           }
         };
-        check(shm->write, "write");
-        check(shm->read, "read");
+        check(shm->write);
+        check(shm->read);
       }
     }
   }
 }
+
+// Depth-first over `after` edges: an edge back to a service still on the path closes a cycle.
+class AfterCycleFinder {
+ public:
+  AfterCycleFinder(const Manifest& manifest, Diagnostics& diagnostics)
+      : manifest_(manifest), diagnostics_(diagnostics), state_(manifest.services.size()) {
+    for (std::size_t i = 0; i < manifest.services.size(); ++i) {
+      index_.emplace(manifest.services[i].name, i);
+    }
+  }
+
+  void run() {
+    for (std::size_t i = 0; i < manifest_.services.size(); ++i) {
+      if (state_[i] == State::Unseen) visit(i);
+    }
+  }
+
+ private:
+  enum class State { Unseen, OnPath, Done };
+
+  void visit(std::size_t at) {
+    state_[at] = State::OnPath;
+    path_.push_back(at);
+    for (const auto& name : manifest_.services[at].after) {
+      auto found = index_.find(name);
+      if (found == index_.end()) continue;
+      const std::size_t next = found->second;
+      if (state_[next] == State::OnPath) {
+        report(next);
+      } else if (state_[next] == State::Unseen) {
+        visit(next);
+      }
+    }
+    path_.pop_back();
+    state_[at] = State::Done;
+  }
+
+  void report(std::size_t first) {
+    std::vector<std::string> names;
+    auto start = std::find(path_.begin(), path_.end(), first);
+    for (auto it = start; it != path_.end(); ++it) names.push_back(manifest_.services[*it].name);
+    names.push_back(manifest_.services[first].name);
+    diagnostics_.error(manifest_.services[first].pointer + "/after",
+                       cat("start order has a cycle: ", join(names, " -> "),
+                           " (each waits for the next through `after`)"),
+                       "remove one `after` entry");
+  }
+
+  const Manifest& manifest_;
+  Diagnostics& diagnostics_;
+  std::map<std::string, std::size_t> index_;
+  std::vector<State> state_;
+  std::vector<std::size_t> path_;  // the services being visited, outermost first
+};
 
 void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
   if (!reader.expect(value.is_array(), value, "/connections", "an array of connections")) return;
@@ -674,7 +821,9 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
         return;
       }
       const auto colon = text->find(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == text->size() ||
+      // ":shared-memory" is the implicit system slot, as `snap connect` writes it.
+      const bool system_slot = colon == 0 && key == std::string_view("slot");
+      if (colon == std::string::npos || (colon == 0 && !system_slot) || colon + 1 == text->size() ||
           text->find(':', colon + 1) != std::string::npos) {
         reader.error(end_at, cat("\"", *text, "\" is not of the form \"", form, "\""));
         ok = false;
@@ -729,12 +878,17 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
     }
   }
   check_owners(reader, manifest);
+  check_after_cycles(manifest, reader.diagnostics());
   if (auto connections = document.find("connections"); connections != document.end()) {
     read_connections(reader, *connections, manifest);
   }
 }
 
 }  // namespace
+
+void check_after_cycles(const Manifest& manifest, Diagnostics& diagnostics) {
+  AfterCycleFinder(manifest, diagnostics).run();
+}
 
 ParseResult parse_manifest(std::string_view text, const std::string& file,
                            const ParseOptions& options) {

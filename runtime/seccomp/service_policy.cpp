@@ -8,6 +8,7 @@
 
 #include "common/text.hpp"
 #include "runtime/seccomp/groups.hpp"
+#include "runtime/seccomp/syscall_names.hpp"
 
 namespace ipcrt::runtime {
 
@@ -32,15 +33,9 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
   for (const auto& grant : planned.queues) builder.allow_mq(grant);
   for (const auto& name : service.seccomp.deny) {
-    // The launch itself needs these after the filter is loaded (the listener handoff, then
-    // execve); denying one would leave the service unable to start, or with mediation make
-    // the child wait on a listener nobody holds yet.
-    for (const char* needed : {"read", "write", "execve", "exit", "exit_group"}) {
-      if (name == needed) {
-        return fail(cat(service.pointer, "/seccomp/deny: ", name,
-                        " is needed to start any service and cannot be denied"),
-                    "remove it from seccomp.deny");
-      }
+    // Checked here too, not only by `validate`, for services built without the loader.
+    if (auto problem = syscall_deny_problem(name)) {
+      return std::unexpected(problem->wrap(cat(service.pointer, "/seccomp/deny")));
     }
     builder.deny_syscall(name);
   }

@@ -65,6 +65,7 @@ TEST(JsonReader, TypedReadsReturnNothingAndReportWhatTheyExpected) {
   const Json document = parsed(R"({"n": 70000, "f": 1.5, "b": "yes", "s": "a\u0000b", "e": ""})");
   CHECK_FALSE(reader.integer(document["n"], "/n", 1, 65536, "the kernel's ceiling"));
   CHECK_FALSE(reader.integer(document["f"], "/f", 0, 10));
+  CHECK_FALSE(reader.integer(parsed("0"), "/z", 1, 65536, "the kernel's ceiling"));
   CHECK_FALSE(reader.boolean(document["b"], "/b"));
   CHECK_FALSE(reader.text(document["s"], "/s"));
   CHECK_FALSE(reader.non_empty_text(document["e"], "/e"));
@@ -73,6 +74,7 @@ TEST(JsonReader, TypedReadsReturnNothingAndReportWhatTheyExpected) {
       "t.json: /n: error: expected a positive integer up to 65536, got 70000 (hint: the kernel's "
       "ceiling)\n"
       "t.json: /f: error: expected a non-negative integer up to 10, got a number with a fraction\n"
+      "t.json: /z: error: expected a positive integer up to 65536, got 0\n"
       "t.json: /b: error: expected true or false, got a string\n"
       "t.json: /s: error: contains a NUL character, which cannot be passed to the kernel (hint: "
       "remove it)\n"
