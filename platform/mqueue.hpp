@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/mqueue_limits.hpp"
 #include "platform/fd.hpp"
 
 namespace ipcrt::platform {
 
 // Hard ceilings since Linux 3.5; they bind even CAP_SYS_RESOURCE.
-inline constexpr long kHardMsgMax = 65536;
-inline constexpr long kHardMsgSizeMax = 16L * 1024 * 1024;
+using ipcrt::kHardMsgMax;
+using ipcrt::kHardMsgSizeMax;
 
 struct MqueueLimits {
   long msg_max = 0;

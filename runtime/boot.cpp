@@ -180,9 +180,7 @@ Result<Identities> resolve_identities(const config::Manifest& manifest,
   for (const auto& service : manifest.services) {
     auto identity = users.resolve(service.user, service.group);
     if (!identity) {
-      Error error = identity.error();
-      error.message = cat(manifest.file, ": ", service.pointer, ": ", error.message);
-      return std::unexpected(error);
+      return std::unexpected(identity.error().wrap(cat(manifest.file, ": ", service.pointer)));
     }
     identities.emplace(service.name, *identity);
   }

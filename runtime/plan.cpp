@@ -11,6 +11,7 @@
 
 #include "common/service_env.hpp"
 #include "common/text.hpp"
+#include "config/parser.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -44,15 +45,11 @@ const ExistingQueue* find_existing(const KernelState& kernel, const std::string&
   return nullptr;
 }
 
-// One attribute of one queue against the sysctl and the hard ceiling.
+// One attribute of one queue against the sysctl. The hard ceilings above every sysctl are
+// manifest rules: the parser refuses a value above them (config/parser.cpp).
 void check_attribute(const PlannedQueue& queue, const std::string& pointer, const char* key,
-                     long value, long sysctl_limit, const char* sysctl, long hard_limit,
-                     Diagnostics& diagnostics) {
-  if (value > hard_limit) {
-    diagnostics.error(pointer, cat("queue ", queue.path, ": ", key, " ", number(value),
-                                   " exceeds the kernel's hard ceiling ", number(hard_limit),
-                                   ", which binds even root; lower ", key));
-  } else if (value > sysctl_limit) {
+                     long value, long sysctl_limit, const char* sysctl, Diagnostics& diagnostics) {
+  if (value > sysctl_limit) {
     diagnostics.error(
         pointer, cat("queue ", queue.path, ": ", key, " ", number(value), " exceeds fs.mqueue.",
                      sysctl, " (", number(sysctl_limit), "); raise fs.mqueue.", sysctl,
@@ -110,14 +107,12 @@ class Planner {
           queue.create = mq->create && !is_pattern(queue.path);
           queue.remove_on_stop = mq->remove_on_stop;
           queue.pointer = path_pointer(slot, i, mq->paths.size());
-          check_attribute(queue,
-                          mq->max_messages ? cat(slot.pointer, "/max-messages") : queue.pointer,
-                          "max-messages", queue.max_messages, limits.msg_max, "msg_max",
-                          platform::kHardMsgMax, diagnostics_);
-          check_attribute(queue,
-                          mq->message_size ? cat(slot.pointer, "/message-size") : queue.pointer,
-                          "message-size", queue.message_size, limits.msgsize_max, "msgsize_max",
-                          platform::kHardMsgSizeMax, diagnostics_);
+          check_attribute(
+              queue, mq->max_messages ? cat(slot.pointer, "/max-messages") : queue.pointer,
+              "max-messages", queue.max_messages, limits.msg_max, "msg_max", diagnostics_);
+          check_attribute(
+              queue, mq->message_size ? cat(slot.pointer, "/message-size") : queue.pointer,
+              "message-size", queue.message_size, limits.msgsize_max, "msgsize_max", diagnostics_);
           if (queue.create) match_existing(queue);
           if (queue.create && !queue.adopt) {
             queue.charged_bytes =
@@ -265,8 +260,8 @@ class Planner {
             (plugs_write ? object.writers : object.readers).push_back(plug);
           plan_.shm.push_back(std::move(object));
         };
-        for (const auto& name : shm->write) add(name, true);
-        for (const auto& name : shm->read) add(name, false);
+        for (const auto& object : shm->write) add(object.name, true);
+        for (const auto& object : shm->read) add(object.name, false);
       }
     }
   }
@@ -323,8 +318,10 @@ class Planner {
   }
 
   static std::vector<std::string> shm_names(const config::ShmSlot& shm) {
-    std::vector<std::string> names = shm.write;
-    names.insert(names.end(), shm.read.begin(), shm.read.end());
+    std::vector<std::string> names;
+    for (const auto* list : {&shm.write, &shm.read}) {
+      for (const auto& object : *list) names.push_back(object.name);
+    }
     return names;
   }
 
@@ -356,8 +353,8 @@ class Planner {
           }
           add_paths(planned, plug.name, mq->paths);
         } else if (const auto* shm = slot->shm()) {
-          for (const auto& name : shm->write) planned.shm.push_back({name, true, via});
-          for (const auto& name : shm->read) planned.shm.push_back({name, false, via});
+          for (const auto& object : shm->write) planned.shm.push_back({object.name, true, via});
+          for (const auto& object : shm->read) planned.shm.push_back({object.name, false, via});
           add_paths(planned, plug.name, shm_names(*shm));
         }
       }
@@ -419,40 +416,14 @@ class Planner {
         }
       }
       if (!next) {
-        report_cycle(deps, started);
+        // Only `after` edges block here: the manifest rule names the cycle.
+        config::check_after_cycles(manifest_, diagnostics_);
         return std::nullopt;
       }
       started[*next] = true;
       order.push_back(*next);
     }
     return order;
-  }
-
-  void report_cycle(const std::vector<std::vector<Dependency>>& deps,
-                    const std::vector<bool>& started) {
-    // Every unstarted service waits on an unstarted one through `after`: walk until a repeat.
-    std::size_t at = 0;
-    while (started[at]) ++at;
-    std::vector<std::size_t> path;
-    std::vector<int> seen(deps.size(), -1);
-    while (seen[at] < 0) {
-      seen[at] = static_cast<int>(path.size());
-      path.push_back(at);
-      for (const auto& dep : deps[at]) {
-        if (dep.hard && !started[dep.on]) {
-          at = dep.on;
-          break;
-        }
-      }
-    }
-    std::vector<std::string> names;
-    for (std::size_t i = static_cast<std::size_t>(seen[at]); i < path.size(); ++i) {
-      names.push_back(manifest_.services[path[i]].name);
-    }
-    names.push_back(manifest_.services[at].name);
-    diagnostics_.error(cat(manifest_.services[at].pointer, "/after"),
-                       cat("start order has a cycle: ", join(names, " -> "),
-                           " (each waits for the next through `after`); remove one `after` entry"));
   }
 
   const Manifest& manifest_;

@@ -46,7 +46,7 @@ int command_plan(const CommandLine& command_line) {
   std::vector<std::string> warnings;
   for (const auto& item : diagnostics.items()) {
     if (item.severity != config::Severity::Warning) continue;
-    std::string text = item.pointer.empty() ? item.message : cat(item.pointer, ": ", item.message);
+    std::string text = item.pointer.empty() ? item.text() : cat(item.pointer, ": ", item.text());
     if (std::find(warnings.begin(), warnings.end(), text) == warnings.end())
       warnings.push_back(text);
   }

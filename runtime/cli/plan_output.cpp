@@ -15,10 +15,7 @@ using Json = nlohmann::ordered_json;
 
 std::vector<std::string> permission_names(unsigned permissions) {
   std::vector<std::string> names;
-  if (permissions & config::kPermRead) names.emplace_back("read");
-  if (permissions & config::kPermWrite) names.emplace_back("write");
-  if (permissions & config::kPermCreate) names.emplace_back("create");
-  if (permissions & config::kPermDelete) names.emplace_back("delete");
+  for (auto word : config::permission_words(permissions)) names.emplace_back(word);
   return names;
 }
 

@@ -123,7 +123,7 @@ TEST(MediationHostile, ForbiddenAccessModeCreateAndUnlinkAreRefusedWithTheirPerm
   const Case cases[] = {
       {{"open", q.granted, "O_WRONLY"}, "need=\"write on owner:shared\""},
       {{"open", q.granted, "O_RDWR"}, "need=\"write on owner:shared\""},
-      {{"open", q.granted, "O_RDONLY|O_CREAT"}, "need=\"create on owner:shared\""},
+      {{"open", q.granted, "O_RDONLY|O_CREAT|O_EXCL"}, "need=\"create on owner:shared\""},
       {{"unlink", q.granted}, "need=\"delete on owner:shared\""},
   };
   for (const auto& c : cases) {
@@ -135,6 +135,29 @@ TEST(MediationHostile, ForbiddenAccessModeCreateAndUnlinkAreRefusedWithTheirPerm
   // The granted access works, and the queue survived the unlink attempt.
   auto allowed = boot(q.manifest_for({"open", q.granted, "O_RDONLY"}));
   STRCMP_CONTAINS("result=ok op=mq_open", allowed.out.c_str());
+}
+
+TEST(MediationHostile, OCreatWithoutExclOpensADeclaredQueueAndNeverCreatesOne) {
+  Queues q;
+  // The default of most client libraries, on a queue the runtime created: an open.
+  auto granted = boot(q.manifest_for({"open", q.granted, "O_RDONLY|O_CREAT"}));
+  LONGS_EQUAL_TEXT(0, granted.exit_code, granted.err.c_str());
+  STRCMP_CONTAINS("result=ok op=mq_open", granted.out.c_str());
+  CHECK_TEXT(granted.err.find("msg=denied") == std::string::npos, granted.err.c_str());
+  // A declared queue the runtime does not create (create=false) and nobody has: the same call
+  // without `create` finds nothing, and leaves nothing behind.
+  const std::string manifest =
+      "{\"version\": 1, \"name\": \"" + q.manifest + "\", \"services\": {\n" +
+      "  \"owner\": {\"command\": " + quoted_list({hostile(), "idle"}) +
+      ", \"slots\": {\"later\": {\"interface\": \"posix-mq\", \"path\": \"/" + q.telemetry +
+      "\", \"permissions\": [\"read\"], \"create\": false}}},\n" + "  \"hostile\": {\"command\": " +
+      quoted_list({hostile(), "open", q.telemetry, "O_RDONLY|O_CREAT"}) +
+      ", \"plugs\": {\"later\": {\"interface\": \"posix-mq\"}}}}}\n";
+  auto missing = boot(manifest);
+  LONGS_EQUAL_TEXT(0, missing.exit_code, missing.err.c_str());
+  STRCMP_CONTAINS("result=ENOENT op=mq_open", missing.out.c_str());
+  CHECK_TRUE(::mq_open(("/" + q.telemetry).c_str(), O_RDONLY) < 0);
+  LONGS_EQUAL(ENOENT, errno);
 }
 
 TEST(MediationHostile, PatternGrantCreatesQueuesOwnedByTheService) {

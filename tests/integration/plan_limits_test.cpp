@@ -111,16 +111,35 @@ TEST(PlanCommand, TextListsQueuesAndStartOrderAndCreatesNothing) {
 }
 
 TEST(PlanCommand, LimitViolationExitsThreeNamingPointerValueAndFix) {
+  const long msg_max = read_sysctl("msg_max");
+  if (msg_max >= 65536) TEST_EXIT;  // no value between this machine's limit and the ceiling
   QueueName queue;
   ipcrt::test::TempDir dir;
-  auto file = write_manifest(dir, queue.path, 70000, 32);
+  auto file = write_manifest(dir, queue.path, msg_max + 1, 32);
   auto result = run_ipcrt({"plan", file});
   LONGS_EQUAL(3, result.exit_code);
   STRCMP_CONTAINS(cat(file, ": /services/hub/slots/q/max-messages: error: queue ", queue.path,
-                      ": max-messages 70000 exceeds the kernel's hard ceiling 65536")
+                      ": max-messages ", msg_max + 1, " exceeds fs.mqueue.msg_max (", msg_max,
+                      "); raise fs.mqueue.msg_max in the board profile")
                       .c_str(),
                   result.err.c_str());
   STRCMP_EQUAL("", result.out.c_str());
+}
+
+TEST(PlanCommand, AboveTheHardCeilingIsAnInvalidManifestOnEveryDevice) {
+  QueueName queue;
+  ipcrt::test::TempDir dir;
+  auto file = write_manifest(dir, queue.path, 70000, 32);
+  for (const char* command : {"validate", "plan"}) {
+    auto result = run_ipcrt({command, file});
+    LONGS_EQUAL_TEXT(1, result.exit_code, command);
+    STRCMP_CONTAINS_TEXT(cat(file,
+                             ": /services/hub/slots/q/max-messages: error: expected a "
+                             "positive integer up to 65536, got 70000 (hint: 65536 messages is "
+                             "the kernel's hard ceiling, which binds even root)")
+                             .c_str(),
+                         result.err.c_str(), command);
+  }
 }
 
 TEST(PlanCommand, ExistingQueueWithOtherAttributesExitsThree) {
