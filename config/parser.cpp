@@ -158,6 +158,9 @@ class Reader {
   void error(const std::string& pointer, std::string message) {
     diagnostics_.error(pointer, std::move(message));
   }
+  void warning(const std::string& pointer, std::string message) {
+    diagnostics_.warning(pointer, std::move(message));
+  }
   const ParseOptions& options() const { return options_; }
 
   // Reports each key of `object` not in `allowed`, with a close match when there is one.
@@ -729,6 +732,12 @@ void read_service(Reader& reader, const Json& object, Service& service,
   }
   if (auto it = object.find("user"); it != object.end()) {
     read_account(reader, *it, at + "/user", "user", service.user);
+    // Written out on purpose (the default is a dynamic user), but worth a second look.
+    if (service.user == "root" || service.user == "0") {
+      reader.warning(at + "/user",
+                     "runs as root: without capabilities, yet owner of the host's root files; "
+                     "remove \"user\" for a dynamic user of its own, or name an unprivileged one");
+    }
   }
   if (auto it = object.find("group"); it != object.end()) {
     read_account(reader, *it, at + "/group", "group", service.group);
