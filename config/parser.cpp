@@ -596,6 +596,12 @@ void read_service(Reader& reader, const Json& object, Service& service,
   }
   if (auto it = object.find("user"); it != object.end()) {
     read_account(reader, *it, at + "/user", "user", service.user);
+    // Written out on purpose (the default is a dynamic user), but worth a second look.
+    if (service.user == "root" || service.user == "0") {
+      reader.warning(at + "/user",
+                     "runs as root: without capabilities, yet owner of the host's root files; "
+                     "remove \"user\" for a dynamic user of its own, or name an unprivileged one");
+    }
   }
   if (auto it = object.find("group"); it != object.end()) {
     read_account(reader, *it, at + "/group", "group", service.group);

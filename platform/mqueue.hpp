@@ -64,6 +64,7 @@ struct OpenedQueue {
                                                        long message_size, mode_t mode);
 
 [[nodiscard]] Status set_queue_owner(int fd, uid_t uid, gid_t gid);
+[[nodiscard]] Status set_queue_mode(int fd, mode_t mode);  // exactly `mode`: no umask
 [[nodiscard]] Status unlink_queue(const std::string& path);
 
 // The running kernel's pointer size: 8 on a 64-bit kernel even for a 32-bit (armhf) process,
