@@ -6,10 +6,14 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <charconv>
 #include <concepts>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ipcrt {
 namespace text_detail {
@@ -64,6 +68,38 @@ template <class Range>
     digits += static_cast<char>('0' + ((mode >> shift) & 7));
   }
   return digits;
+}
+
+// Levenshtein distance: insertions, deletions and substitutions to turn `a` into `b`.
+[[nodiscard]] inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate closest to `word`, for "did you mean": at most two edits away (one typo or a
+// swapped pair); further away a suggestion is only a guess. The first of equals wins.
+[[nodiscard]] inline std::optional<std::string_view> closest_match(
+    std::string_view word, std::span<const std::string_view> candidates) {
+  std::optional<std::string_view> closest;
+  std::size_t best = 3;
+  for (auto candidate : candidates) {
+    const std::size_t distance = edit_distance(word, candidate);
+    if (distance < best) {
+      best = distance;
+      closest = candidate;
+    }
+  }
+  return closest;
 }
 
 }  // namespace ipcrt

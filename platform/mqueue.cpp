@@ -250,6 +250,14 @@ Status set_queue_owner(int fd, uid_t uid, gid_t gid) {
   return {};
 }
 
+Status set_queue_mode(int fd, mode_t mode) {
+  if (::fchmod(fd, mode) != 0) {
+    return fail_errno("fchmod message queue", errno,
+                      "changing the mode of another user's queue needs CAP_FOWNER (run as root)");
+  }
+  return {};
+}
+
 Status unlink_queue(const std::string& path) {
   if (::mq_unlink(path.c_str()) != 0) return fail_errno(cat("mq_unlink ", path));
   return {};

@@ -163,6 +163,12 @@ Result<bool> create_shm_object(const std::string& path, uid_t uid, gid_t gid, mo
     if (auto adoptable = check_adoptable_file(path, info, uid); !adoptable) {
       return std::unexpected(adoptable.error());
     }
+    // Kept with its contents, but with the owner and mode this boot would give it: the
+    // object's service (or a runtime before slot groups) may have changed them.
+    if ((info.st_uid != uid || info.st_gid != gid || (info.st_mode & 07777) != mode) &&
+        (::fchown(existing.get(), uid, gid) != 0 || ::fchmod(existing.get(), mode) != 0)) {
+      return fail_errno(cat("set owner and mode of ", path));
+    }
     return false;
   }
   if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0) {

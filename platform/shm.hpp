@@ -27,8 +27,9 @@ namespace ipcrt::platform {
 [[nodiscard]] Status remove_private_dir(const std::string& path);
 
 // Creates an empty regular file `path` with exactly `mode`, owned by uid:gid. An existing file
-// is left as it is (created=false), so objects survive runtime restarts like queues do; it
-// must be a regular file with one link owned by the runtime's euid or by uid.
+// keeps its contents (created=false), so objects survive runtime restarts like queues do, and
+// gets uid:gid and `mode` back; it must be a regular file with one link owned by the runtime's
+// euid or by uid.
 [[nodiscard]] Result<bool> create_shm_object(const std::string& path, uid_t uid, gid_t gid,
                                              mode_t mode);
 [[nodiscard]] Status remove_file(const std::string& path);

@@ -50,10 +50,11 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   daemon->connections_ = std::move(loaded.connections);
   const config::Manifest& manifest = daemon->manifest_;
 
-  // Users first: the plan checks that queues it would adopt belong to their slot's user.
-  auto identities = resolve_identities(manifest);
+  // Users first: the plan checks that queues it would adopt belong to their slot's user. New
+  // dynamic ids are saved by boot(); until then the registry stays locked.
+  auto identities = allocate_identities(manifest, daemon->connections_);
   if (!identities) return failed(kExitBootFailed, "users", identities.error());
-  daemon->identities_ = std::move(*identities);
+  daemon->registry_ = std::move(identities->registry);
 
   auto kernel = read_kernel_state();
   if (!kernel) return failed(kExitBootFailed, "kernel-state", kernel.error());
@@ -62,8 +63,8 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   if (daemon->options_.board) {
     kernel->limits = limits_after_board(kernel->limits, *daemon->options_.board);
   }
-  auto plan = make_plan(manifest, daemon->connections_, *kernel, diagnostics,
-                        &daemon->identities_);
+  auto plan =
+      make_plan(manifest, daemon->connections_, *kernel, diagnostics, &identities->identities);
   if (!plan) return failed(kExitBootFailed, "plan");  // limits, foreign queues: in diagnostics
   daemon->plan_ = std::move(*plan);
 
@@ -82,12 +83,18 @@ Daemon::~Daemon() {
 }
 
 std::expected<void, DaemonFailure> Daemon::boot() {
+  // The first change to the system: ids allocated for this plan stay allocated from now on.
+  if (registry_) {
+    if (auto saved = registry_->save(); !saved)
+      return failed(kExitBootFailed, "users", saved.error());
+    registry_.reset();
+  }
   if (options_.board) {
     auto applied = apply_board_sysctls(*options_.board);
     if (!applied) return failed(kExitBootFailed, "board-sysctls", applied.error());
     sysctls_ = std::move(*applied);
   }
-  auto resources = boot_resources(plan_, identities_);
+  auto resources = boot_resources(plan_);
   if (!resources) {
     sysctls_.restore();
     return failed(kExitBootFailed, "resources", resources.error());
@@ -101,8 +108,9 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     launch_options.capture_output = true;
     launch_options.new_ipc_namespace = mediation_support().has_value();
     supervised.spec =
-        prepare_launch(service, planned, identities_.at(planned.name), std::move(filters_[i]),
-                       resources_->service_default_rlimits, launch_options);
+        prepare_launch(service, planned, plan_.identities.account(planned.name).identity,
+                       std::move(filters_[i]), resources_->service_default_rlimits,
+                       launch_options);
     supervised.restart = service.restart;
     supervised.restart_delay_ms = service.restart_delay_ms;
     supervised.depends_on = planned.depends_on;
@@ -119,7 +127,7 @@ void Daemon::release() {
 }
 
 ExitCode Daemon::supervise() {
-  mediation_ = std::make_unique<MediationServer>(manifest_, plan_, identities_);
+  mediation_ = std::make_unique<MediationServer>(manifest_, plan_);
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
   output_ = std::make_unique<ServiceOutput>();

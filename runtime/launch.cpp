@@ -417,7 +417,8 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     if (!overridden) spec.rlimits.push_back(fallback);
   }
 
-  spec.change_identity = service.user.has_value() || service.group.has_value();
+  // Every service runs as its own user: the manifest's, or a dynamic one (SPEC §4.3).
+  spec.change_identity = true;
   spec.identity = identity;
   spec.working_directory = service.working_directory.value_or("");
   spec.filter = std::move(filter);

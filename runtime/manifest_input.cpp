@@ -3,12 +3,14 @@
 
 #include "config/parser.hpp"
 #include "runtime/mediation/notification.hpp"
+#include "runtime/seccomp/syscall_names.hpp"
 
 namespace ipcrt::runtime {
 
 ConnectedManifest load_connected_manifest(const std::string& path) {
   auto parsed =
-      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value()});
+      config::load_manifest(path, {.allow_queue_patterns = mediation_support().has_value(),
+                                   .seccomp_entry_problem = seccomp_entry_problem});
   ConnectedManifest loaded;
   loaded.diagnostics = std::move(parsed.diagnostics);
   if (!parsed.manifest) return loaded;

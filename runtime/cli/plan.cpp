@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "common/text.hpp"
-#include "runtime/boot.hpp"
 #include "runtime/cli/commands.hpp"
+#include "runtime/identities.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/plan.hpp"
@@ -28,16 +28,17 @@ int command_plan(const CommandLine& command_line) {
                  kernel.error().describe().c_str());
     return kExitBootFailed;
   }
-  config::Diagnostics plan_diagnostics;
-  // As `run` does: queues it would adopt must belong to their slot's user. A user that does
-  // not resolve here fails `run` before anything else; `plan` says so and goes on.
-  auto identities = resolve_identities(*loaded.manifest);
+  // As `run` does: who each service runs as (dynamic ids as `run` would allocate them now,
+  // nothing written), and queues it would adopt must belong to their slot's user.
+  auto identities = preview_identities(*loaded.manifest, loaded.connections);
   if (!identities) {
-    plan_diagnostics.warning("", cat("owners of existing queues not checked: ",
-                                     identities.error().describe(), "; run would fail"));
+    std::fputs(diagnostics.format(path).c_str(), stderr);
+    std::fprintf(stderr, "ipcrt: plan: users: %s\n", identities.error().describe().c_str());
+    return kExitBootFailed;
   }
-  auto plan = make_plan(*loaded.manifest, loaded.connections, *kernel, plan_diagnostics,
-                        identities ? &*identities : nullptr);
+  config::Diagnostics plan_diagnostics;
+  auto plan =
+      make_plan(*loaded.manifest, loaded.connections, *kernel, plan_diagnostics, &*identities);
   diagnostics.append(plan_diagnostics);
   std::fputs(diagnostics.format(path).c_str(), stderr);
   if (!plan) return kExitBootFailed;
@@ -46,14 +47,14 @@ int command_plan(const CommandLine& command_line) {
   std::vector<std::string> warnings;
   for (const auto& item : diagnostics.items()) {
     if (item.severity != config::Severity::Warning) continue;
-    std::string text = item.pointer.empty() ? item.message : cat(item.pointer, ": ", item.message);
+    std::string text = item.pointer.empty() ? item.text() : cat(item.pointer, ": ", item.text());
     if (std::find(warnings.begin(), warnings.end(), text) == warnings.end())
       warnings.push_back(text);
   }
   plan->warnings = std::move(warnings);
 
-  const std::string text = command_line.flag("--json") ? render_plan_json(*plan, *loaded.manifest)
-                                                       : render_plan_text(*plan, *loaded.manifest);
+  const std::string text =
+      command_line.flag("--json") ? render_plan_json(*plan) : render_plan_text(*plan);
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }

@@ -66,9 +66,12 @@ void refuse(int listener, const MediatedService& service, DenialLog& log,
 // Opens (creating if asked and allowed) the queue in the supervisor. Returns the descriptor or
 // -errno, as the syscall would have.
 int open_for_caller(const MediatedService& service, const platform::Notification& call,
-                    const std::string& path, int flags) {
+                    const MediationDecision& decision, int flags) {
+  const std::string& path = decision.queue_path;
   const int open_flags = (flags & (O_ACCMODE | O_NONBLOCK)) | O_CLOEXEC;
-  if ((flags & O_CREAT) == 0) {
+  // Without `create`, O_CREAT on a declared queue opens it: ENOENT if it is gone, as for an
+  // open without O_CREAT, and never a queue of the caller's.
+  if ((flags & O_CREAT) == 0 || decision.open_existing_only) {
     mqd_t queue = ::mq_open(path.c_str(), open_flags);
     return queue < 0 ? -errno : queue;
   }
@@ -109,7 +112,7 @@ void mediate_mq_open(int listener, const MediatedService& service, DenialLog& lo
     refuse(listener, service, log, call, "mq_open", decision);
     return;
   }
-  const int queue = open_for_caller(service, call, decision.queue_path, flags);
+  const int queue = open_for_caller(service, call, decision, flags);
   if (queue < 0) {
     (void)platform::answer_error(listener, call.id, -queue);
     return;

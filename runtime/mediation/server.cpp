@@ -10,15 +10,16 @@
 
 namespace ipcrt::runtime {
 
-MediationServer::MediationServer(const config::Manifest& manifest, const Plan& plan,
-                                 const Identities& identities) {
+MediationServer::MediationServer(const config::Manifest& manifest, const Plan& plan) {
   for (const auto& planned : plan.services) {
     const config::Service& service = *manifest.find_service(planned.name);
     MediatedService mediated;
     mediated.name = planned.name;
     mediated.grants = planned.queues;
-    mediated.uid = identities.at(planned.name).uid;
-    mediated.gid = identities.at(planned.name).gid;
+    // Pattern queues are created as the caller: its own uid and primary gid.
+    const platform::Identity& caller = plan.identities.account(planned.name).identity;
+    mediated.uid = caller.uid;
+    mediated.gid = caller.gid;
     mediated.msg_max = plan.kernel.limits.msg_max;
     mediated.msgsize_max = plan.kernel.limits.msgsize_max;
     mediated.complain = service.confinement == config::Confinement::Complain;

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "config/manifest.hpp"
-#include "platform/users.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
@@ -17,8 +16,8 @@ namespace ipcrt::runtime {
 
 class MediationServer {
  public:
-  MediationServer(const config::Manifest& manifest, const Plan& plan,
-                  const Identities& identities);
+  // Each service's credentials come from the plan's identities.
+  MediationServer(const config::Manifest& manifest, const Plan& plan);
   MediationServer(const MediationServer&) = delete;
   MediationServer& operator=(const MediationServer&) = delete;
 

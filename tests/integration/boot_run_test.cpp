@@ -231,39 +231,50 @@ TEST(BootRun, QueueHasTheManifestsAttributes) {
   LONGS_EQUAL(0640, info.st_mode & 07777);
 }
 
+// Read-only is enforced twice: by the object's mode (the viewer is in the slot's group,
+// which may only read it) and by a read-only bind mount, which stops even a viewer that shares
+// the owner's user.
 TEST(BootRun, ServiceSeesOnlyItsGrantedObjectsAndReadOnlyIsEnforced) {
-  Names names;
-  TempDir dir;
-  // A host object nobody was granted: it must not be visible inside the sandbox.
-  int other = ::open(("/dev/shm/" + names.other).c_str(), O_CREAT | O_WRONLY, 0666);
-  ::close(other);
-  std::string manifest =
-      "{\"version\": 1, \"name\": \"" + names.manifest +
-      "\", \"services\": {\n"
-      "  \"owner\": {\"command\": [\"" +
-      probe() +
-      "\", \"exit\", \"0\"],\n"
-      "    \"slots\": {\"frames\": {\"interface\": \"shared-memory\", \"read\": [\"" +
-      names.object + "\"], \"write\": [\"" + names.object2 +
-      "\"]}}},\n"
-      "  \"viewer\": {\"command\": [\"" +
-      probe() + "\", \"shm-view\", \"" + names.object + "\", \"" + names.object2 + "\", \"" +
-      names.other +
-      "\"],\n"
-      "    \"plugs\": {\"frames\": {\"interface\": \"shared-memory\"}}}}}\n";
-  auto result = run_manifest(dir, manifest);
-  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
-  std::string expected_entries = "entry " + names.object + "\nentry " + names.object2 + "\n";
-  CHECK_TEXT(result.out.starts_with(expected_entries), result.out.c_str());
-  CHECK_FALSE_TEXT(contains(result.out, "entry " + names.other), result.out.c_str());
-  CHECK_TEXT(contains(result.out, "write " + names.object + " errno=EROFS"), result.out.c_str());
-  CHECK_TEXT(contains(result.out, "write " + names.object2 + " ok"), result.out.c_str());
-  CHECK_TEXT(contains(result.out, "write " + names.other + " errno=ENOENT"), result.out.c_str());
+  struct Case {
+    const char* user;  // of both services
+    const char* read_only_write;
+  };
+  for (const Case& c : {Case{"", "errno=EACCES"}, Case{", \"user\": 60998", "errno=EROFS"}}) {
+    Names names;
+    TempDir dir;
+    // A host object nobody was granted: it must not be visible inside the sandbox.
+    int other = ::open(("/dev/shm/" + names.other).c_str(), O_CREAT | O_WRONLY, 0666);
+    ::close(other);
+    std::string manifest =
+        "{\"version\": 1, \"name\": \"" + names.manifest +
+        "\", \"services\": {\n"
+        "  \"owner\": {\"command\": [\"" +
+        probe() + "\", \"exit\", \"0\"]" + c.user +
+        ",\n"
+        "    \"slots\": {\"frames\": {\"interface\": \"shared-memory\", \"read\": [\"" +
+        names.object + "\"], \"write\": [\"" + names.object2 +
+        "\"]}}},\n"
+        "  \"viewer\": {\"command\": [\"" +
+        probe() + "\", \"shm-view\", \"" + names.object + "\", \"" + names.object2 + "\", \"" +
+        names.other + "\"]" + c.user +
+        ",\n"
+        "    \"plugs\": {\"frames\": {\"interface\": \"shared-memory\"}}}}}\n";
+    auto result = run_manifest(dir, manifest);
+    LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+    std::string expected_entries = "entry " + names.object + "\nentry " + names.object2 + "\n";
+    CHECK_TEXT(result.out.starts_with(expected_entries), result.out.c_str());
+    CHECK_FALSE_TEXT(contains(result.out, "entry " + names.other), result.out.c_str());
+    CHECK_TEXT(contains(result.out, "write " + names.object + " " + c.read_only_write),
+               result.out.c_str());
+    CHECK_TEXT(contains(result.out, "write " + names.object2 + " ok"), result.out.c_str());
+    CHECK_TEXT(contains(result.out, "write " + names.other + " errno=ENOENT"), result.out.c_str());
+  }
 }
 
 TEST(BootRun, CrashedProviderIsRestartedAndNoQueuedMessageIsLost) {
   Names names;
   TempDir dir;
+  dir.share_with_services();
   std::string marker = dir.path() + "/crashed-once";
   auto result = run_manifest(
       dir,
@@ -285,7 +296,7 @@ TEST(BootRun, CrashedProviderIsRestartedAndNoQueuedMessageIsLost) {
 TEST(BootRun, RuntimeKilledWithSigkillAdoptsItsQueueWithItsMessages) {
   Names names;
   TempDir dir;
-  std::string log = dir.path() + "/term.log";
+  std::string log = dir.shared_file("term.log");
   {
     Background first(
         dir,
@@ -308,7 +319,7 @@ TEST(BootRun, RuntimeKilledWithSigkillAdoptsItsQueueWithItsMessages) {
 TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
   Names names;
   TempDir dir;
-  std::string log = dir.path() + "/term.log";
+  std::string log = dir.shared_file("term.log");
   Background run(
       dir, dir.write_file("m.json", demo_manifest(names, {probe(), "log-term", "collector", log},
                                                   {probe(), "log-term", "sensor", log}, "",
@@ -360,52 +371,71 @@ TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
 }
 
 // Another local user may create the manifest's queue before boot to read or inject its
-// messages: a queue owned by someone else, or with a wider mode than the manifest's, fails
-// `run` before anything is created, and the queue is left exactly as it was.
-TEST(BootRun, QueueLeftByAnotherUserOrWithAWiderModeFailsTheBootUntouched) {
-  struct Case {
-    uid_t uid;
-    mode_t mode;
-    const char* found;
-  };
-  const Case cases[] = {{65534, 0640, "owner uid 65534"}, {::getuid(), 0666, "mode 0666"}};
-  for (const auto& c : cases) {
-    Names names;
-    TempDir dir;
-    mq_attr attributes{};
-    attributes.mq_maxmsg = 8;  // the demo manifest's attributes: only the owner differs
-    attributes.mq_msgsize = 128;
-    mqd_t planted = ::mq_open(names.queue.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
-    CHECK(planted != static_cast<mqd_t>(-1));
-    CHECK_EQUAL(0, ::mq_send(planted, "injected", 8, 0));
-    CHECK_EQUAL(0, ::fchmod(planted, c.mode));
-    CHECK_EQUAL(0, ::fchown(planted, c.uid, ::getgid()));
-    ::mq_close(planted);
+// messages: a queue owned by someone else fails `run` before anything is created, and the
+// queue is left exactly as it was.
+TEST(BootRun, QueueLeftByAnotherUserFailsTheBootUntouched) {
+  Names names;
+  TempDir dir;
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 8;  // the demo manifest's attributes: only the owner differs
+  attributes.mq_msgsize = 128;
+  mqd_t planted = ::mq_open(names.queue.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+  CHECK(planted != static_cast<mqd_t>(-1));
+  CHECK_EQUAL(0, ::mq_send(planted, "injected", 8, 0));
+  CHECK_EQUAL(0, ::fchmod(planted, 0640));
+  CHECK_EQUAL(0, ::fchown(planted, 65534, ::getgid()));
+  ::mq_close(planted);
 
-    auto result =
-        run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}));
-    LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
-    CHECK_TEXT(contains(result.err, "/services/collector/slots/telemetry/path: error: queue " +
-                                        names.queue + " already exists with"),
-               result.err.c_str());
-    CHECK_TEXT(contains(result.err, c.found), result.err.c_str());
-    CHECK_TEXT(contains(result.err, "slot collector:telemetry needs owner uid " +
-                                        std::to_string(::getuid()) + " (service collector)"),
-               result.err.c_str());
-    CHECK_TEXT(contains(result.err, "mode 0640 or narrower"), result.err.c_str());
-    CHECK_TEXT(contains(result.err, "remove it (rm /dev/mqueue" + names.queue + ")"),
-               result.err.c_str());
-    CHECK_FALSE_TEXT(contains(result.err, "msg=started"), result.err.c_str());
-    CHECK_FALSE(path_exists("/dev/shm/" + names.object));
-    CHECK_FALSE(path_exists(names.private_dir("collector")));
-    CHECK_FALSE(path_exists(names.private_dir("sensor")));
+  auto result =
+      run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}));
+  LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, "/services/collector/slots/telemetry/path: error: queue " +
+                                      names.queue + " already exists with owner uid 65534"),
+             result.err.c_str());
+  CHECK_TEXT(contains(result.err, "slot collector:telemetry needs owner uid "), result.err.c_str());
+  CHECK_TEXT(contains(result.err, "(service collector), gid "), result.err.c_str());
+  CHECK_TEXT(contains(result.err, "mode 0640: another user owns it"), result.err.c_str());
+  CHECK_TEXT(contains(result.err, "remove it (rm /dev/mqueue" + names.queue + ")"),
+             result.err.c_str());
+  CHECK_FALSE_TEXT(contains(result.err, "msg=started"), result.err.c_str());
+  CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+  CHECK_FALSE(path_exists(names.private_dir("collector")));
+  CHECK_FALSE(path_exists(names.private_dir("sensor")));
 
-    auto kept = queue_state(names.queue);
-    CHECK(kept.has_value());
-    LONGS_EQUAL(c.uid, kept->owner);
-    LONGS_EQUAL(c.mode, kept->mode);
-    LONGS_EQUAL_TEXT(1, kept->messages, "the queue keeps its message: nothing read or removed");
-  }
+  auto kept = queue_state(names.queue);
+  CHECK(kept.has_value());
+  LONGS_EQUAL(65534, kept->owner);
+  LONGS_EQUAL(0640, kept->mode);
+  LONGS_EQUAL_TEXT(1, kept->messages, "the queue keeps its message: nothing read or removed");
+}
+
+// SPEC §4.2: a queue root left (a runtime before services had users of their own), with a
+// wider mode, is adopted with its messages and given the slot's owner, group and mode.
+TEST(BootRun, AdoptedQueueGetsTheSlotsOwnerGroupAndModeBack) {
+  Names names;
+  TempDir dir;
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 8;
+  attributes.mq_msgsize = 128;
+  mqd_t planted = ::mq_open(names.queue.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+  CHECK(planted != static_cast<mqd_t>(-1));
+  CHECK_EQUAL(0, ::mq_send(planted, "kept", 4, 0));
+  CHECK_EQUAL(0, ::fchmod(planted, 0666));
+  ::mq_close(planted);
+
+  auto result =
+      run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  CHECK_TEXT(contains(result.err, "msg=\"put back queue owner and mode\" path=" + names.queue +
+                                      " found-owner=0:"),
+             result.err.c_str());
+  auto kept = queue_state(names.queue);
+  CHECK(kept.has_value());
+  CHECK_TEXT(kept->owner >= 61184 && kept->owner <= 65519, "the collector's dynamic uid");
+  CHECK_TEXT(kept->group >= 61184 && kept->group <= 65519, "the slot's dynamic gid");
+  CHECK(kept->owner != kept->group);
+  LONGS_EQUAL(0640, kept->mode);
+  LONGS_EQUAL(1, kept->messages);
 }
 
 TEST(BootRun, BootFailingHalfWayUndoesWhatItCreated) {
@@ -494,7 +524,7 @@ TEST(BootRun, InvalidManifestExitsOneAndUnknownBoardExitsTwo) {
 TEST(BootRun, ProcessesLeftByAServiceAreKilledAndReapedWhenItsMainProcessExits) {
   Names names;
   TempDir dir;
-  std::string log = dir.path() + "/term.log";
+  std::string log = dir.shared_file("term.log");
   std::string manifest = "{\"version\": 1, \"name\": \"" + names.manifest +
                          "\", \"services\": {\n"
                          "  \"leaver\": {\"command\": " +
@@ -520,7 +550,7 @@ TEST(BootRun, ProcessesLeftByAServiceAreKilledAndReapedWhenItsMainProcessExits) 
 TEST(BootRun, StopSendsSigtermToTheMainProcessThenKillsWhatIsLeftOfItsSession) {
   Names names;
   TempDir dir;
-  std::string log = dir.path() + "/term.log";
+  std::string log = dir.shared_file("term.log");
   std::string manifest = "{\"version\": 1, \"name\": \"" + names.manifest +
                          "\", \"services\": {\"holder\": {\"command\": " +
                          json_array({probe(), "stragglers", "log-term", "holder", log}) + "}}}\n";
@@ -565,14 +595,15 @@ TEST(BootRun, SetsidIsRefusedToAConfinedServiceUnlessItsManifestAllowsIt) {
 }
 
 // rlimits.nproc is the fork-bomb limit: it counts every process of the service's uid (the
-// kernel does not apply it to uid 0), so the service runs as a uid of its own here.
+// kernel does not apply it to uid 0), so the service runs as a uid of its own here: one
+// outside the dynamic range, which no concurrently running suite's service can get.
 TEST(BootRun, NprocLimitsHowManyProcessesAServiceUidMayHave) {
   Names names;
   TempDir dir;
   std::string manifest =
       "{\"version\": 1, \"name\": \"" + names.manifest +
       "\", \"services\": {\"forker\": {\"command\": " + json_array({probe(), "fork-until"}) +
-      ", \"user\": 61999, \"rlimits\": {\"nproc\": 4}}}}\n";
+      ", \"user\": 60999, \"rlimits\": {\"nproc\": 4}}}}\n";
   auto result = run_manifest(dir, manifest);
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   // The service itself is the first of its uid's four processes.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +136,22 @@ TempDir::~TempDir() {
 std::string TempDir::write_file(const std::string& name, const std::string& contents) const {
   std::string full = path_ + "/" + name;
   std::ofstream(full, std::ios::binary) << contents;
+  return full;
+}
+
+void TempDir::share_with_services() const {
+  if (::chmod(path_.c_str(), 01777) != 0) throw std::runtime_error("chmod " + path_ + " failed");
+}
+
+std::string TempDir::shared_file(const std::string& name) const {
+  std::string full = write_file(name, "");
+  // Services must reach it through the directory, but need not create anything there.
+  struct stat dir {};
+  if (::stat(path_.c_str(), &dir) != 0 ||
+      ::chmod(path_.c_str(), (dir.st_mode & 07777) | 0111) != 0 ||
+      ::chmod(full.c_str(), 0666) != 0) {
+    throw std::runtime_error("chmod " + full + " failed");
+  }
   return full;
 }
 

@@ -41,6 +41,10 @@ class TempDir {
   [[nodiscard]] const std::string& path() const { return path_; }
   // Writes `contents` to path()/name and returns the full path.
   std::string write_file(const std::string& name, const std::string& contents) const;
+  // Services run as users of their own: lets them create files here (mode 01777, as /tmp).
+  void share_with_services() const;
+  // An empty file any service may write, whatever its uid (mode 0666); returns its path.
+  std::string shared_file(const std::string& name) const;
 
  private:
   std::string path_;

@@ -46,6 +46,8 @@ TEST(Users, ParsesValidLinesAndSkipsTheRest) {
   STRCMP_EQUAL("uploader", users[2].name.c_str());
   LONGS_EQUAL(1002, users[2].uid);
   LONGS_EQUAL(100, users[2].gid);
+  STRCMP_EQUAL("/", users[2].home.c_str());
+  STRCMP_EQUAL("/usr/sbin/nologin", users[2].shell.c_str());
   auto groups = ipcrt::platform::parse_group(kGroup);
   LONGS_EQUAL(5, groups.size());
   LONGS_EQUAL(2, groups[3].members.size());
@@ -144,7 +146,7 @@ TEST(LaunchPreparation, ConfinementOffKeepsTheHostsShmAndNamespace) {
   CHECK_FALSE(spec.new_mount_namespace);
   CHECK_TRUE(spec.private_shm_dir.empty());
   CHECK_TRUE(spec.shm_mounts.empty());
-  CHECK_FALSE(spec.change_identity);
+  CHECK_TRUE_TEXT(spec.change_identity, "unconfined services switch user too (SPEC §4.3)");
   CHECK(spec.environment == (std::vector<std::string>{"PATH=/opt/bin"}));
 }
 

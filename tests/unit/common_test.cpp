@@ -24,6 +24,16 @@ TEST(CommonError, DescribeJoinsMessageErrnoAndHint) {
   STRCMP_EQUAL("bad value", ipcrt::fail("bad value").error().describe().c_str());
 }
 
+TEST(CommonError, WrapPutsTheContextFirstAndKeepsErrnoAndHint) {
+  auto inner = ipcrt::fail_errno("write /proc/sys/fs/mqueue/msg_max", EACCES, "run as root").error();
+  auto wrapped = inner.wrap("board rpi4");
+  STRCMP_EQUAL("board rpi4: write /proc/sys/fs/mqueue/msg_max", wrapped.message.c_str());
+  LONGS_EQUAL(EACCES, wrapped.errnum);
+  STRCMP_EQUAL("run as root", wrapped.hint.c_str());
+  STRCMP_EQUAL("write /proc/sys/fs/mqueue/msg_max", inner.message.c_str());  // a copy
+  STRCMP_EQUAL("a: b: c", ipcrt::fail("c").error().wrap("b").wrap("a").message.c_str());
+}
+
 TEST_GROUP(CommonText){};
 
 TEST(CommonText, CatAndJoin) {
