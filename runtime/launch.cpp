@@ -265,8 +265,10 @@ void become_init_of(const ChildPlan& plan) noexcept {
           platform::bind_mount(spec.private_shm_dir.c_str(), "/dev/shm", true));
   }
   for (std::uint32_t i = 0; i < spec.hidden_mounts.size(); ++i) {
-    check(plan, LaunchPhase::HideMqueue,
-          platform::cover_with_empty_tmpfs(spec.hidden_mounts[i].c_str()), i);
+    const int status = platform::cover_with_empty_tmpfs(spec.hidden_mounts[i].c_str());
+    // Sandboxed, a mount point under a path the sandbox replaced (a private /tmp) is gone
+    // from the service's view already.
+    if (!(spec.sandboxed && status == -ENOENT)) check(plan, LaunchPhase::HideMqueue, status, i);
   }
   if (spec.last_capability >= 0) {
     check(plan, LaunchPhase::CapabilityBoundingSet,

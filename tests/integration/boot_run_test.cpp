@@ -137,7 +137,10 @@ class Background {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  [[nodiscard]] std::string out() const { return read_file(out_); }
+  // ipcrt's stdout, then what its services wrote (run_ipcrt's `out`).
+  [[nodiscard]] std::string out() const {
+    return read_file(out_) + ipcrt::test::service_output(err());
+  }
   [[nodiscard]] std::string err() const { return read_file(err_); }
 
  private:

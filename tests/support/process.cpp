@@ -101,7 +101,83 @@ ProcessResult run_ipcrt(const std::vector<std::string>& arguments) {
   }
   argv.push_back(ipcrt_binary());
   argv.insert(argv.end(), arguments.begin(), arguments.end());
-  return run_process(argv);
+  ProcessResult result = run_process(argv);
+  result.out += service_output(result.err);
+  return result;
+}
+
+namespace {
+
+// The value starting at `at` (just after "key="): bare up to a space, or quoted with logfmt's
+// escapes.
+std::string logfmt_value(const std::string& line, std::size_t at) {
+  std::string value;
+  if (at >= line.size() || line[at] != '"') {
+    const auto end = line.find(' ', at);
+    return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  }
+  for (std::size_t i = at + 1; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"') break;
+    if (c != '\\' || i + 1 >= line.size()) {
+      value += c;
+      continue;
+    }
+    const char escaped = line[++i];
+    if (escaped == 'n') {
+      value += '\n';
+    } else if (escaped == 't') {
+      value += '\t';
+    } else if (escaped == 'x' && i + 2 < line.size()) {
+      value += static_cast<char>(std::stoi(line.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      value += escaped;
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string logfmt_field(const std::string& line, const std::string& key) {
+  // A key starts the line or follows a space outside any quoted value.
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      quoted = true;
+      continue;
+    }
+    if ((i == 0 || line[i - 1] == ' ') && line.compare(i, key.size() + 1, key + "=") == 0) {
+      return logfmt_value(line, i + key.size() + 1);
+    }
+  }
+  return {};
+}
+
+std::string service_output(const std::string& log, const std::string& service) {
+  std::string output;
+  std::size_t start = 0;
+  while (start < log.size()) {
+    auto end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const std::string line = log.substr(start, end - start);
+    start = end + 1;
+    if (logfmt_field(line, "stream").empty()) continue;
+    if (!service.empty() && logfmt_field(line, "service") != service) continue;
+    output += logfmt_field(line, "msg");
+    output += '\n';
+  }
+  return output;
 }
 
 std::string ipcrt_binary() {
