@@ -135,6 +135,7 @@ ExitCode Daemon::supervise() {
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   auto result = supervisor_->run();
+  output_->drain_all(*supervisor_);
   mediation_->flush();
   release();
   supervisor_.reset();

@@ -384,7 +384,10 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     sandbox.dev_options = "size=65536,mode=0755";
     sandbox.shm_options = cat("size=", options.shm_bytes, ",mode=1777");
     sandbox.tmp_options = cat("size=", options.tmp_bytes, ",mode=1777");
-    sandbox.new_ipc_namespace = options.new_ipc_namespace;
+    // Not in complain mode, whose calls the kernel runs as the service made them: in an IPC
+    // namespace of its own, its mq_open would find none of the runtime's queues.
+    sandbox.new_ipc_namespace =
+        options.new_ipc_namespace && service.confinement == config::Confinement::Strict;
     sandbox.staged_shm = planned.shm_dir + "/shm";
     sandbox.staged_pts = planned.shm_dir + "/pts";
     for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {

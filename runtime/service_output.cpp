@@ -81,6 +81,18 @@ void ServiceOutput::drain(Supervisor& supervisor, Stream& stream, Supervisor::Wa
   }
 }
 
+void ServiceOutput::drain_all(Supervisor& supervisor) {
+  while (!streams_.empty()) {
+    auto first = streams_.begin();
+    drain(supervisor, *first->second, first->first, true);
+    // drain() keeps a stream that still has a writer (an orphan of the service): drop it.
+    if (!streams_.empty() && streams_.begin() == first) {
+      supervisor.unwatch(first->first);
+      streams_.erase(first);
+    }
+  }
+}
+
 void ServiceOutput::emit(const Stream& stream, std::string_view line, bool cut) {
   LogLine out("info", line);
   out.field("service", stream.service).field("stream", stream.name);

@@ -22,6 +22,9 @@ class ServiceOutput {
 
   // What the supervisor calls with each started service's pipes.
   [[nodiscard]] OutputHandler handler();
+  // After the loop has ended: what is still in the pipes of services that have ended (the
+  // loop stops as soon as the last one exits, maybe before it read their last lines).
+  void drain_all(Supervisor& supervisor);
 
  private:
   struct Stream {

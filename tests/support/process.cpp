@@ -199,7 +199,14 @@ std::string unique_name(const std::string& prefix) {
 }
 
 TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "ipcrt-test-XXXXXX").string();
+  // Not under /tmp: every service has a private /tmp, so what a test shares with a service
+  // must live elsewhere (IPCRT_TEST_DIR, default /var/lib/ipcrt-tests).
+  const char* base_env = std::getenv("IPCRT_TEST_DIR");
+  const std::filesystem::path base = base_env != nullptr && *base_env != '\0'
+                                         ? std::filesystem::path(base_env)
+                                         : std::filesystem::path("/var/lib/ipcrt-tests");
+  std::filesystem::create_directories(base);
+  std::string pattern = (base / "ipcrt-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }
