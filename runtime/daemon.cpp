@@ -6,6 +6,8 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "platform/signalfd.hpp"
+#include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
@@ -50,6 +52,19 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   daemon->connections_ = std::move(loaded.connections);
   const config::Manifest& manifest = daemon->manifest_;
 
+  // One `run` per manifest name, before anything else is touched: a second one would share
+  // (and at its end delete) the first one's queues and directories.
+  pid_t holder = 0;
+  auto lock = platform::LockFile::acquire(cat(kRunDir, "/", manifest.name, ".lock"), &holder);
+  if (!lock) {
+    if (lock.error().errnum != EWOULDBLOCK) return failed(kExitBootFailed, "lock", lock.error());
+    return failed(kExitBootFailed, "lock",
+                  Error{cat("manifest ", manifest.name, " is already running (ipcrt pid ", holder,
+                            ")"),
+                        0, cat("stop it first (kill -TERM ", holder, ") or give this manifest another name")});
+  }
+  daemon->lock_ = std::move(*lock);
+
   // Users first: the plan checks that queues it would adopt belong to their slot's user. New
   // dynamic ids are saved by boot(); until then the registry stays locked.
   auto identities = allocate_identities(manifest, daemon->connections_);
@@ -83,6 +98,13 @@ Daemon::~Daemon() {
 }
 
 std::expected<void, DaemonFailure> Daemon::boot() {
+  // No service can make the OOM killer pick the supervisor (SPEC §4.4); each service starts
+  // back at 0 (the launch resets it).
+  if (::geteuid() == 0) {
+    if (auto protected_ = platform::write_sysctl("/proc/self/oom_score_adj", -1000); !protected_) {
+      log_warn("oom_score_adj not set").field("error", protected_.error().describe());
+    }
+  }
   // The first change to the system: ids allocated for this plan stay allocated from now on.
   if (registry_) {
     if (auto saved = registry_->save(); !saved)
@@ -168,6 +190,11 @@ ExitCode run_manifest(DaemonOptions options) {
   sigemptyset(&supervised);
   for (int signal : kSupervisorSignals) sigaddset(&supervised, signal);
   ::pthread_sigmask(SIG_BLOCK, &supervised, nullptr);
+  // Every other signal whose default would end or stop the runtime is ignored (SPEC §4.4):
+  // SIGPIPE from a closed log reader, SIGTSTP from a terminal, a stray SIGUSR1.
+  if (auto ignored = platform::ignore_fatal_signals(kSupervisorSignals); !ignored) {
+    log_warn("signals not ignored").field("error", ignored.error().describe());
+  }
 
   const std::string path = options.manifest_path;
   config::Diagnostics diagnostics;

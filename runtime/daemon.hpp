@@ -20,6 +20,7 @@
 #include "config/board.hpp"
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
+#include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/exit_code.hpp"
@@ -31,6 +32,9 @@ namespace ipcrt::runtime {
 
 class MediationServer;
 class ServiceOutput;
+
+// Where `run` takes its manifest's lock (SPEC §4.1): /run/ipcrt/<name>.lock.
+inline constexpr const char* kRunDir = "/run/ipcrt";
 
 struct DaemonOptions {
   std::string manifest_path;
@@ -84,6 +88,7 @@ class Daemon {
   // Locked from prepare() until boot() saves the ids the plan uses: a concurrent runtime of
   // another manifest cannot be given them meanwhile.
   std::optional<platform::IdRegistry> registry_;
+  std::optional<platform::LockFile> lock_;  // one `run` per manifest name
   Plan plan_;
   std::vector<platform::BpfProgram> filters_;  // plan order, until boot() moves them
   AppliedSysctls sysctls_;

@@ -227,7 +227,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
-  platform::unblock_all_signals();  // the supervisor's signalfd mask is inherited
+  platform::reset_signal_dispositions();  // the runtime ignores most; execve keeps that
+  platform::unblock_all_signals();        // the supervisor's signalfd mask is inherited
   // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
   check(plan, LaunchPhase::Session, syscall_status(::setsid()));
   if (spec.capture_output) {

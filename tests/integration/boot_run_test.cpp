@@ -159,10 +159,9 @@ struct Stragglers {
   pid_t session = 0;
   Stragglers(const std::string& out, const std::string& err, const std::string& service) {
     std::istringstream lines(out);
-    std::string word;
-    long value = 0;
-    while (lines >> word >> value) {
-      if (word == "straggler") ++printed;
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.starts_with("straggler ")) ++printed;
     }
     const std::string started = "msg=started service=" + service + " pid=";
     if (auto at = err.find(started); at != std::string::npos) {
