@@ -102,7 +102,10 @@ std::expected<void, DaemonFailure> Daemon::boot() {
   // back at 0 (the launch resets it).
   if (::geteuid() == 0) {
     if (auto protected_ = platform::write_sysctl("/proc/self/oom_score_adj", -1000); !protected_) {
-      log_warn("oom_score_adj not set").field("error", protected_.error().describe());
+      log_warn("oom_score_adj not set")
+          .field("errno", protected_.error().errnum)
+          .field("hint", "lowering it needs CAP_SYS_RESOURCE, which ipcrt's own capabilities lack "
+                         "here: the OOM killer may choose the supervisor");
     }
   }
   // The first change to the system: ids allocated for this plan stay allocated from now on.

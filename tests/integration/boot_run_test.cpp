@@ -19,11 +19,13 @@
 #include <vector>
 
 #include "platform/process.hpp"
+#include "tests/support/background.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/system_state.hpp"
 
 extern char** environ;
 
+using ipcrt::test::Background;
 using ipcrt::test::ProcessResult;
 using ipcrt::test::TempDir;
 using ipcrt::test::path_exists;
@@ -101,56 +103,6 @@ std::string demo_manifest(const Names& names, const std::vector<std::string>& pr
          "              \"frames\": {\"interface\": \"shared-memory\"}}}}}\n";
 }
 
-// ipcrt run in the background, its output in files, for tests that signal it.
-class Background {
- public:
-  Background(const TempDir& dir, const std::string& manifest)
-      : out_(dir.path() + "/out"), err_(dir.path() + "/err") {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::string binary = ipcrt::test::ipcrt_binary();
-    const char* argv[] = {binary.c_str(), "run", manifest.c_str(), nullptr};
-    ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, const_cast<char**>(argv), environ);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Background() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Polls stderr until it contains `text`; false if ipcrt exited first or 20 s passed (a
-  // safety net against hanging the suite, not a timing assertion).
-  bool wait_for(const std::string& text) {
-    for (int i = 0; i < 2000; ++i) {
-      if (contains(err(), text)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
-  void signal(int number) { ::kill(pid_, number); }
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  // ipcrt's stdout, then what its services wrote (run_ipcrt's `out`).
-  [[nodiscard]] std::string out() const {
-    return read_file(out_) + ipcrt::test::service_output(err());
-  }
-  [[nodiscard]] std::string err() const { return read_file(err_); }
-
- private:
-  std::string out_;
-  std::string err_;
-  pid_t pid_ = -1;
-};
-
-// What `boot-probe stragglers` printed: the pids it left behind and its session. The
-// destructor kills any still there, so a failing test leaves no process behind.
 // What a service's "stragglers" probe left behind. Their printed pids are of the service's pid
 // namespace; from outside they are the processes whose session is the service's main process
 // (ipcrt's init of that namespace), whose pid ipcrt logged when it started.
