@@ -160,6 +160,13 @@ Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resourc
     auto created = platform::create_shm_object(path, owner->uid, owner->gid, object_mode(object));
     if (!created) return std::unexpected(created.error());
     if (*created) journal.record(BootJournal::Kind::File, path);
+    // Usable by ordinary programs at once (SPEC §2.3): mmap needs the size, sem_open without
+    // O_CREAT an initialised semaphore, reset at every run.
+    if (object.semaphore_value) {
+      if (auto ready = platform::init_semaphore(path, *object.semaphore_value); !ready) return ready;
+    } else if (object.size) {
+      if (auto grown = platform::grow_shm_object(path, *object.size); !grown) return grown;
+    }
   }
   for (const auto& service : plan.services) {
     if (service.shm_dir.empty()) continue;

@@ -254,9 +254,11 @@ class Planner {
         const config::ShmSlot* shm = slot.shm();
         if (shm == nullptr) continue;
         const auto plugs = plug_services_of(service, slot);
-        auto add = [&](const std::string& name, bool plugs_write) {
+        auto add = [&](const config::ShmObject& declared, bool plugs_write) {
           PlannedShmObject object;
-          object.name = name;
+          object.name = declared.name;
+          object.size = declared.size;
+          if (declared.is_semaphore()) object.semaphore_value = declared.semaphore_value.value_or(0);
           object.slot = cat(service.name, ':', slot.name);
           object.owner_service = service.name;
           object.writers.push_back(service.name);
@@ -264,8 +266,8 @@ class Planner {
             (plugs_write ? object.writers : object.readers).push_back(plug);
           plan_.shm.push_back(std::move(object));
         };
-        for (const auto& object : shm->write) add(object.name, true);
-        for (const auto& object : shm->read) add(object.name, false);
+        for (const auto& object : shm->write) add(object, true);
+        for (const auto& object : shm->read) add(object, false);
       }
     }
   }

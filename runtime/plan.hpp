@@ -56,6 +56,9 @@ struct PlannedQueue {
 struct PlannedShmObject {
   std::string name;  // under /dev/shm, no leading '/'
   std::string slot;  // "sensor-hub:frames"
+  std::optional<std::uint64_t> size;  // created with (grown to) this size; unset: as it comes
+  // A `sem.NAME` object: an initialised process-shared semaphore, reset to this at every run.
+  std::optional<unsigned> semaphore_value;
   std::string owner_service;
   std::vector<std::string> readers;  // services with read-only access (plugs, `read` list)
   std::vector<std::string> writers;  // services with read-write access (owner and `write` list)
