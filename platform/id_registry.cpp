@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <thread>
 
+#include "common/file.hpp"
 #include "common/text.hpp"
 #include "platform/users.hpp"
 
@@ -89,21 +90,6 @@ Status write_all(int fd, std::string_view text, const std::string& path) {
   return {};
 }
 
-Result<std::string> read_all(int fd, const std::string& path) {
-  std::string text;
-  char buffer[8192];
-  for (;;) {
-    ssize_t count = ::read(fd, buffer, sizeof buffer);
-    if (count > 0) {
-      text.append(buffer, static_cast<std::size_t>(count));
-    } else if (count == 0) {
-      return text;
-    } else if (errno != EINTR) {
-      return fail_errno(cat("read ", path));
-    }
-  }
-}
-
 }  // namespace
 
 Result<IdRegistry> IdRegistry::open_for_update(const std::string& dir,
@@ -154,7 +140,7 @@ Status IdRegistry::load() {
   if (::fstat(fd.get(), &info) != 0) return fail_errno(cat("fstat ", path_));
   if (!S_ISREG(info.st_mode)) return fail(cat(path_, " is not a regular file"), "remove it");
   if (auto trusted = check_trusted(path_, info, "id registry"); !trusted) return trusted;
-  auto text = read_all(fd.get(), path_);
+  auto text = read_to_end(fd.get(), path_);
   if (!text) return std::unexpected(text.error());
 
   // A damaged registry is never reset: forgetting which id owns which files would give them
