@@ -45,43 +45,18 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
     log_warn("name-level mediation unavailable: seccomp filters only")
         .field("reason", mediation.error().describe());
   }
-  auto loaded = load_connected_manifest(path);
-  diagnostics.append(loaded.diagnostics);
-  if (!loaded.manifest) return failed(kExitInvalidManifest, "manifest");
-  daemon->manifest_ = std::move(*loaded.manifest);
-  daemon->connections_ = std::move(loaded.connections);
+  PlanRequest request;
+  request.manifest_path = path;
+  request.identities = IdentityMode::Allocate;  // new dynamic ids are saved by boot()
+  request.board = daemon->options_.board ? &*daemon->options_.board : nullptr;
+  auto planned = plan_manifest(request, diagnostics);
+  if (!planned) return std::unexpected(planned.error());
+  daemon->manifest_ = std::move(planned->manifest);
+  daemon->connections_ = std::move(planned->connections);
+  daemon->plan_ = std::move(planned->plan);
+  daemon->registry_ = std::move(planned->registry);
+  daemon->lock_ = std::move(planned->lock);
   const config::Manifest& manifest = daemon->manifest_;
-
-  // One `run` per manifest name, before anything else is touched: a second one would share
-  // (and at its end delete) the first one's queues and directories.
-  pid_t holder = 0;
-  auto lock = platform::LockFile::acquire(cat(kRunDir, "/", manifest.name, ".lock"), &holder);
-  if (!lock) {
-    if (lock.error().errnum != EWOULDBLOCK) return failed(kExitBootFailed, "lock", lock.error());
-    return failed(kExitBootFailed, "lock",
-                  Error{cat("manifest ", manifest.name, " is already running (ipcrt pid ", holder,
-                            ")"),
-                        0, cat("stop it first (kill -TERM ", holder, ") or give this manifest another name")});
-  }
-  daemon->lock_ = std::move(*lock);
-
-  // Users first: the plan checks that queues it would adopt belong to their slot's user. New
-  // dynamic ids are saved by boot(); until then the registry stays locked.
-  auto identities = allocate_identities(manifest, daemon->connections_);
-  if (!identities) return failed(kExitBootFailed, "users", identities.error());
-  daemon->registry_ = std::move(identities->registry);
-
-  auto kernel = read_kernel_state();
-  if (!kernel) return failed(kExitBootFailed, "kernel-state", kernel.error());
-  // Planned against the limits the board is about to write: nothing is written unless the
-  // manifest fits them (SPEC §4.1).
-  if (daemon->options_.board) {
-    kernel->limits = limits_after_board(kernel->limits, *daemon->options_.board);
-  }
-  auto plan =
-      make_plan(manifest, daemon->connections_, *kernel, diagnostics, &identities->identities);
-  if (!plan) return failed(kExitBootFailed, "plan");  // limits, foreign queues: in diagnostics
-  daemon->plan_ = std::move(*plan);
 
   FilterCache filter_cache;
   for (const auto& planned : daemon->plan_.services) {

@@ -24,6 +24,7 @@
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/exit_code.hpp"
+#include "runtime/manifest_input.hpp"
 #include "runtime/identities.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
@@ -33,9 +34,6 @@ namespace ipcrt::runtime {
 class MediationServer;
 class ServiceOutput;
 
-// Where `run` takes its manifest's lock (SPEC §4.1): /run/ipcrt/<name>.lock.
-inline constexpr const char* kRunDir = "/run/ipcrt";
-
 struct DaemonOptions {
   std::string manifest_path;
   std::optional<config::Board> board;  // its mqueue sysctls are planned against and written
@@ -43,11 +41,7 @@ struct DaemonOptions {
 };
 
 // Why prepare() or run() did not get the device running.
-struct DaemonFailure {
-  ExitCode exit_code = kExitBootFailed;
-  std::string step;            // "manifest", "users", "kernel-state", "plan", "seccomp", ...
-  std::optional<Error> error;  // none when the diagnostics say everything
-};
+using DaemonFailure = StepFailure;
 
 class Daemon {
  public:

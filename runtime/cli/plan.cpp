@@ -5,8 +5,6 @@
 
 #include "common/text.hpp"
 #include "runtime/cli/commands.hpp"
-#include "runtime/identities.hpp"
-#include "runtime/kernel_state.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/cli/plan_output.hpp"
@@ -15,33 +13,12 @@ namespace ipcrt::runtime {
 
 int command_plan(const CommandLine& command_line) {
   const std::string& path = command_line.positionals.at(0);
-  auto loaded = load_connected_manifest(path);
-  config::Diagnostics& diagnostics = loaded.diagnostics;
-  if (diagnostics.has_errors()) {
-    std::fputs(diagnostics.format(path).c_str(), stderr);
-    return kExitInvalidManifest;
-  }
-  auto kernel = read_kernel_state();
-  if (!kernel) {
-    std::fputs(diagnostics.format(path).c_str(), stderr);
-    std::fprintf(stderr, "ipcrt: plan: reading kernel limits failed: %s\n",
-                 kernel.error().describe().c_str());
-    return kExitBootFailed;
-  }
-  // As `run` does: who each service runs as (dynamic ids as `run` would allocate them now,
-  // nothing written), and queues it would adopt must belong to their slot's user.
-  auto identities = preview_identities(*loaded.manifest, loaded.connections);
-  if (!identities) {
-    std::fputs(diagnostics.format(path).c_str(), stderr);
-    std::fprintf(stderr, "ipcrt: plan: users: %s\n", identities.error().describe().c_str());
-    return kExitBootFailed;
-  }
-  config::Diagnostics plan_diagnostics;
-  auto plan =
-      make_plan(*loaded.manifest, loaded.connections, *kernel, plan_diagnostics, &*identities);
-  diagnostics.append(plan_diagnostics);
+  config::Diagnostics diagnostics;
+  auto planned = plan_manifest({.manifest_path = path, .identities = IdentityMode::Preview},
+                               diagnostics);
   std::fputs(diagnostics.format(path).c_str(), stderr);
-  if (!plan) return kExitBootFailed;
+  if (!planned) return report_step_failure("plan", planned.error());
+  Plan& plan = planned->plan;
 
   // The JSON's warnings list everything `plan` warned about, connections included.
   std::vector<std::string> warnings;
@@ -51,10 +28,10 @@ int command_plan(const CommandLine& command_line) {
     if (std::find(warnings.begin(), warnings.end(), text) == warnings.end())
       warnings.push_back(text);
   }
-  plan->warnings = std::move(warnings);
+  plan.warnings = std::move(warnings);
 
   const std::string text =
-      command_line.flag("--json") ? render_plan_json(*plan) : render_plan_text(*plan);
+      command_line.flag("--json") ? render_plan_json(plan) : render_plan_text(plan);
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }
