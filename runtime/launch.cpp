@@ -81,6 +81,8 @@ int raw(int result) noexcept {
   // Descriptors the runtime itself inherited must not reach the service; ours are all
   // close-on-exec already. Best effort: close_range needs Linux 5.11.
   ::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec);
+  // ...except the control plug's connection, the one descriptor a service inherits (§10).
+  if (spec.control_fd >= 0) check(plan, "control-fd", raw(::fcntl(spec.control_fd, F_SETFD, 0)));
 
   if (spec.new_mount_namespace) {
     check(plan, "mount-namespace", platform::enter_new_mount_namespace());

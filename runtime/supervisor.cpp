@@ -361,6 +361,7 @@ bool Supervisor::finish_main(Tracked& service) {
 void Supervisor::set_state(Tracked& service, ServiceState state) {
   service.state = state;
   service.since = std::chrono::system_clock::now();
+  if (options_.on_state_change) options_.on_state_change(service.config.spec.service);
 }
 
 void Supervisor::on_main_exited(pid_t pid, int wait_status) {
@@ -429,7 +430,10 @@ void Supervisor::start(Tracked& service) {
   service.kill_sent = false;
   service.intent = Intent::Run;
   service.started_at = now();
+  platform::UniqueFd childs_end;
+  if (options_.before_launch) childs_end = options_.before_launch(service.config.spec);
   auto pending = launcher_.begin(service.config.spec);
+  childs_end.reset();  // the child has its copy
   if (!pending) {
     start_failed(service, pending.error());
     return;

@@ -99,6 +99,11 @@ class Supervisor;
 using ListenerHandler = std::function<void(Supervisor& supervisor, const std::string& service,
                                            pid_t pid, platform::UniqueFd listener)>;
 
+// Called before each launch of a service: may hand the child more descriptors by changing its
+// spec (the control plug's connection, SPEC §10). What it returns is the parent's copy of the
+// child's end, closed once the child has forked.
+using LaunchHook = std::function<platform::UniqueFd(LaunchSpec& spec)>;
+
 struct SupervisorOptions {
   using Clock = std::chrono::steady_clock;
   std::chrono::milliseconds stop_timeout{5000};   // stop signal, then SIGKILL after this
@@ -108,6 +113,10 @@ struct SupervisorOptions {
   // From fork to exec: a child still confining itself after this is killed (start failed).
   std::chrono::milliseconds launch_timeout{10000};
   ListenerHandler on_listener;
+  LaunchHook before_launch;
+  // Called whenever a service changes state, from inside the supervisor: it must not call
+  // back into it (the control server only schedules a look at its waiting calls).
+  std::function<void(const std::string& service)> on_state_change;
   Launcher* launcher = nullptr;                // nullptr: system_launcher()
   std::function<Clock::time_point()> now;      // empty: steady_clock::now
 };

@@ -12,21 +12,13 @@ namespace ipcrt::runtime {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using config::permission_names;
 
 std::string octal_mode(mode_t mode) {
   std::string digits;
   for (int shift = 9; shift >= 0; shift -= 3)
     digits += static_cast<char>('0' + ((mode >> shift) & 7));
   return digits;
-}
-
-std::vector<std::string> permission_names(unsigned permissions) {
-  std::vector<std::string> names;
-  if (permissions & config::kPermRead) names.emplace_back("read");
-  if (permissions & config::kPermWrite) names.emplace_back("write");
-  if (permissions & config::kPermCreate) names.emplace_back("create");
-  if (permissions & config::kPermDelete) names.emplace_back("delete");
-  return names;
 }
 
 std::string bytes_or_unlimited(std::uint64_t value) {
