@@ -29,6 +29,8 @@ constexpr std::chrono::milliseconds kAcceptPause{100};
 // those held back: a hostile local client must not fill the log of a flash-backed device.
 constexpr std::chrono::seconds kWarningInterval{10};
 constexpr std::size_t kReadChunk = 16 * 1024;
+// Calls of one client answered per turn of the loop; the rest wait for the next turn.
+constexpr int kCallsPerTurn = 32;
 
 std::string errno_name(int errnum) {
   const char* name = ::strerrorname_np(errnum);
@@ -130,10 +132,11 @@ struct ControlServer::Client {
   std::string plug;                // "uploader:control" for a plug connection
   std::string origin;              // for the log: "uid 1000 pid 4242"
   MessageFramer input;
-  std::string output;         // replies not yet written
-  bool input_closed = false;  // the peer shut down its side
-  bool closing = false;       // no more calls: close once the output is written
-  bool broken = false;        // writing failed or it would not read: close now
+  std::string output;             // replies not yet written
+  bool input_closed = false;      // the peer shut down its side
+  bool closing = false;           // no more calls: close once the output is written
+  bool broken = false;            // writing failed or it would not read: close now
+  bool resume_scheduled = false;  // held calls are answered on a later turn
   std::optional<PendingOperation> pending;
   Supervisor::Clock::time_point last_active{};    // last call answered, or the connect
   Supervisor::Clock::time_point last_progress{};  // last byte of output written
@@ -314,7 +317,11 @@ void ControlServer::accept_client(platform::UniqueFd fd) {
   auto peer = read_socket_peer(fd.get());
   if (!peer) {
     ++counters_.refused;
-    log_warn("control client refused").field("error", peer.error().describe());
+    if (auto suppressed = warning_allowed()) {
+      log_warn("control client refused")
+          .field("error", peer.error().describe())
+          .field("suppressed", *suppressed);
+    }
     return;
   }
   const AccessLevel level = socket_peer_access(*peer, control_group_);
@@ -325,16 +332,11 @@ void ControlServer::accept_client(platform::UniqueFd fd) {
     ++counters_.refused;
     // Closed without a reply: varlink has no greeting to refuse with. The client sees the
     // connection end before its first reply.
-    const auto now = supervisor_->now();
-    if (now >= next_warning_) {
+    if (auto suppressed = warning_allowed()) {
       log_warn("control client refused")
           .field("client", origin)
           .field("reason", "every slot is taken by a client with a call in progress")
-          .field("suppressed", warnings_suppressed_);
-      next_warning_ = now + kWarningInterval;
-      warnings_suppressed_ = 0;
-    } else {
-      ++warnings_suppressed_;
+          .field("suppressed", *suppressed);
     }
     return;
   }
@@ -342,18 +344,30 @@ void ControlServer::accept_client(platform::UniqueFd fd) {
     ++counters_.evicted;
     close_client(*admission.evict);
   }
-  Client& client = add_client(std::move(fd), level, origin);
-  client.peer = std::move(*peer);
+  Client& client = add_client(std::move(fd), level, origin, std::move(*peer), "");
   reap(client.id);
 }
 
+std::optional<std::uint64_t> ControlServer::warning_allowed() {
+  const auto now = supervisor_->now();
+  if (now < next_warning_) {
+    ++warnings_suppressed_;
+    return std::nullopt;
+  }
+  next_warning_ = now + kWarningInterval;
+  return std::exchange(warnings_suppressed_, 0);
+}
+
 ControlServer::Client& ControlServer::add_client(platform::UniqueFd fd, AccessLevel level,
-                                                 std::string origin) {
+                                                 std::string origin, std::optional<SocketPeer> peer,
+                                                 std::string plug) {
   auto client = std::make_unique<Client>();
   client->id = next_client_++;
   client->fd = std::move(fd);
   client->level = level;
   client->origin = std::move(origin);
+  client->peer = std::move(peer);
+  client->plug = std::move(plug);
   client->last_active = supervisor_->now();
   client->last_progress = client->last_active;
   const std::uint64_t id = client->id;
@@ -400,8 +414,7 @@ platform::UniqueFd ControlServer::connect_plug(LaunchSpec& spec) {
                          ? AccessLevel::Manage
                          : AccessLevel::Observe;
   const std::string plug = cat(service->name, ':', service->control_plug->name);
-  Client& client = add_client(std::move(ours), level, cat("plug ", plug));
-  client.plug = plug;
+  Client& client = add_client(std::move(ours), level, cat("plug ", plug), std::nullopt, plug);
   if (reap(client.id)) return {};
   spec.control_fd = theirs.get();
   spec.environment.push_back(cat(variable, theirs.get()));
@@ -472,26 +485,38 @@ void ControlServer::read_input(Client& client) {
 
 // Clients are never closed in here, only marked: the caller reaps them.
 void ControlServer::process_input(Client& client) {
-  while (!client.closing && !client.broken && !client.pending) {
+  for (int handled = 0; !client.closing && !client.broken && !client.pending; ++handled) {
+    if (handled == kCallsPerTurn) {
+      resume_later(client);
+      return;
+    }
     auto message = client.input.next();
     if (!message) return;
     handle_message(client, *message);
   }
 }
 
+// The rest of a pipelined batch is answered on a later turn of the loop, so one client's 64 KiB
+// of calls cannot hold up the services' mediated calls or the other clients.
+void ControlServer::resume_later(Client& client) {
+  if (client.resume_scheduled) return;
+  client.resume_scheduled = true;
+  const std::uint64_t id = client.id;
+  supervisor_->after(std::chrono::milliseconds(0), [this, id] {
+    auto found = clients_.find(id);
+    if (found == clients_.end()) return;
+    found->second->resume_scheduled = false;
+    process_input(*found->second);
+    if (!reap(id)) rearm_timer(*found->second);
+  });
+}
+
 void ControlServer::protocol_violation(Client& client, const std::string& reason) {
-  {
-    const auto now = supervisor_->now();
-    if (now >= next_warning_) {
-      log_warn("control client sent a malformed request")
-          .field("client", client.origin)
-          .field("reason", reason)
-          .field("suppressed", warnings_suppressed_);
-      next_warning_ = now + kWarningInterval;
-      warnings_suppressed_ = 0;
-    } else {
-      ++warnings_suppressed_;
-    }
+  if (auto suppressed = warning_allowed()) {
+    log_warn("control client sent a malformed request")
+        .field("client", client.origin)
+        .field("reason", reason)
+        .field("suppressed", *suppressed);
   }
   client.closing = true;
   client.input = MessageFramer();
@@ -622,9 +647,12 @@ void ControlServer::finish_operation(Client& client, bool timed_out) {
 void ControlServer::send(Client& client, std::string message) {
   if (client.broken) return;
   if (client.output.size() > kMaxQueuedReplyBytes) {
-    log_warn("control client dropped")
-        .field("client", client.origin)
-        .field("reason", cat("it did not read ", client.output.size(), " bytes of replies"));
+    if (auto suppressed = warning_allowed()) {
+      log_warn("control client dropped")
+          .field("client", client.origin)
+          .field("reason", cat("it did not read ", client.output.size(), " bytes of replies"))
+          .field("suppressed", *suppressed);
+    }
     client.broken = true;
     client.output.clear();
     return;
@@ -678,10 +706,13 @@ void ControlServer::on_client_timer(std::uint64_t id) {
   const bool idle =
       client.peer && !client.busy() && now >= client.last_active + options_.idle_timeout;
   if (stalled) {
-    log_warn("control client dropped")
-        .field("client", client.origin)
-        .field("reason",
-               cat("it read none of its replies for ", options_.idle_timeout.count(), " ms"));
+    if (auto suppressed = warning_allowed()) {
+      log_warn("control client dropped")
+          .field("client", client.origin)
+          .field("reason",
+                 cat("it read none of its replies for ", options_.idle_timeout.count(), " ms"))
+          .field("suppressed", *suppressed);
+    }
   }
   if (stalled || idle) {
     close_client(id);

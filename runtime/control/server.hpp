@@ -62,10 +62,12 @@ class ControlServer {
   void accept_clients();
   void pause_accepting();
   void accept_client(platform::UniqueFd fd);
-  Client& add_client(platform::UniqueFd fd, AccessLevel level, std::string origin);
+  Client& add_client(platform::UniqueFd fd, AccessLevel level, std::string origin,
+                     std::optional<SocketPeer> peer, std::string plug);
   void on_client_event(std::uint64_t id, std::uint32_t events);
   void read_input(Client& client);
   void process_input(Client& client);
+  void resume_later(Client& client);
   void handle_message(Client& client, const std::string& message);
   void protocol_violation(Client& client, const std::string& reason);
   void send(Client& client, std::string message);
@@ -79,6 +81,9 @@ class ControlServer {
   void finish_operation(Client& client, bool timed_out);
   [[nodiscard]] std::vector<OpenClient> open_socket_clients() const;
   [[nodiscard]] std::string denial_reason(const Client& client, AccessLevel need) const;
+  // The server's warnings (refused, dropped, malformed) at most once per interval: nullopt
+  // when this one is held back, else how many were since the last.
+  [[nodiscard]] std::optional<std::uint64_t> warning_allowed();
   [[nodiscard]] RuntimeView view();
 
   ControlContext context_;
@@ -97,7 +102,7 @@ class ControlServer {
   bool settle_scheduled_ = false;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
-  std::chrono::steady_clock::time_point next_warning_{};  // rate limit of the server's warnings
+  Supervisor::Clock::time_point next_warning_{};
   std::uint64_t warnings_suppressed_ = 0;
   bool serving_ = false;  // the IDL and the method table agree
 };

@@ -2,9 +2,13 @@
 // in a real supervisor loop on a thread of its own, serving a real service (/bin/sleep) and a
 // socket in a temporary directory; clients connect as other users from forked children.
 #include <CppUTest/TestHarness.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <mqueue.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/control/queue_census.hpp"
 #include "runtime/control/server.hpp"
 #include "runtime/supervisor.hpp"
 #include "tests/support/control_client.hpp"
@@ -269,4 +274,65 @@ TEST(ControlServerBounds, OneSlotIsAlwaysKeptForRoot) {
   for (int fd : users) ::close(fd);
   ::close(root);
   ::close(late);
+}
+
+TEST(ControlServerBounds, PipelinedCallsAreAllAnsweredInOrderOverSeveralTurns) {
+  LiveServer server(std::chrono::milliseconds(60000));
+  const int fd = connect_control(server.socket());
+  // More calls than one turn of the loop answers for one client.
+  std::string calls;
+  for (int i = 0; i < 100; ++i) {
+    const char* interface = i % 2 == 0 ? "org.varlink.service" : "io.ipcrt.Runtime";
+    calls += std::string(
+                 "{\"method\": \"org.varlink.service.GetInterfaceDescription\", "
+                 "\"parameters\": {\"interface\": \"") +
+             interface + "\"}}" + std::string(1, '\0');
+  }
+  CHECK(send_bytes(fd, calls));
+  for (int i = 0; i < 100; ++i) {
+    const std::string reply = receive_message(fd);
+    const char* expected =
+        i % 2 == 0 ? "interface org.varlink.service" : "interface io.ipcrt.Runtime";
+    CHECK_TEXT(reply.find(expected) != std::string::npos, std::to_string(i).c_str());
+  }
+  ::close(fd);
+}
+
+TEST_GROUP(ControlQueueCensus){};
+
+// Some hosts do not mount /dev/mqueue: the census then reads QSIZE through a mount of its own
+// that no mount point shows. Children in mount namespaces of their own try both ways, so the
+// host keeps its mounts.
+TEST(ControlQueueCensus, BytesAreReadWithAndWithoutDevMqueue) {
+  for (const bool mounted : {false, true}) {
+    const std::string queue = "/" + ipcrt::test::unique_name("cq");
+    const pid_t child = ::fork();
+    if (child == 0) {
+      if (::unshare(CLONE_NEWNS) != 0 ||
+          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        ::_exit(10);
+      }
+      ::umount2("/dev/mqueue", MNT_DETACH);  // not mounted is fine too
+      if (mounted && ::mount("mqueue", "/dev/mqueue", "mqueue", 0, nullptr) != 0) ::_exit(16);
+      mq_attr attributes{};
+      attributes.mq_maxmsg = 4;
+      attributes.mq_msgsize = 16;
+      const mqd_t fd = ::mq_open(queue.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600, &attributes);
+      if (fd == static_cast<mqd_t>(-1)) ::_exit(11);
+      const bool sent = ::mq_send(fd, "abc", 3, 0) == 0 && ::mq_send(fd, "defg", 4, 0) == 0;
+      ::mq_close(fd);
+      const control::QueueCensus census;
+      const auto seen = census.observe(queue);
+      ::mq_unlink(queue.c_str());
+      if (!sent) ::_exit(12);
+      if (!census.sees_bytes()) ::_exit(13);
+      if (!seen.attributes || seen.attributes->current_messages != 2) ::_exit(14);
+      ::_exit(seen.bytes == 7U ? 0 : 15);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ::mq_unlink(queue.c_str());
+    CHECK(WIFEXITED(status));
+    LONGS_EQUAL_TEXT(0, WEXITSTATUS(status), mounted ? "with /dev/mqueue" : "without /dev/mqueue");
+  }
 }
