@@ -147,8 +147,9 @@ std::expected<Reply, Unreachable> ControlClient::call(std::string_view method,
     if (count <= 0) {
       // Also what a client sees when the runtime refused it for its connection limits.
       return unreachable(Unreachable::Kind::Broken,
-                         cat("the runtime closed the connection before replying (it serves at "
-                             "most 16 clients, 4 per user; an idle one is closed): try again"));
+                         cat("the runtime closed the connection before replying: it is shutting "
+                             "down, or serves as many clients as it may (16, 4 per user) with "
+                             "calls in progress; try again"));
     }
     if (!input_.append(std::string_view(buffer, static_cast<std::size_t>(count)))) {
       return unreachable(Unreachable::Kind::Broken, "the runtime's reply is too large");

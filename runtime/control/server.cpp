@@ -142,7 +142,9 @@ struct ControlServer::Client {
   Supervisor::Clock::time_point last_progress{};  // last byte of output written
   std::optional<Supervisor::TimerId> timer;       // idle or stalled-output deadline
 
-  [[nodiscard]] bool busy() const { return pending.has_value() || !output.empty(); }
+  [[nodiscard]] bool busy() const {
+    return pending.has_value() || !output.empty() || resume_scheduled;
+  }
 };
 
 // Answers one call of one client; drops everything for a oneway call.
