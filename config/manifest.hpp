@@ -56,6 +56,13 @@ inline constexpr std::string_view kPermissionOpen = "open";
   return words;
 }
 
+// The same words as strings, for JSON and text output.
+[[nodiscard]] inline std::vector<std::string> permission_names(unsigned bits) {
+  std::vector<std::string> names;
+  for (auto word : permission_words(bits)) names.emplace_back(word);
+  return names;
+}
+
 enum class RestartPolicy { No, OnFailure, Always };
 enum class Confinement { Strict, Complain, Off };
 
@@ -118,6 +125,19 @@ inline constexpr std::string_view kSeccompArchitectures[] = {
 // Which list of `seccomp` an entry is in.
 enum class SeccompList { Allow, Deny };
 
+// A plug of interface `ipcrt-control` (SPEC §10): the service gets a connection to the runtime's
+// control socket in IPCRT_CONTROL_FD, at this level. Its slot is the runtime's own, so it takes
+// no part in slot matching and is kept apart from `plugs`.
+enum class ControlAccess { Observe, Manage };
+
+struct ControlPlug {
+  std::string name;
+  ControlAccess access = ControlAccess::Observe;
+  std::string pointer;
+};
+
+inline constexpr const char* kControlInterface = "ipcrt-control";
+
 struct SeccompSettings {
   std::vector<std::string> allow;          // syscall names or @groups
   std::vector<std::string> deny;           // syscall names removed from the allowed set
@@ -148,6 +168,7 @@ struct Service {
   std::vector<Slot> slots;  // document order
   std::vector<Plug> plugs;  // document order
   std::string pointer;      // "/services/<name>"
+  std::optional<ControlPlug> control_plug;
 
   [[nodiscard]] const Slot* find_slot(const std::string& slot_name) const {
     for (const auto& slot : slots) {
@@ -172,12 +193,18 @@ struct ConnectionSpec {
   std::string pointer;  // "/connections/<index>"
 };
 
+// The top-level `control` object (SPEC §10).
+struct ControlSettings {
+  std::optional<std::string> group;  // name or number; unset: the socket is root's alone
+};
+
 struct Manifest {
   std::string file;  // as given on the command line; used in diagnostics
   std::string name;
   std::string publisher;
   std::vector<Service> services;  // document order
   std::vector<ConnectionSpec> connections;
+  ControlSettings control;
 
   [[nodiscard]] const Service* find_service(const std::string& service_name) const {
     for (const auto& service : services) {
@@ -189,6 +216,10 @@ struct Manifest {
 
 [[nodiscard]] inline const char* interface_name(Interface interface) {
   return interface == Interface::PosixMq ? "posix-mq" : "shared-memory";
+}
+
+[[nodiscard]] inline const char* control_access_name(ControlAccess access) {
+  return access == ControlAccess::Manage ? "manage" : "observe";
 }
 
 }  // namespace ipcrt::config

@@ -469,12 +469,23 @@ void read_shm_slot(Reader& reader, const Json& object, const std::string& pointe
   }
 }
 
+bool is_control_interface(const Json& object) {
+  auto it = object.find("interface");
+  return it != object.end() && *it == kControlInterface;
+}
+
 void read_slots(Reader& reader, const Json& value, const std::string& pointer, Service& service) {
   if (!reader.expect_object(value, pointer)) return;
   for (const auto& [name, object] : value.items()) {
     const std::string at = pointer + pointer_segment(name);
     reader.check_name_value(name, at, "slot name");
     if (!reader.expect_object(object, at)) continue;
+    if (is_control_interface(object)) {
+      reader.error(at + "/interface",
+                   "ipcrt-control is a plug only: the runtime itself is its slot; declare it "
+                   "under \"plugs\" with \"access\": \"observe\" or \"manage\"");
+      continue;
+    }
     auto interface = read_interface(reader, object, at);
     if (!interface) {
       reader.check_keys(
@@ -500,6 +511,31 @@ void read_slots(Reader& reader, const Json& value, const std::string& pointer, S
   }
 }
 
+// SPEC §10: plug only; the runtime is the slot, so there is nothing to match or connect.
+void read_control_plug(Reader& reader, const Json& object, const std::string& pointer,
+                       const std::string& name, Service& service) {
+  reader.check_keys(object, pointer, {"interface", "access"}, "an ipcrt-control plug");
+  if (service.control_plug) {
+    reader.error(pointer,
+                 cat("service \"", service.name, "\" already has the ipcrt-control plug \"",
+                     service.control_plug->name,
+                     "\": one connection to the runtime is all a service gets; "
+                     "remove one"));
+    return;
+  }
+  auto access = object.find("access");
+  if (access == object.end()) {
+    reader.error(pointer,
+                 "missing \"access\": add \"access\": \"observe\" (status, connections, "
+                 "queues, logs, metrics) or \"manage\" (also start, stop and restart services)");
+    return;
+  }
+  auto level = reader.choice<ControlAccess>(
+      *access, pointer + "/access",
+      {{"observe", ControlAccess::Observe}, {"manage", ControlAccess::Manage}});
+  if (level) service.control_plug = ControlPlug{name, *level, pointer};
+}
+
 void read_plugs(Reader& reader, const Json& value, const std::string& pointer, Service& service) {
   if (!reader.expect_object(value, pointer)) return;
   for (const auto& [name, object] : value.items()) {
@@ -510,6 +546,10 @@ void read_plugs(Reader& reader, const Json& value, const std::string& pointer, S
                            name, "\" (both would set IPCRT_<NAME>_PATHS): rename one"));
     }
     if (!reader.expect_object(object, at)) continue;
+    if (is_control_interface(object)) {
+      read_control_plug(reader, object, at, name, service);
+      continue;
+    }
     auto interface = read_interface(reader, object, at);
     if (!interface) {
       reader.check_keys(object, at, {"interface", "posix-mq", "shared-memory", "private"},
@@ -844,12 +884,22 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
   }
 }
 
+// SPEC §10: who besides root may read the control socket.
+void read_control(Reader& reader, const Json& value, ControlSettings& control) {
+  if (!reader.expect_object(value, "/control")) return;
+  reader.check_keys(value, "/control", {"group"}, "control");
+  if (auto it = value.find("group"); it != value.end()) {
+    read_account(reader, *it, "/control/group", "group", control.group);
+  }
+}
+
 void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (!document.is_object()) {
     reader.error("", cat("the manifest must be a JSON object, got ", json_type_name(document)));
     return;
   }
-  reader.check_keys(document, "", {"version", "name", "publisher", "services", "connections"},
+  reader.check_keys(document, "",
+                    {"version", "name", "publisher", "services", "connections", "control"},
                     "the manifest");
   if (const Json* version = reader.required(document, "", "version", "add \"version\": 1")) {
     if (!version->is_number_integer() || version->get<long long>() != 1) {
@@ -882,6 +932,9 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
       if (service.publisher.empty()) service.publisher = manifest.publisher;
       manifest.services.push_back(std::move(service));
     }
+  }
+  if (auto control = document.find("control"); control != document.end()) {
+    read_control(reader, *control, manifest.control);
   }
   check_owners(reader, manifest);
   check_after_cycles(manifest, reader.diagnostics());

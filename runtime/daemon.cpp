@@ -1,6 +1,8 @@
 #include "runtime/daemon.hpp"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <cstdio>
 
@@ -9,6 +11,7 @@
 #include "platform/signalfd.hpp"
 #include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
+#include "runtime/control/server.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/manifest_input.hpp"
@@ -18,6 +21,12 @@
 
 namespace ipcrt::runtime {
 namespace {
+
+// The manifest as `status` shows it: absolute, whatever directory `run` was started in.
+std::string absolute_path(const std::string& path) {
+  char resolved[PATH_MAX];
+  return ::realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : path;
+}
 
 std::unexpected<DaemonFailure> failed(ExitCode code, std::string step,
                                       std::optional<Error> error = std::nullopt) {
@@ -128,15 +137,34 @@ void Daemon::release() {
 
 ExitCode Daemon::supervise() {
   mediation_ = std::make_unique<MediationServer>(manifest_, plan_);
+  control_ = std::make_unique<control::ControlServer>(
+      control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
+                              mediation_support().has_value()},
+      options_.control);
+  // The device runs without its control socket rather than not at all; services' plug
+  // connections do not need the socket.
+  if (auto listening = control_->listen(); !listening) {
+    log_error("control socket unavailable")
+        .field("path", control_->socket_path())
+        .field("error", listening.error().describe());
+  }
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
   output_ = std::make_unique<ServiceOutput>();
   supervisor_options.on_output = output_->handler();
+  supervisor_options.before_launch = [this](LaunchSpec& spec) {
+    return control_->connect_plug(spec);
+  };
+  supervisor_options.on_state_change = [this](const std::string&) { control_->service_changed(); };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
+  if (auto attached = control_->attach(*supervisor_); !attached) {
+    log_error("control socket unavailable").field("error", attached.error().describe());
+  }
   auto result = supervisor_->run();
   output_->drain_all(*supervisor_);
   mediation_->flush();
+  control_.reset();
   release();
   supervisor_.reset();
   output_.reset();

@@ -23,6 +23,7 @@
 #include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
+#include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/identities.hpp"
@@ -33,11 +34,15 @@ namespace ipcrt::runtime {
 
 class MediationServer;
 class ServiceOutput;
+namespace control {
+class ControlServer;
+}
 
 struct DaemonOptions {
   std::string manifest_path;
   std::optional<config::Board> board;  // its mqueue sysctls are planned against and written
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
+  control::ControlOptions control;     // the control socket (SPEC §10)
 };
 
 // Why prepare() or run() did not get the device running.
@@ -91,6 +96,7 @@ class Daemon {
   std::unique_ptr<MediationServer> mediation_;
   std::unique_ptr<ServiceOutput> output_;
   std::unique_ptr<Supervisor> supervisor_;
+  std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first
 };
 
 // prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the
