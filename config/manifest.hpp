@@ -117,12 +117,21 @@ struct ConnectionSpec {
   std::string pointer;  // "/connections/<index>"
 };
 
+// The top-level `log` object (SPEC §14): persistent files and the ring's budget.
+struct LogSettings {
+  std::optional<std::string> dir;      // unset: no files, stderr and the ring only
+  std::uint64_t max_bytes = 1048576;   // of one file
+  unsigned files = 3;                  // the current file and its rotated predecessors
+  std::uint64_t ring_bytes = 1048576;  // the memory `ipcrt logs` reads, for every service
+};
+
 struct Manifest {
   std::string file;  // as given on the command line; used in diagnostics
   std::string name;
   std::string publisher;
   std::vector<Service> services;  // document order
   std::vector<ConnectionSpec> connections;
+  std::optional<LogSettings> log;  // unset: the defaults
 
   [[nodiscard]] const Service* find_service(const std::string& service_name) const {
     for (const auto& service : services) {

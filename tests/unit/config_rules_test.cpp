@@ -112,7 +112,7 @@ TEST(ConfigRules, TopLevel) {
        "/servces", "did you mean \"services\"?"},
       {"unknown key lists allowed keys",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "zzzzzz": 1})",
-       "/zzzzzz", "(allowed keys: version, name, publisher, services, connections)"},
+       "/zzzzzz", "(allowed keys: version, name, publisher, services, connections, log)"},
       {"duplicate key",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "name": "x"})",
        "/name", "duplicate key \"name\""},
