@@ -9,10 +9,10 @@
 #include "runtime/board_sysctls.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
+#include "runtime/logs/runtime_log.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/service_policy.hpp"
-#include "runtime/service_output.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -81,7 +81,25 @@ Daemon::~Daemon() {
   release();
 }
 
+// From boot on, the runtime's lines also go to the ring and the manifest's log files.
+void Daemon::open_logs() {
+  if (logs_) return;
+  LogOptions log_options = options_.logs;
+  if (manifest_.log) {
+    log_options.ring_bytes = manifest_.log->ring_bytes;
+    if (manifest_.log->dir) {
+      log_options.files =
+          LogFileOptions{*manifest_.log->dir, manifest_.log->max_bytes, manifest_.log->files};
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& planned : plan_.services) names.push_back(planned.name);
+  logs_ = std::make_unique<Logs>(manifest_.name, names, std::move(log_options));
+  logs_->open();
+}
+
 std::expected<void, DaemonFailure> Daemon::boot() {
+  open_logs();
   if (options_.board) {
     auto applied = apply_board_sysctls(*options_.board);
     if (!applied) return failed(kExitBootFailed, "board-sysctls", applied.error());
@@ -119,18 +137,23 @@ void Daemon::release() {
 }
 
 ExitCode Daemon::supervise() {
+  open_logs();
   mediation_ = std::make_unique<MediationServer>(manifest_, plan_, identities_);
+  mediation_->route_denials([logs = logs_.get()](const std::string& service,
+                                                 std::string_view line) {
+    logs->denial(service, line);
+  });
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
-  output_ = std::make_unique<ServiceOutput>();
-  supervisor_options.on_output = output_->handler();
+  supervisor_options.on_output = logs_->handler();
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
+  logs_->start(*supervisor_);
   auto result = supervisor_->run();
   mediation_->flush();
+  logs_->finish();  // what the pipes still hold, before the supervisor goes
   release();
   supervisor_.reset();
-  output_.reset();
   mediation_.reset();
   if (!result) {
     log_error("supervisor failed").field("error", result.error().describe());
@@ -159,6 +182,8 @@ ExitCode run_manifest(DaemonOptions options) {
   sigemptyset(&supervised);
   for (int signal : kSupervisorSignals) sigaddset(&supervised, signal);
   ::pthread_sigmask(SIG_BLOCK, &supervised, nullptr);
+  // The runtime's own log never blocks from here on (SPEC §14).
+  install_runtime_log();
 
   const std::string path = options.manifest_path;
   config::Diagnostics diagnostics;

@@ -22,18 +22,19 @@
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/exit_code.hpp"
+#include "runtime/logs/logs.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
 
 class MediationServer;
-class ServiceOutput;
 
 struct DaemonOptions {
   std::string manifest_path;
   std::optional<config::Board> board;  // its mqueue sysctls are planned against and written
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
+  LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
 };
 
 // Why prepare() or run() did not get the device running.
@@ -71,10 +72,14 @@ class Daemon {
   [[nodiscard]] const Identities& identities() const { return identities_; }
   // Valid from run()'s start to its end.
   [[nodiscard]] Supervisor* supervisor() { return supervisor_.get(); }
+  // The log subsystem (SPEC §14): from boot() to the Daemon's end, so what was logged can
+  // still be read after run().
+  [[nodiscard]] Logs* logs() { return logs_.get(); }
 
  private:
   Daemon() = default;
   void release();
+  void open_logs();
 
   DaemonOptions options_;
   config::Manifest manifest_;
@@ -85,8 +90,8 @@ class Daemon {
   AppliedSysctls sysctls_;
   std::optional<BootedResources> resources_;
   std::vector<SupervisedService> services_;
+  std::unique_ptr<Logs> logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
   std::unique_ptr<MediationServer> mediation_;
-  std::unique_ptr<ServiceOutput> output_;
   std::unique_ptr<Supervisor> supervisor_;
 };
 
