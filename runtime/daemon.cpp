@@ -86,10 +86,12 @@ void Daemon::open_logs() {
   if (logs_) return;
   LogOptions log_options = options_.logs;
   if (manifest_.log) {
-    log_options.ring_bytes = manifest_.log->ring_bytes;
+    // Both fit a 32-bit size_t: the parser bounds them (64 MiB, 1 GiB).
+    log_options.ring_bytes = static_cast<std::size_t>(manifest_.log->ring_bytes);
     if (manifest_.log->dir) {
-      log_options.files =
-          LogFileOptions{*manifest_.log->dir, manifest_.log->max_bytes, manifest_.log->files};
+      log_options.files = LogFileOptions{
+          *manifest_.log->dir, static_cast<std::size_t>(manifest_.log->max_bytes),
+          manifest_.log->files};
     }
   }
   std::vector<std::string> names;
