@@ -198,6 +198,14 @@ struct ControlSettings {
   std::optional<std::string> group;  // name or number; unset: the socket is root's alone
 };
 
+// The top-level `log` object (SPEC §14): persistent files and the ring's budget.
+struct LogSettings {
+  std::optional<std::string> dir;      // unset: no files, stderr and the ring only
+  std::uint64_t max_bytes = 1048576;   // of one file
+  unsigned files = 3;                  // the current file and its rotated predecessors
+  std::uint64_t ring_bytes = 1048576;  // the memory `ipcrt logs` reads, for every service
+};
+
 struct Manifest {
   std::string file;  // as given on the command line; used in diagnostics
   std::string name;
@@ -205,6 +213,7 @@ struct Manifest {
   std::vector<Service> services;  // document order
   std::vector<ConnectionSpec> connections;
   ControlSettings control;
+  std::optional<LogSettings> log;  // unset: the defaults
 
   [[nodiscard]] const Service* find_service(const std::string& service_name) const {
     for (const auto& service : services) {

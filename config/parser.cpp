@@ -893,13 +893,59 @@ void read_control(Reader& reader, const Json& value, ControlSettings& control) {
   }
 }
 
+// ---- log (SPEC §14) ----------------------------------------------------------------------
+
+// Bounds that keep a gateway's RAM and flash use predictable: a file holds at least a few
+// cut lines (about 17 KiB each when escaped), the ring at least a line per service.
+constexpr std::uint64_t kLogMinBytes = 64 * 1024;
+constexpr std::uint64_t kLogMaxFileBytes = 1024ULL * 1024 * 1024;
+constexpr std::uint64_t kLogMaxRingBytes = 64ULL * 1024 * 1024;
+constexpr std::uint64_t kLogMaxFiles = 100;
+
+void read_log(Reader& reader, const Json& value, Manifest& manifest) {
+  if (!reader.expect_object(value, "/log")) return;
+  reader.check_keys(value, "/log", {"dir", "max-bytes", "files", "ring-bytes"}, "\"log\"");
+  LogSettings settings;
+  if (auto it = value.find("dir"); it != value.end()) {
+    if (auto dir = reader.text(*it, "/log/dir")) {
+      const bool absolute = dir->size() > 1 && dir->front() == '/';
+      const bool clean = dir->find("//") == std::string::npos && dir->back() != '/' &&
+                         (*dir + "/").find("/./") == std::string::npos &&
+                         (*dir + "/").find("/../") == std::string::npos;
+      if (!absolute || !clean) {
+        reader.error("/log/dir",
+                     cat("\"", *dir, "\" is not a clean absolute directory: write it like "
+                                     "\"/var/log/ipcrt\" (no \".\", \"..\", \"//\" or trailing '/')"));
+      } else {
+        settings.dir = *dir;
+      }
+    }
+  }
+  if (auto it = value.find("max-bytes"); it != value.end()) {
+    if (auto bytes = reader.integer(*it, "/log/max-bytes", kLogMinBytes, kLogMaxFileBytes)) {
+      settings.max_bytes = *bytes;
+    }
+  }
+  if (auto it = value.find("files"); it != value.end()) {
+    if (auto files = reader.integer(*it, "/log/files", 1, kLogMaxFiles)) {
+      settings.files = static_cast<unsigned>(*files);
+    }
+  }
+  if (auto it = value.find("ring-bytes"); it != value.end()) {
+    if (auto bytes = reader.integer(*it, "/log/ring-bytes", kLogMinBytes, kLogMaxRingBytes)) {
+      settings.ring_bytes = *bytes;
+    }
+  }
+  manifest.log = std::move(settings);
+}
+
 void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (!document.is_object()) {
     reader.error("", cat("the manifest must be a JSON object, got ", json_type_name(document)));
     return;
   }
   reader.check_keys(document, "",
-                    {"version", "name", "publisher", "services", "connections", "control"},
+                    {"version", "name", "publisher", "services", "connections", "control", "log"},
                     "the manifest");
   if (const Json* version = reader.required(document, "", "version", "add \"version\": 1")) {
     if (!version->is_number_integer() || version->get<long long>() != 1) {
@@ -941,6 +987,7 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (auto connections = document.find("connections"); connections != document.end()) {
     read_connections(reader, *connections, manifest);
   }
+  if (auto log = document.find("log"); log != document.end()) read_log(reader, *log, manifest);
 }
 
 }  // namespace

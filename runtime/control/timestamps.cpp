@@ -1,9 +1,10 @@
 #include "runtime/control/timestamps.hpp"
 
-#include <time.h>
 
 #include <charconv>
 #include <cstdio>
+
+#include "common/utc_time.hpp"
 
 namespace ipcrt::runtime::control {
 namespace {
@@ -18,16 +19,11 @@ bool read_number(std::string_view text, std::size_t offset, std::size_t digits, 
 }  // namespace
 
 std::string format_timestamp(std::chrono::system_clock::time_point when) {
-  using namespace std::chrono;
-  const auto milliseconds = duration_cast<std::chrono::milliseconds>(when.time_since_epoch());
-  const time_t seconds = static_cast<time_t>(floor<std::chrono::seconds>(milliseconds).count());
-  const long fraction = static_cast<long>(milliseconds.count() - seconds * 1000LL);
-  tm parts{};
-  ::gmtime_r(&seconds, &parts);
+  const UtcTime parts = utc_time(when);
   char text[80];  // room for any int, which the compiler cannot rule out
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", parts.tm_year + 1900,
-                parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                fraction);
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", parts.year,
+                parts.month, parts.day, parts.hour, parts.minute, parts.second,
+                parts.millisecond);
   return text;
 }
 
@@ -37,18 +33,17 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
       text[16] != ':' || text[19] != '.' || text[23] != 'Z') {
     return std::nullopt;
   }
-  tm parts{};
-  int year = 0, month = 0, milliseconds = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millisecond = 0;
   if (!read_number(text, 0, 4, year) || !read_number(text, 5, 2, month) ||
-      !read_number(text, 8, 2, parts.tm_mday) || !read_number(text, 11, 2, parts.tm_hour) ||
-      !read_number(text, 14, 2, parts.tm_min) || !read_number(text, 17, 2, parts.tm_sec) ||
-      !read_number(text, 20, 3, milliseconds)) {
+      !read_number(text, 8, 2, day) || !read_number(text, 11, 2, hour) ||
+      !read_number(text, 14, 2, minute) || !read_number(text, 17, 2, second) ||
+      !read_number(text, 20, 3, millisecond)) {
     return std::nullopt;
   }
-  parts.tm_year = year - 1900;
-  parts.tm_mon = month - 1;
-  const time_t seconds = ::timegm(&parts);
-  return std::chrono::system_clock::from_time_t(seconds) + std::chrono::milliseconds(milliseconds);
+  return from_utc_time(UtcTime{year, static_cast<unsigned>(month), static_cast<unsigned>(day),
+                               static_cast<unsigned>(hour), static_cast<unsigned>(minute),
+                               static_cast<unsigned>(second),
+                               static_cast<unsigned>(millisecond)});
 }
 
 std::string format_duration(std::chrono::seconds duration) {

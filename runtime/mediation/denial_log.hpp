@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace ipcrt::runtime {
 
@@ -24,9 +26,14 @@ class DenialLog {
   void flush();
   [[nodiscard]] std::uint64_t suppressed() const { return suppressed_; }
   [[nodiscard]] Clock::duration interval() const { return interval_; }
+  // Where lines go instead of the runtime's log: the log subsystem, which also keeps them in
+  // the service's ring and files (SPEC §14). Called with the service and the line.
+  using Route = std::function<void(const std::string& service, std::string_view line)>;
+  void route_to(Route route) { route_ = std::move(route); }
 
  private:
   void refill(Clock::time_point now);
+  void emit(const std::string& line);
 
   std::string service_;
   unsigned burst_;
@@ -34,6 +41,7 @@ class DenialLog {
   double tokens_;
   Clock::time_point last_refill_;
   std::uint64_t suppressed_ = 0;
+  Route route_;
 };
 
 }  // namespace ipcrt::runtime

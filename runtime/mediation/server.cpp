@@ -40,6 +40,10 @@ void MediationServer::flush() {
   for (auto& [name, log] : logs_) log->flush();
 }
 
+void MediationServer::route_denials(const DenialLog::Route& route) {
+  for (auto& [name, log] : logs_) log->route_to(route);
+}
+
 void MediationServer::serve(Supervisor& supervisor, const std::string& name,
                             platform::UniqueFd listener) {
   const MediatedService& service = services_.at(name);

@@ -25,6 +25,8 @@ class MediationServer {
   [[nodiscard]] ListenerHandler handler();
   // Writes every service's pending suppressed-denials line.
   void flush();
+  // Every service's denial lines go to `route` (the log subsystem) instead of stderr.
+  void route_denials(const DenialLog::Route& route);
 
  private:
   void serve(Supervisor& supervisor, const std::string& name, platform::UniqueFd listener);

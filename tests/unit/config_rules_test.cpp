@@ -140,7 +140,7 @@ TEST(ConfigRules, TopLevel) {
        "/servces", "did you mean \"services\"?"},
       {"unknown key lists allowed keys",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "zzzzzz": 1})",
-       "/zzzzzz", "(hint: allowed keys: version, name, publisher, services, connections, control)"},
+       "/zzzzzz", "(hint: allowed keys: version, name, publisher, services, connections, control, log)"},
       {"duplicate key",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "name": "x"})",
        "/name", "duplicate key \"name\""},
