@@ -19,6 +19,7 @@
 #include "common/text.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
+#include "config/service_keys.hpp"
 
 namespace ipcrt::config {
 namespace {
@@ -609,14 +610,39 @@ void check_private_shm(Reader& reader, const Service& service) {
   }
 }
 
+// SPEC §2's keys, then those of §11 (lifecycle), §13 and §4a that service_keys.cpp reads.
+constexpr std::string_view kServiceKeys[] = {"command",
+                                             "user",
+                                             "group",
+                                             "environment",
+                                             "working-directory",
+                                             "publisher",
+                                             "restart",
+                                             "restart-delay-ms",
+                                             "after",
+                                             "rlimits",
+                                             "confinement",
+                                             "seccomp",
+                                             "slots",
+                                             "plugs",
+                                             "type",
+                                             "start-timeout-ms",
+                                             "stop-signal",
+                                             "stop-timeout-ms",
+                                             "watchdog-ms",
+                                             "restart-limit",
+                                             "critical",
+                                             "pass-queues",
+                                             "resources",
+                                             "devices",
+                                             "capabilities",
+                                             "state-directory",
+                                             "writable-paths"};
+
 void read_service(Reader& reader, const Json& object, Service& service,
                   const std::set<std::string>& service_names) {
   const std::string& at = service.pointer;
-  reader.check_keys(
-      object, at,
-      {"command", "user", "group", "environment", "working-directory", "publisher", "restart",
-       "restart-delay-ms", "after", "rlimits", "confinement", "seccomp", "slots", "plugs"},
-      "a service");
+  reader.check_keys(object, at, kServiceKeys, "a service");
   if (const Json* it = reader.required(object, at, "command",
                                        "add the program to run, e.g. "
                                        "\"command\": [\"/usr/bin/sensor-hub\"]");
@@ -633,6 +659,7 @@ void read_service(Reader& reader, const Json& object, Service& service,
                                           "path: services are started without a PATH search; "
                                           "write the program's full path, starting with '/'"));
     }
+    if (service.command.size() == it->size()) check_command_syntax(reader, service);
   }
   if (auto it = object.find("user"); it != object.end()) {
     read_account(reader, *it, at + "/user", "user", service.user);
@@ -714,6 +741,7 @@ void read_service(Reader& reader, const Json& object, Service& service,
     read_plugs(reader, *it, at + "/plugs", service);
   }
   check_private_shm(reader, service);
+  read_service_keys(reader, object, service);
 }
 
 // ---- whole-manifest rules ---------------------------------------------------------------
@@ -945,7 +973,8 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
     return;
   }
   reader.check_keys(document, "",
-                    {"version", "name", "publisher", "services", "connections", "control", "log"},
+                    {"version", "name", "publisher", "services", "connections", "control",
+                     "failure-action", "log"},
                     "the manifest");
   if (const Json* version = reader.required(document, "", "version", "add \"version\": 1")) {
     if (!version->is_number_integer() || version->get<long long>() != 1) {
@@ -962,6 +991,7 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (auto publisher = document.find("publisher"); publisher != document.end()) {
     if (auto text = reader.text(*publisher, "/publisher")) manifest.publisher = *text;
   }
+  read_failure_action(reader, document, manifest);
   const Json* services = reader.required(document, "", "services", "add at least one service");
   if (services != nullptr && reader.expect_object(*services, "/services")) {
     if (services->empty()) reader.error("/services", "no services: add at least one");
@@ -976,12 +1006,14 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
       if (!reader.expect_object(object, service.pointer)) continue;
       read_service(reader, object, service, names);
       if (service.publisher.empty()) service.publisher = manifest.publisher;
+      check_service_keys(reader, service, manifest.name);
       manifest.services.push_back(std::move(service));
     }
   }
   if (auto control = document.find("control"); control != document.end()) {
     read_control(reader, *control, manifest.control);
   }
+  check_failure_action(reader, manifest);
   check_owners(reader, manifest);
   check_after_cycles(manifest, reader.diagnostics());
   if (auto connections = document.find("connections"); connections != document.end()) {
