@@ -47,6 +47,10 @@ int remount_readonly(const char* target) noexcept {
              : -errno;
 }
 
+int remount_writable(const char* target) noexcept {
+  return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND, nullptr) == 0 ? 0 : -errno;
+}
+
 int make_path_readonly(const char* target) noexcept {
   if (::mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     return errno == ENOENT ? 0 : -errno;

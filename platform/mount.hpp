@@ -30,6 +30,8 @@ namespace ipcrt::platform {
 [[nodiscard]] int make_path_readonly(const char* target) noexcept;
 // Makes the existing mount at `target` read-only (its per-mount flag, not the superblock's).
 [[nodiscard]] int remount_readonly(const char* target) noexcept;
+// Makes the bind mount at `target` writable again (its per-mount flag).
+[[nodiscard]] int remount_writable(const char* target) noexcept;
 // Moves the mount at `source` to `target` (MS_MOVE).
 [[nodiscard]] int move_mount_to(const char* source, const char* target) noexcept;
 // Binds `source` (a device node or file) onto a new empty file `target`, created with `mode`.

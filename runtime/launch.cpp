@@ -126,6 +126,11 @@ void build_sandbox(const ChildPlan& plan) noexcept {
     const int status = platform::remount_readonly(mount.c_str());
     if (status != -ENOENT) check(plan, LaunchPhase::ReadonlyHost, status);
   }
+  // A bind of each writable path onto itself is a mount of its own, writable again.
+  for (const auto& path : sandbox.writable_paths) {
+    check(plan, LaunchPhase::ReadonlyHost, platform::bind_mount(path.c_str(), path.c_str(), true));
+    check(plan, LaunchPhase::ReadonlyHost, platform::remount_writable(path.c_str()));
+  }
 
   const char* staging = sandbox.staging.c_str();
   check(plan, LaunchPhase::PrivateDev, platform::mount_tmpfs(staging, sandbox.dev_options.c_str()));
@@ -387,8 +392,9 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     Sandbox& sandbox = spec.sandbox;
     sandbox.staging = planned.shm_dir;
     sandbox.dev_options = "size=65536,mode=0755";
-    sandbox.shm_options = cat("size=", options.shm_bytes, ",mode=1777");
-    sandbox.tmp_options = cat("size=", options.tmp_bytes, ",mode=1777");
+    // resources.shm-bytes and tmp-bytes (SPEC §13): budgets that need no cgroup.
+    sandbox.shm_options = cat("size=", service.resources.shm_bytes, ",mode=1777");
+    sandbox.tmp_options = cat("size=", service.resources.tmp_bytes, ",mode=1777");
     // Not in complain mode, whose calls the kernel runs as the service made them: in an IPC
     // namespace of its own, its mq_open would find none of the runtime's queues.
     sandbox.new_ipc_namespace =
@@ -414,6 +420,10 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     if (identity.uid == 0) {
       auto mounts = platform::all_mount_points();
       sandbox.readonly_mounts = mounts ? std::move(*mounts) : std::vector<std::string>{"/"};
+      // ...except what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
+      for (const auto& writable : service.writable_paths) {
+        sandbox.writable_paths.push_back(writable.path);
+      }
     }
   }
 

@@ -52,8 +52,10 @@ struct Sandbox {
   std::string staged_pts;   // staging + "/pts"
   std::vector<ShmMount> device_nodes;  // host /dev/null, ... onto staging/null, ...
   std::vector<std::pair<std::string, std::string>> symlinks;  // target, link under staging
-  // uid 0: the host's mount points, made read-only (parents before children).
+  // uid 0: the host's mount points, made read-only (parents before children), but for the
+  // manifest's writable-paths.
   std::vector<std::string> readonly_mounts;
+  std::vector<std::string> writable_paths;
 };
 
 struct LaunchSpec {
@@ -94,8 +96,6 @@ inline constexpr const char* kDefaultPath =
 struct LaunchOptions {
   bool capture_output = false;     // the supervisor reads the services' stdout and stderr
   bool new_ipc_namespace = false;  // where mediation runs: SysV IPC private to each service
-  std::uint64_t shm_bytes = 16 * 1024 * 1024;  // resources.shm-bytes: its /dev/shm tmpfs
-  std::uint64_t tmp_bytes = 16 * 1024 * 1024;  // resources.tmp-bytes: /tmp and /var/tmp
 };
 
 // Builds the LaunchSpec of a planned service. `default_rlimits` apply unless the manifest

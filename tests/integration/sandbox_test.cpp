@@ -253,3 +253,23 @@ TEST(Sandbox, SignalsThatWouldEndTheRuntimeDoNot) {
   background.signal(SIGTERM);
   LONGS_EQUAL_TEXT(0, background.wait(), background.err().c_str());
 }
+
+TEST(Sandbox, ARootServiceWritesOnlyItsWritablePaths) {
+  TempDir dir;
+  // Not the directory of the manifest, which no service may write.
+  const std::string writable = dir.path() + "/data";
+  ::mkdir(writable.c_str(), 0755);
+  const std::string allowed = writable + "/" + unique_name("allowed");
+  const std::string elsewhere = "/var/lib/" + unique_name("sandbox-elsewhere");
+  auto result = run_manifest(
+      dir, manifest_of(unique_name("sw"),
+                       {{"root", {probe(), "write", allowed},
+                         ", \"user\": \"root\", \"writable-paths\": [\"" + writable + "\"]"},
+                        {"other", {probe(), "write", elsewhere},
+                         ", \"user\": \"root\", \"writable-paths\": [\"" + writable + "\"]"}}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS(("root: write " + allowed + " result=ok").c_str(), result.out.c_str());
+  CHECK_EQUAL(0, ::access(allowed.c_str(), F_OK));
+  STRCMP_CONTAINS(("other: write " + elsewhere + " result=EROFS").c_str(), result.out.c_str());
+  CHECK_EQUAL(-1, ::access(elsewhere.c_str(), F_OK));
+}
