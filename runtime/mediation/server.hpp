@@ -1,13 +1,40 @@
-// The supervisor's side of every mediated service (SPEC §6): one MediatedService and one
-// rate-limited DenialLog per service, kept across restarts; each listener is served by the
-// supervisor's epoll loop until the service's last task is gone (EPOLLHUP).
+// The supervisor's side of every mediated service (SPEC §6): one ServiceMediator per service,
+// kept across restarts, and one thread per listener.
+//
+// Why threads: SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND returns only once the
+// caller's thread has run to take the descriptor. A caller that never gets the CPU (starved,
+// throttled, SCHED_IDLE behind spinning threads) would hold whoever serves its listener for
+// hundreds of milliseconds or more; served from the supervisor's loop, that was every other
+// service's mediated call and the supervisor itself. Each listener therefore has a thread of
+// its own that loops receive → copy → check → act → answer, waits at most for its own
+// service, and exits when the listener hangs up (the service's last task is gone).
+//
+// What the threads share with the rest of the supervisor, and why it is safe:
+// - Each service's denial log and pattern budget sit in its ServiceMediator behind a lock;
+//   nothing else touches them while threads run. Log lines are single write(2)s.
+// - Threads are created with every signal blocked: process signals stay for the
+//   supervisor's signalfd, and a SIGPIPE of a log write cannot end the runtime.
+// - The supervisor forks services while threads run. The child between fork and exec makes
+//   only syscalls (runtime/launch.cpp); glibc's fork resets in the child the locks its own
+//   setgroups/setresuid wrappers take, so no lock a thread holds can block it.
+// - A thread changes only its own credentials (runtime/mediation/credentials.hpp).
+// - flush() (and the destructor) stops every thread through an eventfd they all poll and
+//   joins them; a thread still waiting for a caller that never runs is left behind after a
+//   deadline, keeping alive everything it uses.
 #pragma once
 
+#include <pthread.h>
+
+#include <atomic>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/error.hpp"
 #include "config/manifest.hpp"
+#include "platform/fd.hpp"
 #include "platform/users.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
@@ -17,21 +44,37 @@ namespace ipcrt::runtime {
 
 class MediationServer {
  public:
-  MediationServer(const config::Manifest& manifest, const Plan& plan,
-                  const Identities& identities);
+  // Every planned service, its pattern queues that exist already counted against its budget.
+  MediationServer(const config::Manifest& manifest, const Plan& plan, const Identities& identities);
+  // Services built by hand (tests, benchmarks).
+  explicit MediationServer(std::vector<MediatedService> services);
   MediationServer(const MediationServer&) = delete;
   MediationServer& operator=(const MediationServer&) = delete;
+  ~MediationServer();
 
-  // What the supervisor calls with each new listener.
+  // What the supervisor calls with each new listener: serve() it, logging a failure (the
+  // service's mediated calls then fail with ENOSYS).
   [[nodiscard]] ListenerHandler handler();
-  // Writes every service's pending suppressed-denials line.
+  // Serves `listener` for `service` on a new thread until it hangs up or flush() is called.
+  [[nodiscard]] Status serve(const std::string& service, platform::UniqueFd listener);
+  // Once the supervisor has returned: stops and joins every thread (each finishes the call at
+  // hand), then writes every service's pending suppressed-denials line.
   void flush();
 
- private:
-  void serve(Supervisor& supervisor, const std::string& name, platform::UniqueFd listener);
+  // The service's mediator, nullptr if unknown (tests read its budget).
+  [[nodiscard]] ServiceMediator* mediator(const std::string& service);
 
-  std::map<std::string, MediatedService> services_;
-  std::map<std::string, std::unique_ptr<DenialLog>> logs_;
+ private:
+  struct Worker {
+    pthread_t thread{};
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  void join_finished();
+  void stop_all();
+
+  std::map<std::string, std::shared_ptr<ServiceMediator>> services_;
+  std::shared_ptr<platform::UniqueFd> stop_;  // an eventfd: readable once the threads must stop
+  std::list<Worker> workers_;                 // only the supervisor's thread touches it
 };
 
 }  // namespace ipcrt::runtime
