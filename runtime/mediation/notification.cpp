@@ -145,7 +145,14 @@ bool ServiceMediator::attributes_acceptable(const Call& call, const Credentials&
 }
 
 ServiceMediator::ServiceMediator(MediatedService service)
-    : service_(std::move(service)), log_(service_.name), budget_(service_.pattern_limits) {}
+    : service_(std::move(service)), log_(service_.name), budget_(service_.pattern_limits) {
+  std::vector<std::uint32_t> abis = {seccomp_arch_native()};
+  abis.insert(abis.end(), service_.architectures.begin(), service_.architectures.end());
+  for (std::uint32_t abi : abis) {
+    served_.push_back({abi, seccomp_syscall_resolve_name_arch(abi, "mq_open"),
+                       seccomp_syscall_resolve_name_arch(abi, "mq_unlink")});
+  }
+}
 
 ServiceMediator::~ServiceMediator() = default;
 
@@ -182,12 +189,11 @@ std::pair<std::size_t, std::uint64_t> ServiceMediator::pattern_usage() {
   return {budget_.queues(), budget_.bytes()};
 }
 
-bool ServiceMediator::serves(std::uint32_t abi) const {
-  if (abi == seccomp_arch_native()) return true;
-  for (std::uint32_t extra : service_.architectures) {
-    if (extra == abi) return true;
+const ServiceMediator::ServedAbi* ServiceMediator::served_abi(std::uint32_t abi) const {
+  for (const auto& served : served_) {
+    if (served.abi == abi) return &served;
   }
-  return false;
+  return nullptr;
 }
 
 const MediatedQueue* ServiceMediator::queue_of(const QueueGrant& grant) const {
@@ -214,14 +220,33 @@ ServiceMediator::Answer ServiceMediator::refuse(const Call& call, const std::str
   return service_.complain ? Answer::let_through() : Answer::error(errnum);
 }
 
-ServiceMediator::Answer ServiceMediator::open_as(ActingThread& thread, const Credentials& who,
-                                                 const std::string& path, int flags) {
+// A call mediation cannot make (no credentials to judge it with, or they cannot be taken
+// on): refused with EACCES and reported at level=error, within the service's rate limit of
+// lines, since a service may repeat whatever causes it.
+ServiceMediator::Answer ServiceMediator::failure(const Call& call, std::string_view what,
+                                                 const Error& error) {
+  Logfmt line("error", what);
+  line.field("service", service_.name)
+      .field("pid", call.pid())
+      .field("syscall", call.syscall)
+      .field("error", error.describe());
+  log_.report(line.text());
+  return Answer::error(EACCES);
+}
+
+std::optional<ServiceMediator::Answer> ServiceMediator::become(const Call& call,
+                                                               ActingThread& thread,
+                                                               const Credentials& who) {
   if (auto acting = thread.act_as(who); !acting) {
-    log_error("cannot act with a mediated caller's credentials")
-        .field("service", service_.name)
-        .field("error", acting.error().describe());
-    return Answer::error(EACCES);
+    return failure(call, "cannot act with a mediated caller's credentials", acting.error());
   }
+  return std::nullopt;
+}
+
+ServiceMediator::Answer ServiceMediator::open_as(const Call& call, ActingThread& thread,
+                                                 const Credentials& who, const std::string& path,
+                                                 int flags) {
+  if (auto failed = become(call, thread, who)) return std::move(*failed);
   mqd_t queue = ::mq_open(path.c_str(), access_flags(flags));
   return queue < 0 ? Answer::error(errno) : Answer::descriptor(queue);
 }
@@ -251,7 +276,7 @@ ServiceMediator::Answer ServiceMediator::create_from_pattern(const Call& call, A
   if (const auto over = budget_.check(charge); over != PatternBudget::Over::Nothing) {
     // Opening a queue that exists costs nothing: only creating one is refused.
     if (!exclusive) {
-      Answer existing = open_as(thread, caller.credentials, path, flags);
+      Answer existing = open_as(call, thread, caller.credentials, path, flags);
       if (existing.kind != Answer::Kind::Error || existing.errnum != ENOENT) return existing;
     }
     // The kernel checks the attributes before what they cost: so does the answer.
@@ -264,12 +289,7 @@ ServiceMediator::Answer ServiceMediator::create_from_pattern(const Call& call, A
     }
     return refuse(call, path, cat("resources.queue-bytes: ", budget_.bytes() + charge), EMFILE);
   }
-  if (auto acting = thread.act_as(caller.credentials); !acting) {
-    log_error("cannot act with a mediated caller's credentials")
-        .field("service", service_.name)
-        .field("error", acting.error().describe());
-    return Answer::error(EACCES);
-  }
+  if (auto failed = become(call, thread, caller.credentials)) return std::move(*failed);
   mq_attr attributes{};
   attributes.mq_maxmsg = as_long(call.max_messages);
   attributes.mq_msgsize = as_long(call.message_size);
@@ -277,7 +297,9 @@ ServiceMediator::Answer ServiceMediator::create_from_pattern(const Call& call, A
                             call.has_attributes ? &attributes : nullptr);
   if (created < 0) {
     const int error = errno;
-    if (error == EEXIST && !exclusive) return open_as(thread, caller.credentials, path, flags);
+    if (error == EEXIST && !exclusive) {
+      return open_as(call, thread, caller.credentials, path, flags);
+    }
     return Answer::error(error);
   }
   platform::UniqueFd owned(created);
@@ -300,13 +322,7 @@ ServiceMediator::Answer ServiceMediator::create_declared(const Call& call, Actin
                                                          const std::string& path,
                                                          const MediatedQueue& queue) {
   const int flags = call.flags();
-  if (auto acting = thread.act_as(credentials_of(queue.owner)); !acting) {
-    log_error("cannot act as a slot's service")
-        .field("service", service_.name)
-        .field("slot", queue.slot)
-        .field("error", acting.error().describe());
-    return Answer::error(EACCES);
-  }
+  if (auto failed = become(call, thread, credentials_of(queue.owner))) return std::move(*failed);
   mq_attr attributes{};
   attributes.mq_maxmsg = queue.max_messages;
   attributes.mq_msgsize = queue.message_size;
@@ -320,37 +336,31 @@ ServiceMediator::Answer ServiceMediator::create_declared(const Call& call, Actin
       ::mq_unlink(path.c_str());
       return Answer::error(error);
     }
-    log_info("created queue")
-        .field("path", path)
-        .field("slot", queue.slot)
-        .field("for", service_.name);
+    // Not logged: a service may unlink and create again at the rate it is answered, and the
+    // log must not grow with it (the plan and boot name every declared queue).
   } else if (errno != EEXIST) {
     return Answer::error(errno);
   } else if ((flags & O_EXCL) != 0) {
     return Answer::error(EEXIST);
   }
-  return open_as(thread, call.caller->credentials, path, flags);
+  return open_as(call, thread, call.caller->credentials, path, flags);
 }
 
-ServiceMediator::Answer ServiceMediator::mediate_open(const Call& call, ActingThread& thread) {
+ServiceMediator::Answer ServiceMediator::mediate_open(const Call& call,
+                                                      const MediationDecision& decision,
+                                                      ActingThread& thread) {
   if (!call.name) {
     return refuse(call, "(unreadable name)", "a queue name of at most 255 characters",
                   call.name.error().errnum == ENAMETOOLONG ? ENAMETOOLONG : EFAULT);
   }
   const int flags = call.flags();
-  const MediationDecision decision = decide_mq_open(service_.grants, *call.name, flags);
   if (!decision.allowed) return refuse(call, decision.queue_path, decision.need, EACCES);
   if (call.has_attributes && !call.attributes_read) return Answer::error(EFAULT);
-  if (!call.caller) {
-    // Without its credentials the kernel's checks cannot be made for it.
-    log_error("cannot read a mediated caller's credentials")
-        .field("service", service_.name)
-        .field("pid", call.pid())
-        .field("error", call.caller.error().describe());
-    return Answer::error(EACCES);
-  }
+  // Without its credentials the kernel's checks cannot be made for it.
+  if (!call.caller)
+    return failure(call, "cannot read a mediated caller's credentials", call.caller.error());
   if ((flags & O_CREAT) == 0) {
-    return open_as(thread, call.caller->credentials, decision.queue_path, flags);
+    return open_as(call, thread, call.caller->credentials, decision.queue_path, flags);
   }
   const MediatedQueue* queue = queue_of(*decision.grant);
   if (queue == nullptr) return Answer::error(EACCES);  // a grant without its slot: no plan does it
@@ -359,32 +369,24 @@ ServiceMediator::Answer ServiceMediator::mediate_open(const Call& call, ActingTh
              : create_declared(call, thread, decision.queue_path, *queue);
 }
 
-ServiceMediator::Answer ServiceMediator::mediate_unlink(const Call& call, ActingThread& thread) {
+ServiceMediator::Answer ServiceMediator::mediate_unlink(const Call& call,
+                                                        const MediationDecision& decision,
+                                                        ActingThread& thread) {
   if (!call.name) {
     return refuse(call, "(unreadable name)", "a queue name of at most 255 characters",
                   call.name.error().errnum == ENAMETOOLONG ? ENAMETOOLONG : EFAULT);
   }
-  const MediationDecision decision = decide_mq_unlink(service_.grants, *call.name);
   if (!decision.allowed) return refuse(call, decision.queue_path, decision.need, EACCES);
-  if (!call.caller) {
-    log_error("cannot read a mediated caller's credentials")
-        .field("service", service_.name)
-        .field("pid", call.pid())
-        .field("error", call.caller.error().describe());
-    return Answer::error(EACCES);
-  }
+  // Without its credentials the kernel's checks cannot be made for it.
+  if (!call.caller)
+    return failure(call, "cannot read a mediated caller's credentials", call.caller.error());
   // The kernel lets only a queue's owner unlink it (EACCES otherwise). A pattern queue is
   // unlinked as the caller, a declared one as the slot's service, its owner.
   const bool pattern = is_pattern(*decision.grant);
   const MediatedQueue* queue = pattern ? nullptr : queue_of(*decision.grant);
   if (!pattern && queue == nullptr) return Answer::error(EACCES);
   const Credentials who = pattern ? call.caller->credentials : credentials_of(queue->owner);
-  if (auto acting = thread.act_as(who); !acting) {
-    log_error("cannot act with a mediated caller's credentials")
-        .field("service", service_.name)
-        .field("error", acting.error().describe());
-    return Answer::error(EACCES);
-  }
+  if (auto failed = become(call, thread, who)) return std::move(*failed);
   if (::mq_unlink(decision.queue_path.c_str()) != 0) return Answer::error(errno);
   if (pattern) budget_.remove(decision.queue_path);
   return Answer::success();
@@ -397,12 +399,16 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
   call.notification = *received;
   call.abi = abi_of(call.notification);
   call.wide_abi = wide(call.abi);
-  call.syscall = syscall_name(call.abi, call.notification.syscall);
-  const bool open = call.syscall == "mq_open";
-  const bool unlink = call.syscall == "mq_unlink";
+  // By number: naming a syscall (a scan of libseccomp's table) is paid only for the
+  // syscalls that are refused anyway.
+  const ServedAbi* served = served_abi(call.abi);
+  const int number = call.notification.syscall;
+  const bool open = served != nullptr && number == served->mq_open;
+  const bool unlink = served != nullptr && number == served->mq_unlink;
+  call.syscall = open ? "mq_open" : unlink ? "mq_unlink" : syscall_name(call.abi, number);
 
   Answer answer = [&]() -> Answer {
-    if (!serves(call.abi)) {
+    if (served == nullptr) {
       std::lock_guard lock(mutex_);
       return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM);
     }
@@ -414,10 +420,16 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
                     EPERM);
     }
     // Everything the decision and the call use is copied now, before the validity check:
-    // what the caller changes afterwards is never read.
+    // what the caller changes afterwards is never read. The decision on the name comes
+    // first, so that a refused call costs no more reads.
     const auto& args = call.notification.args;
     call.name = platform::read_remote_string(call.pid(), args[0], NAME_MAX);
-    if (open && args[3] != 0) {
+    MediationDecision decision;
+    if (call.name) {
+      decision = open ? decide_mq_open(service_.grants, *call.name, call.flags())
+                      : decide_mq_unlink(service_.grants, *call.name);
+    }
+    if (decision.allowed && open && args[3] != 0) {
       // The kernel copies the attributes whenever the pointer is set, O_CREAT or not.
       call.has_attributes = true;
       call.attributes_read = call.wide_abi
@@ -426,12 +438,12 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
                                  : read_attributes<std::int32_t>(
                                        call.pid(), args[3], call.max_messages, call.message_size);
     }
-    call.caller = read_caller_credentials(call.pid());
+    if (decision.allowed) call.caller = read_caller_credentials(call.pid());
     // Only now: the copies belong to this very call, still blocked (the caller did not die
     // and its thread id was not reused by another task).
     if (!platform::notification_still_valid(listener, call.notification.id)) return Answer::drop();
     std::lock_guard lock(mutex_);
-    return open ? mediate_open(call, thread) : mediate_unlink(call, thread);
+    return open ? mediate_open(call, decision, thread) : mediate_unlink(call, decision, thread);
   }();
   send(listener, call.notification.id, answer);
 }

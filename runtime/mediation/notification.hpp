@@ -17,7 +17,9 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -114,10 +116,17 @@ class ServiceMediator {
  private:
   struct Call;
   struct Answer;
-  [[nodiscard]] Answer mediate_open(const Call& call, ActingThread& thread);
-  [[nodiscard]] Answer mediate_unlink(const Call& call, ActingThread& thread);
-  [[nodiscard]] Answer open_as(ActingThread& thread, const Credentials& who,
+  // `decision` was made on the copied name.
+  [[nodiscard]] Answer mediate_open(const Call& call, const MediationDecision& decision,
+                                    ActingThread& thread);
+  [[nodiscard]] Answer mediate_unlink(const Call& call, const MediationDecision& decision,
+                                      ActingThread& thread);
+  [[nodiscard]] Answer open_as(const Call& call, ActingThread& thread, const Credentials& who,
                                const std::string& path, int flags);
+  [[nodiscard]] Answer failure(const Call& call, std::string_view what, const Error& error);
+  // Takes on `who`'s credentials; on failure the answer to give instead.
+  [[nodiscard]] std::optional<Answer> become(const Call& call, ActingThread& thread,
+                                             const Credentials& who);
   [[nodiscard]] Answer create_from_pattern(const Call& call, ActingThread& thread,
                                            const std::string& path, const MediatedQueue& queue);
   [[nodiscard]] Answer create_declared(const Call& call, ActingThread& thread,
@@ -126,12 +135,19 @@ class ServiceMediator {
                               const std::string& need, int errnum);
   void report(const Call& call, const std::string& argument, const std::string& need);
   [[nodiscard]] const MediatedQueue* queue_of(const QueueGrant& grant) const;
-  [[nodiscard]] bool serves(std::uint32_t abi) const;
+  // An ABI the service's filter covers, and its numbers of the mediated syscalls.
+  struct ServedAbi {
+    std::uint32_t abi = 0;
+    int mq_open = -1;
+    int mq_unlink = -1;
+  };
+  [[nodiscard]] const ServedAbi* served_abi(std::uint32_t abi) const;
   [[nodiscard]] bool attributes_acceptable(const Call& call, const Credentials& caller) const;
   static void send(int listener, std::uint64_t id, Answer& answer);
 
   const MediatedService service_;
-  std::mutex mutex_;  // guards log_ and budget_
+  std::vector<ServedAbi> served_;  // the native ABI first
+  std::mutex mutex_;               // guards log_ and budget_
   DenialLog log_;
   PatternBudget budget_;
 };
