@@ -519,7 +519,21 @@ TEST(MediationHostile, AStarvedCallerDelaysNoOtherServicesMediatedCalls) {
                                              ", \"seccomp\": {\"allow\": [\"@process\"]}" + plug);
   const std::string probe =
       hostile_member("probe", {"latency", q.granted, "60", "500", "10"}, plug);
-  auto result = boot(manifest_of(q.manifest, {owner, starved, probe}));
+  // The starved service pins itself to the last CPU; the runtime and the probe run on the
+  // others, as SPEC §6 assumes the supervisor's CPU share is protected (its cpu.weight).
+  TempDir dir;
+  const std::string manifest =
+      dir.write_file("manifest.json", manifest_of(q.manifest, {owner, starved, probe}));
+  auto result = run_in_child(
+      [] {
+        cpu_set_t others;
+        CPU_ZERO(&others);
+        for (long cpu = 0; cpu + 1 < ::sysconf(_SC_NPROCESSORS_ONLN); ++cpu) {
+          CPU_SET(static_cast<int>(cpu), &others);
+        }
+        return ::sched_setaffinity(0, sizeof others, &others) == 0;
+      },
+      manifest, dir);
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   STRCMP_CONTAINS("result=ok op=stall", result.out.c_str());
   STRCMP_CONTAINS("result=ok op=latency", result.out.c_str());
