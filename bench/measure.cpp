@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/file.hpp"
+#include "platform/proc_status.hpp"
 
 extern char** environ;
 
@@ -173,16 +174,7 @@ int wait_exit(pid_t pid) {
 }
 
 std::string read_all(int fd) {
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n > 0) {
-      text.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
+  std::string text = read_to_end(fd, "a child's output").value_or(std::string{});
   ::close(fd);
   return text;
 }
@@ -195,11 +187,9 @@ bool write_file(const std::string& path, const std::string& text) {
 }
 
 std::uint64_t resident_kib(pid_t pid) {
-  auto status = read_text_file("/proc/" + std::to_string(pid) + "/status");
+  auto status = platform::read_proc_status(pid);
   if (!status) return 0;
-  auto at = status->find("VmRSS:");
-  if (at == std::string::npos) return 0;
-  return std::strtoull(status->c_str() + at + 6, nullptr, 10);
+  return platform::proc_status_number(*status, "VmRSS", 10).value_or(0);
 }
 
 }  // namespace ipcrt::bench

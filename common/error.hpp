@@ -6,6 +6,7 @@
 #include <cstring>
 #include <expected>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace ipcrt {
@@ -28,6 +29,14 @@ struct Error {
       text += ')';
     }
     return text;
+  }
+
+  // The same error seen from a caller that knows more: "board rpi4: write msg_max: ...". The
+  // errno and the hint stay, so the innermost cause and its fix still reach the user.
+  [[nodiscard]] Error wrap(std::string_view context) const {
+    Error wrapped = *this;
+    wrapped.message.insert(0, ": ").insert(0, context);
+    return wrapped;
   }
 };
 

@@ -1,4 +1,5 @@
-// Whole-file reads with read(2): <fstream> would pull iostreams into the static binary.
+// Whole-file and whole-pipe reads with read(2): <fstream> would pull iostreams into the static
+// binary.
 #pragma once
 
 #include <fcntl.h>
@@ -11,9 +12,9 @@
 
 namespace ipcrt {
 
-[[nodiscard]] inline Result<std::string> read_text_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_errno("open " + path);
+// What is left to read on `fd`: a file to its end, a pipe until every writer has closed it.
+// `what` names the descriptor in the error. The caller keeps and closes `fd`.
+[[nodiscard]] inline Result<std::string> read_to_end(int fd, const std::string& what) {
   std::string contents;
   char buffer[8192];
   for (;;) {
@@ -21,13 +22,18 @@ namespace ipcrt {
     if (count > 0) {
       contents.append(buffer, static_cast<std::size_t>(count));
     } else if (count == 0) {
-      break;
+      return contents;
     } else if (errno != EINTR) {
       int saved = errno;
-      ::close(fd);
-      return fail_errno("read " + path, saved);
+      return fail_errno("read " + what, saved);
     }
   }
+}
+
+[[nodiscard]] inline Result<std::string> read_text_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("open " + path);
+  auto contents = read_to_end(fd, path);
   ::close(fd);
   return contents;
 }

@@ -1,12 +1,19 @@
 // String building without iostreams: GCC 12's libstdc++ has no <format>, and <sstream> adds
 // about 500 KB to a static binary (the aarch64 runtime aims at about 1 MB). cat() appends
-// strings, characters, booleans and numbers; join() glues a range with a separator.
+// strings, characters, booleans and numbers; join() glues a range with a separator;
+// octal_mode() writes a permission mode.
 #pragma once
 
+#include <sys/types.h>
+
+#include <algorithm>
 #include <charconv>
 #include <concepts>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ipcrt {
 namespace text_detail {
@@ -51,6 +58,48 @@ template <class Range>
     text_detail::append(out, item);
   }
   return out;
+}
+
+// A permission mode as the manifest writes it (SPEC §2.1 "mode": "0660"): always four octal
+// digits, so a mode in a message or a plan can be pasted back into a manifest as it is.
+[[nodiscard]] inline std::string octal_mode(mode_t mode) {
+  std::string digits;
+  for (int shift = 9; shift >= 0; shift -= 3) {
+    digits += static_cast<char>('0' + ((mode >> shift) & 7));
+  }
+  return digits;
+}
+
+// Levenshtein distance: insertions, deletions and substitutions to turn `a` into `b`.
+[[nodiscard]] inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate closest to `word`, for "did you mean": at most two edits away (one typo or a
+// swapped pair); further away a suggestion is only a guess. The first of equals wins.
+[[nodiscard]] inline std::optional<std::string_view> closest_match(
+    std::string_view word, std::span<const std::string_view> candidates) {
+  std::optional<std::string_view> closest;
+  std::size_t best = 3;
+  for (auto candidate : candidates) {
+    const std::size_t distance = edit_distance(word, candidate);
+    if (distance < best) {
+      best = distance;
+      closest = candidate;
+    }
+  }
+  return closest;
 }
 
 }  // namespace ipcrt

@@ -6,17 +6,15 @@
 
 #include <climits>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
+#include "common/mqueue_limits.hpp"
 #include "common/text.hpp"
+#include "config/json_reader.hpp"
+#include "config/names.hpp"
 
 namespace ipcrt::config {
 namespace {
-
-// ordered_json like the manifest parser: one nlohmann instantiation in the binary, not two
-// (about 30 KB), and unknown keys are reported in file order.
-using json = nlohmann::ordered_json;
 
 // Path helpers on plain strings and stat(2): std::filesystem adds about 80 KB to the static
 // binary for the four operations needed here.
@@ -71,10 +69,10 @@ struct SysctlSpec {
 
 constexpr SysctlSpec kSysctls[] = {
     // Maxima first: apply_board_sysctls writes in this order.
-    {"msg_max", &MqueueSysctls::msg_max, 1, 65536},
-    {"msgsize_max", &MqueueSysctls::msgsize_max, 128, 16L * 1024 * 1024},
-    {"msg_default", &MqueueSysctls::msg_default, 1, 65536},
-    {"msgsize_default", &MqueueSysctls::msgsize_default, 128, 16L * 1024 * 1024},
+    {"msg_max", &MqueueSysctls::msg_max, 1, kHardMsgMax},
+    {"msgsize_max", &MqueueSysctls::msgsize_max, 128, kHardMsgSizeMax},
+    {"msg_default", &MqueueSysctls::msg_default, 1, kHardMsgMax},
+    {"msgsize_default", &MqueueSysctls::msgsize_default, 128, kHardMsgSizeMax},
     {"queues_max", &MqueueSysctls::queues_max, 0, INT_MAX},
 };
 
@@ -85,204 +83,143 @@ struct Architecture {
 constexpr Architecture kArchitectures[] = {{"arm64", "aarch64-linux-gnu"},
                                            {"armhf", "arm-linux-gnueabihf"}};
 
-// Errors of one board.json: "FILE: /POINTER: error: WHAT" with a hint.
-class BoardErrors {
- public:
-  explicit BoardErrors(std::string file) : file_(std::move(file)) {}
-  [[nodiscard]] std::unexpected<Error> at(std::string_view pointer, std::string_view what,
-                                          std::string hint = {}) const {
-    return fail(cat(file_, ": ", pointer.empty() ? "/" : pointer, ": error: ", what),
-                std::move(hint));
+void read_mqueue(JsonReader& reader, const Json& value, MqueueSysctls& sysctls) {
+  if (!reader.expect(value.is_object(), value, "/mqueue", "an object of fs.mqueue sysctl values")) {
+    return;
   }
-
- private:
-  std::string file_;
-};
-
-// [a-z0-9][a-z0-9-]*, at most 40 characters (like service names; no <regex>: it pulls in
-// the locale machinery the binary avoids).
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 40 || name.front() == '-') return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
-Status check_keys(const json& object, std::initializer_list<const char*> allowed,
-                  const std::string& pointer, const BoardErrors& errors) {
-  for (const auto& [key, value] : object.items()) {
-    bool known = false;
-    for (const char* name : allowed) known = known || key == name;
-    if (!known) {
-      return errors.at(cat(pointer, "/", key), cat("unknown key \"", key, "\""),
-                       cat("allowed here: ", join(allowed, ", ")));
+  std::vector<std::string_view> names;
+  for (const auto& spec : kSysctls) names.push_back(spec.name);
+  reader.check_keys(value, "/mqueue", names, "the mqueue sysctls");
+  for (const auto& spec : kSysctls) {
+    auto it = value.find(spec.name);
+    if (it == value.end()) continue;
+    if (auto number = reader.integer(*it, cat("/mqueue/", spec.name), spec.min, spec.max,
+                                     cat("the kernel refuses more for fs.mqueue.", spec.name))) {
+      sysctls.*(spec.field) = static_cast<long>(*number);
     }
-  }
-  return {};
-}
-
-Result<std::string> required_string(const json& object, const char* key, const std::string& pointer,
-                                    const BoardErrors& errors) {
-  auto it = object.find(key);
-  if (it == object.end()) return errors.at(pointer, cat("missing required key \"", key, "\""));
-  if (!it->is_string() || it->get<std::string>().empty()) {
-    return errors.at(cat(pointer, "/", key), "must be a non-empty string");
-  }
-  return it->get<std::string>();
-}
-
-Result<long> integer_in_range(const json& value, long min, long max, const std::string& pointer,
-                              const BoardErrors& errors, std::string_view limit_name) {
-  if (!value.is_number_integer()) return errors.at(pointer, "must be an integer");
-  auto number = value.get<long long>();
-  if (number < min || number > max) {
-    return errors.at(pointer, cat(number, " is outside ", min, "..", max),
-                     cat("the range is the ", limit_name));
-  }
-  return static_cast<long>(number);
-}
-
-Result<MqueueSysctls> parse_mqueue(const json& value, const BoardErrors& errors) {
-  if (!value.is_object()) return errors.at("/mqueue", "must be an object of sysctl values");
-  MqueueSysctls sysctls;
-  for (const auto& [key, item] : value.items()) {
-    const SysctlSpec* spec = nullptr;
-    for (const auto& candidate : kSysctls) {
-      if (key == candidate.name) spec = &candidate;
-    }
-    if (spec == nullptr) {
-      return errors.at(cat("/mqueue/", key), cat("unknown sysctl \"", key, "\""),
-                       "allowed: msg_max, msgsize_max, msg_default, msgsize_default, queues_max");
-    }
-    auto number = integer_in_range(item, spec->min, spec->max, cat("/mqueue/", key), errors,
-                                   "kernel's hard limit for fs.mqueue." + key);
-    if (!number) return std::unexpected(number.error());
-    sysctls.*(spec->field) = *number;
   }
   // The kernel clamps a default to its maximum silently; say so instead.
   if (sysctls.msg_default && sysctls.msg_max && *sysctls.msg_default > *sysctls.msg_max) {
-    return errors.at("/mqueue/msg_default", "is above msg_max", "lower it or raise msg_max");
+    reader.error("/mqueue/msg_default", "is above msg_max", "lower it or raise msg_max");
   }
   if (sysctls.msgsize_default && sysctls.msgsize_max &&
       *sysctls.msgsize_default > *sysctls.msgsize_max) {
-    return errors.at("/mqueue/msgsize_default", "is above msgsize_max",
-                     "lower it or raise msgsize_max");
+    reader.error("/mqueue/msgsize_default", "is above msgsize_max",
+                 "lower it or raise msgsize_max");
   }
-  return sysctls;
 }
 
-Result<QemuProfile> parse_qemu(const json& value, const BoardErrors& errors) {
-  if (!value.is_object()) return errors.at("/qemu", "must be an object");
-  if (auto keys = check_keys(value, {"machine", "cpu", "memory-mib", "console", "kernel-package"},
-                             "/qemu", errors);
-      !keys) {
-    return std::unexpected(keys.error());
+// Reads `key` of `object` as a required non-empty string into `target`.
+void read_required_text(JsonReader& reader, const Json& object, const std::string& pointer,
+                        std::string_view key, std::string& target) {
+  if (const Json* value = reader.required(object, pointer, key, "every board profile sets it")) {
+    if (auto text = reader.non_empty_text(*value, cat(pointer, '/', key))) target = *text;
   }
+}
+
+std::optional<QemuProfile> read_qemu(JsonReader& reader, const Json& value) {
+  if (!reader.expect_object(value, "/qemu")) return std::nullopt;
+  reader.check_keys(value, "/qemu", {"machine", "cpu", "memory-mib", "console", "kernel-package"},
+                    "the qemu profile");
   QemuProfile qemu;
-  for (auto [key, target] :
-       {std::pair{"machine", &qemu.machine}, std::pair{"cpu", &qemu.cpu},
-        std::pair{"console", &qemu.console}, std::pair{"kernel-package", &qemu.kernel_package}}) {
-    auto text = required_string(value, key, "/qemu", errors);
-    if (!text) return std::unexpected(text.error());
-    *target = *text;
+  read_required_text(reader, value, "/qemu", "machine", qemu.machine);
+  read_required_text(reader, value, "/qemu", "cpu", qemu.cpu);
+  read_required_text(reader, value, "/qemu", "console", qemu.console);
+  read_required_text(reader, value, "/qemu", "kernel-package", qemu.kernel_package);
+  if (!qemu.kernel_package.empty() && !qemu.kernel_package.starts_with("linux-image-")) {
+    reader.error("/qemu/kernel-package", "must name a Debian linux-image-* package",
+                 "e.g. linux-image-arm64 or linux-image-armmp");
   }
-  if (qemu.kernel_package.rfind("linux-image-", 0) != 0) {
-    return errors.at("/qemu/kernel-package", "must name a Debian linux-image-* package",
-                     "e.g. linux-image-arm64 or linux-image-armmp");
+  if (const Json* memory = reader.required(value, "/qemu", "memory-mib",
+                                           "the memory the test image boots with, e.g. 1024")) {
+    if (auto mib = reader.integer(*memory, "/qemu/memory-mib", 64, 4096,
+                                  "the memory a test image boots with")) {
+      qemu.memory_mib = static_cast<int>(*mib);
+    }
   }
-  auto memory = value.find("memory-mib");
-  if (memory == value.end()) return errors.at("/qemu", "missing required key \"memory-mib\"");
-  auto mib = integer_in_range(*memory, 64, 4096, "/qemu/memory-mib", errors,
-                              "memory a test image boots with");
-  if (!mib) return std::unexpected(mib.error());
-  qemu.memory_mib = static_cast<int>(*mib);
   return qemu;
 }
 
-Result<Board> parse_document(const json& document, const BoardErrors& errors,
-                             const std::string& directory) {
-  if (!document.is_object()) return errors.at("", "a board profile is a JSON object");
-  if (auto keys = check_keys(
-          document,
-          {"name", "description", "architecture", "toolchain", "mqueue", "manifest", "qemu"}, "",
-          errors);
-      !keys) {
-    return std::unexpected(keys.error());
+void read_board(JsonReader& reader, const Json& document, const std::string& directory,
+                Board& board) {
+  if (!document.is_object()) {
+    reader.error("", cat("a board profile is a JSON object, got ", json_type_name(document)));
+    return;
   }
-  Board board;
+  reader.check_keys(
+      document, "",
+      {"name", "description", "architecture", "toolchain", "mqueue", "manifest", "qemu"},
+      "a board profile");
   board.directory = directory;
-  for (auto [key, target] :
-       {std::pair{"name", &board.name}, std::pair{"description", &board.description},
-        std::pair{"architecture", &board.architecture}, std::pair{"toolchain", &board.toolchain},
-        std::pair{"manifest", &board.manifest}}) {
-    auto text = required_string(document, key, "", errors);
-    if (!text) return std::unexpected(text.error());
-    *target = *text;
-  }
-  if (!valid_name(board.name)) {
-    return errors.at("/name", cat("invalid board name \"", board.name, "\""),
-                     "use [a-z0-9][a-z0-9-]*, at most 40 characters");
-  }
-  if (!directory.empty() && base_name(directory) != board.name) {
-    return errors.at("/name", cat("\"", board.name, "\" differs from its directory ", directory),
-                     "a board lives in boards/<name>/board.json");
+  read_required_text(reader, document, "", "name", board.name);
+  read_required_text(reader, document, "", "description", board.description);
+  read_required_text(reader, document, "", "architecture", board.architecture);
+  read_required_text(reader, document, "", "toolchain", board.toolchain);
+  read_required_text(reader, document, "", "manifest", board.manifest);
+  if (!board.name.empty()) {
+    if (auto problem = check_name(board.name, "board name"); !problem.empty()) {
+      reader.error("/name", problem);
+    } else if (!directory.empty() && base_name(directory) != board.name) {
+      reader.error("/name", cat("\"", board.name, "\" differs from its directory ", directory),
+                   "a board lives in boards/<name>/board.json");
+    }
   }
   const Architecture* architecture = nullptr;
   for (const auto& candidate : kArchitectures) {
     if (board.architecture == candidate.debian) architecture = &candidate;
   }
-  if (architecture == nullptr) {
-    return errors.at("/architecture", cat("unknown architecture \"", board.architecture, "\""),
-                     "use arm64 or armhf (Debian's names)");
+  if (architecture == nullptr && !board.architecture.empty()) {
+    reader.error("/architecture", cat("unknown architecture \"", board.architecture, "\""),
+                 "use arm64 or armhf (Debian's names)");
   }
-  if (board.toolchain != architecture->triplet) {
-    return errors.at(
+  if (architecture != nullptr && !board.toolchain.empty() &&
+      board.toolchain != architecture->triplet) {
+    reader.error(
         "/toolchain", cat("\"", board.toolchain, "\" does not build for ", board.architecture),
         cat("use ", architecture->triplet, " (toolchains/", architecture->triplet, ".cmake)"));
   }
   if (auto mqueue = document.find("mqueue"); mqueue != document.end()) {
-    auto sysctls = parse_mqueue(*mqueue, errors);
-    if (!sysctls) return std::unexpected(sysctls.error());
-    board.mqueue = *sysctls;
+    read_mqueue(reader, *mqueue, board.mqueue);
   }
   if (auto qemu = document.find("qemu"); qemu != document.end()) {
-    auto profile = parse_qemu(*qemu, errors);
-    if (!profile) return std::unexpected(profile.error());
-    board.qemu = *profile;
+    board.qemu = read_qemu(reader, *qemu);
   }
-  std::string manifest = board.manifest.front() == '/'
-                             ? normal_absolute(board.manifest)
-                             : normal_absolute(cat(directory, "/", board.manifest));
-  if (!is_file_type(manifest, S_IFREG)) {
-    return errors.at("/manifest", cat("no manifest at ", manifest),
-                     "name a file next to board.json, e.g. \"gateway.json\"");
+  if (!board.manifest.empty()) {
+    std::string manifest = board.manifest.front() == '/'
+                               ? normal_absolute(board.manifest)
+                               : normal_absolute(cat(directory, "/", board.manifest));
+    if (!is_file_type(manifest, S_IFREG)) {
+      reader.error("/manifest", cat("no manifest at ", manifest),
+                   "name a file next to board.json, e.g. \"gateway.json\"");
+    }
+    board.manifest = manifest;
   }
-  board.manifest = manifest;
-  return board;
 }
 
 }  // namespace
 
 Result<Board> parse_board(std::string_view text, const std::string& file,
                           const std::string& directory) {
-  BoardErrors errors(file);
-  json document;
-  try {
-    document = json::parse(text);
-  } catch (const json::parse_error& error) {
-    return errors.at("", error.what(), "board.json must be valid JSON");
+  Diagnostics diagnostics;
+  Board board;
+  if (auto document = parse_json(text, diagnostics)) {
+    read_document(diagnostics, [&] {
+      JsonReader reader(diagnostics);
+      read_board(reader, *document, directory, board);
+    });
   }
-  return parse_document(document, errors, directory);
+  if (diagnostics.has_errors()) {
+    // Every problem, one compiler-style line each, as `validate` prints a manifest's.
+    std::string lines = diagnostics.format(file);
+    lines.pop_back();
+    return fail(std::move(lines));
+  }
+  return board;
 }
 
 Result<Board> load_board_file(const std::string& path) {
   auto text = read_text_file(path);
-  if (!text) {
-    auto error = text.error();
-    error.message = cat("cannot read board profile: ", error.message);
-    return std::unexpected(error);
-  }
+  if (!text) return std::unexpected(text.error().wrap("cannot read board profile"));
   return parse_board(*text, path, parent_of(normal_absolute(path)));
 }
 
@@ -306,16 +243,16 @@ Result<Board> find_board(const std::string& name, const std::vector<std::string>
   if (name.find('/') != std::string::npos) {
     return load_board_file(is_file_type(name, S_IFDIR) ? cat(name, "/board.json") : name);
   }
-  if (!valid_name(name)) {
-    return fail(cat("invalid board name \"", name, "\""),
-                "board names are [a-z0-9][a-z0-9-]*, at most 40 characters");
+  if (auto problem = check_name(name, "board name"); !problem.empty()) {
+    return fail(cat("invalid board name \"", name, "\": ", problem));
   }
   for (const auto& dir : dirs) {
     auto candidate = cat(dir, "/", name, "/board.json");
     if (::access(candidate.c_str(), F_OK) == 0) return load_board_file(candidate);
   }
-  return fail(cat("no board \"", name, "\" in ", join(dirs, ", ")),
-              "install boards/<name>/ under /etc/ipcrt/boards, or set IPCRT_BOARDS to a boards directory");
+  return fail(
+      cat("no board \"", name, "\" in ", join(dirs, ", ")),
+      "install boards/<name>/ under /etc/ipcrt/boards, or set IPCRT_BOARDS to a boards directory");
 }
 
 std::vector<SysctlSetting> mqueue_sysctl_settings(const MqueueSysctls& sysctls) {

@@ -21,10 +21,47 @@ std::string example_connection(const std::string& plug_ref, const std::string& s
   return cat("{\"plug\": \"", plug_ref, "\", \"slot\": \"", slot_ref, "\"}");
 }
 
+// A connection to the system slot (":shared-memory", as `snap connect` writes it): only a
+// private shared-memory plug connects there, and it would even without the entry.
+std::optional<Connection> check_system_slot(const ConnectionSpec& spec, const Service* plug_service,
+                                            Diagnostics& diagnostics) {
+  const Plug* plug = plug_service ? plug_service->find_plug(spec.plug) : nullptr;
+  if (plug_service == nullptr) {
+    diagnostics.error(spec.pointer + "/plug", cat("no service named \"", spec.plug_service, "\""));
+  } else if (plug == nullptr) {
+    diagnostics.error(spec.pointer + "/plug", cat("service \"", spec.plug_service,
+                                                  "\" has no plug named \"", spec.plug, "\""));
+  }
+  const std::string_view system_slot_name = kSystemShmSlot.substr(1);
+  if (spec.slot != system_slot_name) {
+    diagnostics.error(spec.pointer + "/slot",
+                      cat("no system slot \":", spec.slot, "\": the only one is \"", kSystemShmSlot,
+                          "\", for private shared-memory plugs"),
+                      "name a slot as \"SERVICE:SLOT\"");
+    return std::nullopt;
+  }
+  if (plug == nullptr) return std::nullopt;
+  if (!plug->private_shm) {
+    diagnostics.error(spec.pointer,
+                      cat("plug ", spec.plug_service, ':', spec.plug,
+                          " is not a private "
+                          "shared-memory plug, the only kind the system slot ",
+                          kSystemShmSlot, " serves"),
+                      plug->interface == Interface::SharedMemory
+                          ? std::string("add \"private\": true to the plug, or connect it to a "
+                                        "service's slot")
+                          : std::string("connect it to a service's slot"));
+    return std::nullopt;
+  }
+  return Connection{spec.plug_service,       spec.plug, "", std::string(system_slot_name),
+                    Interface::SharedMemory, false};
+}
+
 // Checks one entry of `connections`; returns the connection when it is valid.
 std::optional<Connection> check_explicit(const Manifest& manifest, const ConnectionSpec& spec,
                                          Diagnostics& diagnostics) {
   const Service* plug_service = manifest.find_service(spec.plug_service);
+  if (spec.slot_service.empty()) return check_system_slot(spec, plug_service, diagnostics);
   const Service* slot_service = manifest.find_service(spec.slot_service);
   const Plug* plug = plug_service ? plug_service->find_plug(spec.plug) : nullptr;
   const Slot* slot = slot_service ? slot_service->find_slot(spec.slot) : nullptr;
@@ -61,9 +98,11 @@ std::optional<Connection> check_explicit(const Manifest& manifest, const Connect
     return std::nullopt;
   }
   if (plug->private_shm) {
-    diagnostics.error(spec.pointer, cat("plug ", spec.plug_service, ':', spec.plug,
-                                        " is private and connects to the implicit system slot "
-                                        "by itself: remove this connection"));
+    diagnostics.error(spec.pointer,
+                      cat("plug ", spec.plug_service, ':', spec.plug,
+                          " is private: it connects to the implicit system slot, not to ",
+                          spec.slot_service, ':', spec.slot),
+                      cat("remove this connection, or make its slot \"", kSystemShmSlot, "\""));
     return std::nullopt;
   }
   if (plug->identifier != slot->identifier) {
@@ -109,8 +148,8 @@ std::vector<Connection> resolve_connections(const Manifest& manifest, Diagnostic
       }
       if (named.contains(plug_ref)) continue;
       if (plug.private_shm) {
-        connections.push_back(
-            {service.name, plug.name, "", "shared-memory", Interface::SharedMemory, true});
+        connections.push_back({service.name, plug.name, "", std::string(kSystemShmSlot.substr(1)),
+                               Interface::SharedMemory, true});
         continue;
       }
       std::vector<SlotRef> candidates;

@@ -10,6 +10,9 @@
 
 namespace ipcrt::config {
 
+// The implicit slot a private shared-memory plug connects to, as `snap connect` names it.
+inline constexpr std::string_view kSystemShmSlot = ":shared-memory";
+
 struct Connection {
   std::string plug_service;
   std::string plug;

@@ -1,9 +1,11 @@
-// Compiler-style diagnostics for manifests (SPEC §2.6): every problem is collected, not just
-// the first, and printed as `FILE: /json/pointer: error: message`, or with line and column
-// for JSON syntax errors.
+// Compiler-style diagnostics for manifests and board profiles (SPEC §2.6): every problem is
+// collected, not just the first, and printed as `FILE: /json/pointer: error: message`, or with
+// line and column for JSON syntax errors. A hint, when there is one, follows the message as
+// ` (hint: ...)`, the shape Error::describe() gives every other error of the runtime.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,21 +16,28 @@ enum class Severity { Error, Warning };
 struct Diagnostic {
   Severity severity = Severity::Error;
   std::string pointer;  // JSON pointer; empty for the whole document
-  std::string message;  // says what is wrong and how to fix it
+  std::string message;  // says what is wrong
+  std::string hint;     // how to fix it, when the message does not already say so
   int line = 0;         // set for syntax errors only (1-based)
   int column = 0;
+
+  // The message with its hint: "unknown key \"servces\" (hint: did you mean \"services\"?)".
+  [[nodiscard]] std::string text() const {
+    if (hint.empty()) return message;
+    return message + " (hint: " + hint + ')';
+  }
 };
 
 class Diagnostics {
  public:
-  void error(std::string pointer, std::string message) {
-    items_.push_back({Severity::Error, std::move(pointer), std::move(message), 0, 0});
+  void error(std::string pointer, std::string message, std::string hint = {}) {
+    add(Severity::Error, std::move(pointer), std::move(message), std::move(hint));
   }
-  void warning(std::string pointer, std::string message) {
-    items_.push_back({Severity::Warning, std::move(pointer), std::move(message), 0, 0});
+  void warning(std::string pointer, std::string message, std::string hint = {}) {
+    add(Severity::Warning, std::move(pointer), std::move(message), std::move(hint));
   }
   void syntax_error(int line, int column, std::string message) {
-    items_.push_back({Severity::Error, {}, std::move(message), line, column});
+    items_.push_back({Severity::Error, {}, std::move(message), {}, line, column});
   }
   void append(const Diagnostics& other) {
     items_.insert(items_.end(), other.items_.begin(), other.items_.end());
@@ -56,14 +65,33 @@ class Diagnostics {
         text += item.pointer.empty() ? "/" : item.pointer;
       }
       text += item.severity == Severity::Error ? ": error: " : ": warning: ";
-      text += item.message;
+      text += item.text();
       text += '\n';
     }
     return text;
   }
 
  private:
+  void add(Severity severity, std::string pointer, std::string message, std::string hint) {
+    items_.push_back({severity, std::move(pointer), std::move(message), std::move(hint), 0, 0});
+  }
+
   std::vector<Diagnostic> items_;
 };
+
+// RFC 6901: `~` becomes `~0` and `/` becomes `~1`. Returns "/" + the escaped key.
+[[nodiscard]] inline std::string pointer_segment(std::string_view key) {
+  std::string segment = "/";
+  for (char c : key) {
+    if (c == '~') {
+      segment += "~0";
+    } else if (c == '/') {
+      segment += "~1";
+    } else {
+      segment += c;
+    }
+  }
+  return segment;
+}
 
 }  // namespace ipcrt::config

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -26,6 +27,35 @@ enum Permission : unsigned {
   kPermAll = kPermRead | kPermWrite | kPermCreate | kPermDelete,
 };
 
+struct PermissionWord {
+  Permission bit;
+  std::string_view word;  // as written in a slot's `permissions`
+};
+
+// The one spelling of each permission: the parser reads these words, and denials, policies and
+// plans print them, always in this order.
+inline constexpr PermissionWord kPermissionWords[] = {
+    {kPermRead, "read"}, {kPermWrite, "write"}, {kPermCreate, "create"}, {kPermDelete, "delete"}};
+
+// snapd's `open`, which every grant includes, so it sets no bit.
+inline constexpr std::string_view kPermissionOpen = "open";
+
+[[nodiscard]] inline std::string_view permission_word(Permission bit) {
+  for (const auto& [known, word] : kPermissionWords) {
+    if (known == bit) return word;
+  }
+  return {};
+}
+
+// The words of the bits set in `bits`, in kPermissionWords order: {"read", "create"}.
+[[nodiscard]] inline std::vector<std::string_view> permission_words(unsigned bits) {
+  std::vector<std::string_view> words;
+  for (const auto& [bit, word] : kPermissionWords) {
+    if ((bits & bit) != 0U) words.push_back(word);
+  }
+  return words;
+}
+
 enum class RestartPolicy { No, OnFailure, Always };
 enum class Confinement { Strict, Complain, Off };
 
@@ -39,9 +69,23 @@ struct MqSlot {
   bool remove_on_stop = false;  // queues are kernel-persistent unless this is set
 };
 
+// What glibc's sem_open("/NAME") opens: the object "sem.NAME" (SPEC §2.3).
+inline constexpr std::string_view kSemaphorePrefix = "sem.";
+
+// One entry of a shared-memory slot's `read` or `write` list: a name, or an object with a
+// size, or for a semaphore its initial value.
+struct ShmObject {
+  std::string name;                         // under /dev/shm, without the prefix
+  std::optional<std::uint64_t> size;        // bytes to create it with; unset: as it comes
+  std::optional<unsigned> semaphore_value;  // only on semaphores; unset: 0
+  std::string pointer;                      // JSON pointer of the entry
+
+  [[nodiscard]] bool is_semaphore() const { return name.starts_with(kSemaphorePrefix); }
+};
+
 struct ShmSlot {
-  std::vector<std::string> read;   // object names under /dev/shm, read-only for plugs
-  std::vector<std::string> write;  // object names under /dev/shm, read-write for plugs
+  std::vector<ShmObject> read;   // read-only for plugs
+  std::vector<ShmObject> write;  // read-write for plugs
 };
 
 struct Slot {
@@ -62,6 +106,17 @@ struct Plug {
   bool private_shm = false;  // shared-memory `private: true`
   std::string pointer;
 };
+
+// libseccomp 2.5's architecture names (seccomp_arch_resolve_name): what seccomp.architectures
+// accepts, and the ABIs whose syscall names `validate` knows.
+inline constexpr std::string_view kSeccompArchitectures[] = {
+    "x86",       "x86_64", "x32",      "arm",         "aarch64", "mips",  "mips64",
+    "mips64n32", "mipsel", "mipsel64", "mipsel64n32", "ppc",     "ppc64", "ppc64le",
+    "s390",      "s390x",  "parisc",   "parisc64",    "riscv64",
+};
+
+// Which list of `seccomp` an entry is in.
+enum class SeccompList { Allow, Deny };
 
 struct SeccompSettings {
   std::vector<std::string> allow;          // syscall names or @groups

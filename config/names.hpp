@@ -12,7 +12,8 @@ namespace ipcrt::config {
 inline constexpr std::size_t kMaxNameLength = 40;
 inline constexpr std::size_t kMaxObjectNameLength = 255;  // NAME_MAX, also for queue names
 
-// `[a-z0-9][a-z0-9-]*`, at most 40 characters. `what` names the value: "service name".
+// `[a-z0-9][a-z0-9-]*`, at most 40 bytes (all ASCII, so also 40 characters). `what` names the
+// value: "service name".
 [[nodiscard]] std::string check_name(std::string_view name, std::string_view what);
 
 struct QueuePath {
@@ -37,7 +38,7 @@ struct QueuePath {
 [[nodiscard]] std::string check_shm_name(std::string_view name);
 
 // A user or group: a name (`[a-z_][a-z0-9_-]*`, optional trailing `$`, at most 32 characters)
-// or a decimal id below 4294967295.
+// or a decimal id below 4294967295. Every length limit here is in bytes, as the kernel counts.
 [[nodiscard]] std::string check_account(std::string_view value, std::string_view what);
 
 }  // namespace ipcrt::config

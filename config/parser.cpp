@@ -6,251 +6,30 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/file.hpp"
+#include "common/mqueue_limits.hpp"
 #include "common/text.hpp"
+#include "config/json_reader.hpp"
 #include "config/names.hpp"
 
 namespace ipcrt::config {
 namespace {
 
-using Json = nlohmann::ordered_json;
-using Keys = std::initializer_list<std::string_view>;
-
-// nlohmann reports a byte offset; editors want line and column (1-based).
-void report_syntax_error(std::string_view text, const nlohmann::json::parse_error& error,
-                         Diagnostics& diagnostics) {
-  const std::size_t offset = error.byte == 0 ? 0 : std::min(error.byte - 1, text.size());
-  int line = 1;
-  int column = 1;
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  std::string what = error.what();
-  // Keep nlohmann's explanation, drop its "[json.exception.parse_error.101] parse error at
-  // line 3, column 14: " prefix, which repeats what the location already says.
-  if (auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
-  diagnostics.syntax_error(line, column, "invalid JSON: " + what);
-}
-
-// Duplicate object keys are silently merged by JSON parsers; in a manifest they are almost
-// always a copy-paste mistake, so the parse callback tracks the pointer and reports them.
-class DuplicateKeyFinder {
- public:
-  explicit DuplicateKeyFinder(Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
-
-  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start:
-        count_element();
-        frames_.push_back({event == Json::parse_event_t::array_start, 0, {}, {}});
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        if (!frames_.empty()) frames_.pop_back();
-        break;
-      case Json::parse_event_t::key: {
-        Frame& frame = frames_.back();
-        frame.key = parsed.get<std::string>();
-        if (!frame.keys.insert(frame.key).second) {
-          diagnostics_.error(pointer(), cat("duplicate key \"", frame.key,
-                                            "\": the later value would silently replace the "
-                                            "earlier one; keep one"));
-        }
-        break;
-      }
-      case Json::parse_event_t::value:
-        count_element();
-        break;
-    }
-    return true;
-  }
-
- private:
-  struct Frame {
-    bool array;
-    std::size_t count;  // elements seen, for arrays
-    std::string key;    // current key, for objects
-    std::set<std::string> keys;
-  };
-
-  void count_element() {
-    if (!frames_.empty() && frames_.back().array) ++frames_.back().count;
-  }
-  std::string pointer() const {
-    std::string text;
-    for (const auto& frame : frames_) {
-      if (frame.array) {
-        text += '/';
-        text += std::to_string(frame.count - 1);
-      } else {
-        text += pointer_segment(frame.key);
-      }
-    }
-    return text;
-  }
-
-  Diagnostics& diagnostics_;
-  std::vector<Frame> frames_;
-};
-
-const char* type_name(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-      return "an integer";
-    case Json::value_t::number_float:
-      return "a number with a fraction";
-    default:
-      return "a binary value";
-  }
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string quoted_list(Keys values) {
-  std::vector<std::string> items;
-  for (auto value : values) items.push_back(cat('"', value, '"'));
-  return join(items, ", ");
-}
-
-// Context shared by every rule: the diagnostics and the pointer arithmetic.
-class Reader {
+// The manifest's reader: the generic JSON reads plus what only manifests need.
+class Reader : public JsonReader {
  public:
   Reader(Diagnostics& diagnostics, const ParseOptions& options)
-      : diagnostics_(diagnostics), options_(options) {}
+      : JsonReader(diagnostics), options_(options) {}
 
-  void error(const std::string& pointer, std::string message) {
-    diagnostics_.error(pointer, std::move(message));
-  }
   const ParseOptions& options() const { return options_; }
-
-  // Reports each key of `object` not in `allowed`, with a close match when there is one.
-  void check_keys(const Json& object, const std::string& pointer, Keys allowed,
-                  std::string_view where) {
-    for (const auto& [key, value] : object.items()) {
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string message = cat("unknown key \"", key, "\" in ", where);
-      std::string_view closest;
-      std::size_t best = 3;
-      for (auto candidate : allowed) {
-        const std::size_t distance = edit_distance(key, candidate);
-        if (distance < best) {
-          best = distance;
-          closest = candidate;
-        }
-      }
-      if (!closest.empty()) message += cat(": did you mean \"", closest, "\"?");
-      message += cat(" (allowed keys: ", join(allowed, ", "), ")");
-      error(pointer + pointer_segment(key), message);
-    }
-  }
-
-  bool expect(bool ok, const Json& value, const std::string& pointer, std::string_view what) {
-    if (!ok) error(pointer, cat("expected ", what, ", got ", type_name(value)));
-    return ok;
-  }
-  bool expect_object(const Json& value, const std::string& pointer) {
-    return expect(value.is_object(), value, pointer, "an object");
-  }
-  bool expect_string(const Json& value, const std::string& pointer) {
-    return expect(value.is_string(), value, pointer, "a string");
-  }
-  bool expect_bool(const Json& value, const std::string& pointer) {
-    return expect(value.is_boolean(), value, pointer, "true or false");
-  }
-
-  // A string without NUL bytes, which could never reach the kernel intact.
-  std::optional<std::string> text(const Json& value, const std::string& pointer) {
-    if (!expect_string(value, pointer)) return std::nullopt;
-    auto result = value.get<std::string>();
-    if (result.find('\0') != std::string::npos) {
-      error(pointer, "contains a NUL character, which cannot be passed to the kernel: remove it");
-      return std::nullopt;
-    }
-    return result;
-  }
-
-  // An array of strings; bad elements are reported and skipped.
-  std::vector<std::string> string_list(const Json& value, const std::string& pointer) {
-    std::vector<std::string> result;
-    if (!expect(value.is_array(), value, pointer, "an array of strings")) return result;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      if (auto item = text(value[i], cat(pointer, '/', i))) result.push_back(std::move(*item));
-    }
-    return result;
-  }
-
-  // An integer in [minimum, maximum]; `what` says what the value means.
-  std::optional<std::uint64_t> integer(const Json& value, const std::string& pointer,
-                                       std::uint64_t minimum, std::uint64_t maximum) {
-    const std::string range =
-        minimum == 1 ? "a positive integer" : cat("an integer from ", minimum);
-    const std::string bound = maximum == std::numeric_limits<std::uint64_t>::max()
-                                  ? std::string()
-                                  : cat(" up to ", maximum);
-    if (!value.is_number_integer()) {
-      error(pointer, cat("expected ", range, bound, ", got ", type_name(value)));
-      return std::nullopt;
-    }
-    if (!value.is_number_unsigned() || value.get<std::uint64_t>() < minimum ||
-        value.get<std::uint64_t>() > maximum) {
-      error(pointer, cat("expected ", range, bound, ", got ", value.dump()));
-      return std::nullopt;
-    }
-    return value.get<std::uint64_t>();
-  }
-
-  template <class Enum>
-  std::optional<Enum> choice(const Json& value, const std::string& pointer,
-                             std::initializer_list<std::pair<std::string_view, Enum>> values) {
-    std::vector<std::string> names;
-    for (const auto& [name, item] : values) names.push_back(cat('"', name, '"'));
-    if (value.is_string()) {
-      for (const auto& [name, item] : values) {
-        if (value.get<std::string>() == name) return item;
-      }
-      error(pointer, cat("unknown value ", value.dump(), ": use one of ", join(names, ", ")));
-      return std::nullopt;
-    }
-    error(pointer, cat("expected one of ", join(names, ", "), ", got ", type_name(value)));
-    return std::nullopt;
-  }
 
   void check_name_value(const std::string& name, const std::string& pointer,
                         std::string_view what) {
@@ -258,7 +37,6 @@ class Reader {
   }
 
  private:
-  Diagnostics& diagnostics_;
   const ParseOptions& options_;
 };
 
@@ -278,20 +56,13 @@ constexpr RlimitName kRlimits[] = {
     {"stack", RLIMIT_STACK},
 };
 
-// libseccomp 2.5's architecture names (seccomp_arch_resolve_name).
-constexpr std::string_view kArchitectures[] = {
-    "x86",       "x86_64", "x32",      "arm",         "aarch64", "mips",  "mips64",
-    "mips64n32", "mipsel", "mipsel64", "mipsel64n32", "ppc",     "ppc64", "ppc64le",
-    "s390",      "s390x",  "parisc",   "parisc64",    "riscv64",
-};
-
 std::optional<std::uint64_t> rlimit_value(Reader& reader, const Json& value,
                                           const std::string& pointer) {
   if (value.is_string() && value.get<std::string>() == "infinity") return RLIM_INFINITY;
   if (value.is_number_unsigned()) return value.get<std::uint64_t>();
   const bool show_value = value.is_string() || value.is_number_integer();
   reader.error(pointer, cat("expected a non-negative integer or \"infinity\", got ",
-                            show_value ? value.dump() : std::string(type_name(value))));
+                            show_value ? value.dump() : std::string(json_type_name(value))));
   return std::nullopt;
 }
 
@@ -340,7 +111,7 @@ void read_seccomp(Reader& reader, const Json& value, const std::string& pointer,
                   SeccompSettings& seccomp) {
   if (!reader.expect_object(value, pointer)) return;
   reader.check_keys(value, pointer, {"allow", "deny", "architectures"}, "seccomp");
-  auto syscall_list = [&](const char* key, std::vector<std::string>& out) {
+  auto syscall_list = [&](const char* key, SeccompList list, std::vector<std::string>& out) {
     auto it = value.find(key);
     if (it == value.end()) return;
     const std::string at = cat(pointer, '/', key);
@@ -360,19 +131,25 @@ void read_seccomp(Reader& reader, const Json& value, const std::string& pointer,
                                           "(e.g. \"sendmsg\", \"@network-io\")"));
         continue;
       }
+      if (const auto check = reader.options().seccomp_entry_problem) {
+        if (auto problem = check(item, list)) {
+          reader.error(cat(at, '/', i), problem->message, problem->hint);
+          continue;
+        }
+      }
       out.push_back(item);
     }
   };
-  syscall_list("allow", seccomp.allow);
-  syscall_list("deny", seccomp.deny);
+  syscall_list("allow", SeccompList::Allow, seccomp.allow);
+  syscall_list("deny", SeccompList::Deny, seccomp.deny);
   if (auto it = value.find("architectures"); it != value.end()) {
     const std::string at = pointer + "/architectures";
     auto items = reader.string_list(*it, at);
     for (std::size_t i = 0; i < items.size(); ++i) {
-      if (std::find(std::begin(kArchitectures), std::end(kArchitectures), items[i]) ==
-          std::end(kArchitectures)) {
+      if (std::find(std::begin(kSeccompArchitectures), std::end(kSeccompArchitectures), items[i]) ==
+          std::end(kSeccompArchitectures)) {
         reader.error(cat(at, '/', i), cat("unknown architecture \"", items[i], "\": use one of ",
-                                          join(kArchitectures, ", ")));
+                                          join(kSeccompArchitectures, ", ")));
         continue;
       }
       seccomp.architectures.push_back(items[i]);
@@ -408,7 +185,7 @@ void read_account(Reader& reader, const Json& value, const std::string& pointer,
   } else if (value.is_string()) {
     text = value.get<std::string>();
   } else {
-    reader.error(pointer, cat("expected a ", what, " name or number, got ", type_name(value)));
+    reader.error(pointer, cat("expected a ", what, " name or number, got ", json_type_name(value)));
     return;
   }
   if (auto problem = check_account(text, what); !problem.empty()) {
@@ -422,19 +199,16 @@ void read_account(Reader& reader, const Json& value, const std::string& pointer,
 
 std::optional<Interface> read_interface(Reader& reader, const Json& object,
                                         const std::string& pointer) {
-  auto it = object.find("interface");
-  if (it == object.end()) {
-    reader.error(pointer,
-                 "missing \"interface\": add \"interface\": \"posix-mq\" or "
-                 "\"shared-memory\"");
-    return std::nullopt;
-  }
+  const Json* value = reader.required(object, pointer, "interface",
+                                      "add \"interface\": \"posix-mq\" or \"shared-memory\"");
+  if (value == nullptr) return std::nullopt;
   return reader.choice<Interface>(
-      *it, pointer + "/interface",
+      *value, pointer + "/interface",
       {{"posix-mq", Interface::PosixMq}, {"shared-memory", Interface::SharedMemory}});
 }
 
-// The `posix-mq` / `shared-memory` attribute; defaults to the slot or plug name.
+// The `posix-mq` / `shared-memory` attribute; defaults to the slot or plug name, also when it
+// is empty, as snapd does.
 std::string read_identifier(Reader& reader, const Json& object, const std::string& pointer,
                             Interface interface, const std::string& fallback) {
   const char* key = interface_name(interface);
@@ -442,12 +216,39 @@ std::string read_identifier(Reader& reader, const Json& object, const std::strin
   if (it == object.end()) return fallback;
   const std::string at = cat(pointer, '/', key);
   auto text = reader.text(*it, at);
-  if (!text) return fallback;
-  if (text->empty()) {
-    reader.error(at, "empty identifier: omit it to use the name, or write one");
-    return fallback;
-  }
+  if (!text || text->empty()) return fallback;
   return *text;
+}
+
+// The bits of a `permissions` array, or nothing after reporting its bad entries.
+std::optional<unsigned> read_permissions(Reader& reader, const Json& value,
+                                         const std::string& pointer) {
+  if (!reader.expect(value.is_array(), value, pointer, "an array of strings")) {
+    return std::nullopt;
+  }
+  std::vector<std::string> allowed;
+  for (const auto& [bit, word] : kPermissionWords) allowed.push_back(cat('"', word, '"'));
+  allowed.push_back(cat('"', kPermissionOpen, '"'));
+  bool valid = true;
+  unsigned bits = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string at = cat(pointer, '/', i);
+    auto word = reader.text(value[i], at);
+    if (!word) {
+      valid = false;
+      continue;
+    }
+    auto known = std::find_if(std::begin(kPermissionWords), std::end(kPermissionWords),
+                              [&](const PermissionWord& item) { return item.word == *word; });
+    if (known != std::end(kPermissionWords)) {
+      bits |= known->bit;
+    } else if (*word != kPermissionOpen) {
+      reader.error(at, cat("unknown permission \"", *word, "\": use ", join(allowed, ", ")));
+      valid = false;
+    }
+  }
+  if (!valid) return std::nullopt;
+  return bits;
 }
 
 void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer, MqSlot& mq) {
@@ -455,74 +256,50 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
                     {"interface", "posix-mq", "path", "permissions", "max-messages", "message-size",
                      "mode", "create", "remove-on-stop"},
                     "a posix-mq slot");
-  auto path = object.find("path");
-  if (path == object.end()) {
-    reader.error(pointer,
-                 "missing \"path\": list the queues of this slot, e.g. "
-                 "\"path\": [\"/telemetry\"]");
-  } else {
-    const std::string at = pointer + "/path";
-    std::vector<std::pair<const Json*, std::string>> raw;
-    if (path->is_string()) {
-      raw.emplace_back(&*path, at);
-    } else if (path->is_array() && !path->empty()) {
-      for (std::size_t i = 0; i < path->size(); ++i) raw.emplace_back(&(*path)[i], cat(at, '/', i));
-    } else if (path->is_array()) {
-      reader.error(at, "empty path list: list at least one queue, e.g. [\"/telemetry\"]");
-    } else {
-      reader.error(at, cat("expected a string or an array of strings, got ", type_name(*path)));
-    }
-    for (const auto& [value, value_pointer] : raw) {
-      if (!reader.expect_string(*value, value_pointer)) continue;
-      auto checked =
-          normalise_queue_path(value->get<std::string>(), reader.options().allow_queue_patterns);
-      if (!checked.error.empty()) {
-        reader.error(value_pointer, checked.error);
-      } else if (std::find(mq.paths.begin(), mq.paths.end(), checked.path) != mq.paths.end()) {
-        reader.error(value_pointer, cat("queue \"", checked.path, "\" is listed twice: keep one"));
-      } else {
-        mq.paths.push_back(checked.path);
-      }
-    }
+  if (const Json* path = reader.required(object, pointer, "path",
+                                         "list the queues of this slot, e.g. "
+                                         "\"path\": [\"/telemetry\"]")) {
+    reader.for_each_string(
+        *path, pointer + "/path", "list at least one queue, e.g. [\"/telemetry\"]",
+        [&](const std::string& raw, const std::string& value_pointer) {
+          auto checked = normalise_queue_path(raw, reader.options().allow_queue_patterns);
+          if (!checked.error.empty()) {
+            reader.error(value_pointer, checked.error);
+          } else if (std::find(mq.paths.begin(), mq.paths.end(), checked.path) != mq.paths.end()) {
+            reader.error(value_pointer,
+                         cat("queue \"", checked.path, "\" is listed twice: keep one"));
+          } else {
+            mq.paths.push_back(checked.path);
+          }
+        });
   }
   if (auto it = object.find("permissions"); it != object.end()) {
     const std::string at = pointer + "/permissions";
-    unsigned permissions = 0;
-    bool valid = true;
-    auto names = reader.string_list(*it, at);
-    valid = it->is_array() && names.size() == it->size();
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      static const std::map<std::string, unsigned> kBits = {{"read", kPermRead},
-                                                            {"write", kPermWrite},
-                                                            {"create", kPermCreate},
-                                                            {"delete", kPermDelete},
-                                                            {"open", 0U}};
-      auto bit = kBits.find(names[i]);
-      if (bit == kBits.end()) {
-        reader.error(cat(at, '/', i),
-                     cat("unknown permission \"", names[i], "\": use ",
-                         quoted_list({"read", "write", "create", "delete", "open"})));
-        valid = false;
-        continue;
-      }
-      permissions |= bit->second;
+    auto permissions = read_permissions(reader, *it, at);
+    if (permissions && *permissions == 0) {
+      // snapd accepts these too: its `open` grants mq_open and mq_getattr only.
+      reader.warning(at,
+                     "grants connected plugs neither read, write, create nor delete: they can "
+                     "at most open the queue and read its attributes (snapd's \"open\")",
+                     "add \"read\" or \"write\" if they should use the queue");
     }
-    if (valid && permissions == 0) {
-      reader.error(at,
-                   "grants nothing to connected plugs: list at least one of \"read\", "
-                   "\"write\", \"create\", \"delete\"");
-    } else if (valid) {
-      mq.permissions = permissions;
-    }
+    if (permissions) mq.permissions = *permissions;
   }
-  constexpr auto kLongMax = static_cast<std::uint64_t>(std::numeric_limits<long>::max());
+  // The hard ceilings bind on every device, so `validate` checks them; the sysctls below them
+  // are the device's, checked by `plan`.
   if (auto it = object.find("max-messages"); it != object.end()) {
-    if (auto value = reader.integer(*it, pointer + "/max-messages", 1, kLongMax)) {
+    if (auto value = reader.integer(*it, pointer + "/max-messages", 1, kHardMsgMax,
+                                    cat(kHardMsgMax,
+                                        " messages is the kernel's hard ceiling, which binds "
+                                        "even root"))) {
       mq.max_messages = static_cast<long>(*value);
     }
   }
   if (auto it = object.find("message-size"); it != object.end()) {
-    if (auto value = reader.integer(*it, pointer + "/message-size", 1, kLongMax)) {
+    if (auto value = reader.integer(*it, pointer + "/message-size", 1, kHardMsgSizeMax,
+                                    cat(kHardMsgSizeMax,
+                                        " bytes (16 MiB) is the kernel's hard ceiling, which "
+                                        "binds even root"))) {
       mq.message_size = static_cast<long>(*value);
     }
   }
@@ -533,7 +310,7 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
         (digits.size() == 3 || digits.size() == 4) &&
         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; });
     if (!it->is_string()) {
-      reader.error(at, cat("expected an octal string such as \"0660\", got ", type_name(*it),
+      reader.error(at, cat("expected an octal string such as \"0660\", got ", json_type_name(*it),
                            " (a JSON number would be read as decimal)"));
     } else if (!octal) {
       reader.error(at, cat("\"", digits,
@@ -555,39 +332,127 @@ void read_mq_slot(Reader& reader, const Json& object, const std::string& pointer
     }
   }
   if (auto it = object.find("create"); it != object.end()) {
-    if (reader.expect_bool(*it, pointer + "/create")) mq.create = it->get<bool>();
+    if (auto create = reader.boolean(*it, pointer + "/create")) mq.create = *create;
   }
   if (auto it = object.find("remove-on-stop"); it != object.end()) {
-    if (reader.expect_bool(*it, pointer + "/remove-on-stop")) {
-      mq.remove_on_stop = it->get<bool>();
+    if (auto remove = reader.boolean(*it, pointer + "/remove-on-stop")) {
+      mq.remove_on_stop = *remove;
     }
   }
+}
+
+// Names a program might mean as a semaphore but that glibc's sem_open would never open.
+bool looks_like_a_semaphore(std::string_view name) {
+  std::string lower;
+  for (char c : name.substr(0, 9)) {
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return !name.starts_with(kSemaphorePrefix) &&
+         (lower.starts_with("sem_") || lower.starts_with("sem-") || lower.starts_with("semaphore"));
+}
+
+// One entry of `read` or `write`: "frames", {"name": "frames", "size": 65536} or
+// {"name": "sem.ready", "value": 0} (SPEC §2.3).
+std::optional<ShmObject> read_shm_object(Reader& reader, const Json& value,
+                                         const std::string& pointer) {
+  ShmObject object;
+  object.pointer = pointer;
+  const Json* name = &value;
+  std::string name_at = pointer;
+  if (value.is_object()) {
+    reader.check_keys(value, pointer, {"name", "size", "value"}, "a shared-memory object");
+    name = reader.required(value, pointer, "name", "write the object's name, e.g. \"frames\"");
+    name_at = pointer + "/name";
+  } else if (!value.is_string()) {
+    reader.error(pointer, cat("expected an object name or an object such as {\"name\": "
+                              "\"frames\", \"size\": 65536}, got ",
+                              json_type_name(value)));
+    return std::nullopt;
+  }
+  if (name == nullptr) return std::nullopt;
+  auto text = reader.text(*name, name_at);
+  if (!text) return std::nullopt;
+  if (auto problem = check_shm_name(*text); !problem.empty()) {
+    reader.error(name_at, problem);
+    return std::nullopt;
+  }
+  object.name = *text;
+  bool valid = true;
+  if (auto size = value.is_object() ? value.find("size") : value.end(); size != value.end()) {
+    // A semaphore's size is the ABI's sem_t; anything else is an object's length (off_t).
+    if (object.is_semaphore()) {
+      reader.error(pointer + "/size",
+                   cat("\"", object.name, "\" is a semaphore, whose size is glibc's sem_t"),
+                   "remove \"size\"");
+      valid = false;
+    } else if (auto bytes = reader.integer(*size, pointer + "/size", 1,
+                                           std::numeric_limits<std::int64_t>::max())) {
+      object.size = *bytes;
+    } else {
+      valid = false;
+    }
+  }
+  if (auto initial = value.is_object() ? value.find("value") : value.end();
+      initial != value.end()) {
+    if (!object.is_semaphore()) {
+      reader.error(pointer + "/value",
+                   cat("\"value\" is a semaphore's initial value, and \"", object.name,
+                       "\" is not a semaphore"),
+                   cat("semaphores are named \"sem.NAME\" (what sem_open(\"/NAME\") opens): "
+                       "rename it, or remove \"value\""));
+      valid = false;
+    } else if (auto count = reader.integer(*initial, pointer + "/value", 0, SEM_VALUE_MAX,
+                                           "SEM_VALUE_MAX is the largest value")) {
+      object.semaphore_value = static_cast<unsigned>(*count);
+    } else {
+      valid = false;
+    }
+  }
+  if (looks_like_a_semaphore(object.name)) {
+    reader.warning(name_at,
+                   cat("\"", object.name,
+                       "\" looks like a semaphore, but sem_open(\"/NAME\") opens the object "
+                       "\"sem.NAME\", never this one"),
+                   cat("if a program opens it with sem_open(\"/", object.name, "\"), write \"sem.",
+                       object.name, "\""));
+  }
+  if (!valid) return std::nullopt;
+  return object;
 }
 
 void read_shm_slot(Reader& reader, const Json& object, const std::string& pointer, ShmSlot& shm) {
   reader.check_keys(object, pointer, {"interface", "shared-memory", "read", "write"},
                     "a shared-memory slot");
-  auto read_list = [&](const char* key, std::vector<std::string>& out) {
+  auto listed = [](const std::vector<ShmObject>& list, const std::string& name) {
+    return std::any_of(list.begin(), list.end(),
+                       [&](const ShmObject& item) { return item.name == name; });
+  };
+  auto read_list = [&](const char* key, std::vector<ShmObject>& out) {
     auto it = object.find(key);
     if (it == object.end()) return;
+    const bool writable = &out == &shm.write;
     const std::string at = cat(pointer, '/', key);
-    if (!reader.expect(it->is_array(), *it, at, "an array of object names")) return;
+    if (!reader.expect(it->is_array(), *it, at, "an array of shared-memory objects")) return;
     for (std::size_t i = 0; i < it->size(); ++i) {
       const std::string item_at = cat(at, '/', i);
-      if (!reader.expect_string((*it)[i], item_at)) continue;
-      const auto name = (*it)[i].get<std::string>();
-      if (auto problem = check_shm_name(name); !problem.empty()) {
-        reader.error(item_at, problem);
-      } else if (std::find(out.begin(), out.end(), name) != out.end()) {
+      auto entry = read_shm_object(reader, (*it)[i], item_at);
+      if (!entry) continue;
+      const std::string& name = entry->name;
+      if (listed(out, name)) {
         reader.error(item_at, cat("\"", name, "\" is listed twice: keep one"));
-      } else if (out.data() == shm.write.data() &&
-                 std::find(shm.read.begin(), shm.read.end(), name) != shm.read.end()) {
+      } else if (writable && listed(shm.read, name)) {
         reader.error(item_at, cat("\"", name,
                                   "\" is in both \"read\" and \"write\": an object "
                                   "is either read-only or read-write for plugs; "
                                   "keep it in one list"));
+      } else if (!writable && entry->is_semaphore()) {
+        reader.error(item_at,
+                     cat("semaphore \"", name,
+                         "\" is in \"read\": waiting on a semaphore (sem_wait) changes it, so "
+                         "a read-only grant could never be used"),
+                     "move it to \"write\"");
       } else {
-        out.push_back(name);
+        out.push_back(std::move(*entry));
       }
     }
   };
@@ -663,7 +528,9 @@ void read_plugs(Reader& reader, const Json& value, const std::string& pointer, S
       reader.check_keys(object, at, {"interface", "shared-memory", "private"},
                         "a shared-memory plug");
       if (auto it = object.find("private"); it != object.end()) {
-        if (reader.expect_bool(*it, at + "/private")) plug.private_shm = it->get<bool>();
+        if (auto is_private = reader.boolean(*it, at + "/private")) {
+          plug.private_shm = *is_private;
+        }
         if (plug.private_shm && object.contains("shared-memory")) {
           reader.error(at + "/private",
                        "a private plug gets its own /dev/shm and connects to "
@@ -710,14 +577,14 @@ void read_service(Reader& reader, const Json& object, Service& service,
       {"command", "user", "group", "environment", "working-directory", "publisher", "restart",
        "restart-delay-ms", "after", "rlimits", "confinement", "seccomp", "slots", "plugs"},
       "a service");
-  if (auto it = object.find("command"); it == object.end()) {
-    reader.error(at,
-                 "missing \"command\": add the program to run, e.g. "
-                 "\"command\": [\"/usr/bin/sensor-hub\"]");
+  if (const Json* it = reader.required(object, at, "command",
+                                       "add the program to run, e.g. "
+                                       "\"command\": [\"/usr/bin/sensor-hub\"]");
+      it == nullptr) {
   } else if (!it->is_array() || it->empty()) {
     reader.error(at + "/command", cat("expected a non-empty array of strings (program path "
                                       "first), got ",
-                                      it->is_array() ? "an empty array" : type_name(*it)));
+                                      it->is_array() ? "an empty array" : json_type_name(*it)));
   } else {
     service.command = reader.string_list(*it, at + "/command");
     if (service.command.size() == it->size() && !service.command.front().starts_with('/')) {
@@ -729,6 +596,12 @@ void read_service(Reader& reader, const Json& object, Service& service,
   }
   if (auto it = object.find("user"); it != object.end()) {
     read_account(reader, *it, at + "/user", "user", service.user);
+    // Written out on purpose (the default is a dynamic user), but worth a second look.
+    if (service.user == "root" || service.user == "0") {
+      reader.warning(at + "/user",
+                     "runs as root: without capabilities, yet owner of the host's root files; "
+                     "remove \"user\" for a dynamic user of its own, or name an unprivileged one");
+    }
   }
   if (auto it = object.find("group"); it != object.end()) {
     read_account(reader, *it, at + "/group", "group", service.group);
@@ -857,25 +730,78 @@ void check_owners(Reader& reader, const Manifest& manifest) {
         }
       }
       if (const ShmSlot* shm = slot.shm()) {
-        auto check = [&](const std::vector<std::string>& names, const char* list) {
-          for (std::size_t i = 0; i < names.size(); ++i) {
-            auto [it, inserted] = objects.emplace(names[i], slot_ref);
+        auto check = [&](const std::vector<ShmObject>& entries) {
+          for (const auto& entry : entries) {
+            auto [it, inserted] = objects.emplace(entry.name, slot_ref);
             if (inserted) continue;
-            reader.error(cat(slot.pointer, '/', list, '/', i),
-                         cat("shared-memory object \"", names[i],
-                             "\" is already declared by "
-                             "slot ",
-                             it->second, " (now also by ", slot_ref,
-                             "): an object has one owner; rename it, or plug into ", it->second,
-                             " instead"));
+            reader.error(entry.pointer, cat("shared-memory object \"", entry.name,
+                                            "\" is already declared by "
+                                            "slot ",
+                                            it->second, " (now also by ", slot_ref,
+                                            "): an object has one owner; rename it, or plug into ",
+                                            it->second, " instead"));
           }
         };
-        check(shm->write, "write");
-        check(shm->read, "read");
+        check(shm->write);
+        check(shm->read);
       }
     }
   }
 }
+
+// Depth-first over `after` edges: an edge back to a service still on the path closes a cycle.
+class AfterCycleFinder {
+ public:
+  AfterCycleFinder(const Manifest& manifest, Diagnostics& diagnostics)
+      : manifest_(manifest), diagnostics_(diagnostics), state_(manifest.services.size()) {
+    for (std::size_t i = 0; i < manifest.services.size(); ++i) {
+      index_.emplace(manifest.services[i].name, i);
+    }
+  }
+
+  void run() {
+    for (std::size_t i = 0; i < manifest_.services.size(); ++i) {
+      if (state_[i] == State::Unseen) visit(i);
+    }
+  }
+
+ private:
+  enum class State { Unseen, OnPath, Done };
+
+  void visit(std::size_t at) {
+    state_[at] = State::OnPath;
+    path_.push_back(at);
+    for (const auto& name : manifest_.services[at].after) {
+      auto found = index_.find(name);
+      if (found == index_.end()) continue;
+      const std::size_t next = found->second;
+      if (state_[next] == State::OnPath) {
+        report(next);
+      } else if (state_[next] == State::Unseen) {
+        visit(next);
+      }
+    }
+    path_.pop_back();
+    state_[at] = State::Done;
+  }
+
+  void report(std::size_t first) {
+    std::vector<std::string> names;
+    auto start = std::find(path_.begin(), path_.end(), first);
+    for (auto it = start; it != path_.end(); ++it) names.push_back(manifest_.services[*it].name);
+    names.push_back(manifest_.services[first].name);
+    diagnostics_.error(manifest_.services[first].pointer + "/after",
+                       cat("start order has a cycle: ", join(names, " -> "),
+                           " (each waits for the next through `after`)"),
+                       "remove one `after` entry");
+  }
+
+  const Manifest& manifest_;
+  Diagnostics& diagnostics_;
+  std::map<std::string, std::size_t> index_;
+  std::vector<State> state_;
+  std::vector<std::size_t> path_;  // the services being visited, outermost first
+};
 
 void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
   if (!reader.expect(value.is_array(), value, "/connections", "an array of connections")) return;
@@ -888,10 +814,9 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
     spec.pointer = at;
     bool ok = true;
     auto end = [&](const char* key, std::string& service, std::string& name) {
-      auto it = item.find(key);
-      if (it == item.end()) {
-        reader.error(at, cat("missing \"", key, "\": write \"", key,
-                             "\": \"SERVICE:", key == std::string("plug") ? "PLUG" : "SLOT", "\""));
+      const char* form = key == std::string_view("plug") ? "SERVICE:PLUG" : "SERVICE:SLOT";
+      const Json* it = reader.required(item, at, key, cat("write \"", key, "\": \"", form, "\""));
+      if (it == nullptr) {
         ok = false;
         return;
       }
@@ -902,10 +827,11 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
         return;
       }
       const auto colon = text->find(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == text->size() ||
+      // ":shared-memory" is the implicit system slot, as `snap connect` writes it.
+      const bool system_slot = colon == 0 && key == std::string_view("slot");
+      if (colon == std::string::npos || (colon == 0 && !system_slot) || colon + 1 == text->size() ||
           text->find(':', colon + 1) != std::string::npos) {
-        reader.error(end_at, cat("\"", *text, "\" is not of the form \"SERVICE:",
-                                 key == std::string("plug") ? "PLUG" : "SLOT", "\""));
+        reader.error(end_at, cat("\"", *text, "\" is not of the form \"", form, "\""));
         ok = false;
         return;
       }
@@ -920,32 +846,28 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
 
 void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (!document.is_object()) {
-    reader.error("", cat("the manifest must be a JSON object, got ", type_name(document)));
+    reader.error("", cat("the manifest must be a JSON object, got ", json_type_name(document)));
     return;
   }
   reader.check_keys(document, "", {"version", "name", "publisher", "services", "connections"},
                     "the manifest");
-  auto version = document.find("version");
-  if (version == document.end()) {
-    reader.error("/version", "missing \"version\": add \"version\": 1");
-  } else if (!version->is_number_integer() || version->get<long long>() != 1) {
-    reader.error("/version", "unsupported version " + version->dump() + ": use 1");
+  if (const Json* version = reader.required(document, "", "version", "add \"version\": 1")) {
+    if (!version->is_number_integer() || version->get<long long>() != 1) {
+      reader.error("/version", "unsupported version " + version->dump() + ": use 1");
+    }
   }
-  if (auto name = document.find("name"); name == document.end()) {
-    reader.error("",
-                 "missing \"name\": add \"name\": \"gateway\" (lower-case letters, digits "
-                 "and '-')");
-  } else if (reader.expect_string(*name, "/name")) {
-    manifest.name = name->get<std::string>();
-    reader.check_name_value(manifest.name, "/name", "manifest name");
+  if (const Json* name = reader.required(
+          document, "", "name", "add \"name\": \"gateway\" (lower-case letters, digits and '-')")) {
+    if (auto text = reader.text(*name, "/name")) {
+      manifest.name = *text;
+      reader.check_name_value(manifest.name, "/name", "manifest name");
+    }
   }
   if (auto publisher = document.find("publisher"); publisher != document.end()) {
     if (auto text = reader.text(*publisher, "/publisher")) manifest.publisher = *text;
   }
-  auto services = document.find("services");
-  if (services == document.end()) {
-    reader.error("", "missing \"services\": add at least one service");
-  } else if (reader.expect_object(*services, "/services")) {
+  const Json* services = reader.required(document, "", "services", "add at least one service");
+  if (services != nullptr && reader.expect_object(*services, "/services")) {
     if (services->empty()) reader.error("/services", "no services: add at least one");
     std::set<std::string> names;
     for (const auto& [name, object] : services->items()) names.insert(name);
@@ -962,6 +884,7 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
     }
   }
   check_owners(reader, manifest);
+  check_after_cycles(manifest, reader.diagnostics());
   if (auto connections = document.find("connections"); connections != document.end()) {
     read_connections(reader, *connections, manifest);
   }
@@ -969,45 +892,21 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
 
 }  // namespace
 
-std::string pointer_segment(std::string_view key) {
-  std::string segment = "/";
-  for (char c : key) {
-    if (c == '~') {
-      segment += "~0";
-    } else if (c == '/') {
-      segment += "~1";
-    } else {
-      segment += c;
-    }
-  }
-  return segment;
+void check_after_cycles(const Manifest& manifest, Diagnostics& diagnostics) {
+  AfterCycleFinder(manifest, diagnostics).run();
 }
 
 ParseResult parse_manifest(std::string_view text, const std::string& file,
                            const ParseOptions& options) {
   ParseResult result;
-  Json document;
-  Diagnostics duplicates;
-  try {
-    document = Json::parse(text.begin(), text.end(), DuplicateKeyFinder(duplicates));
-  } catch (const nlohmann::json::parse_error& error) {
-    report_syntax_error(text, error, result.diagnostics);
-    return result;
-  } catch (const nlohmann::json::exception& error) {
-    // Other nlohmann errors (e.g. invalid UTF-8 met while building a key) have no position.
-    result.diagnostics.error("", cat("invalid JSON: ", error.what()));
-    return result;
-  }
-  result.diagnostics.append(duplicates);
+  auto document = parse_json(text, result.diagnostics);
+  if (!document) return result;
   Manifest manifest;
   manifest.file = file;
-  try {
+  read_document(result.diagnostics, [&] {
     Reader reader(result.diagnostics, options);
-    read_manifest(reader, document, manifest);
-  } catch (const nlohmann::json::exception& error) {
-    // A rule above forgot a type check; report it rather than crash the runtime.
-    result.diagnostics.error("", cat("internal error while reading the manifest: ", error.what()));
-  }
+    read_manifest(reader, *document, manifest);
+  });
   if (!result.diagnostics.has_errors()) result.manifest = std::move(manifest);
   return result;
 }
@@ -1017,8 +916,8 @@ ParseResult load_manifest(const std::string& path, const ParseOptions& options) 
   if (!contents) {
     ParseResult result;
     result.diagnostics.error(
-        "", cat("cannot read the manifest file: ", std::strerror(contents.error().errnum),
-                ": check the path and permissions"));
+        "", cat("cannot read the manifest file: ", std::strerror(contents.error().errnum)),
+        "check the path and permissions");
     return result;
   }
   return parse_manifest(*contents, path, options);

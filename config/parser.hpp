@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.hpp"
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
 
@@ -19,16 +20,21 @@ struct ParseResult {
 struct ParseOptions {
   // Queue paths ending in one `*` (SPEC §6); only valid where name-level mediation runs.
   bool allow_queue_patterns = false;
+  // Whether a seccomp.allow or seccomp.deny entry names a syscall or group that exists (message
+  // and hint), or nullopt. libseccomp belongs to the runtime, which passes
+  // runtime::seccomp_entry_problem; unset, only the spelling of each entry is checked.
+  std::optional<Error> (*seccomp_entry_problem)(std::string_view entry, SeccompList list) = nullptr;
 };
 
 // `file` is only used to fill Manifest::file; diagnostics carry pointers, not the file.
 [[nodiscard]] ParseResult parse_manifest(std::string_view text, const std::string& file,
                                          const ParseOptions& options = {});
 
+// SPEC §2.6: `after` entries that form a cycle, one error per cycle naming it. parse_manifest
+// applies it; the planner reports with it too, for models built without the parser.
+void check_after_cycles(const Manifest& manifest, Diagnostics& diagnostics);
+
 // Reads `path` and parses it; an unreadable file is a diagnostic, not an exception.
 [[nodiscard]] ParseResult load_manifest(const std::string& path, const ParseOptions& options = {});
-
-// RFC 6901: `~` becomes `~0` and `/` becomes `~1`. Returns "/" + the escaped key.
-[[nodiscard]] std::string pointer_segment(std::string_view key);
 
 }  // namespace ipcrt::config

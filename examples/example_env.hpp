@@ -1,36 +1,34 @@
-// Helpers shared by the example services: the runtime's IPCRT_<NAME>_PATHS variables and a
-// tiny argument parser. Deliberately independent of ipcrt's libraries: a service only needs
-// the environment the runtime gives it.
+// Helpers shared by the example services: reading the runtime's IPCRT_<NAME>_PATHS and
+// IPCRT_SERVICE variables. Independent of ipcrt's libraries: a service only needs the environment
+// the runtime gives it, whose names come from the header-only common/service_env.hpp.
 #pragma once
 
-#include <cctype>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/service_env.hpp"
+
 namespace examples {
 
-// "telemetry" -> value of IPCRT_TELEMETRY_PATHS split at ':'; empty when unset.
+// "telemetry" -> value of IPCRT_TELEMETRY_PATHS split into paths; empty when unset.
 inline std::vector<std::string> slot_paths(std::string_view slot) {
-  std::string variable = "IPCRT_";
-  for (char c : slot) variable += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  variable += "_PATHS";
   std::vector<std::string> paths;
-  const char* value = std::getenv(variable.c_str());
+  const char* value = std::getenv(ipcrt::paths_variable(slot).c_str());
   if (value == nullptr) return paths;
   std::string_view rest = value;
   while (!rest.empty()) {
-    auto colon = rest.find(':');
-    if (colon != 0) paths.emplace_back(rest.substr(0, colon));
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
+    auto separator = rest.find(ipcrt::kPathListSeparator);
+    if (separator != 0) paths.emplace_back(rest.substr(0, separator));
+    if (separator == std::string_view::npos) break;
+    rest.remove_prefix(separator + ipcrt::kPathListSeparator.size());
   }
   return paths;
 }
 
 inline const char* service_name() {
-  const char* name = std::getenv("IPCRT_SERVICE");
+  const char* name = std::getenv(ipcrt::kServiceNameVariable);
   return name != nullptr ? name : "example";
 }
 

@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
 
   auto paths = examples::slot_paths(plug);
   if (paths.empty()) {
-    std::fprintf(stderr, "%s: no queues: IPCRT_%s_PATHS is not set\n", self, plug.c_str());
+    std::fprintf(stderr, "%s: no queues: %s is not set\n", self,
+                 ipcrt::paths_variable(plug).c_str());
     return 2;
   }
   for (const auto& path : paths) {

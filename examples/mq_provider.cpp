@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
 
   auto paths = examples::slot_paths(slot);
   if (paths.empty()) {
-    std::fprintf(stderr, "%s: no queues: IPCRT_%s_PATHS is not set\n", self, slot.c_str());
+    std::fprintf(stderr, "%s: no queues: %s is not set\n", self,
+                 ipcrt::paths_variable(slot).c_str());
     return 2;
   }
   sigset_t mask;

@@ -40,4 +40,15 @@ int clear_inheritable_capabilities() noexcept {
   return 0;
 }
 
+int keep_only_capability(int capability) noexcept {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (capability >= 0) {
+    const auto bit = 1U << (static_cast<unsigned>(capability) % 32);
+    data[capability / 32].effective = bit;
+    data[capability / 32].permitted = bit;
+  }
+  return ::syscall(SYS_capset, &header, data) == 0 ? 0 : -errno;
+}
+
 }  // namespace ipcrt::platform

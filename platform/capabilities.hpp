@@ -15,4 +15,8 @@ namespace ipcrt::platform {
 // Clears the inheritable and ambient sets, so nothing is carried across execve either.
 [[nodiscard]] int clear_inheritable_capabilities() noexcept;
 
+// Leaves the calling process only `capability` (effective and permitted), or none with -1: for
+// ipcrt's init in a service's pid namespace, which signals the service and does nothing else.
+[[nodiscard]] int keep_only_capability(int capability) noexcept;
+
 }  // namespace ipcrt::platform

@@ -2,7 +2,9 @@
 #include "platform/mount.hpp"
 
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +23,55 @@ int bind_mount(const char* source, const char* target, bool recursive) noexcept 
 int cover_with_empty_tmpfs(const char* target) noexcept {
   unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
   return ::mount("ipcrt-hidden", target, "tmpfs", flags, "size=4k,mode=0555") == 0 ? 0 : -errno;
+}
+
+int mount_tmpfs(const char* target, const char* options) noexcept {
+  return ::mount("ipcrt", target, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0 ? 0 : -errno;
+}
+
+int mount_proc(const char* target) noexcept {
+  return ::mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0 ? 0
+                                                                                         : -errno;
+}
+
+int mount_devpts(const char* target) noexcept {
+  return ::mount("devpts", target, "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620") == 0
+             ? 0
+             : -errno;
+}
+
+int remount_readonly(const char* target) noexcept {
+  return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0
+             ? 0
+             : -errno;
+}
+
+int make_path_readonly(const char* target) noexcept {
+  if (::mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    return errno == ENOENT ? 0 : -errno;
+  }
+  return remount_readonly(target);
+}
+
+int move_mount_to(const char* source, const char* target) noexcept {
+  return ::mount(source, target, nullptr, MS_MOVE, nullptr) == 0 ? 0 : -errno;
+}
+
+int bind_file(const char* source, const char* target, unsigned mode) noexcept {
+  struct stat info {};
+  if (::stat(source, &info) != 0) return errno == ENOENT ? 0 : -errno;
+  const int fd = ::open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return -errno;
+  ::close(fd);
+  return ::mount(source, target, nullptr, MS_BIND, nullptr) == 0 ? 0 : -errno;
+}
+
+int mask_path(const char* target, const char* dev_null) noexcept {
+  struct stat info {};
+  if (::lstat(target, &info) != 0) return errno == ENOENT ? 0 : -errno;
+  if (S_ISDIR(info.st_mode)) return cover_with_empty_tmpfs(target);
+  return ::mount(dev_null, target, nullptr, MS_BIND, nullptr) == 0 ? 0 : -errno;
 }
 
 namespace {
@@ -46,8 +97,10 @@ std::string decode_mountinfo_field(std::string_view field) {
 
 }  // namespace
 
-Result<std::vector<std::string>> mount_points_of_type(std::string_view type,
-                                                      const std::string& mountinfo) {
+namespace {
+
+// Mount points of filesystems of `type`, or of every type when `type` is empty.
+Result<std::vector<std::string>> mount_points(std::string_view type, const std::string& mountinfo) {
   auto text = read_text_file(mountinfo);
   if (!text) return std::unexpected(text.error());
   std::vector<std::string> points;
@@ -67,9 +120,20 @@ Result<std::vector<std::string>> mount_points_of_type(std::string_view type,
     }
     const auto separator = std::find(fields.begin(), fields.end(), "-");
     if (fields.size() < 5 || separator == fields.end() || separator + 1 == fields.end()) continue;
-    if (*(separator + 1) == type) points.push_back(decode_mountinfo_field(fields[4]));
+    if (type.empty() || *(separator + 1) == type) points.push_back(decode_mountinfo_field(fields[4]));
   }
   return points;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> mount_points_of_type(std::string_view type,
+                                                      const std::string& mountinfo) {
+  return mount_points(type, mountinfo);
+}
+
+Result<std::vector<std::string>> all_mount_points(const std::string& mountinfo) {
+  return mount_points({}, mountinfo);
 }
 
 int remount_bind_readonly(const char* target) noexcept {

@@ -19,9 +19,32 @@ namespace ipcrt::platform {
 // Covers `target` with an empty, read-only tmpfs, hiding what was mounted there.
 [[nodiscard]] int cover_with_empty_tmpfs(const char* target) noexcept;
 
+// Mounts a tmpfs on `target` with `options` ("size=16777216,mode=1777"), nosuid and nodev.
+[[nodiscard]] int mount_tmpfs(const char* target, const char* options) noexcept;
+// Mounts a procfs of the caller's pid namespace on `target` (nosuid, nodev, noexec).
+[[nodiscard]] int mount_proc(const char* target) noexcept;
+// Mounts a new devpts instance on `target` (its own ptys, /dev/pts/ptmx usable by anyone).
+[[nodiscard]] int mount_devpts(const char* target) noexcept;
+// Binds `target` onto itself and makes that mount read-only: a read-only view of one path.
+// 0 also when `target` does not exist (nothing to protect).
+[[nodiscard]] int make_path_readonly(const char* target) noexcept;
+// Makes the existing mount at `target` read-only (its per-mount flag, not the superblock's).
+[[nodiscard]] int remount_readonly(const char* target) noexcept;
+// Moves the mount at `source` to `target` (MS_MOVE).
+[[nodiscard]] int move_mount_to(const char* source, const char* target) noexcept;
+// Binds `source` (a device node or file) onto a new empty file `target`, created with `mode`.
+// 0 also when `source` does not exist.
+[[nodiscard]] int bind_file(const char* source, const char* target, unsigned mode) noexcept;
+// Hides `target` (a file) behind /dev/null's node, or (a directory) behind an empty read-only
+// tmpfs. 0 also when it does not exist.
+[[nodiscard]] int mask_path(const char* target, const char* dev_null) noexcept;
+
 // The mount points of every filesystem of `type` ("mqueue") in `mountinfo`, decoded.
 [[nodiscard]] Result<std::vector<std::string>> mount_points_of_type(
     std::string_view type, const std::string& mountinfo = "/proc/self/mountinfo");
+// Every mount point in `mountinfo`, decoded, in its order (parents before children).
+[[nodiscard]] Result<std::vector<std::string>> all_mount_points(
+    const std::string& mountinfo = "/proc/self/mountinfo");
 // True when `path` is a mount point (its device differs from its parent's, or it is "/").
 [[nodiscard]] bool is_mount_point(const std::string& path);
 // Mounts a filesystem of `type` on `target`, creating `target` (mode 0755) if needed.

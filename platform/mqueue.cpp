@@ -109,14 +109,8 @@ Result<std::vector<std::string>> list_via_private_mount() {
   }
   if (child == 0) list_in_private_mount(mount_dir.c_str(), write_end.get());
   write_end.reset();
-  std::string records;
-  char chunk[4096];
-  for (;;) {
-    ssize_t n = ::read(read_end.get(), chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    records.append(chunk, static_cast<size_t>(n));
-  }
+  auto records = read_to_end(read_end.get(), "the private mqueue mount's listing");
+  read_end.reset();  // after a failed read, a child still writing ends on EPIPE, not waits
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -127,8 +121,9 @@ Result<std::vector<std::string>> list_via_private_mount() {
                     std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1), ')'),
                 "mount -t mqueue none /dev/mqueue, or run as root (CAP_SYS_ADMIN)");
   }
+  if (!records) return std::unexpected(records.error());
   std::vector<std::string> names;
-  parse_dirents(records, names);
+  parse_dirents(*records, names);
   return names;
 }
 
@@ -251,6 +246,14 @@ Status set_queue_owner(int fd, uid_t uid, gid_t gid) {
   if (::fchown(fd, uid, gid) != 0) {
     return fail_errno(cat("fchown message queue to ", uid, ":", gid), errno,
                       "changing a queue's owner needs CAP_CHOWN (run as root)");
+  }
+  return {};
+}
+
+Status set_queue_mode(int fd, mode_t mode) {
+  if (::fchmod(fd, mode) != 0) {
+    return fail_errno("fchmod message queue", errno,
+                      "changing the mode of another user's queue needs CAP_FOWNER (run as root)");
   }
   return {};
 }

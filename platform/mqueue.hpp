@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/mqueue_limits.hpp"
 #include "platform/fd.hpp"
 
 namespace ipcrt::platform {
 
 // Hard ceilings since Linux 3.5; they bind even CAP_SYS_RESOURCE.
-inline constexpr long kHardMsgMax = 65536;
-inline constexpr long kHardMsgSizeMax = 16L * 1024 * 1024;
+using ipcrt::kHardMsgMax;
+using ipcrt::kHardMsgSizeMax;
 
 struct MqueueLimits {
   long msg_max = 0;
@@ -63,6 +64,7 @@ struct OpenedQueue {
                                                        long message_size, mode_t mode);
 
 [[nodiscard]] Status set_queue_owner(int fd, uid_t uid, gid_t gid);
+[[nodiscard]] Status set_queue_mode(int fd, mode_t mode);  // exactly `mode`: no umask
 [[nodiscard]] Status unlink_queue(const std::string& path);
 
 // The running kernel's pointer size: 8 on a 64-bit kernel even for a 32-bit (armhf) process,

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "common/file.hpp"
 #include "common/text.hpp"
 
 namespace ipcrt::platform {
@@ -100,6 +101,27 @@ Result<std::vector<ProcessStat>> list_session(pid_t session, const std::string& 
   ::closedir(dir);
   if (saved != 0) return fail_errno(cat("read directory ", proc), saved);
   return members;
+}
+
+Result<std::vector<pid_t>> child_pids(pid_t pid, const std::string& proc) {
+  std::vector<pid_t> children;
+  if (auto listed = read_text_file(cat(proc, "/", pid, "/task/", pid, "/children"))) {
+    std::size_t position = 0;
+    pid_t child = 0;
+    while (next_number(*listed, position, child)) children.push_back(child);
+    return children;
+  }
+  // CONFIG_PROC_CHILDREN missing: every process whose parent is `pid`.
+  DIR* dir = ::opendir(proc.c_str());
+  if (dir == nullptr) return fail_errno(cat("open ", proc), errno);
+  while (const dirent* entry = ::readdir(dir)) {
+    if (!is_pid_name(entry->d_name)) continue;
+    std::string name = cat(entry->d_name, "/stat");
+    auto stat = read_stat_at(::dirfd(dir), name.c_str(), cat(proc, "/", name));
+    if (stat && stat->parent == pid) children.push_back(stat->pid);
+  }
+  ::closedir(dir);
+  return children;
 }
 
 }  // namespace ipcrt::platform

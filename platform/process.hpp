@@ -34,4 +34,8 @@ struct ProcessStat {
 [[nodiscard]] Result<std::vector<ProcessStat>> list_session(pid_t session,
                                                             const std::string& proc = "/proc");
 
+// The children of `pid` (from /proc/PID/task/PID/children, or by scanning every process's
+// parent where the kernel lacks that file), as pids of the caller's pid namespace.
+[[nodiscard]] Result<std::vector<pid_t>> child_pids(pid_t pid, const std::string& proc = "/proc");
+
 }  // namespace ipcrt::platform

@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <semaphore.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,6 +165,12 @@ Result<bool> create_shm_object(const std::string& path, uid_t uid, gid_t gid, mo
     if (auto adoptable = check_adoptable_file(path, info, uid); !adoptable) {
       return std::unexpected(adoptable.error());
     }
+    // Kept with its contents, but with the owner and mode this boot would give it: the
+    // object's service (or a runtime before slot groups) may have changed them.
+    if ((info.st_uid != uid || info.st_gid != gid || (info.st_mode & 07777) != mode) &&
+        (::fchown(existing.get(), uid, gid) != 0 || ::fchmod(existing.get(), mode) != 0)) {
+      return fail_errno(cat("set owner and mode of ", path));
+    }
     return false;
   }
   if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0) {
@@ -175,6 +183,31 @@ Result<bool> create_shm_object(const std::string& path, uid_t uid, gid_t gid, mo
 
 Status remove_file(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail_errno(cat("unlink ", path));
+  return {};
+}
+
+Status grow_shm_object(const std::string& path, std::uint64_t size) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (!fd.valid() || ::fstat(fd.get(), &info) != 0) return fail_errno(cat("open ", path));
+  if (static_cast<std::uint64_t>(info.st_size) >= size) return {};
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return fail_errno(cat("grow ", path, " to ", size, " bytes"), errno,
+                      "is /dev/shm large enough? (its tmpfs size)");
+  }
+  return {};
+}
+
+Status init_semaphore(const std::string& path, unsigned value) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return fail_errno(cat("open ", path));
+  if (::ftruncate(fd.get(), sizeof(sem_t)) != 0) return fail_errno(cat("size ", path));
+  void* mapped = ::mmap(nullptr, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (mapped == MAP_FAILED) return fail_errno(cat("map ", path));
+  const int initialised = ::sem_init(static_cast<sem_t*>(mapped), 1, value);
+  const int saved = errno;
+  ::munmap(mapped, sizeof(sem_t));
+  if (initialised != 0) return fail_errno(cat("sem_init ", path, " to ", value), saved);
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include "common/error.hpp"
@@ -27,10 +28,17 @@ namespace ipcrt::platform {
 [[nodiscard]] Status remove_private_dir(const std::string& path);
 
 // Creates an empty regular file `path` with exactly `mode`, owned by uid:gid. An existing file
-// is left as it is (created=false), so objects survive runtime restarts like queues do; it
-// must be a regular file with one link owned by the runtime's euid or by uid.
+// keeps its contents (created=false), so objects survive runtime restarts like queues do, and
+// gets uid:gid and `mode` back; it must be a regular file with one link owned by the runtime's
+// euid or by uid.
 [[nodiscard]] Result<bool> create_shm_object(const std::string& path, uid_t uid, gid_t gid,
                                              mode_t mode);
 [[nodiscard]] Status remove_file(const std::string& path);
+
+// Grows the object at `path` to at least `size` bytes (never shrinks it: its contents stay).
+[[nodiscard]] Status grow_shm_object(const std::string& path, std::uint64_t size);
+// Makes the object at `path` an initialised process-shared POSIX semaphore with `value`, in
+// the layout of the C library ipcrt is built with (what sem_open("/NAME") maps).
+[[nodiscard]] Status init_semaphore(const std::string& path, unsigned value);
 
 }  // namespace ipcrt::platform

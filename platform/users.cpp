@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 
 #include "common/file.hpp"
@@ -53,7 +54,10 @@ std::vector<PasswdEntry> parse_passwd(std::string_view text) {
     auto uid = parse_id(fields[2]);
     auto gid = parse_id(fields[3]);
     if (!uid || !gid) return;
-    entries.push_back({std::string(fields[0]), *uid, *gid});
+    PasswdEntry entry{std::string(fields[0]), *uid, *gid, {}, {}};
+    if (fields.size() > 5) entry.home = fields[5];
+    if (fields.size() > 6) entry.shell = fields[6];
+    entries.push_back(std::move(entry));
   });
   return entries;
 }
@@ -76,12 +80,38 @@ std::vector<GroupEntry> parse_group(std::string_view text) {
   return entries;
 }
 
-Result<UserDatabase> UserDatabase::load(const std::string& etc_dir) {
-  auto passwd = read_text_file(etc_dir + "/passwd");
-  if (!passwd) return std::unexpected(passwd.error());
-  auto group = read_text_file(etc_dir + "/group");
-  if (!group) return std::unexpected(group.error());
-  return UserDatabase(parse_passwd(*passwd), parse_group(*group));
+namespace {
+
+Result<std::string> read_if_present(const std::string& path) {
+  auto text = read_text_file(path);
+  if (!text && text.error().errnum == ENOENT) return std::string();
+  return text;
+}
+
+}  // namespace
+
+Result<UserDatabase> UserDatabase::load(const std::vector<std::string>& dirs) {
+  std::vector<PasswdEntry> users;
+  std::vector<GroupEntry> groups;
+  for (const auto& dir : dirs) {
+    auto passwd = read_if_present(dir + "/passwd");
+    if (!passwd) return std::unexpected(passwd.error());
+    auto group = read_if_present(dir + "/group");
+    if (!group) return std::unexpected(group.error());
+    for (auto& entry : parse_passwd(*passwd)) users.push_back(std::move(entry));
+    for (auto& entry : parse_group(*group)) groups.push_back(std::move(entry));
+  }
+  return UserDatabase(std::move(users), std::move(groups));
+}
+
+std::set<unsigned> UserDatabase::used_ids() const {
+  std::set<unsigned> ids;
+  for (const auto& user : users_) {
+    ids.insert(user.uid);
+    ids.insert(user.gid);
+  }
+  for (const auto& group : groups_) ids.insert(group.gid);
+  return ids;
 }
 
 const PasswdEntry* UserDatabase::find_user(std::string_view name_or_number) const {

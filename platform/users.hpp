@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,7 +17,9 @@ namespace ipcrt::platform {
 struct PasswdEntry {
   std::string name;
   uid_t uid = 0;
-  gid_t gid = 0;  // primary group
+  gid_t gid = 0;      // primary group
+  std::string home;   // may be empty
+  std::string shell;  // may be empty
 };
 
 struct GroupEntry {
@@ -36,10 +39,13 @@ struct Identity {
   std::vector<gid_t> groups;
 };
 
-// The user and group databases of one root (normally "/etc").
+// The user and group databases of the host: /etc and, where it exists, /var/lib/extrausers
+// (where Ubuntu Core keeps the users it adds).
 class UserDatabase {
  public:
-  [[nodiscard]] static Result<UserDatabase> load(const std::string& etc_dir = "/etc");
+  // The passwd and group files of each directory, merged in order (the first entry of a name
+  // wins a lookup). A missing file counts as empty: an initramfs may have no /etc/passwd.
+  [[nodiscard]] static Result<UserDatabase> load(const std::vector<std::string>& dirs);
   UserDatabase(std::vector<PasswdEntry> users, std::vector<GroupEntry> groups)
       : users_(std::move(users)), groups_(std::move(groups)) {}
 
@@ -52,6 +58,10 @@ class UserDatabase {
 
   [[nodiscard]] const PasswdEntry* find_user(std::string_view name_or_number) const;
   [[nodiscard]] const GroupEntry* find_group(std::string_view name_or_number) const;
+
+  // Every id an account uses (passwd uids and primary gids, group gids): none of them may ever
+  // become a dynamic id, or a service would share files with a host account.
+  [[nodiscard]] std::set<unsigned> used_ids() const;
 
  private:
   std::vector<PasswdEntry> users_;

@@ -47,9 +47,7 @@ Result<AppliedSysctls> apply_board_sysctls(const config::Board& board,
     if (*previous == setting.value) continue;
     if (auto status = platform::write_sysctl(path, setting.value); !status) {
       undo();
-      auto error = status.error();
-      error.message = cat("board ", board.name, ": ", error.message);
-      return std::unexpected(error);
+      return std::unexpected(status.error().wrap(cat("board ", board.name)));
     }
     written.push_back({path, *previous});
     log_info("sysctl set")

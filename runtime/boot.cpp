@@ -3,8 +3,6 @@
 
 #include <sys/resource.h>
 
-#include <algorithm>
-
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/mqueue.hpp"
@@ -25,10 +23,32 @@ const char* kind_name(BootJournal::Kind kind) {
   return "?";
 }
 
-const platform::Identity& identity_of(const Identities& identities, const std::string& service) {
-  static const platform::Identity kNone{};
-  auto it = identities.find(service);
-  return it == identities.end() ? kNone : it->second;
+// Who a slot's queues and objects belong to: its service's uid and the slot's own group.
+struct ResourceOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// A plan without identities would have everything owned by root: refused rather than guessed.
+Result<const Account*> account_of(const Plan& plan, const std::string& service) {
+  const Account* account = plan.identities.find_account(service);
+  if (account == nullptr) {
+    return fail(cat("no user resolved for service ", service),
+                "plan with identities (allocate_identities) before booting");
+  }
+  return account;
+}
+
+Result<ResourceOwner> owner_of(const Plan& plan, const std::string& service,
+                               const std::string& slot) {
+  auto account = account_of(plan, service);
+  if (!account) return std::unexpected(account.error());
+  auto gid = plan.identities.slot_group(slot);
+  if (!gid) {
+    return fail(cat("no group resolved for slot ", slot),
+                "plan with identities (allocate_identities) before booting");
+  }
+  return ResourceOwner{(*account)->identity.uid, *gid};
 }
 
 // RLIMIT_MSGQUEUE is charged to the runtime's user when it creates a queue (SPEC §3).
@@ -43,8 +63,25 @@ Status raise_msgqueue_limit(const Plan& plan, BootedResources& resources) {
   return platform::set_msgqueue_rlimit(RLIM_INFINITY, RLIM_INFINITY);
 }
 
-Status create_queue(const PlannedQueue& queue, const platform::Identity& owner,
-                    BootJournal& journal, BootedResources& resources) {
+// An adopted queue whose owner is acceptable (adoption_refusal) gets the manifest's owner,
+// group and mode back: a service may have changed them (SPEC §4.2).
+Status repair_queue(const PlannedQueue& queue, const ResourceOwner& owner, int fd,
+                    const platform::QueueAttributes& found) {
+  if (!needs_repair(queue, found.owner_uid, found.owner_gid, found.mode, owner.uid, owner.gid)) {
+    return {};
+  }
+  // Owner first: a chown clears set-id bits, the mode is then exact.
+  if (auto owned = platform::set_queue_owner(fd, owner.uid, owner.gid); !owned) return owned;
+  if (auto moded = platform::set_queue_mode(fd, queue.mode); !moded) return moded;
+  log_warn("put back queue owner and mode")
+      .field("path", queue.path)
+      .field("found-owner", cat(found.owner_uid, ':', found.owner_gid))
+      .field("owner", cat(owner.uid, ':', owner.gid));
+  return {};
+}
+
+Status create_queue(const PlannedQueue& queue, const ResourceOwner& owner, BootJournal& journal,
+                    BootedResources& resources) {
   auto opened = platform::create_or_open_queue(queue.path, queue.max_messages, queue.message_size,
                                                queue.mode);
   if (!opened) return std::unexpected(opened.error());
@@ -60,7 +97,7 @@ Status create_queue(const PlannedQueue& queue, const platform::Identity& owner,
     // Checked on the descriptor boot would keep using: `plan` saw the name, which may have
     // been replaced since.
     if (auto refusal = adoption_refusal(queue, attributes->owner_uid, attributes->owner_gid,
-                                        attributes->mode, owner)) {
+                                        attributes->mode, owner.uid, owner.gid)) {
       return std::unexpected(std::move(*refusal));
     }
     if (attributes->max_messages != queue.max_messages ||
@@ -72,6 +109,9 @@ Status create_queue(const PlannedQueue& queue, const platform::Identity& owner,
           cat("drain and remove it (rm /dev/mqueue", queue.path, ") or change ", queue.slot,
               " to match; it is kept to not lose messages"));
     }
+    if (auto repaired = repair_queue(queue, owner, opened->fd.get(), *attributes); !repaired) {
+      return repaired;
+    }
     log_info("adopted queue")
         .field("path", queue.path)
         .field("slot", queue.slot)
@@ -81,27 +121,11 @@ Status create_queue(const PlannedQueue& queue, const platform::Identity& owner,
   return {};
 }
 
-bool shares_owner_access(const platform::Identity& writer, const platform::Identity& owner) {
-  if (writer.uid == owner.uid || writer.gid == owner.gid) return true;
-  return std::ranges::find(writer.groups, owner.gid) != writer.groups.end();
-}
-
-// Access to objects is decided by what each service can see in its private /dev/shm (and
-// read-only mounts); the mode only has to let granted services in. Several writers share the
-// object through its group (the owner's gid) when they can; world-writable is the fallback for
-// writers outside that group, since services run without CAP_DAC_OVERRIDE.
-mode_t object_mode(const PlannedShmObject& object, const Identities& identities) {
-  if (object.writers.size() <= 1) return 0644;
-  const auto& owner = identity_of(identities, object.owner_service);
-  for (const auto& writer : object.writers) {
-    if (!shares_owner_access(identity_of(identities, writer), owner)) {
-      log_warn("object is world-writable: a writer is outside the owner's group")
-          .field("path", "/dev/shm/" + object.name)
-          .field("writer", writer);
-      return 0666;
-    }
-  }
-  return 0664;
+// Every service granted an object has the slot's group (SPEC §4.3), so the group bits let
+// exactly them in: read for all of them, write when plugs may write. Which objects a service
+// sees at all, and read-only, is decided by its private /dev/shm; the mode is the second wall.
+mode_t object_mode(const PlannedShmObject& object) {
+  return object.writers.size() > 1 ? 0660 : 0640;
 }
 
 Status create_private_dir(const PlannedService& service, const platform::Identity& identity,
@@ -121,27 +145,34 @@ Status create_private_dir(const PlannedService& service, const platform::Identit
   return {};
 }
 
-Status boot_all(const Plan& plan, const Identities& identities, BootJournal& journal,
-                BootedResources& resources) {
+Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resources) {
   if (auto raised = raise_msgqueue_limit(plan, resources); !raised) return raised;
   for (const auto& queue : plan.queues) {
     if (!queue.create) continue;
-    auto created =
-        create_queue(queue, identity_of(identities, queue.owner_service), journal, resources);
-    if (!created) return created;
+    auto owner = owner_of(plan, queue.owner_service, queue.slot);
+    if (!owner) return std::unexpected(owner.error());
+    if (auto created = create_queue(queue, *owner, journal, resources); !created) return created;
   }
   for (const auto& object : plan.shm) {
-    const auto& owner = identity_of(identities, object.owner_service);
+    auto owner = owner_of(plan, object.owner_service, object.slot);
+    if (!owner) return std::unexpected(owner.error());
     std::string path = "/dev/shm/" + object.name;
-    auto created =
-        platform::create_shm_object(path, owner.uid, owner.gid, object_mode(object, identities));
+    auto created = platform::create_shm_object(path, owner->uid, owner->gid, object_mode(object));
     if (!created) return std::unexpected(created.error());
     if (*created) journal.record(BootJournal::Kind::File, path);
+    // Usable by ordinary programs at once (SPEC §2.3): mmap needs the size, sem_open without
+    // O_CREAT an initialised semaphore, reset at every run.
+    if (object.semaphore_value) {
+      if (auto ready = platform::init_semaphore(path, *object.semaphore_value); !ready) return ready;
+    } else if (object.size) {
+      if (auto grown = platform::grow_shm_object(path, *object.size); !grown) return grown;
+    }
   }
   for (const auto& service : plan.services) {
     if (service.shm_dir.empty()) continue;
-    auto created =
-        create_private_dir(service, identity_of(identities, service.name), journal, resources);
+    auto account = account_of(plan, service.name);
+    if (!account) return std::unexpected(account.error());
+    auto created = create_private_dir(service, (*account)->identity, journal, resources);
     if (!created) return created;
   }
   return {};
@@ -174,34 +205,10 @@ void BootJournal::rollback() {
   entries_.clear();
 }
 
-Result<Identities> resolve_identities(const config::Manifest& manifest,
-                                      const platform::UserDatabase& users) {
-  Identities identities;
-  for (const auto& service : manifest.services) {
-    auto identity = users.resolve(service.user, service.group);
-    if (!identity) {
-      Error error = identity.error();
-      error.message = cat(manifest.file, ": ", service.pointer, ": ", error.message);
-      return std::unexpected(error);
-    }
-    identities.emplace(service.name, *identity);
-  }
-  return identities;
-}
-
-Result<Identities> resolve_identities(const config::Manifest& manifest) {
-  const bool named = std::ranges::any_of(
-      manifest.services, [](const auto& service) { return service.user || service.group; });
-  if (!named) return resolve_identities(manifest, platform::UserDatabase({}, {}));
-  auto users = platform::UserDatabase::load();
-  if (!users) return std::unexpected(users.error());
-  return resolve_identities(manifest, *users);
-}
-
-Result<BootedResources> boot_resources(const Plan& plan, const Identities& identities) {
+Result<BootedResources> boot_resources(const Plan& plan) {
   BootJournal journal;
   BootedResources resources;
-  auto booted = boot_all(plan, identities, journal, resources);
+  auto booted = boot_all(plan, journal, resources);
   if (!booted) {
     journal.rollback();
     return std::unexpected(booted.error());

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "platform/users.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/plan.hpp"
 
@@ -43,16 +42,9 @@ struct BootedResources {
   std::vector<ResourceLimit> service_default_rlimits;
 };
 
-// Resolves every service's user and group; fails before anything is created.
-[[nodiscard]] Result<Identities> resolve_identities(const config::Manifest& manifest,
-                                                    const platform::UserDatabase& users);
-// The same against /etc/passwd and /etc/group, read only when a service names a user or group.
-[[nodiscard]] Result<Identities> resolve_identities(const config::Manifest& manifest);
-
-// Creates the plan's resources. On failure, everything created so far is removed and the
-// error names the step.
-[[nodiscard]] Result<BootedResources> boot_resources(const Plan& plan,
-                                                     const Identities& identities);
+// Creates the plan's resources, owned as its identities say (a plan made without them
+// cannot boot). On failure, everything created so far is removed and the error names the step.
+[[nodiscard]] Result<BootedResources> boot_resources(const Plan& plan);
 
 // Removes what a requested stop removes: remove-on-stop queues and private shm dirs.
 void release_resources(const BootedResources& resources);

@@ -6,12 +6,15 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "platform/signalfd.hpp"
+#include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/service_policy.hpp"
+#include "runtime/service_output.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -42,29 +45,18 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
     log_warn("name-level mediation unavailable: seccomp filters only")
         .field("reason", mediation.error().describe());
   }
-  auto loaded = load_connected_manifest(path);
-  diagnostics.append(loaded.diagnostics);
-  if (!loaded.manifest) return failed(kExitInvalidManifest, "manifest");
-  daemon->manifest_ = std::move(*loaded.manifest);
-  daemon->connections_ = std::move(loaded.connections);
+  PlanRequest request;
+  request.manifest_path = path;
+  request.identities = IdentityMode::Allocate;  // new dynamic ids are saved by boot()
+  request.board = daemon->options_.board ? &*daemon->options_.board : nullptr;
+  auto planned = plan_manifest(request, diagnostics);
+  if (!planned) return std::unexpected(planned.error());
+  daemon->manifest_ = std::move(planned->manifest);
+  daemon->connections_ = std::move(planned->connections);
+  daemon->plan_ = std::move(planned->plan);
+  daemon->registry_ = std::move(planned->registry);
+  daemon->lock_ = std::move(planned->lock);
   const config::Manifest& manifest = daemon->manifest_;
-
-  // Users first: the plan checks that queues it would adopt belong to their slot's user.
-  auto identities = resolve_identities(manifest);
-  if (!identities) return failed(kExitBootFailed, "users", identities.error());
-  daemon->identities_ = std::move(*identities);
-
-  auto kernel = read_kernel_state();
-  if (!kernel) return failed(kExitBootFailed, "kernel-state", kernel.error());
-  // Planned against the limits the board is about to write: nothing is written unless the
-  // manifest fits them (SPEC §4.1).
-  if (daemon->options_.board) {
-    kernel->limits = limits_after_board(kernel->limits, *daemon->options_.board);
-  }
-  auto plan = make_plan(manifest, daemon->connections_, *kernel, diagnostics,
-                        &daemon->identities_);
-  if (!plan) return failed(kExitBootFailed, "plan");  // limits, foreign queues: in diagnostics
-  daemon->plan_ = std::move(*plan);
 
   FilterCache filter_cache;
   for (const auto& planned : daemon->plan_.services) {
@@ -81,12 +73,28 @@ Daemon::~Daemon() {
 }
 
 std::expected<void, DaemonFailure> Daemon::boot() {
+  // No service can make the OOM killer pick the supervisor (SPEC §4.4); each service starts
+  // back at 0 (the launch resets it).
+  if (::geteuid() == 0) {
+    if (auto protected_ = platform::write_sysctl("/proc/self/oom_score_adj", -1000); !protected_) {
+      log_warn("oom_score_adj not set")
+          .field("errno", protected_.error().errnum)
+          .field("hint", "lowering it needs CAP_SYS_RESOURCE, which ipcrt's own capabilities lack "
+                         "here: the OOM killer may choose the supervisor");
+    }
+  }
+  // The first change to the system: ids allocated for this plan stay allocated from now on.
+  if (registry_) {
+    if (auto saved = registry_->save(); !saved)
+      return failed(kExitBootFailed, "users", saved.error());
+    registry_.reset();
+  }
   if (options_.board) {
     auto applied = apply_board_sysctls(*options_.board);
     if (!applied) return failed(kExitBootFailed, "board-sysctls", applied.error());
     sysctls_ = std::move(*applied);
   }
-  auto resources = boot_resources(plan_, identities_);
+  auto resources = boot_resources(plan_);
   if (!resources) {
     sysctls_.restore();
     return failed(kExitBootFailed, "resources", resources.error());
@@ -96,8 +104,13 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     const auto& planned = plan_.services[i];
     const config::Service& service = *manifest_.find_service(planned.name);
     SupervisedService supervised;
-    supervised.spec = prepare_launch(service, planned, identities_.at(planned.name),
-                                     std::move(filters_[i]), resources_->service_default_rlimits);
+    LaunchOptions launch_options;
+    launch_options.capture_output = true;
+    launch_options.new_ipc_namespace = mediation_support().has_value();
+    supervised.spec =
+        prepare_launch(service, planned, plan_.identities.account(planned.name).identity,
+                       std::move(filters_[i]), resources_->service_default_rlimits,
+                       launch_options);
     supervised.restart = service.restart;
     supervised.restart_delay_ms = service.restart_delay_ms;
     supervised.depends_on = planned.depends_on;
@@ -114,15 +127,19 @@ void Daemon::release() {
 }
 
 ExitCode Daemon::supervise() {
-  mediation_ = std::make_unique<MediationServer>(manifest_, plan_, identities_);
+  mediation_ = std::make_unique<MediationServer>(manifest_, plan_);
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
+  output_ = std::make_unique<ServiceOutput>();
+  supervisor_options.on_output = output_->handler();
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   auto result = supervisor_->run();
+  output_->drain_all(*supervisor_);
   mediation_->flush();
   release();
   supervisor_.reset();
+  output_.reset();
   mediation_.reset();
   if (!result) {
     log_error("supervisor failed").field("error", result.error().describe());
@@ -151,6 +168,11 @@ ExitCode run_manifest(DaemonOptions options) {
   sigemptyset(&supervised);
   for (int signal : kSupervisorSignals) sigaddset(&supervised, signal);
   ::pthread_sigmask(SIG_BLOCK, &supervised, nullptr);
+  // Every other signal whose default would end or stop the runtime is ignored (SPEC §4.4):
+  // SIGPIPE from a closed log reader, SIGTSTP from a terminal, a stray SIGUSR1.
+  if (auto ignored = platform::ignore_fatal_signals(kSupervisorSignals); !ignored) {
+    log_warn("signals not ignored").field("error", ignored.error().describe());
+  }
 
   const std::string path = options.manifest_path;
   config::Diagnostics diagnostics;

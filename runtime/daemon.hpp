@@ -6,8 +6,9 @@
 //
 // Its life has two steps, so that nothing on the system changes unless everything that can be
 // checked first was: prepare() validates, resolves users, reads the kernel, plans (against the
-// board's sysctls) and compiles the filters, touching nothing; run() then writes the board's
-// sysctls, creates the resources (rolled back on failure), supervises, and cleans up.
+// board's sysctls) and compiles the filters, touching nothing; run() then saves new dynamic ids,
+// writes the board's sysctls, creates the resources (rolled back on failure), supervises, and
+// cleans up.
 #pragma once
 
 #include <memory>
@@ -19,15 +20,19 @@
 #include "config/board.hpp"
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
+#include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/exit_code.hpp"
+#include "runtime/manifest_input.hpp"
+#include "runtime/identities.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
 
 class MediationServer;
+class ServiceOutput;
 
 struct DaemonOptions {
   std::string manifest_path;
@@ -36,11 +41,7 @@ struct DaemonOptions {
 };
 
 // Why prepare() or run() did not get the device running.
-struct DaemonFailure {
-  ExitCode exit_code = kExitBootFailed;
-  std::string step;            // "manifest", "users", "kernel-state", "plan", "seccomp", ...
-  std::optional<Error> error;  // none when the diagnostics say everything
-};
+using DaemonFailure = StepFailure;
 
 class Daemon {
  public:
@@ -67,7 +68,7 @@ class Daemon {
   [[nodiscard]] const std::vector<SupervisedService>& services() const { return services_; }
   [[nodiscard]] const config::Manifest& manifest() const { return manifest_; }
   [[nodiscard]] const Plan& plan() const { return plan_; }
-  [[nodiscard]] const Identities& identities() const { return identities_; }
+  [[nodiscard]] const Identities& identities() const { return plan_.identities; }
   // Valid from run()'s start to its end.
   [[nodiscard]] Supervisor* supervisor() { return supervisor_.get(); }
 
@@ -78,13 +79,17 @@ class Daemon {
   DaemonOptions options_;
   config::Manifest manifest_;
   std::vector<config::Connection> connections_;
-  Identities identities_;
+  // Locked from prepare() until boot() saves the ids the plan uses: a concurrent runtime of
+  // another manifest cannot be given them meanwhile.
+  std::optional<platform::IdRegistry> registry_;
+  std::optional<platform::LockFile> lock_;  // one `run` per manifest name
   Plan plan_;
   std::vector<platform::BpfProgram> filters_;  // plan order, until boot() moves them
   AppliedSysctls sysctls_;
   std::optional<BootedResources> resources_;
   std::vector<SupervisedService> services_;
   std::unique_ptr<MediationServer> mediation_;
+  std::unique_ptr<ServiceOutput> output_;
   std::unique_ptr<Supervisor> supervisor_;
 };
 

@@ -3,18 +3,14 @@
 
 #include <linux/capability.h>
 
-#include <cstdlib>
-
-#include "common/file.hpp"
 #include "platform/mqueue.hpp"
+#include "platform/proc_status.hpp"
 
 namespace ipcrt::runtime {
 
 bool has_cap_sys_resource(const std::string& proc_status_text) {
-  auto at = proc_status_text.find("\nCapEff:");
-  if (at == std::string::npos) return false;
-  unsigned long long mask = std::strtoull(proc_status_text.c_str() + at + 8, nullptr, 16);
-  return ((mask >> CAP_SYS_RESOURCE) & 1ULL) != 0;
+  auto effective = platform::proc_status_number(proc_status_text, "CapEff", 16);
+  return effective && ((*effective >> CAP_SYS_RESOURCE) & 1U) != 0;
 }
 
 Result<KernelState> read_kernel_state() {
@@ -23,7 +19,7 @@ Result<KernelState> read_kernel_state() {
   if (!limits) return std::unexpected(limits.error());
   state.limits = *limits;
 
-  auto status_text = read_text_file("/proc/self/status");
+  auto status_text = platform::read_own_proc_status();
   if (!status_text) return std::unexpected(status_text.error());
   state.privileged = has_cap_sys_resource(*status_text);
 

@@ -3,7 +3,12 @@
 #include "runtime/launch.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <grp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -23,6 +28,7 @@
 #include "platform/mount.hpp"
 #include "platform/namespace.hpp"
 #include "platform/pidfd.hpp"
+#include "platform/process.hpp"
 #include "platform/seccomp_notify.hpp"
 #include "platform/signalfd.hpp"
 
@@ -50,10 +56,24 @@ struct ChildPlan {
   const char* const* mount_sources = nullptr;
   const char* const* mount_targets = nullptr;
   sock_fprog filter{};
+  const char* const* device_sources = nullptr;  // Sandbox::device_nodes
+  const char* const* device_targets = nullptr;
   pid_t parent = 0;
   int report_fd = -1;
   int resume_fd = -1;  // the parent writes one byte once it has taken the listener
+  int exit_status_fd = -1;  // sandboxed: the init writes the service's wait status here
+  int null_fd = -1;         // capture_output: /dev/null for stdin
+  int output_fd = -1;       // and the write ends of the stdout and stderr pipes
+  int errors_fd = -1;
 };
+
+// The signals ipcrt's init passes on to the service: the stop signals a supervisor or an
+// operator sends, SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
+// namespace only if it has a handler for it, so each gets this one (never run: they are
+// blocked and taken with sigwaitinfo).
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
+                                     SIGUSR1, SIGUSR2, SIGABRT, SIGALRM};
+void never_runs(int) {}
 
 [[noreturn]] void report_failure(const ChildPlan& plan, LaunchPhase phase, int errnum,
                                  std::uint32_t item = 0) noexcept {
@@ -72,22 +92,173 @@ void check(const ChildPlan& plan, LaunchPhase phase, int status, std::uint32_t i
   if (status < 0) report_failure(plan, phase, -status, item);
 }
 
+// 32-bit ABIs (arm, i386) kept 16-bit ids under the plain names; the *32 calls take full ids.
+#ifdef SYS_setresuid32
+constexpr long kSetgroups = SYS_setgroups32;
+constexpr long kSetresgid = SYS_setresgid32;
+constexpr long kSetresuid = SYS_setresuid32;
+#else
+constexpr long kSetgroups = SYS_setgroups;
+constexpr long kSetresgid = SYS_setresgid;
+constexpr long kSetresuid = SYS_setresuid;
+#endif
+
 // A raw syscall's result (negative with errno set on failure) as 0 or -errno.
 int syscall_status(long result) noexcept {
   return result < 0 ? -errno : 0;
 }
 
+int reset_oom_score() noexcept {
+  const int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : -errno;
+  const int status = ::write(fd, "0", 1) == 1 ? 0 : -errno;
+  ::close(fd);
+  return status;
+}
+
+// /dev itself read-only: nothing can be added to it; the mounts inside (the nodes, /dev/pts,
+// /dev/shm) keep their own flags.
+int remount_dev_readonly() noexcept {
+  return ::mount(nullptr, "/dev", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+                 nullptr) == 0
+             ? 0
+             : -errno;
+}
+
+// The view of a sandboxed service (SPEC §4.3), built in its new mount namespace while it is
+// still root. Order matters: host mounts are made read-only before ipcrt's own are mounted
+// (those stay writable), and the new /dev is assembled beside the host's, whose objects it
+// binds, before it is moved over /dev.
+void build_sandbox(const ChildPlan& plan) noexcept {
+  const LaunchSpec& spec = *plan.spec;
+  const Sandbox& sandbox = spec.sandbox;
+  check(plan, LaunchPhase::MountPropagation, platform::make_mounts_slave());
+  for (const auto& mount : sandbox.readonly_mounts) {
+    const int status = platform::remount_readonly(mount.c_str());
+    if (status != -ENOENT) check(plan, LaunchPhase::ReadonlyHost, status);
+  }
+
+  const char* staging = sandbox.staging.c_str();
+  check(plan, LaunchPhase::PrivateDev, platform::mount_tmpfs(staging, sandbox.dev_options.c_str()));
+  for (std::uint32_t i = 0; i < sandbox.device_nodes.size(); ++i) {
+    check(plan, LaunchPhase::PrivateDev,
+          platform::bind_file(plan.device_sources[i], plan.device_targets[i], 0666), i);
+  }
+  for (const auto& [target, link] : sandbox.symlinks) {
+    check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
+  }
+  check(plan, LaunchPhase::PrivateDev, syscall_status(::mkdir(sandbox.staged_pts.c_str(), 0755)));
+  check(plan, LaunchPhase::PrivateDev, platform::mount_devpts(sandbox.staged_pts.c_str()));
+  // Its own /dev/shm, fresh at each start, size-limited; the granted objects bound in while
+  // the host's /dev/shm is still in view.
+  check(plan, LaunchPhase::PrivateShm, syscall_status(::mkdir(sandbox.staged_shm.c_str(), 01777)));
+  check(plan, LaunchPhase::PrivateShm,
+        platform::mount_tmpfs(sandbox.staged_shm.c_str(), sandbox.shm_options.c_str()));
+  for (std::uint32_t i = 0; i < spec.shm_mounts.size(); ++i) {
+    check(plan, LaunchPhase::ShmBind,
+          platform::bind_file(plan.mount_sources[i], plan.mount_targets[i], 0600), i);
+    if (spec.shm_mounts[i].read_only) {
+      check(plan, LaunchPhase::ShmReadonly,
+            platform::remount_bind_readonly(plan.mount_targets[i]), i);
+    }
+  }
+  check(plan, LaunchPhase::PrivateDev, platform::move_mount_to(staging, "/dev"));
+  check(plan, LaunchPhase::PrivateDev, remount_dev_readonly());
+
+  // A /proc of its own pid namespace: it sees and can signal only its own processes.
+  check(plan, LaunchPhase::Proc, platform::mount_proc("/proc"));
+  for (const char* path : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
+                           "/proc/fs", "/sys"}) {
+    check(plan, LaunchPhase::ReadonlyPaths, platform::make_path_readonly(path));
+  }
+  for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware",
+                           "/run/ipcrt", "/run/systemd"}) {
+    check(plan, LaunchPhase::MaskedPaths, platform::mask_path(path, "/dev/null"));
+  }
+  for (const char* path : {"/tmp", "/var/tmp"}) {
+    const int status = platform::mount_tmpfs(path, sandbox.tmp_options.c_str());
+    if (status != -ENOENT) check(plan, LaunchPhase::PrivateTmp, status);
+  }
+}
+
+// ipcrt's minimal init: pid 1 of the service's pid namespace (SPEC §4.3). Forks the service
+// as pid 2 and returns in it; in pid 1 it passes signals on, reaps orphans, and exits once the
+// service has, after writing its wait status for the supervisor. When it exits, the kernel
+// kills every process left in the namespace. It keeps only CAP_KILL (to signal the service
+// whatever its uid) and allocates nothing.
+void become_init_of(const ChildPlan& plan) noexcept {
+  // The runtime may have died before PR_SET_PDEATHSIG took hold; getppid() says 0 to a pid
+  // namespace's init, but the end of the resume pipe the runtime holds tells.
+  check(plan, LaunchPhase::ParentDeathSignal,
+        syscall_status(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)));
+  pollfd runtime{plan.resume_fd, POLLIN, 0};
+  if (::poll(&runtime, 1, 0) > 0 && (runtime.revents & POLLHUP) != 0) {
+    report_failure(plan, LaunchPhase::ParentDeathSignal, ESRCH);
+  }
+  struct sigaction forward {};
+  forward.sa_handler = never_runs;
+  for (int signal : kForwardedSignals) ::sigaction(signal, &forward, nullptr);
+  sigset_t all;
+  sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, nullptr);
+
+  const long service = platform::fork_raw();
+  if (service < 0) report_failure(plan, LaunchPhase::ServiceInit, static_cast<int>(-service));
+  if (service == 0) {
+    platform::unblock_all_signals();
+    ::close(plan.exit_status_fd);
+    return;
+  }
+  // The service reports its own phases and exec; only its copy of the pipe may stay open,
+  // so that end-of-file still means "exec'd".
+  ::close(plan.report_fd);
+  ::close(plan.resume_fd);
+  if (plan.output_fd >= 0) ::close(STDOUT_FILENO);  // nor keep the service's pipes open
+  if (plan.errors_fd >= 0) ::close(STDERR_FILENO);
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  (void)platform::keep_only_capability(CAP_KILL);
+  (void)platform::set_no_new_privs();
+  for (;;) {
+    siginfo_t info{};
+    const int signal = ::sigwaitinfo(&all, &info);
+    if (signal == SIGCHLD) {
+      int status = 0;
+      long reaped;
+      while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (reaped != service) continue;  // an orphan of the service
+        [[maybe_unused]] auto written = ::write(plan.exit_status_fd, &status, sizeof status);
+        ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      }
+    } else if (signal > 0) {
+      ::kill(static_cast<pid_t>(service), signal);
+    }
+  }
+}
+
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
-  platform::unblock_all_signals();  // the supervisor's signalfd mask is inherited
+  platform::reset_signal_dispositions();  // the runtime ignores most; execve keeps that
+  platform::unblock_all_signals();        // the supervisor's signalfd mask is inherited
   // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
   check(plan, LaunchPhase::Session, syscall_status(::setsid()));
+  if (spec.capture_output) {
+    // Never the runtime's terminal or file descriptions (SPEC §4.3): a service could block
+    // them, or change their flags under the runtime.
+    check(plan, LaunchPhase::Stdio, syscall_status(::dup2(plan.null_fd, STDIN_FILENO)));
+    check(plan, LaunchPhase::Stdio, syscall_status(::dup2(plan.output_fd, STDOUT_FILENO)));
+    check(plan, LaunchPhase::Stdio, syscall_status(::dup2(plan.errors_fd, STDERR_FILENO)));
+  }
   // Descriptors the runtime itself inherited must not reach the service; ours are all
   // close-on-exec already.
   check(plan, LaunchPhase::CloseFds, platform::mark_descriptors_cloexec(3));
+  if (spec.sandboxed) {
+    // The runtime protects itself from the OOM killer (-1000), which children inherit.
+    check(plan, LaunchPhase::OomScore, reset_oom_score());
+    build_sandbox(plan);
+  }
 
-  if (spec.new_mount_namespace) {
+  if (spec.new_mount_namespace && !spec.sandboxed) {
     check(plan, LaunchPhase::MountNamespace, platform::enter_new_mount_namespace());
     check(plan, LaunchPhase::MountPropagation, platform::make_mounts_slave());
   }
@@ -106,8 +277,10 @@ int syscall_status(long result) noexcept {
           platform::bind_mount(spec.private_shm_dir.c_str(), "/dev/shm", true));
   }
   for (std::uint32_t i = 0; i < spec.hidden_mounts.size(); ++i) {
-    check(plan, LaunchPhase::HideMqueue,
-          platform::cover_with_empty_tmpfs(spec.hidden_mounts[i].c_str()), i);
+    const int status = platform::cover_with_empty_tmpfs(spec.hidden_mounts[i].c_str());
+    // Sandboxed, a mount point under a path the sandbox replaced (a private /tmp) is gone
+    // from the service's view already.
+    if (!(spec.sandboxed && status == -ENOENT)) check(plan, LaunchPhase::HideMqueue, status, i);
   }
   if (spec.last_capability >= 0) {
     check(plan, LaunchPhase::CapabilityBoundingSet,
@@ -119,20 +292,29 @@ int syscall_status(long result) noexcept {
         plan, LaunchPhase::Rlimits,
         syscall_status(::setrlimit(static_cast<__rlimit_resource>(limit.resource), &limit.value)));
   }
+  if (spec.sandboxed) become_init_of(plan);  // returns in the service, pid 2
   if (spec.change_identity) {
+    // The raw syscalls, not glibc's wrappers: those are setxid broadcasts that take glibc's
+    // thread-list lock and signal every thread it knows of. This child was cloned raw from a
+    // supervisor with mediation threads, so that state is theirs and may be locked; the
+    // syscalls change this single-threaded process only.
     const auto& identity = spec.identity;
     check(plan, LaunchPhase::Setgroups,
-          syscall_status(::setgroups(identity.groups.size(), identity.groups.data())));
+          syscall_status(::syscall(kSetgroups, identity.groups.size(), identity.groups.data())));
     check(plan, LaunchPhase::Setgid,
-          syscall_status(::setresgid(identity.gid, identity.gid, identity.gid)));
+          syscall_status(::syscall(kSetresgid, identity.gid, identity.gid, identity.gid)));
     check(plan, LaunchPhase::Setuid,
-          syscall_status(::setresuid(identity.uid, identity.uid, identity.uid)));
+          syscall_status(::syscall(kSetresuid, identity.uid, identity.uid, identity.uid)));
   }
   // Set after the uid change, which clears it; a runtime that died before this line is
   // caught by the getppid() check.
   check(plan, LaunchPhase::ParentDeathSignal,
         syscall_status(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)));
-  if (::getppid() != plan.parent) report_failure(plan, LaunchPhase::ParentDeathSignal, ESRCH);
+  // Sandboxed, the parent is ipcrt's init, which checked for the runtime itself; its death
+  // ends the whole pid namespace anyway.
+  if (!spec.sandboxed && ::getppid() != plan.parent) {
+    report_failure(plan, LaunchPhase::ParentDeathSignal, ESRCH);
+  }
   if (!spec.working_directory.empty()) {
     check(plan, LaunchPhase::WorkingDirectory,
           syscall_status(::chdir(spec.working_directory.c_str())));
@@ -179,7 +361,8 @@ rlim_t to_rlim(std::uint64_t value) {
 
 LaunchSpec prepare_launch(const config::Service& service, const PlannedService& planned,
                           const platform::Identity& identity, platform::BpfProgram filter,
-                          const std::vector<ResourceLimit>& default_rlimits) {
+                          const std::vector<ResourceLimit>& default_rlimits,
+                          const LaunchOptions& options) {
   LaunchSpec spec;
   spec.service = service.name;
   spec.arguments = service.command;
@@ -197,21 +380,51 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     spec.environment.push_back(key + "=" + value);
   }
 
-  bool confined = service.confinement != config::Confinement::Off;
+  const bool confined = service.confinement != config::Confinement::Off;
   spec.new_mount_namespace = confined;
+  spec.capture_output = options.capture_output;
   if (confined) {
     spec.last_capability = platform::last_capability();
     auto mqueue_mounts = platform::mount_points_of_type("mqueue");
     // Unreadable mountinfo: hide the usual place rather than none (the child fails the launch
-    // if it cannot, instead of starting a service that could go around mediation).
+    // if it cannot, instead of starting a service that could go around mediation). Those
+    // under /dev go with the host's /dev.
     spec.hidden_mounts =
         mqueue_mounts ? std::move(*mqueue_mounts) : std::vector<std::string>{"/dev/mqueue"};
-  }
-  if (confined && !planned.shm_dir.empty()) {
-    spec.private_shm_dir = planned.shm_dir;
+    std::erase_if(spec.hidden_mounts, [](const std::string& path) {
+      return path == "/dev" || path.starts_with("/dev/");
+    });
+    spec.sandboxed = true;
+    Sandbox& sandbox = spec.sandbox;
+    sandbox.staging = planned.shm_dir;
+    sandbox.dev_options = "size=65536,mode=0755";
+    sandbox.shm_options = cat("size=", options.shm_bytes, ",mode=1777");
+    sandbox.tmp_options = cat("size=", options.tmp_bytes, ",mode=1777");
+    // Not in complain mode, whose calls the kernel runs as the service made them: in an IPC
+    // namespace of its own, its mq_open would find none of the runtime's queues.
+    sandbox.new_ipc_namespace =
+        options.new_ipc_namespace && service.confinement == config::Confinement::Strict;
+    sandbox.staged_shm = planned.shm_dir + "/shm";
+    sandbox.staged_pts = planned.shm_dir + "/pts";
+    for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
+      sandbox.device_nodes.push_back({cat("/dev/", node), cat(planned.shm_dir, "/", node), false});
+    }
+    for (const auto& [target, link] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"pts/ptmx", "ptmx"},
+             {"/proc/self/fd", "fd"},
+             {"/proc/self/fd/0", "stdin"},
+             {"/proc/self/fd/1", "stdout"},
+             {"/proc/self/fd/2", "stderr"}}) {
+      sandbox.symlinks.emplace_back(target, cat(planned.shm_dir, "/", link));
+    }
     for (const auto& grant : planned.shm) {
       spec.shm_mounts.push_back(
-          {"/dev/shm/" + grant.name, planned.shm_dir + "/" + grant.name, !grant.writable});
+          {"/dev/shm/" + grant.name, sandbox.staged_shm + "/" + grant.name, !grant.writable});
+    }
+    // uid 0 keeps root's file access (not its capabilities): the host must be read-only to it.
+    if (identity.uid == 0) {
+      auto mounts = platform::all_mount_points();
+      sandbox.readonly_mounts = mounts ? std::move(*mounts) : std::vector<std::string>{"/"};
     }
   }
 
@@ -225,7 +438,8 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     if (!overridden) spec.rlimits.push_back(fallback);
   }
 
-  spec.change_identity = service.user.has_value() || service.group.has_value();
+  // Every service runs as its own user: the manifest's, or a dynamic one (SPEC §4.3).
+  spec.change_identity = true;
   spec.identity = identity;
   spec.working_directory = service.working_directory.value_or("");
   spec.filter = std::move(filter);
@@ -304,9 +518,19 @@ bool is_well_formed(const ChildReport& report) {
   return false;
 }
 
+// The process that holds the listener: the child itself, or sandboxed, the service its init
+// forked (the init's only child while the service has not exec'd).
+pid_t listener_holder(const PendingLaunch& pending) {
+  if (!pending.sandboxed) return pending.pid;
+  auto children = platform::child_pids(pending.pid);
+  return children && children->size() == 1 ? children->front() : -1;
+}
+
 // Takes the child's listener and lets it go on to exec: 0, or -errno.
 int take_listener(PendingLaunch& pending, int child_fd) {
-  auto pidfd = platform::pidfd_open(pending.pid);
+  const pid_t holder = listener_holder(pending);
+  if (holder <= 0) return -ESRCH;
+  auto pidfd = platform::pidfd_open(holder);
   if (!pidfd) return -pidfd.error().errnum;
   auto listener = platform::pidfd_getfd(pidfd->get(), child_fd);
   if (!listener) return -listener.error().errnum;
@@ -340,7 +564,41 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec)
   }
   auto source_pointers = c_strings(sources);
   auto target_pointers = c_strings(targets);
+  std::vector<std::string> device_sources;
+  std::vector<std::string> device_targets;
+  for (const auto& node : spec.sandbox.device_nodes) {
+    device_sources.push_back(node.source);
+    device_targets.push_back(node.target);
+  }
+  auto device_source_pointers = c_strings(device_sources);
+  auto device_target_pointers = c_strings(device_targets);
   LaunchPaths paths = paths_of(spec);
+
+  // The service's stdio and, sandboxed, the pipe its init reports the service's end on.
+  platform::UniqueFd null_fd;
+  platform::UniqueFd output_read;
+  platform::UniqueFd output_write;
+  platform::UniqueFd errors_read;
+  platform::UniqueFd errors_write;
+  platform::UniqueFd exit_read;
+  platform::UniqueFd exit_write;
+  auto make_pipe = [](platform::UniqueFd& read_end, platform::UniqueFd& write_end) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+    read_end.reset(fds[0]);
+    write_end.reset(fds[1]);
+    return ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK) == 0;
+  };
+  if (spec.capture_output) {
+    null_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null_fd.valid() || !make_pipe(output_read, output_write) ||
+        !make_pipe(errors_read, errors_write)) {
+      return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+    }
+  }
+  if (spec.sandboxed && !make_pipe(exit_read, exit_write)) {
+    return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+  }
 
   int report_fds[2];
   if (::pipe2(report_fds, O_CLOEXEC) != 0) {
@@ -363,21 +621,39 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec)
   plan.mount_targets = target_pointers.data();
   plan.filter.len = static_cast<unsigned short>(spec.filter.instructions.size());
   plan.filter.filter = const_cast<sock_filter*>(spec.filter.instructions.data());
+  plan.device_sources = device_source_pointers.data();
+  plan.device_targets = device_target_pointers.data();
   plan.parent = ::getpid();
   plan.report_fd = report_fds[1];
   plan.resume_fd = resume_fds[0];
+  plan.exit_status_fd = exit_write.get();
+  plan.null_fd = null_fd.get();
+  plan.output_fd = output_write.get();
+  plan.errors_fd = errors_write.get();
 
-  pid_t pid = ::fork();
-  if (pid < 0) return std::unexpected(LaunchFailure{LaunchPhase::Fork, errno, {}});
-  if (pid == 0) {
+  unsigned long namespaces = 0;
+  if (spec.sandboxed) {
+    namespaces = CLONE_NEWPID | CLONE_NEWNS;
+    if (spec.sandbox.new_ipc_namespace) namespaces |= CLONE_NEWIPC;
+  }
+  const long forked = platform::fork_raw(namespaces);
+  if (forked < 0) {
+    return std::unexpected(LaunchFailure{
+        namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork, static_cast<int>(-forked), {}});
+  }
+  if (forked == 0) {
     ::close(report_fds[0]);
     exec_service_child(plan);
   }
   PendingLaunch pending;
-  pending.pid = pid;
+  pending.pid = static_cast<pid_t>(forked);
   pending.report = std::move(report_read);
   pending.resume = std::move(resume_write);
   pending.paths = std::move(paths);
+  pending.sandboxed = spec.sandboxed;
+  pending.exit_status = std::move(exit_read);
+  pending.output = std::move(output_read);
+  pending.errors = std::move(errors_read);
   return pending;
 }
 
@@ -407,6 +683,16 @@ std::expected<bool, LaunchFailure> continue_launch(PendingLaunch& pending) {
   while (::waitpid(pending.pid, &status, 0) < 0 && errno == EINTR) {
   }
   return std::unexpected(std::move(failure));
+}
+
+int service_wait_status(int exit_status_fd, int init_status) {
+  if (exit_status_fd < 0) return init_status;
+  int status = 0;
+  ssize_t n;
+  do {
+    n = ::read(exit_status_fd, &status, sizeof status);
+  } while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof status) ? status : init_status;
 }
 
 std::expected<Launched, LaunchFailure> launch(const LaunchSpec& spec) {

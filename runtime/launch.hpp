@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -34,12 +35,40 @@ struct ResourceLimit {
   rlimit value{};
 };
 
+// The sandbox of a confined service (SPEC §4.3), as the child builds it in its own pid, mount
+// (and where mediation runs, IPC) namespace: a fresh /proc, a minimal /dev assembled in
+// `staging` (a directory of the host that the new /dev tmpfs is first mounted on, then moved
+// over /dev), its own /dev/shm tmpfs with the granted objects bound in, private /tmp and
+// /var/tmp, the OCI set of read-only and masked paths, /run/ipcrt and /run/systemd masked,
+// and for a service running as uid 0 every host mount read-only.
+struct Sandbox {
+  std::string staging;      // "/dev/shm/ipcrt.<manifest>.<service>": made by the boot
+  std::string dev_options;  // tmpfs options of the new /dev
+  std::string shm_options;  // of its /dev/shm: "size=16777216,mode=1777"
+  std::string tmp_options;  // of /tmp and /var/tmp
+  bool new_ipc_namespace = false;
+  // Paths under `staging`, laid out before fork so the child only makes syscalls.
+  std::string staged_shm;   // staging + "/shm"
+  std::string staged_pts;   // staging + "/pts"
+  std::vector<ShmMount> device_nodes;  // host /dev/null, ... onto staging/null, ...
+  std::vector<std::pair<std::string, std::string>> symlinks;  // target, link under staging
+  // uid 0: the host's mount points, made read-only (parents before children).
+  std::vector<std::string> readonly_mounts;
+};
+
 struct LaunchSpec {
   std::string service;
   std::vector<std::string> arguments;    // argv; arguments[0] is the absolute program path
   std::vector<std::string> environment;  // "KEY=value"
   bool new_mount_namespace = false;      // confinement strict/complain
+  // The whole sandbox (implies the mount namespace). Without it, a mount namespace alone
+  // binds `private_shm_dir` over /dev/shm (the layout of tests that need no pid namespace).
+  bool sandboxed = false;
+  Sandbox sandbox;
+  // stdin /dev/null, stdout and stderr pipes the supervisor reads (PendingLaunch::output).
+  bool capture_output = false;
   std::string private_shm_dir;           // bound over /dev/shm; "" keeps the host's
+  // The granted objects: targets are under sandbox.staged_shm when sandboxed.
   std::vector<ShmMount> shm_mounts;
   // Mount points of the mqueue filesystem, covered with an empty tmpfs in the service's mount
   // namespace: through them a service could open, create or unlink any queue by file calls,
@@ -58,13 +87,23 @@ struct LaunchSpec {
 inline constexpr const char* kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+// What a run decides for every service's launch.
+struct LaunchOptions {
+  bool capture_output = false;     // the supervisor reads the services' stdout and stderr
+  bool new_ipc_namespace = false;  // where mediation runs: SysV IPC private to each service
+  std::uint64_t shm_bytes = 16 * 1024 * 1024;  // resources.shm-bytes: its /dev/shm tmpfs
+  std::uint64_t tmp_bytes = 16 * 1024 * 1024;  // resources.tmp-bytes: /tmp and /var/tmp
+};
+
 // Builds the LaunchSpec of a planned service. `default_rlimits` apply unless the manifest
-// sets the same resource (the runtime's own RLIMIT_MSGQUEUE before it raised it).
+// sets the same resource (the runtime's own RLIMIT_MSGQUEUE before it raised it). A confined
+// service is sandboxed (SPEC §4.3) with its private /dev assembled in `planned.shm_dir`.
 [[nodiscard]] LaunchSpec prepare_launch(const config::Service& service,
                                         const PlannedService& planned,
                                         const platform::Identity& identity,
                                         platform::BpfProgram filter,
-                                        const std::vector<ResourceLimit>& default_rlimits = {});
+                                        const std::vector<ResourceLimit>& default_rlimits = {},
+                                        const LaunchOptions& options = {});
 
 // The syscalls the launch itself makes once the service's filter is loaded: writing the
 // listener report and reading the resume byte, execve, and _exit when execve fails (glibc's
@@ -111,12 +150,21 @@ struct Launched {
 // and calls continue_launch() whenever it is readable, so a child that stalls before exec
 // (a hung working directory, say) stalls only itself, and many children confine at once.
 struct PendingLaunch {
-  pid_t pid = 0;
+  pid_t pid = 0;  // the main process: ipcrt's init of the service's pid namespace if sandboxed
   platform::UniqueFd report;    // the child's reports; end-of-file once it has exec'd
   platform::UniqueFd resume;    // one byte tells the child its listener was taken
   platform::UniqueFd listener;  // taken from the child (SECCOMP_RET_USER_NOTIF filters)
   LaunchPaths paths;            // for the LaunchFailure of a failing phase
+  bool sandboxed = false;       // the service is pid 2 under ipcrt's init (pid 1)
+  // Sandboxed: the service's wait status, written by the init just before it exits with a
+  // status of its own (an init cannot die of the service's signal).
+  platform::UniqueFd exit_status;
+  platform::UniqueFd output;  // capture_output: the service's stdout (non-blocking)
+  platform::UniqueFd errors;  // and its stderr
 };
+
+// The service's wait status as its init reported it on `exit_status`, else `init_status`.
+[[nodiscard]] int service_wait_status(int exit_status_fd, int init_status);
 
 // Forks the child, which confines itself and execs; nothing here waits for it.
 [[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec);

@@ -9,7 +9,9 @@
 #include <map>
 #include <set>
 
+#include "common/service_env.hpp"
 #include "common/text.hpp"
+#include "config/parser.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -25,14 +27,6 @@ std::string number(std::uint64_t value) {
 }
 std::string number(long value) {
   return std::to_string(value);
-}
-
-std::string octal(mode_t mode) {
-  std::string digits;
-  for (int shift = 9; shift >= 0; shift -= 3) {
-    digits += static_cast<char>('0' + ((mode >> shift) & 7));
-  }
-  return digits;
 }
 
 bool is_pattern(const std::string& path) {
@@ -51,15 +45,11 @@ const ExistingQueue* find_existing(const KernelState& kernel, const std::string&
   return nullptr;
 }
 
-// One attribute of one queue against the sysctl and the hard ceiling.
+// One attribute of one queue against the sysctl. The hard ceilings above every sysctl are
+// manifest rules: the parser refuses a value above them (config/parser.cpp).
 void check_attribute(const PlannedQueue& queue, const std::string& pointer, const char* key,
-                     long value, long sysctl_limit, const char* sysctl, long hard_limit,
-                     Diagnostics& diagnostics) {
-  if (value > hard_limit) {
-    diagnostics.error(pointer, cat("queue ", queue.path, ": ", key, " ", number(value),
-                                   " exceeds the kernel's hard ceiling ", number(hard_limit),
-                                   ", which binds even root; lower ", key));
-  } else if (value > sysctl_limit) {
+                     long value, long sysctl_limit, const char* sysctl, Diagnostics& diagnostics) {
+  if (value > sysctl_limit) {
     diagnostics.error(
         pointer, cat("queue ", queue.path, ": ", key, " ", number(value), " exceeds fs.mqueue.",
                      sysctl, " (", number(sysctl_limit), "); raise fs.mqueue.", sysctl,
@@ -70,15 +60,16 @@ void check_attribute(const PlannedQueue& queue, const std::string& pointer, cons
 class Planner {
  public:
   Planner(const Manifest& manifest, const std::vector<Connection>& connections,
-          const KernelState& kernel, Diagnostics& diagnostics, const Identities* owners)
+          const KernelState& kernel, Diagnostics& diagnostics, const Identities* identities)
       : manifest_(manifest),
         connections_(connections),
         kernel_(kernel),
         diagnostics_(diagnostics),
-        owners_(owners) {
+        identities_(identities) {
     plan_.manifest_name = manifest.name;
     plan_.connections = connections;
     plan_.kernel = kernel;
+    if (identities != nullptr) plan_.identities = *identities;
   }
 
   void warn(std::string text) {
@@ -117,14 +108,12 @@ class Planner {
           queue.create = mq->create && !is_pattern(queue.path);
           queue.remove_on_stop = mq->remove_on_stop;
           queue.pointer = path_pointer(slot, i, mq->paths.size());
-          check_attribute(queue,
-                          mq->max_messages ? cat(slot.pointer, "/max-messages") : queue.pointer,
-                          "max-messages", queue.max_messages, limits.msg_max, "msg_max",
-                          platform::kHardMsgMax, diagnostics_);
-          check_attribute(queue,
-                          mq->message_size ? cat(slot.pointer, "/message-size") : queue.pointer,
-                          "message-size", queue.message_size, limits.msgsize_max, "msgsize_max",
-                          platform::kHardMsgSizeMax, diagnostics_);
+          check_attribute(
+              queue, mq->max_messages ? cat(slot.pointer, "/max-messages") : queue.pointer,
+              "max-messages", queue.max_messages, limits.msg_max, "msg_max", diagnostics_);
+          check_attribute(
+              queue, mq->message_size ? cat(slot.pointer, "/message-size") : queue.pointer,
+              "message-size", queue.message_size, limits.msgsize_max, "msgsize_max", diagnostics_);
           if (queue.create) match_existing(queue);
           if (queue.create && !queue.adopt) {
             queue.charged_bytes =
@@ -148,15 +137,18 @@ class Planner {
     const ExistingQueue* existing = find_existing(kernel_, queue.path);
     if (existing == nullptr) return;
     const bool readable = existing->owner_uid != static_cast<uid_t>(-1);
-    if (owners_ != nullptr && readable) {
-      auto owner = owners_->find(queue.owner_service);
-      if (owner != owners_->end()) {
-        if (auto refusal = adoption_refusal(queue, existing->owner_uid, existing->owner_gid,
-                                            existing->mode, owner->second)) {
-          diagnostics_.error(queue.pointer, cat(refusal->message, "; ", refusal->hint));
-          return;
-        }
+    const Account* owner =
+        identities_ != nullptr ? identities_->find_account(queue.owner_service) : nullptr;
+    const auto slot_gid =
+        identities_ != nullptr ? identities_->slot_group(queue.slot) : std::nullopt;
+    if (owner != nullptr && slot_gid && readable) {
+      if (auto refusal = adoption_refusal(queue, existing->owner_uid, existing->owner_gid,
+                                          existing->mode, owner->identity.uid, *slot_gid)) {
+        diagnostics_.error(queue.pointer, cat(refusal->message, "; ", refusal->hint));
+        return;
       }
+      queue.repair = needs_repair(queue, existing->owner_uid, existing->owner_gid, existing->mode,
+                                  owner->identity.uid, *slot_gid);
     }
     if (existing->max_messages == queue.max_messages &&
         existing->message_size == queue.message_size) {
@@ -262,9 +254,11 @@ class Planner {
         const config::ShmSlot* shm = slot.shm();
         if (shm == nullptr) continue;
         const auto plugs = plug_services_of(service, slot);
-        auto add = [&](const std::string& name, bool plugs_write) {
+        auto add = [&](const config::ShmObject& declared, bool plugs_write) {
           PlannedShmObject object;
-          object.name = name;
+          object.name = declared.name;
+          object.size = declared.size;
+          if (declared.is_semaphore()) object.semaphore_value = declared.semaphore_value.value_or(0);
           object.slot = cat(service.name, ':', slot.name);
           object.owner_service = service.name;
           object.writers.push_back(service.name);
@@ -272,8 +266,8 @@ class Planner {
             (plugs_write ? object.writers : object.readers).push_back(plug);
           plan_.shm.push_back(std::move(object));
         };
-        for (const auto& name : shm->write) add(name, true);
-        for (const auto& name : shm->read) add(name, false);
+        for (const auto& object : shm->write) add(object, true);
+        for (const auto& object : shm->read) add(object, false);
       }
     }
   }
@@ -306,44 +300,40 @@ class Planner {
         planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
       }
       add_grants(service, planned);
+      add_account_variables(service, planned);
       plan_.services.push_back(std::move(planned));
     }
-  }
-
-  static std::string variable_name(const std::string& name) {
-    std::string variable = "IPCRT_";
-    for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-    variable += "_PATHS";
-    return variable;
   }
 
   // A slot and a plug of one service with the same name share one variable: their values are
   // joined, slot first, without duplicates.
   static void add_paths(PlannedService& service, const std::string& name,
                         const std::vector<std::string>& values) {
-    std::string variable = variable_name(name);
+    std::string variable = paths_variable(name);
     auto it = std::find_if(service.environment.begin(), service.environment.end(),
                            [&](const auto& entry) { return entry.first == variable; });
     if (it == service.environment.end()) {
-      service.environment.emplace_back(variable, join(values, ":"));
+      service.environment.emplace_back(variable, join(values, kPathListSeparator));
       return;
     }
     for (const auto& value : values) {
-      std::string bounded = cat(':', it->second, ':');
-      if (bounded.find(cat(':', value, ':')) == std::string::npos) {
-        it->second += it->second.empty() ? value : cat(':', value);
+      std::string bounded = cat(kPathListSeparator, it->second, kPathListSeparator);
+      if (bounded.find(cat(kPathListSeparator, value, kPathListSeparator)) == std::string::npos) {
+        it->second += it->second.empty() ? value : cat(kPathListSeparator, value);
       }
     }
   }
 
   static std::vector<std::string> shm_names(const config::ShmSlot& shm) {
-    std::vector<std::string> names = shm.write;
-    names.insert(names.end(), shm.read.begin(), shm.read.end());
+    std::vector<std::string> names;
+    for (const auto* list : {&shm.write, &shm.read}) {
+      for (const auto& object : *list) names.push_back(object.name);
+    }
     return names;
   }
 
   void add_grants(const Service& service, PlannedService& planned) const {
-    planned.environment.emplace_back("IPCRT_SERVICE", service.name);
+    planned.environment.emplace_back(kServiceNameVariable, service.name);
     for (const auto& slot : service.slots) {
       const std::string via = cat(service.name, ':', slot.name);
       if (const auto* mq = slot.mq()) {
@@ -370,11 +360,29 @@ class Planner {
           }
           add_paths(planned, plug.name, mq->paths);
         } else if (const auto* shm = slot->shm()) {
-          for (const auto& name : shm->write) planned.shm.push_back({name, true, via});
-          for (const auto& name : shm->read) planned.shm.push_back({name, false, via});
+          for (const auto& object : shm->write) planned.shm.push_back({object.name, true, via});
+          for (const auto& object : shm->read) planned.shm.push_back({object.name, false, via});
           add_paths(planned, plug.name, shm_names(*shm));
         }
       }
+    }
+  }
+
+  // SPEC §4.3: what programs expect of a login (a shell's ~, Python's getpass), unless the
+  // manifest says otherwise.
+  void add_account_variables(const Service& service, PlannedService& planned) const {
+    const Account* account =
+        identities_ != nullptr ? identities_->find_account(service.name) : nullptr;
+    if (account == nullptr) return;
+    const std::pair<const char*, const std::string&> variables[] = {{"HOME", account->home},
+                                                                    {"USER", account->user_name},
+                                                                    {"LOGNAME", account->user_name},
+                                                                    {"SHELL", account->shell}};
+    for (const auto& [key, value] : variables) {
+      const bool set_by_manifest =
+          std::any_of(service.environment.begin(), service.environment.end(),
+                      [&](const auto& entry) { return entry.first == key; });
+      if (!set_by_manifest) planned.environment.emplace_back(key, value);
     }
   }
 
@@ -433,7 +441,8 @@ class Planner {
         }
       }
       if (!next) {
-        report_cycle(deps, started);
+        // Only `after` edges block here: the manifest rule names the cycle.
+        config::check_after_cycles(manifest_, diagnostics_);
         return std::nullopt;
       }
       started[*next] = true;
@@ -442,38 +451,11 @@ class Planner {
     return order;
   }
 
-  void report_cycle(const std::vector<std::vector<Dependency>>& deps,
-                    const std::vector<bool>& started) {
-    // Every unstarted service waits on an unstarted one through `after`: walk until a repeat.
-    std::size_t at = 0;
-    while (started[at]) ++at;
-    std::vector<std::size_t> path;
-    std::vector<int> seen(deps.size(), -1);
-    while (seen[at] < 0) {
-      seen[at] = static_cast<int>(path.size());
-      path.push_back(at);
-      for (const auto& dep : deps[at]) {
-        if (dep.hard && !started[dep.on]) {
-          at = dep.on;
-          break;
-        }
-      }
-    }
-    std::vector<std::string> names;
-    for (std::size_t i = static_cast<std::size_t>(seen[at]); i < path.size(); ++i) {
-      names.push_back(manifest_.services[path[i]].name);
-    }
-    names.push_back(manifest_.services[at].name);
-    diagnostics_.error(cat(manifest_.services[at].pointer, "/after"),
-                       cat("start order has a cycle: ", join(names, " -> "),
-                           " (each waits for the next through `after`); remove one `after` entry"));
-  }
-
   const Manifest& manifest_;
   const std::vector<Connection>& connections_;
   const KernelState& kernel_;
   Diagnostics& diagnostics_;
-  const Identities* owners_;  // nullptr: owners and modes of existing queues are not checked
+  const Identities* identities_;  // nullptr: owners of existing queues are not checked
   Plan plan_;
 };
 
@@ -481,29 +463,28 @@ class Planner {
 
 std::optional<Plan> make_plan(const Manifest& manifest, const std::vector<Connection>& connections,
                               const KernelState& kernel, Diagnostics& diagnostics,
-                              const Identities* owners) {
-  return Planner(manifest, connections, kernel, diagnostics, owners).build();
+                              const Identities* identities) {
+  return Planner(manifest, connections, kernel, diagnostics, identities).build();
 }
 
 std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode,
-                                      const platform::Identity& owner) {
-  mode &= 07777;
-  const bool other_owner = uid != owner.uid;
-  const bool wider_mode = (mode & ~queue.mode) != 0;
-  const bool other_group = gid != owner.gid && (mode & 0070) != 0;
-  if (!other_owner && !wider_mode && !other_group) return std::nullopt;
-  std::vector<std::string> problems;
-  if (other_owner) problems.emplace_back("another user owns it");
-  if (wider_mode) problems.emplace_back("its mode grants more than the manifest's");
-  if (other_group) problems.emplace_back("it grants access to another group");
-  return Error{cat("queue ", queue.path, " already exists with owner uid ", uid, ", gid ", gid,
-                   ", mode ", octal(mode), ", but slot ", queue.slot, " needs owner uid ",
-                   owner.uid, " (service ", queue.owner_service, "), gid ", owner.gid, ", mode ",
-                   octal(queue.mode), " or narrower: ", join(problems, ", "),
-                   "; adopting it would let others read or inject messages"),
-               0,
-               cat("remove it (rm /dev/mqueue/", queue.path.substr(1),
-                   ") and run again: the runtime will create it with that owner and mode")};
+                                      uid_t owner_uid, gid_t slot_gid) {
+  // Root is the runtime, or was before services got users of their own.
+  if (uid == owner_uid || uid == 0) return std::nullopt;
+  return Error{
+      cat("queue ", queue.path, " already exists with owner uid ", uid, ", gid ", gid, ", mode ",
+          octal_mode(mode & 07777), ", but slot ", queue.slot, " needs owner uid ", owner_uid,
+          " (service ", queue.owner_service, "), gid ", slot_gid, ", mode ", octal_mode(queue.mode),
+          ": another user owns it, who could read or inject messages and change its "
+          "mode again"),
+      0,
+      cat("remove it (rm /dev/mqueue/", queue.path.substr(1),
+          ") and run again: the runtime will create it with that owner and mode")};
+}
+
+bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode, uid_t owner_uid,
+                  gid_t slot_gid) {
+  return uid != owner_uid || gid != slot_gid || (mode & 07777) != queue.mode;
 }
 
 }  // namespace ipcrt::runtime

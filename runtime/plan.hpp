@@ -17,7 +17,7 @@
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
 #include "platform/mqueue.hpp"
-#include "platform/users.hpp"
+#include "runtime/identities.hpp"
 
 namespace ipcrt::runtime {
 
@@ -47,6 +47,7 @@ struct PlannedQueue {
   std::string slot;           // "sensor-hub:telemetry"
   bool create = true;         // false: the slot has create=false, or the path is a pattern
   bool adopt = false;         // already exists with these attributes: kept with its messages
+  bool repair = false;        // adopted with another group or mode: boot puts the manifest's back
   bool remove_on_stop = false;
   std::uint64_t charged_bytes = 0;  // the kernel's RLIMIT_MSGQUEUE accounting for this queue
   std::string pointer;              // JSON pointer of the path
@@ -55,6 +56,9 @@ struct PlannedQueue {
 struct PlannedShmObject {
   std::string name;  // under /dev/shm, no leading '/'
   std::string slot;  // "sensor-hub:frames"
+  std::optional<std::uint64_t> size;  // created with (grown to) this size; unset: as it comes
+  // A `sem.NAME` object: an initialised process-shared semaphore, reset to this at every run.
+  std::optional<unsigned> semaphore_value;
   std::string owner_service;
   std::vector<std::string> readers;  // services with read-only access (plugs, `read` list)
   std::vector<std::string> writers;  // services with read-write access (owner and `write` list)
@@ -82,7 +86,8 @@ struct PlannedService {
   std::vector<QueueGrant> queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
-  // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), in a stable order.
+  // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
+  // unless the manifest sets them (with identities only), in a stable order.
   std::vector<std::pair<std::string, std::string>> environment;
 };
 
@@ -98,6 +103,8 @@ struct Plan {
   // privileged `run` raises RLIMIT_MSGQUEUE (soft, and hard if lower) to at least this.
   std::uint64_t rlimit_msgqueue_needed = 0;
   KernelState kernel;
+  // Who each service runs as and each slot's group; empty when planned without (`policy`).
+  Identities identities;
 
   [[nodiscard]] const PlannedService* find_service(const std::string& name) const {
     for (const auto& service : services) {
@@ -107,25 +114,28 @@ struct Plan {
   }
 };
 
-using Identities = std::map<std::string, platform::Identity>;  // by service name
-
 // Plans a validated manifest. Limit violations and ordering errors (an `after` cycle) are
 // reported in `diagnostics` at the offending JSON pointer; the plan is returned only if there
-// are none. With `owners` (each service's resolved user), an existing queue is adopted only
-// if adoption_refusal() finds nothing; without, owners and modes are not checked.
+// are none. With `identities` (copied into the plan, which `run` needs), an existing queue is
+// adopted only if adoption_refusal() finds nothing, and services get their account's
+// variables; without, owners are not checked.
 [[nodiscard]] std::optional<Plan> make_plan(const config::Manifest& manifest,
                                             const std::vector<config::Connection>& connections,
                                             const KernelState& kernel,
                                             config::Diagnostics& diagnostics,
-                                            const Identities* owners = nullptr);
+                                            const Identities* identities = nullptr);
 
-// Why an existing queue with this owner and mode must not be adopted for `queue`, or nullopt.
-// Anyone may create a queue before boot: adopted, one owned by another user (who can read it,
-// write it and change its mode) or with mode bits beyond the manifest's would let that user
-// read or inject messages. Refused unless it is owned by `owner`'s uid, has no permission bit
-// beyond `queue.mode`, and its group is `owner`'s gid whenever it grants group access. A
-// narrower mode is kept. The error names what was found, what is expected and the fix.
+// Why an existing queue found with this owner, group and mode must not be adopted for
+// `queue`, whose queues belong to `owner_uid` and the slot's `slot_gid`, or nullopt. Anyone
+// may create a queue before boot, and adopting keeps its messages: one owned by another user
+// (who may read or inject messages, and change its mode again) is refused. Owned by the slot's
+// user or by root (an earlier runtime), its group and mode are put back instead (SPEC §4.2).
+// The error names what was found, what is expected and the fix.
 [[nodiscard]] std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_t gid,
-                                                    mode_t mode, const platform::Identity& owner);
+                                                    mode_t mode, uid_t owner_uid, gid_t slot_gid);
+
+// Whether an adopted queue found with this owner, group and mode needs the manifest's back.
+[[nodiscard]] bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode,
+                                uid_t owner_uid, gid_t slot_gid);
 
 }  // namespace ipcrt::runtime

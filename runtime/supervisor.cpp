@@ -59,7 +59,11 @@ class SystemLauncher final : public Launcher {
     if (pidfd >= 0 && platform::pidfd_send_signal(pidfd, signal)) return;
     if (pid > 0) ::kill(pid, signal);
   }
-  void contain(const std::string& service, pid_t pid) override {
+  void contain(const LaunchSpec& spec, pid_t pid) override {
+    // A sandboxed service's init has ended, and the kernel has killed and reaped everything
+    // of its pid namespace before its exit completed: nothing is left to sweep.
+    if (spec.sandboxed) return;
+    const std::string& service = spec.service;
     auto sweep = kill_session(pid);
     if (sweep.error) {
       log_warn("session not contained")
@@ -345,14 +349,14 @@ void Supervisor::reap_remaining_children() {
 // The main process of `service` has exited and is not reaped yet. While it is a zombie its pid
 // cannot be reused, so whatever the launcher finds of the service is the service's.
 bool Supervisor::finish_main(Tracked& service) {
-  launcher_.contain(service.config.spec.service, service.pid);
+  launcher_.contain(service.config.spec, service.pid);
   int status = 0;
   pid_t reaped;
   do {
     reaped = ::waitpid(service.pid, &status, WNOHANG);
   } while (reaped < 0 && errno == EINTR);
   if (reaped != service.pid) return false;
-  on_main_exited(service.pid, status);
+  on_main_exited(service.pid, service_wait_status(service.exit_status.get(), status));
   return true;
 }
 
@@ -382,6 +386,7 @@ void Supervisor::on_main_exited(pid_t pid, int wait_status) {
     }
   }
   service.pid = 0;
+  service.exit_status.reset();
   service.last_wait_status = wait_status;
   const Intent intent = std::exchange(service.intent, Intent::Run);
   if (intent == Intent::Stop) {
@@ -515,6 +520,9 @@ void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
 // The program was exec'd: watch its exit, hand its listener to the mediator.
 void Supervisor::running(Tracked& service) {
   platform::UniqueFd listener = std::move(service.launching->listener);
+  platform::UniqueFd output = std::move(service.launching->output);
+  platform::UniqueFd errors = std::move(service.launching->errors);
+  service.exit_status = std::move(service.launching->exit_status);
   service.launching.reset();
   set_state(service, ServiceState::Running);
   service.started_once = true;
@@ -525,6 +533,13 @@ void Supervisor::running(Tracked& service) {
       options_.on_listener(*this, name, service.pid, std::move(listener));
     } else {
       log_warn("no mediator").field("service", name);
+    }
+  }
+  if (output.valid() || errors.valid()) {
+    if (options_.on_output) {
+      options_.on_output(*this, name, std::move(output), std::move(errors));
+    } else {
+      log_warn("output not read").field("service", name);  // closed: it gets EPIPE
     }
   }
   service.pidfd = launcher_.exit_fd(service.pid);

@@ -78,9 +78,9 @@ class Launcher {
   [[nodiscard]] virtual platform::UniqueFd exit_fd(pid_t pid) = 0;
   // Sends `signal` to the main process (through `pidfd` when valid).
   virtual void signal(pid_t pid, int pidfd, int signal) = 0;
-  // The main process `pid` of `service` has ended and is not reaped yet: kill what is left of
-  // the service. Must not wait for the killed processes.
-  virtual void contain(const std::string& service, pid_t pid) = 0;
+  // The main process `pid` of `spec`'s service has ended and is not reaped yet: kill what is
+  // left of the service. Must not wait for the killed processes.
+  virtual void contain(const LaunchSpec& spec, pid_t pid) = 0;
 };
 
 // The Launcher of a real run: runtime/launch and runtime/session_sweep.
@@ -99,6 +99,11 @@ class Supervisor;
 using ListenerHandler = std::function<void(Supervisor& supervisor, const std::string& service,
                                            pid_t pid, platform::UniqueFd listener)>;
 
+// Called when a service whose LaunchSpec captures its output has exec'd, with the read ends
+// of its stdout and stderr pipes (non-blocking). The callee owns them.
+using OutputHandler = std::function<void(Supervisor& supervisor, const std::string& service,
+                                         platform::UniqueFd output, platform::UniqueFd errors)>;
+
 struct SupervisorOptions {
   using Clock = std::chrono::steady_clock;
   std::chrono::milliseconds stop_timeout{5000};   // stop signal, then SIGKILL after this
@@ -108,6 +113,7 @@ struct SupervisorOptions {
   // From fork to exec: a child still confining itself after this is killed (start failed).
   std::chrono::milliseconds launch_timeout{10000};
   ListenerHandler on_listener;
+  OutputHandler on_output;
   Launcher* launcher = nullptr;                // nullptr: system_launcher()
   std::function<Clock::time_point()> now;      // empty: steady_clock::now
 };
@@ -187,6 +193,7 @@ class Supervisor {
     pid_t pid = 0;
     platform::UniqueFd pidfd;
     std::optional<WatchId> pidfd_watch;
+    platform::UniqueFd exit_status;  // sandboxed: where its init reports the service's end
     std::optional<PendingLaunch> launching;  // while Starting
     std::optional<WatchId> report_watch;
     std::optional<TimerId> timer;  // launch deadline, restart delay or kill deadline

@@ -133,4 +133,12 @@ int run_cli(std::span<char* const> arguments) {
   return spec->handler(command_line);
 }
 
+int report_step_failure(std::string_view command, const StepFailure& failure) {
+  if (failure.error) {
+    std::fprintf(stderr, "ipcrt: %s: %s: %s\n", std::string(command).c_str(),
+                 failure.step.c_str(), failure.error->describe().c_str());
+  }
+  return failure.exit_code;
+}
+
 }  // namespace ipcrt::runtime

@@ -2,9 +2,16 @@
 // checked against the command's synopsis by the CLI front end.
 #pragma once
 
+#include <string_view>
+
 #include "runtime/cli/cli.hpp"
+#include "runtime/manifest_input.hpp"
 
 namespace ipcrt::runtime {
+
+// Prints why `command` stopped at a step (unless the diagnostics already said it all) and
+// returns the step's exit status.
+[[nodiscard]] int report_step_failure(std::string_view command, const StepFailure& failure);
 
 [[nodiscard]] int command_validate(const CommandLine& command_line);
 [[nodiscard]] int command_plan(const CommandLine& command_line);

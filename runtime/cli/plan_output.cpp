@@ -13,19 +13,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string octal_mode(mode_t mode) {
-  std::string digits;
-  for (int shift = 9; shift >= 0; shift -= 3)
-    digits += static_cast<char>('0' + ((mode >> shift) & 7));
-  return digits;
-}
-
 std::vector<std::string> permission_names(unsigned permissions) {
   std::vector<std::string> names;
-  if (permissions & config::kPermRead) names.emplace_back("read");
-  if (permissions & config::kPermWrite) names.emplace_back("write");
-  if (permissions & config::kPermCreate) names.emplace_back("create");
-  if (permissions & config::kPermDelete) names.emplace_back("delete");
+  for (auto word : config::permission_words(permissions)) names.emplace_back(word);
   return names;
 }
 
@@ -37,6 +27,14 @@ Json limit_or_null(std::uint64_t value) {
   return value == RLIM_INFINITY ? Json(nullptr) : Json(value);
 }
 
+Json or_null(const std::string& text) {
+  return text.empty() ? Json(nullptr) : Json(text);
+}
+
+std::string or_unknown(const std::string& text) {
+  return text.empty() ? std::string("?") : text;
+}
+
 std::string pad(std::string text, std::size_t width) {
   if (text.size() < width) text.append(width - text.size(), ' ');
   return text;
@@ -44,14 +42,14 @@ std::string pad(std::string text, std::size_t width) {
 
 }  // namespace
 
-std::string queue_owner(const config::Manifest& manifest, const std::string& service_name) {
-  const config::Service* service = manifest.find_service(service_name);
-  std::string user = service && service->user ? *service->user : std::to_string(::getuid());
-  std::string group = service && service->group ? *service->group : std::to_string(::getgid());
-  return cat(user, ':', group);
+std::string queue_owner(const Plan& plan, const PlannedQueue& queue) {
+  const Account* account = plan.identities.find_account(queue.owner_service);
+  const auto group = plan.identities.slot_group(queue.slot);
+  if (account == nullptr || !group) return {};
+  return cat(account->identity.uid, ':', *group);
 }
 
-std::string render_plan_json(const Plan& plan, const config::Manifest& manifest) {
+std::string render_plan_json(const Plan& plan) {
   Json root = Json::object();
   Json queues = Json::array();
   for (const auto& queue : plan.queues) {
@@ -59,7 +57,7 @@ std::string render_plan_json(const Plan& plan, const config::Manifest& manifest)
                       {"max-messages", queue.max_messages},
                       {"message-size", queue.message_size},
                       {"mode", octal_mode(queue.mode)},
-                      {"owner", queue_owner(manifest, queue.owner_service)},
+                      {"owner", or_null(queue_owner(plan, queue))},
                       {"slot", queue.slot}});
   }
   Json shm = Json::array();
@@ -90,8 +88,15 @@ std::string render_plan_json(const Plan& plan, const config::Manifest& manifest)
         if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
       }
     }
-    services.push_back(
-        {{"name", service.name}, {"start-order", service.start_order}, {"queues", granted}});
+    const Account* account = plan.identities.find_account(service.name);
+    Json environment = Json::object();
+    for (const auto& [key, value] : service.environment) environment[key] = value;
+    services.push_back({{"name", service.name},
+                        {"start-order", service.start_order},
+                        {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
+                        {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
+                        {"queues", granted},
+                        {"environment", environment}});
   }
   root["queues"] = queues;
   root["shm"] = shm;
@@ -102,7 +107,7 @@ std::string render_plan_json(const Plan& plan, const config::Manifest& manifest)
   return root.dump(2) + "\n";
 }
 
-std::string render_plan_text(const Plan& plan, const config::Manifest& manifest) {
+std::string render_plan_text(const Plan& plan) {
   std::string out = cat("plan for ", plan.manifest_name, '\n');
   long to_create = 0;
   long adopted = 0;
@@ -118,7 +123,8 @@ std::string render_plan_text(const Plan& plan, const config::Manifest& manifest)
     out += cat("  ", action, ' ', pad(queue.path, 20), " max-messages ",
                std::to_string(queue.max_messages), " message-size ",
                std::to_string(queue.message_size), " mode ", octal_mode(queue.mode), " owner ",
-               queue_owner(manifest, queue.owner_service), " slot ", queue.slot, '\n');
+               or_unknown(queue_owner(plan, queue)), " slot ", queue.slot,
+               queue.repair ? " (owner and mode put back)" : "", '\n');
   }
   if (!plan.shm.empty()) out += "shared memory:\n";
   for (const auto& object : plan.shm) {
@@ -131,6 +137,15 @@ std::string render_plan_text(const Plan& plan, const config::Manifest& manifest)
     out += cat("  ", std::to_string(service.start_order), ' ', service.name);
     if (!service.shm_dir.empty()) out += cat(" (/dev/shm: ", service.shm_dir, ')');
     out += '\n';
+    if (const Account* account = plan.identities.find_account(service.name)) {
+      const auto& identity = account->identity;
+      out +=
+          cat("      user ", account->user_name, " uid ", identity.uid, " gid ", identity.gid,
+              " groups ", join(identity.groups, ","), account->dynamic ? " (dynamic)" : "", '\n');
+    }
+    for (const auto& [key, value] : service.environment) {
+      out += cat("      env ", key, '=', value, '\n');
+    }
     for (const auto& grant : service.queues) {
       out += cat("      mq  ", pad(grant.path, 20), ' ',
                  join(permission_names(grant.permissions), ","),

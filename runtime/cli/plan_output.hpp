@@ -8,12 +8,12 @@
 
 namespace ipcrt::runtime {
 
-// "user:group" as written in the manifest; a missing side is the runtime's own uid or gid.
-[[nodiscard]] std::string queue_owner(const config::Manifest& manifest,
-                                      const std::string& service_name);
+// "uid:gid" that will own `queue`: the slot service's uid and the slot's group; empty when
+// planned without identities.
+[[nodiscard]] std::string queue_owner(const Plan& plan, const PlannedQueue& queue);
 
-[[nodiscard]] std::string render_plan_text(const Plan& plan, const config::Manifest& manifest);
-[[nodiscard]] std::string render_plan_json(const Plan& plan, const config::Manifest& manifest);
+[[nodiscard]] std::string render_plan_text(const Plan& plan);
+[[nodiscard]] std::string render_plan_json(const Plan& plan);
 
 // Usage as far as the runtime can see it: every queue counts toward queues_max; bytes are
 // those of queues owned by this uid (the kernel charges the creator, which it does not show).

@@ -12,7 +12,6 @@
 
 #include "common/text.hpp"
 #include "runtime/cli/commands.hpp"
-#include "runtime/kernel_state.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
@@ -69,13 +68,14 @@ int command_policy(const CommandLine& command_line) {
     return kExitUsage;
   }
 
-  auto loaded = load_connected_manifest(path);
-  config::Diagnostics& diagnostics = loaded.diagnostics;
-  if (!loaded.manifest) {
-    std::fputs(diagnostics.format(path).c_str(), stderr);
-    return kExitInvalidManifest;
-  }
-  const config::Manifest& manifest = *loaded.manifest;
+  config::Diagnostics diagnostics;
+  auto planned_manifest =
+      plan_manifest({.manifest_path = path, .identities = IdentityMode::Skip}, diagnostics);
+  // Warnings (an unconnected plug) go with the listing; errors stop it: a manifest error exits
+  // 1, a kernel limit the plan cannot meet 3, as `plan` does.
+  std::fputs(diagnostics.format(path).c_str(), stderr);
+  if (!planned_manifest) return report_step_failure("policy", planned_manifest.error());
+  const config::Manifest& manifest = planned_manifest->manifest;
   const config::Service* service = manifest.find_service(service_name);
   if (service == nullptr) {
     std::vector<std::string> names;
@@ -84,24 +84,7 @@ int command_policy(const CommandLine& command_line) {
                  service_name.c_str(), join(names, ", ").c_str());
     return kExitInvalidManifest;
   }
-  const std::vector<config::Connection>& connections = loaded.connections;
-  auto kernel = read_kernel_state();
-  if (!kernel) {
-    std::fprintf(stderr, "ipcrt: policy: reading the kernel's mqueue state: %s\n",
-                 kernel.error().describe().c_str());
-    return kExitBootFailed;
-  }
-  std::optional<Plan> plan;
-  bool kernel_limit_failed = false;
-  if (!diagnostics.has_errors()) {
-    plan = make_plan(manifest, connections, *kernel, diagnostics);
-    kernel_limit_failed = !plan;
-  }
-  // Warnings (an unconnected plug) go with the listing; errors stop it. A manifest error
-  // exits 1, a kernel limit the plan cannot meet 3, as `plan` does.
-  std::fputs(diagnostics.format(path).c_str(), stderr);
-  if (!plan) return kernel_limit_failed ? kExitBootFailed : kExitInvalidManifest;
-  const PlannedService* planned = plan->find_service(service_name);
+  const PlannedService* planned = planned_manifest->plan.find_service(service_name);
   if (planned == nullptr) {
     std::fprintf(stderr, "ipcrt: policy: service %s is missing from the plan\n",
                  service_name.c_str());

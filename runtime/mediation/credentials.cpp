@@ -7,8 +7,8 @@
 #include <charconv>
 #include <climits>
 
-#include "common/file.hpp"
 #include "common/text.hpp"
+#include "platform/proc_status.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -80,31 +80,19 @@ Credentials credentials_of(const platform::Identity& identity) {
 }
 
 Result<CallerCredentials> parse_proc_status(std::string_view status) {
-  // One pass over the lines (this runs for every mediated call).
-  enum Field { kUid, kGid, kGroups, kCapEff, kUmask, kFields };
-  static constexpr std::string_view kKeys[kFields] = {
-      "Uid:", "Gid:", "Groups:", "CapEff:", "Umask:"};
-  std::optional<std::string_view> fields[kFields];
-  int found = 0;
-  for (std::size_t at = 0; at < status.size() && found < kFields;) {
-    std::size_t end = status.find('\n', at);
-    if (end == std::string_view::npos) end = status.size();
-    const std::string_view line = status.substr(at, end - at);
-    at = end + 1;
-    for (int field = 0; field < kFields; ++field) {
-      if (!fields[field] && line.starts_with(kKeys[field])) {
-        fields[field] = line.substr(kKeys[field].size());
-        ++found;
-        break;
-      }
-    }
+  auto uids = platform::proc_status_field(status, "Uid");
+  auto gids = platform::proc_status_field(status, "Gid");
+  auto groups = platform::proc_status_field(status, "Groups");
+  auto capabilities = platform::proc_status_field(status, "CapEff");
+  auto umask = platform::proc_status_field(status, "Umask");
+  if (!uids || !gids || !groups || !capabilities || !umask) {
+    return fail("/proc status lacks Uid, Gid, Groups, CapEff or Umask");
   }
-  if (found < kFields) return fail("/proc status lacks Uid, Gid, Groups, CapEff or Umask");
-  auto uid_values = numbers<uid_t>(*fields[kUid]);
-  auto gid_values = numbers<gid_t>(*fields[kGid]);
-  auto group_values = numbers<gid_t>(*fields[kGroups]);
-  auto capability_values = numbers<std::uint64_t>(*fields[kCapEff], 16);
-  auto umask_values = numbers<unsigned>(*fields[kUmask], 8);
+  auto uid_values = numbers<uid_t>(*uids);
+  auto gid_values = numbers<gid_t>(*gids);
+  auto group_values = numbers<gid_t>(*groups);
+  auto capability_values = numbers<std::uint64_t>(*capabilities, 16);
+  auto umask_values = numbers<unsigned>(*umask, 8);
   // Uid/Gid: real, effective, saved, fs. The fs ids are what file access is checked with.
   if (!uid_values || uid_values->size() != 4 || !gid_values || gid_values->size() != 4 ||
       !group_values || !capability_values || capability_values->size() != 1 || !umask_values ||
@@ -121,7 +109,7 @@ Result<CallerCredentials> parse_proc_status(std::string_view status) {
 }
 
 Result<CallerCredentials> read_caller_credentials(pid_t tid) {
-  auto status = read_text_file(cat("/proc/", tid, "/status"));
+  auto status = platform::read_proc_status(tid);
   if (!status) return std::unexpected(status.error());
   return parse_proc_status(*status);
 }

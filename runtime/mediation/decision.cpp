@@ -15,34 +15,27 @@ using config::kPermDelete;
 using config::kPermRead;
 using config::kPermWrite;
 
-std::string permission_words(unsigned permissions) {
-  std::string words;
-  const std::pair<unsigned, const char*> names[] = {
-      {kPermRead, "read"}, {kPermWrite, "write"}, {kPermCreate, "create"}, {kPermDelete, "delete"}};
-  for (const auto& [bit, name] : names) {
-    if ((permissions & bit) == 0) continue;
-    if (!words.empty()) words += '+';
-    words += name;
-  }
-  return words;
-}
-
-// The permissions mq_open's flags need (SPEC §5); O_ACCMODE 3 is invalid and needs everything.
-unsigned permissions_for_flags(int flags) {
-  unsigned needed = 0;
+// The permissions mq_open's access mode needs (SPEC §5); O_ACCMODE 3 is invalid and needs both.
+unsigned permissions_for_access(int flags) {
   switch (flags & O_ACCMODE) {
     case O_RDONLY:
-      needed = kPermRead;
-      break;
+      return kPermRead;
     case O_WRONLY:
-      needed = kPermWrite;
-      break;
+      return kPermWrite;
     default:
-      needed = kPermRead | kPermWrite;
-      break;
+      return kPermRead | kPermWrite;
   }
-  if ((flags & O_CREAT) != 0) needed |= kPermCreate;
-  return needed;
+}
+
+// O_CREAT asks for `create` unless it can only mean an open: without O_EXCL, on a declared
+// queue. A pattern names queues that may not exist yet, and O_EXCL insists on a new one.
+bool creation_requested(const QueueGrant& grant, int flags) {
+  if ((flags & O_CREAT) == 0) return false;
+  return (flags & O_EXCL) != 0 || grant.path.ends_with('*');
+}
+
+unsigned permissions_for(const QueueGrant& grant, int flags) {
+  return permissions_for_access(flags) | (creation_requested(grant, flags) ? kPermCreate : 0U);
 }
 
 // A syscall name as the kernel sees it: no '/', not empty, not "." or "..", at most NAME_MAX.
@@ -51,15 +44,17 @@ bool plausible_queue_name(const std::string& raw_name) {
          raw_name.find('/') == std::string::npos && raw_name != "." && raw_name != "..";
 }
 
+// `needed(grant)`: the permissions the call needs through that grant.
+template <class Needed>
 MediationDecision decide(const std::vector<QueueGrant>& grants, const std::string& raw_name,
-                         unsigned needed) {
+                         Needed&& needed) {
   MediationDecision decision;
   decision.queue_path = "/" + raw_name;
   const QueueGrant* closest = nullptr;
   if (plausible_queue_name(raw_name)) {
     for (const auto& grant : grants) {
       if (!queue_path_matches(grant.path, decision.queue_path)) continue;
-      if ((grant.permissions & needed) == needed) {
+      if ((grant.permissions & needed(grant)) == needed(grant)) {
         decision.allowed = true;
         decision.grant = &grant;
         return decision;
@@ -68,7 +63,9 @@ MediationDecision decide(const std::vector<QueueGrant>& grants, const std::strin
     }
   }
   if (closest != nullptr) {
-    decision.need = cat(permission_words(needed & ~closest->permissions), " on ", closest->via);
+    decision.need =
+        cat(join(config::permission_words(needed(*closest) & ~closest->permissions), "+"), " on ",
+            closest->via);
   } else {
     decision.need = cat("a posix-mq plug connected to a slot with path ", decision.queue_path);
   }
@@ -86,12 +83,16 @@ bool queue_path_matches(const std::string& grant_path, const std::string& path) 
 
 MediationDecision decide_mq_open(const std::vector<QueueGrant>& grants, const std::string& raw_name,
                                  int flags) {
-  return decide(grants, raw_name, permissions_for_flags(flags));
+  MediationDecision decision = decide(
+      grants, raw_name, [flags](const QueueGrant& grant) { return permissions_for(grant, flags); });
+  decision.open_existing_only = decision.allowed && (flags & O_CREAT) != 0 &&
+                                (decision.grant->permissions & kPermCreate) == 0;
+  return decision;
 }
 
 MediationDecision decide_mq_unlink(const std::vector<QueueGrant>& grants,
                                    const std::string& raw_name) {
-  return decide(grants, raw_name, kPermDelete);
+  return decide(grants, raw_name, [](const QueueGrant&) { return unsigned{kPermDelete}; });
 }
 
 }  // namespace ipcrt::runtime

@@ -359,7 +359,9 @@ ServiceMediator::Answer ServiceMediator::mediate_open(const Call& call,
   // Without its credentials the kernel's checks cannot be made for it.
   if (!call.caller)
     return failure(call, "cannot read a mediated caller's credentials", call.caller.error());
-  if ((flags & O_CREAT) == 0) {
+  // Without `create`, O_CREAT on a declared queue only opens it (decide_mq_open): ENOENT if
+  // it is gone, as for an open without O_CREAT, and never a queue of the caller's.
+  if ((flags & O_CREAT) == 0 || decision.open_existing_only) {
     return open_as(call, thread, call.caller->credentials, decision.queue_path, flags);
   }
   const MediatedQueue* queue = queue_of(*decision.grant);

@@ -97,22 +97,33 @@ void* mediation_thread(void* raw) {
   return nullptr;
 }
 
+// The owner of a slot's queues as boot makes it: the slot's service's user (and its groups),
+// the slot's group.
+platform::Identity queue_owner(const Plan& plan, const PlannedQueue& queue) {
+  const Account* account = plan.identities.find_account(queue.owner_service);
+  if (account == nullptr) return {};
+  platform::Identity owner = account->identity;
+  if (auto group = plan.identities.slot_group(queue.slot)) owner.gid = *group;
+  return owner;
+}
+
 MediatedService mediated_service(const config::Service& service, const PlannedService& planned,
-                                 const Plan& plan, const Identities& identities) {
+                                 const Plan& plan) {
   MediatedService mediated;
   mediated.name = planned.name;
   mediated.grants = planned.queues;
   for (const auto& grant : planned.queues) {
     for (const auto& queue : plan.queues) {
       if (queue.path != grant.path) continue;
-      auto owner = identities.find(queue.owner_service);
       mediated.queues.push_back({queue.path, queue.slot, queue.max_messages, queue.message_size,
-                                 queue.mode,
-                                 owner != identities.end() ? owner->second : platform::Identity{}});
+                                 queue.mode, queue_owner(plan, queue)});
       break;
     }
   }
-  mediated.uid = identities.at(planned.name).uid;
+  // Its pattern queues found at boot are those of its own user (they were created as it).
+  if (const Account* account = plan.identities.find_account(planned.name)) {
+    mediated.uid = account->identity.uid;
+  }
   // The ABIs the service's filter covers (runtime/seccomp/service_policy.cpp adds the same
   // names to it); names libseccomp does not know failed the filter's compile already.
   for (const auto& name : service.seccomp.architectures) {
@@ -137,13 +148,11 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
 
 }  // namespace
 
-MediationServer::MediationServer(const config::Manifest& manifest, const Plan& plan,
-                                 const Identities& identities)
+MediationServer::MediationServer(const config::Manifest& manifest, const Plan& plan)
     : MediationServer(std::vector<MediatedService>{}) {
   for (const auto& planned : plan.services) {
     const config::Service& service = *manifest.find_service(planned.name);
-    auto mediator =
-        std::make_shared<ServiceMediator>(mediated_service(service, planned, plan, identities));
+    auto mediator = std::make_shared<ServiceMediator>(mediated_service(service, planned, plan));
     mediator->count_existing(plan.kernel.existing_queues);
     services_.emplace(planned.name, std::move(mediator));
   }

@@ -35,7 +35,6 @@
 #include "common/error.hpp"
 #include "config/manifest.hpp"
 #include "platform/fd.hpp"
-#include "platform/users.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
@@ -44,8 +43,9 @@ namespace ipcrt::runtime {
 
 class MediationServer {
  public:
-  // Every planned service, its pattern queues that exist already counted against its budget.
-  MediationServer(const config::Manifest& manifest, const Plan& plan, const Identities& identities);
+  // Every planned service, its slots' owners from the plan's identities, its pattern queues
+  // that exist already counted against its budget.
+  MediationServer(const config::Manifest& manifest, const Plan& plan);
   // Services built by hand (tests, benchmarks).
   explicit MediationServer(std::vector<MediatedService> services);
   MediationServer(const MediationServer&) = delete;

@@ -16,6 +16,7 @@
 #include "common/text.hpp"
 #include "platform/fd.hpp"
 #include "runtime/seccomp/groups.hpp"
+#include "runtime/seccomp/syscall_names.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -37,12 +38,6 @@ constexpr std::string_view kClone3Note =
     "answered ENOSYS: flags unreadable, glibc falls back to clone";
 constexpr std::string_view kPrlimitReadNote = "reads only: new limit NULL";
 constexpr std::string_view kPrlimitSetNote = "sets limits too: setrlimit is allowed";
-
-std::string known_group_names() {
-  std::vector<std::string_view> names;
-  for (const auto& group : syscall_groups()) names.push_back(group.name);
-  return join(names, ", ");
-}
 
 // Runs `writer(fd)` on a memfd and returns what it wrote.
 template <class Writer>
@@ -136,12 +131,8 @@ std::string architecture_name(std::uint32_t token) {
 }
 
 std::string describe_permissions(unsigned permissions) {
-  std::vector<std::string_view> names;
-  if ((permissions & config::kPermRead) != 0U) names.push_back("read");
-  if ((permissions & config::kPermWrite) != 0U) names.push_back("write");
-  if ((permissions & config::kPermCreate) != 0U) names.push_back("create");
-  if ((permissions & config::kPermDelete) != 0U) names.push_back("delete");
-  return names.empty() ? std::string("none") : join(names, ",");
+  auto words = config::permission_words(permissions);
+  return words.empty() ? std::string("none") : join(words, ",");
 }
 
 PolicyBuilder::PolicyBuilder(std::string_view architecture)
@@ -158,12 +149,6 @@ PolicyBuilder::PolicyBuilder(std::string_view architecture)
 
 void PolicyBuilder::set_error(Error error) {
   if (!error_) error_ = std::move(error);
-}
-
-bool PolicyBuilder::known_anywhere(std::string_view name) const {
-  // libseccomp knows every ABI's names: one missing on the native ABI resolves to a negative
-  // pseudo-number, only an unknown name to __NR_SCMP_ERROR.
-  return seccomp_syscall_resolve_name(std::string(name).c_str()) != __NR_SCMP_ERROR;
 }
 
 void PolicyBuilder::add(std::string_view name, std::string_view reason) {
@@ -188,12 +173,11 @@ PolicyBuilder& PolicyBuilder::add_architecture(std::string_view architecture) {
 }
 
 PolicyBuilder& PolicyBuilder::allow_group(std::string_view group_name, std::string_view reason) {
-  const SyscallGroup* group = find_syscall_group(group_name);
-  if (group == nullptr) {
-    set_error(Error{cat("unknown syscall group \"", group_name, "\""), 0,
-                    cat("known groups: ", known_group_names())});
+  if (auto problem = syscall_group_problem(group_name)) {
+    set_error(std::move(*problem));
     return *this;
   }
+  const SyscallGroup* group = find_syscall_group(group_name);
   std::string_view why = reason.empty() ? group->name : reason;
   for_each_group_syscall(*group, [&](std::string_view name) {
     if (is_never_allowed(name) || is_mq_syscall(name)) {
@@ -203,7 +187,7 @@ PolicyBuilder& PolicyBuilder::allow_group(std::string_view group_name, std::stri
           "remove it from runtime/syscall_groups.cpp"});
       return;
     }
-    if (!known_anywhere(name)) {
+    if (!is_known_syscall(name)) {
       set_error(Error{cat("syscall group ", group->name, " names unknown syscall ", name), 0,
                       "fix runtime/syscall_groups.cpp"});
       return;
@@ -214,12 +198,8 @@ PolicyBuilder& PolicyBuilder::allow_group(std::string_view group_name, std::stri
 }
 
 PolicyBuilder& PolicyBuilder::allow_syscall(std::string_view name, std::string_view reason) {
-  if (is_mq_syscall(name)) {
-    set_error(Error{cat(reason, ": ", name, " cannot be allowed by name"), 0,
-                    "mq_* syscalls come from posix-mq plugs and slots: connect a plug"});
-  } else if (!known_anywhere(name)) {
-    set_error(Error{cat(reason, ": unknown syscall \"", name, "\""), 0,
-                    "check the name against syscall(2); groups start with '@'"});
+  if (auto problem = syscall_allow_problem(name)) {
+    set_error(problem->wrap(reason));
   } else {
     add(name, reason);
     named_.emplace(name);
@@ -233,9 +213,8 @@ PolicyBuilder& PolicyBuilder::allow(std::string_view entry, std::string_view rea
 }
 
 PolicyBuilder& PolicyBuilder::deny_syscall(std::string_view name) {
-  if (!known_anywhere(name)) {
-    set_error(Error{cat("seccomp.deny: unknown syscall \"", name, "\""), 0,
-                    "check the name against syscall(2); deny takes names, not groups"});
+  if (auto problem = syscall_deny_problem(name)) {
+    set_error(problem->wrap("seccomp.deny"));
   } else {
     denied_.emplace(name);
   }
@@ -256,16 +235,16 @@ PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
   add("mq_getsetattr", base);
   if ((permissions & config::kPermRead) != 0U) {
     for (auto name : {"mq_timedreceive", "mq_timedreceive_time64", "mq_notify"}) {
-      add(name, reason_for("read"));
+      add(name, reason_for(config::permission_word(config::kPermRead)));
     }
   }
   if ((permissions & config::kPermWrite) != 0U) {
     for (auto name : {"mq_timedsend", "mq_timedsend_time64"}) {
-      add(name, reason_for("write"));
+      add(name, reason_for(config::permission_word(config::kPermWrite)));
     }
   }
   if ((permissions & config::kPermDelete) != 0U) {
-    add("mq_unlink", reason_for("delete"));
+    add("mq_unlink", reason_for(config::permission_word(config::kPermDelete)));
   }
   return *this;
 }

@@ -72,7 +72,6 @@ class PolicyBuilder {
  private:
   void set_error(Error error);
   void add(std::string_view name, std::string_view reason);
-  [[nodiscard]] bool known_anywhere(std::string_view name) const;
 
   std::uint32_t native_ = 0;
   std::vector<std::uint32_t> architectures_;  // native first

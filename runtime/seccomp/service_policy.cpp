@@ -9,6 +9,7 @@
 #include "common/text.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/seccomp/groups.hpp"
+#include "runtime/seccomp/syscall_names.hpp"
 
 namespace ipcrt::runtime {
 
@@ -33,14 +34,9 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
   for (const auto& grant : planned.queues) builder.allow_mq(grant);
   for (const auto& name : service.seccomp.deny) {
-    // Denying one would leave the service unable to start, or with mediation make the child
-    // wait on a listener nobody holds yet.
-    for (std::string_view needed : kSyscallsAfterFilterLoad) {
-      if (name == needed) {
-        return fail(cat(service.pointer, "/seccomp/deny: ", name,
-                        " is needed to start any service and cannot be denied"),
-                    "remove it from seccomp.deny");
-      }
+    // Checked here too, not only by `validate`, for services built without the loader.
+    if (auto problem = syscall_deny_problem(name)) {
+      return std::unexpected(problem->wrap(cat(service.pointer, "/seccomp/deny")));
     }
     builder.deny_syscall(name);
   }
@@ -50,9 +46,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
 Result<CompiledPolicy> build_for(const config::Service& service, PolicyBuilder& builder) {
   auto policy = builder.build();
   if (!policy) {
-    Error error = policy.error();
-    error.message = cat(service.pointer, "/seccomp: ", error.message);
-    return std::unexpected(std::move(error));
+    return std::unexpected(policy.error().wrap(cat(service.pointer, "/seccomp")));
   }
   return policy;
 }

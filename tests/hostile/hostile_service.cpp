@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "platform/proc_status.hpp"
+
 namespace {
 
 const char* errno_name(int error) {
@@ -304,14 +306,12 @@ int attack_open32(const std::string& raw_name, const std::string& flags) {
 
 // Prints the effective capability set as the kernel reports it.
 int attack_capabilities() {
-  FILE* status = std::fopen("/proc/self/status", "r");
-  char line[256];
-  while (status != nullptr && std::fgets(line, sizeof line, status) != nullptr) {
-    if (std::strncmp(line, "CapEff:", 7) == 0) {
-      std::printf("result=ok op=capabilities effective=%s", line + 8);
-    }
+  auto status = ipcrt::platform::read_own_proc_status();
+  auto effective = status ? ipcrt::platform::proc_status_field(*status, "CapEff") : std::nullopt;
+  if (effective) {
+    std::printf("result=ok op=capabilities effective=%.*s\n", static_cast<int>(effective->size()),
+                effective->data());
   }
-  if (status != nullptr) std::fclose(status);
   return 0;
 }
 

@@ -94,7 +94,8 @@ TEST(Pid1, AsInitItKillsAndReapsWhatAServiceLeftBehind) {
       // Our own /proc (in our private mount namespace): pids and session ids as we see them.
       if (::getpid() != 1 || ::mount("proc", "/proc", "proc", 0, nullptr) != 0) ::_exit(90);
       int out = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (out < 0 || ::dup2(out, 1) < 0) ::_exit(90);
+      // ipcrt logs what its services print on its stderr.
+      if (out < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(90);
       ipcrt::runtime::Pid1Options options;
       options.root = root.path();
       options.cmdline = cmdline;

@@ -34,10 +34,47 @@ struct Cleanup {
   }
 };
 
+// Who "svc" runs as and the group of its slots "svc:q" and "svc:f": ids no host account needs
+// to have, as for a dynamic user.
+constexpr uid_t kServiceUid = 4321;
+constexpr gid_t kSlotGid = 4322;
+
+Identities identities() {
+  Identities identities;
+  identities.set_account(
+      "svc",
+      {{kServiceUid, kServiceUid, {kServiceUid, kSlotGid}}, true, "ipcrt-svc", "/", "/bin/sh"});
+  identities.set_slot_group("svc:q", kSlotGid);
+  identities.set_slot_group("svc:f", kSlotGid);
+  return identities;
+}
+
 Plan plan_with(const std::string& name) {
   Plan plan;
   plan.manifest_name = name;
+  plan.identities = identities();
   return plan;
+}
+
+ipcrt::runtime::PlannedShmObject shm_object(const std::string& name,
+                                            std::vector<std::string> writers) {
+  ipcrt::runtime::PlannedShmObject object;
+  object.name = name;
+  object.slot = "svc:f";
+  object.owner_service = "svc";
+  object.writers = std::move(writers);
+  return object;
+}
+
+struct FileState {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0;
+};
+FileState file_state(const std::string& path) {
+  struct stat info {};
+  CHECK_EQUAL_TEXT(0, ::stat(path.c_str(), &info), path.c_str());
+  return {info.st_uid, info.st_gid, info.st_mode & 07777};
 }
 
 ipcrt::runtime::PlannedQueue queue(const std::string& path, long max_messages,
@@ -51,10 +88,6 @@ ipcrt::runtime::PlannedQueue queue(const std::string& path, long max_messages,
   planned.slot = "svc:q";
   planned.remove_on_stop = remove_on_stop;
   return planned;
-}
-
-Identities identities() {
-  return {{"svc", {::getuid(), ::getgid(), {::getgid()}}}};
 }
 
 }  // namespace
@@ -95,11 +128,7 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   Plan plan = plan_with(name);
   plan.queues.push_back(queue("/" + name, 4, true));
   cleanup.queues.push_back("/" + name);
-  ipcrt::runtime::PlannedShmObject object;
-  object.name = name;
-  object.owner_service = "svc";
-  object.writers = {"svc"};
-  plan.shm.push_back(object);
+  plan.shm.push_back(shm_object(name, {"svc"}));
   cleanup.files.push_back("/dev/shm/" + name);
   ipcrt::runtime::PlannedService service;
   service.name = "svc";
@@ -107,17 +136,22 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   service.shm.push_back({name, true, "svc:f"});
   plan.services.push_back(service);
 
-  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  auto booted = ipcrt::runtime::boot_resources(plan);
   CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
   struct stat info {};
   CHECK_EQUAL(0, ::stat(service.shm_dir.c_str(), &info));
   LONGS_EQUAL(01777, info.st_mode & 07777);
   CHECK(path_exists(service.shm_dir + "/" + name));  // the mount point for the granted object
-  CHECK_EQUAL(0, ::stat(("/dev/shm/" + name).c_str(), &info));
-  LONGS_EQUAL(0644, info.st_mode & 07777);
+  // The slot service's uid and the slot's group own both; only the owner may write.
+  auto object = file_state("/dev/shm/" + name);
+  LONGS_EQUAL(kServiceUid, object.uid);
+  LONGS_EQUAL(kSlotGid, object.gid);
+  LONGS_EQUAL(0640, object.mode);
   mqd_t created = ::mq_open(("/" + name).c_str(), O_RDONLY);
   CHECK_EQUAL(0, ::fstat(created, &info));
   ::mq_close(created);
+  LONGS_EQUAL(kServiceUid, info.st_uid);
+  LONGS_EQUAL(kSlotGid, info.st_gid);
   LONGS_EQUAL(0640, info.st_mode & 07777);
 
   ipcrt::runtime::release_resources(*booted);
@@ -144,7 +178,7 @@ TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
   Plan plan = plan_with(name);
   plan.queues.push_back(queue(adopted, 4));
   plan.queues.push_back(queue(conflicting, 4));
-  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  auto booted = ipcrt::runtime::boot_resources(plan);
   CHECK_FALSE(booted.has_value());
   auto kept = queue_state(adopted);
   CHECK(kept.has_value());
@@ -154,50 +188,80 @@ TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
 // Boot checks the descriptor it opened, not what `plan` saw: a queue another user left (or
 // swapped in after planning) fails the boot, the queues this boot made are rolled back, and
 // the foreign queue keeps its owner, mode and messages.
-TEST(BootResources, ForeignOrWiderQueueFailsTheBootAndIsLeftUntouched) {
+TEST(BootResources, ForeignQueueFailsTheBootAndIsLeftUntouched) {
+  Cleanup cleanup;
+  std::string name = unique_name("bf");
+  std::string created = "/" + name + "-n";
+  std::string foreign = "/" + name + "-f";
+  cleanup.queues = {created, foreign};
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 4;
+  attributes.mq_msgsize = 64;
+  mqd_t planted = ::mq_open(foreign.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+  CHECK(planted != static_cast<mqd_t>(-1));
+  CHECK_EQUAL(0, ::mq_send(planted, "theirs", 6, 0));
+  CHECK_EQUAL(0, ::fchmod(planted, 0666));
+  CHECK_EQUAL(0, ::fchown(planted, 65534, 65534));
+  ::mq_close(planted);
+
+  Plan plan = plan_with(name);
+  plan.queues.push_back(queue(created, 4));
+  plan.queues.push_back(queue(foreign, 4));
+  auto booted = ipcrt::runtime::boot_resources(plan);
+  CHECK_FALSE(booted.has_value());
+  std::string error = booted.error().describe();
+  STRCMP_CONTAINS(("queue " + foreign + " already exists with owner uid 65534").c_str(),
+                  error.c_str());
+  STRCMP_CONTAINS("another user owns it", error.c_str());
+  STRCMP_CONTAINS(("rm /dev/mqueue/" + foreign.substr(1)).c_str(), error.c_str());
+  CHECK_FALSE_TEXT(queue_exists(created), "the queue this boot made is rolled back");
+
+  auto kept = queue_state(foreign);
+  CHECK(kept.has_value());
+  LONGS_EQUAL(65534, kept->owner);
+  LONGS_EQUAL(0666, kept->mode);
+  LONGS_EQUAL(1, kept->messages);
+}
+
+// SPEC §4.2: a queue of the slot's user (or root's, from a runtime before slot groups) whose
+// group or mode a service changed is adopted with its messages and put back as the manifest
+// says.
+TEST(BootResources, AdoptedQueueGetsTheManifestsOwnerGroupAndModeBack) {
   struct Case {
     const char* what;
     uid_t uid;
+    gid_t gid;
     mode_t mode;
-    const char* problem;
   };
-  const Case cases[] = {
-      {"another owner", 65534, 0600, "another user owns it"},
-      {"world-writable", ::getuid(), 0666, "its mode grants more than the manifest's"}};
+  const Case cases[] = {{"wider mode", kServiceUid, kSlotGid, 0666},
+                        {"another group", kServiceUid, 100, 0660},
+                        {"root's", 0, 0, 0600}};
   for (const auto& c : cases) {
     Cleanup cleanup;
-    std::string name = unique_name("bf");
-    std::string created = "/" + name + "-n";
-    std::string foreign = "/" + name + "-f";
-    cleanup.queues = {created, foreign};
+    std::string path = "/" + unique_name("br");
+    cleanup.queues = {path};
     mq_attr attributes{};
     attributes.mq_maxmsg = 4;
     attributes.mq_msgsize = 64;
-    mqd_t planted = ::mq_open(foreign.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+    mqd_t planted = ::mq_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
     CHECK(planted != static_cast<mqd_t>(-1));
-    CHECK_EQUAL(0, ::mq_send(planted, "theirs", 6, 0));
+    CHECK_EQUAL(0, ::mq_send(planted, "kept", 4, 0));
+    CHECK_EQUAL(0, ::fchown(planted, c.uid, c.gid));
     CHECK_EQUAL(0, ::fchmod(planted, c.mode));
-    CHECK_EQUAL(0, ::fchown(planted, c.uid, ::getgid()));
     ::mq_close(planted);
 
-    Plan plan = plan_with(name);
-    plan.queues.push_back(queue(created, 4));
-    plan.queues.push_back(queue(foreign, 4));
-    auto booted = ipcrt::runtime::boot_resources(plan, identities());
-    CHECK_FALSE_TEXT(booted.has_value(), c.what);
-    std::string error = booted.error().describe();
-    STRCMP_CONTAINS_TEXT(
-        ("queue " + foreign + " already exists with owner uid " + std::to_string(c.uid)).c_str(),
-        error.c_str(), c.what);
-    STRCMP_CONTAINS_TEXT(c.problem, error.c_str(), c.what);
-    STRCMP_CONTAINS_TEXT(("rm /dev/mqueue/" + foreign.substr(1)).c_str(), error.c_str(), c.what);
-    CHECK_FALSE_TEXT(queue_exists(created), "the queue this boot made is rolled back");
-
-    auto kept = queue_state(foreign);
-    CHECK_TEXT(kept.has_value(), c.what);
-    LONGS_EQUAL_TEXT(c.uid, kept->owner, c.what);
-    LONGS_EQUAL_TEXT(c.mode, kept->mode, c.what);
-    LONGS_EQUAL_TEXT(1, kept->messages, c.what);
+    Plan plan = plan_with(path.substr(1));
+    plan.queues.push_back(queue(path, 4));
+    auto booted = ipcrt::runtime::boot_resources(plan);
+    CHECK_TRUE_TEXT(booted.has_value(), booted ? c.what : booted.error().describe().c_str());
+    mqd_t adopted = ::mq_open(path.c_str(), O_RDONLY);
+    struct stat info {};
+    CHECK_EQUAL(0, ::fstat(adopted, &info));
+    ::mq_close(adopted);
+    LONGS_EQUAL_TEXT(kServiceUid, info.st_uid, c.what);
+    LONGS_EQUAL_TEXT(kSlotGid, info.st_gid, c.what);
+    LONGS_EQUAL_TEXT(0640, info.st_mode & 07777, c.what);
+    LONGS_EQUAL_TEXT(1, queue_state(path)->messages, c.what);
   }
 }
 
@@ -370,7 +434,7 @@ TEST(BootShmOwnership, PrivateDirOwnedByAnotherUserFailsTheBootAndIsLeftAlone) {
   Plan plan = plan_with_private_dir(name, dir);
   PlantedDir planted(dir);
 
-  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  auto booted = ipcrt::runtime::boot_resources(plan);
   CHECK_FALSE(booted.has_value());
   std::string described = booted.error().describe();
   CHECK_TEXT(described.find(dir + " exists and is owned by uid 65534") != std::string::npos,
@@ -391,7 +455,7 @@ TEST(BootShmOwnership, SymlinkAtThePrivateDirPathFailsTheBoot) {
   CHECK_EQUAL(0, ::symlink(victim.path().c_str(), dir.c_str()));
   cleanup.files.push_back(dir);
 
-  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  auto booted = ipcrt::runtime::boot_resources(plan);
   CHECK_FALSE(booted.has_value());
   CHECK_TEXT(booted.error().describe().find("is not a directory") != std::string::npos,
              booted.error().describe().c_str());
@@ -409,13 +473,9 @@ TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
   ::close(::open(path.c_str(), O_CREAT | O_WRONLY, 0600));
   CHECK_EQUAL(0, ::chown(path.c_str(), kOtherUid, kOtherUid));
   Plan plan = plan_with(name);
-  ipcrt::runtime::PlannedShmObject object;
-  object.name = name;
-  object.owner_service = "svc";
-  object.writers = {"svc"};
-  plan.shm.push_back(object);
+  plan.shm.push_back(shm_object(name, {"svc"}));
 
-  auto booted = ipcrt::runtime::boot_resources(plan, identities());
+  auto booted = ipcrt::runtime::boot_resources(plan);
   CHECK_FALSE(booted.has_value());
   std::string described = booted.error().describe();
   CHECK_TEXT(described.find(path + " exists and is owned by uid 65534") != std::string::npos,
@@ -428,40 +488,45 @@ TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
   std::string second = path + "-link";
   cleanup.files.push_back(second);
   CHECK_EQUAL(0, ::link(path.c_str(), second.c_str()));
-  booted = ipcrt::runtime::boot_resources(plan, identities());
+  booted = ipcrt::runtime::boot_resources(plan);
   CHECK_FALSE(booted.has_value());
   ::unlink(second.c_str());
-  booted = ipcrt::runtime::boot_resources(plan, identities());
+  booted = ipcrt::runtime::boot_resources(plan);
   CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
 }
 
-TEST(BootShmOwnership, SeveralWritersShareTheObjectThroughTheOwnersGroup) {
+// Every service granted an object has the slot's group: the mode lets exactly them in
+// (write only where plugs may write), others get no bit. An adopted object, of the runtime
+// before slot groups say, is put back the same way, contents kept.
+TEST(BootShmOwnership, ObjectsBelongToTheSlotsGroupAndGiveOthersNothing) {
   Cleanup cleanup;
   std::string name = unique_name("bw");
-  std::string shared = "/dev/shm/" + name + "-g";
-  std::string open_to_all = "/dev/shm/" + name + "-w";
-  cleanup.files = {shared, open_to_all};
+  std::string shared = "/dev/shm/" + name + "-w";
+  std::string read_only = "/dev/shm/" + name + "-r";
+  std::string adopted = "/dev/shm/" + name + "-a";
+  cleanup.files = {shared, read_only, adopted};
+  int existing = ::open(adopted.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+  CHECK_EQUAL(4, ::write(existing, "kept", 4));
+  CHECK_EQUAL(0, ::fchmod(existing, 0666));
+  ::close(existing);
   Plan plan = plan_with(name);
-  ipcrt::runtime::PlannedShmObject object;
-  object.owner_service = "svc";
-  object.name = name + "-g";
-  object.writers = {"svc", "peer"};
-  plan.shm.push_back(object);
-  object.name = name + "-w";
-  object.writers = {"svc", "stranger"};
-  plan.shm.push_back(object);
-  Identities ids = identities();
-  ids["peer"] = {kOtherUid, 1234, {1234, ::getgid()}};
-  ids["stranger"] = {kOtherUid, kOtherUid, {kOtherUid}};
+  plan.shm.push_back(shm_object(name + "-w", {"svc", "peer"}));
+  plan.shm.push_back(shm_object(name + "-r", {"svc"}));
+  plan.shm.back().readers = {"peer"};
+  plan.shm.push_back(shm_object(name + "-a", {"svc", "peer"}));
 
-  auto booted = ipcrt::runtime::boot_resources(plan, ids);
+  auto booted = ipcrt::runtime::boot_resources(plan);
   CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  for (const auto& [path, mode] :
+       {std::pair{shared, 0660}, std::pair{read_only, 0640}, std::pair{adopted, 0660}}) {
+    auto state = file_state(path);
+    LONGS_EQUAL_TEXT(kServiceUid, state.uid, path.c_str());
+    LONGS_EQUAL_TEXT(kSlotGid, state.gid, path.c_str());
+    LONGS_EQUAL_TEXT(mode, state.mode, path.c_str());
+  }
   struct stat info {};
-  CHECK_EQUAL(0, ::stat(shared.c_str(), &info));
-  LONGS_EQUAL(0664, info.st_mode & 07777);
-  LONGS_EQUAL(::getgid(), info.st_gid);
-  CHECK_EQUAL(0, ::stat(open_to_all.c_str(), &info));
-  LONGS_EQUAL(0666, info.st_mode & 07777);
+  CHECK_EQUAL(0, ::stat(adopted.c_str(), &info));
+  LONGS_EQUAL_TEXT(4, info.st_size, "the adopted object keeps its contents");
 }
 
 TEST(BootShmOwnership, RunWithAPlantedPrivateDirExitsThreeAndDeletesNothing) {

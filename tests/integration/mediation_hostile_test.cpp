@@ -57,6 +57,8 @@ struct Queues {
   std::string telemetry = prefix + "-telemetry";
   std::string object = unique_name("mho");
   std::string camera = prefix + "-cam-1";
+  std::string vault_mode = "0660";
+  std::string hostile_extra;  // more keys of the hostile service (JSON members)
   ~Queues() {
     for (const auto& raw : {granted, secret, telemetry, camera}) ::mq_unlink(("/" + raw).c_str());
     ::unlink(("/dev/shm/" + object).c_str());
@@ -83,9 +85,9 @@ struct Queues {
            pattern_slot + "}},\n" +
            "  \"vault\": {\"command\": " + quoted_list({hostile(), "idle"}) +
            ", \"slots\": {\"vault\": {\"interface\": \"posix-mq\", \"path\": \"/" + secret +
-           "\", \"max-messages\": 5, \"message-size\": 64}}},\n" +
-           "  \"hostile\": {\"command\": " + quoted_list(command) + ", \"confinement\": \"" +
-           confinement +
+           "\", \"max-messages\": 5, \"message-size\": 64, \"mode\": \"" + vault_mode + "\"}}},\n" +
+           "  \"hostile\": {\"command\": " + quoted_list(command) + hostile_extra +
+           ", \"confinement\": \"" + confinement +
            "\",\n"
            "    \"plugs\": {\"shared\": {\"interface\": \"posix-mq\"}" +
            pattern_plug + "}}" + extra + "}}\n";
@@ -250,7 +252,7 @@ TEST(MediationHostile, ForbiddenAccessModeCreateAndUnlinkAreRefusedWithTheirPerm
   const Case cases[] = {
       {{"open", q.granted, "O_WRONLY"}, "need=\"write on owner:shared\""},
       {{"open", q.granted, "O_RDWR"}, "need=\"write on owner:shared\""},
-      {{"open", q.granted, "O_RDONLY|O_CREAT"}, "need=\"create on owner:shared\""},
+      {{"open", q.granted, "O_RDONLY|O_CREAT|O_EXCL"}, "need=\"create on owner:shared\""},
       {{"unlink", q.granted}, "need=\"delete on owner:shared\""},
   };
   for (const auto& c : cases) {
@@ -262,6 +264,29 @@ TEST(MediationHostile, ForbiddenAccessModeCreateAndUnlinkAreRefusedWithTheirPerm
   // The granted access works, and the queue survived the unlink attempt.
   auto allowed = boot(q.manifest_for({"open", q.granted, "O_RDONLY"}));
   STRCMP_CONTAINS("result=ok op=mq_open", allowed.out.c_str());
+}
+
+TEST(MediationHostile, OCreatWithoutExclOpensADeclaredQueueAndNeverCreatesOne) {
+  Queues q;
+  // The default of most client libraries, on a queue the runtime created: an open.
+  auto granted = boot(q.manifest_for({"open", q.granted, "O_RDONLY|O_CREAT"}));
+  LONGS_EQUAL_TEXT(0, granted.exit_code, granted.err.c_str());
+  STRCMP_CONTAINS("result=ok op=mq_open", granted.out.c_str());
+  CHECK_TEXT(granted.err.find("msg=denied") == std::string::npos, granted.err.c_str());
+  // A declared queue the runtime does not create (create=false) and nobody has: the same call
+  // without `create` finds nothing, and leaves nothing behind.
+  const std::string manifest =
+      "{\"version\": 1, \"name\": \"" + q.manifest + "\", \"services\": {\n" +
+      "  \"owner\": {\"command\": " + quoted_list({hostile(), "idle"}) +
+      ", \"slots\": {\"later\": {\"interface\": \"posix-mq\", \"path\": \"/" + q.telemetry +
+      "\", \"permissions\": [\"read\"], \"create\": false}}},\n" + "  \"hostile\": {\"command\": " +
+      quoted_list({hostile(), "open", q.telemetry, "O_RDONLY|O_CREAT"}) +
+      ", \"plugs\": {\"later\": {\"interface\": \"posix-mq\"}}}}}\n";
+  auto missing = boot(manifest);
+  LONGS_EQUAL_TEXT(0, missing.exit_code, missing.err.c_str());
+  STRCMP_CONTAINS("result=ENOENT op=mq_open", missing.out.c_str());
+  CHECK_TRUE(::mq_open(("/" + q.telemetry).c_str(), O_RDONLY) < 0);
+  LONGS_EQUAL(ENOENT, errno);
 }
 
 TEST(MediationHostile, PatternGrantCreatesQueuesOwnedByTheService) {
@@ -340,6 +365,9 @@ TEST(MediationHostile, DyingWithCallsPendingDoesNotHurtTheRuntime) {
 
 TEST(MediationHostile, ComplainLogsAtInfoAndLetsTheCallThrough) {
   Queues q;
+  // Let through, the call is the kernel's to decide with the caller's own credentials: the
+  // vault's queue must let others read for it to succeed.
+  q.vault_mode = "0664";
   auto result = boot(q.manifest_for({"open", q.secret, "O_RDONLY"}, "complain"));
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   STRCMP_CONTAINS("result=ok op=mq_open", result.out.c_str());
@@ -394,20 +422,27 @@ TEST(MediationHostile, DeclaredQueuesAreUnlinkedAndRecreatedAsTheSlotsService) {
           "\", \"slots\": {\"shared\": {\"interface\": \"posix-mq\", \"path\": \"/" + q.granted +
           "\", \"permissions\": [\"read\", \"write\", \"create\", \"delete\"], \"mode\": "
           "\"0660\", \"max-messages\": 3, \"message-size\": 64}}");
-  // In the slot's group, as a consumer of the slot is.
+  const std::string plug = ", \"user\": \"" + std::string(kCallerUser) +
+                           "\", \"plugs\": {\"shared\": {\"interface\": \"posix-mq\"}}";
+  // A first boot makes the queue as boot makes it: the slot's owner and group.
+  auto first = boot(manifest_of(q.manifest, {owner, hostile_member("hostile", {"idle"}, plug)}));
+  LONGS_EQUAL_TEXT(0, first.exit_code, first.err.c_str());
+  const QueueState booted = queue_state("/" + q.granted);
+  LONGS_EQUAL(kSlotUid, booted.uid);
+  // The consumer (in the slot's group) unlinks it and creates it again.
   const std::string consumer = hostile_member(
-      "hostile", {"steps", "unlink:" + q.granted, "create:" + q.granted + ":2:16"},
-      ", \"user\": \"" + std::string(kCallerUser) + "\", \"group\": \"" + std::to_string(kSlotUid) +
-          "\", \"plugs\": {\"shared\": {\"interface\": \"posix-mq\"}}");
+      "hostile", {"steps", "unlink:" + q.granted, "create:" + q.granted + ":2:16"}, plug);
   auto result = boot(manifest_of(q.manifest, {owner, consumer}));
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   // Only a queue's owner may unlink it: the supervisor does it as the slot's service.
   STRCMP_CONTAINS(("result=ok op=unlink name=" + q.granted).c_str(), result.out.c_str());
   STRCMP_CONTAINS(("result=ok op=create name=" + q.granted).c_str(), result.out.c_str());
-  // Created again as boot creates it: the slot's owner, mode and attributes, not the caller's.
+  // Created again as boot creates it: the slot's owner, group, mode and attributes, not the
+  // caller's.
   const QueueState recreated = queue_state("/" + q.granted);
   LONGS_EQUAL(kSlotUid, recreated.uid);
-  LONGS_EQUAL(kSlotUid, recreated.gid);
+  LONGS_EQUAL(booted.gid, recreated.gid);
+  CHECK(recreated.gid != kCallerUid);
   LONGS_EQUAL(0660, recreated.mode);
   LONGS_EQUAL(3, recreated.max_messages);
   LONGS_EQUAL(64, recreated.message_size);
@@ -551,6 +586,7 @@ TEST_GROUP(ServiceSandbox){};
 
 TEST(ServiceSandbox, ConfinedServicesKeepNoCapabilitiesEvenAsRoot) {
   Queues q;
+  q.hostile_extra = ", \"user\": \"root\"";
   auto result = boot(q.manifest_for({"capabilities"}, "strict", "", false));
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   STRCMP_CONTAINS("result=ok op=capabilities effective=0000000000000000", result.out.c_str());
@@ -566,6 +602,7 @@ TEST(ServiceSandbox, TheMqueueFilesystemIsHiddenFromServices) {
   // with open(2) through it, around mediation; inside the service it must be empty.
   Queues q;
   TempDir dir;
+  dir.share_with_services();  // the service, a user of its own, must reach the mount point
   const std::string mount_point = dir.path() + "/mq";
   ::mkdir(mount_point.c_str(), 0755);
   const std::string manifest = dir.write_file(

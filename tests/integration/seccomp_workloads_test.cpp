@@ -44,10 +44,10 @@ TEST_GROUP(SeccompWorkloads){};
 TEST(SeccompWorkloads, DynamicallyLinkedCoreutilsRun) {
   if (!present("/bin/ls") || !present("/bin/date")) return;
   expect_same_as_unconfined({"/bin/true"});
-  // A directory nobody else changes between the two runs; -A leaves out "..", whose link count
-  // and time change whenever anything is made in /tmp.
-  ipcrt::test::TempDir dir;
+  ipcrt::test::TempDir dir;  // a directory nobody else changes between the two runs
   dir.write_file("listed.txt", "x");
+  // -A, not -a: ".." is /tmp, whose link count changes whenever a concurrent test makes a
+  // directory there.
   expect_same_as_unconfined({"/bin/ls", "-lA", "--time-style=+%s", dir.path()});
   expect_same_as_unconfined({"/bin/date", "-u", "-d", "@0"});
 }

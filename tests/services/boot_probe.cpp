@@ -17,8 +17,13 @@
 //                                        "forked N errno=E", then kill them
 //   boot-probe fd-open FD                exit 0 if descriptor FD is open (it was inherited
 //                                        across execve), 1 if not
+//   boot-probe ids [QUEUE]               "SERVICE: uid=U gid=G groups=A,B home=H user=U
+//                                        logname=L shell=S", then, given a QUEUE, try mq_open
+//                                        O_RDONLY on it: "SERVICE: mq_open QUEUE ok|errno=E"
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,6 +177,33 @@ int fork_until() {
   return 0;
 }
 
+const char* env_or_dash(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "-";
+}
+
+int print_ids(int argc, char** argv) {
+  const char* service = env_or_dash("IPCRT_SERVICE");
+  gid_t groups[256];
+  int count = ::getgroups(256, groups);
+  std::string list;
+  for (int i = 0; i < count; ++i) list += (i ? "," : "") + std::to_string(groups[i]);
+  std::printf("%s: uid=%u gid=%u groups=%s home=%s user=%s logname=%s shell=%s\n", service,
+              static_cast<unsigned>(::getuid()), static_cast<unsigned>(::getgid()), list.c_str(),
+              env_or_dash("HOME"), env_or_dash("USER"), env_or_dash("LOGNAME"),
+              env_or_dash("SHELL"));
+  if (argc > 2) {
+    mqd_t queue = ::mq_open(argv[2], O_RDONLY);
+    if (queue == static_cast<mqd_t>(-1)) {
+      std::printf("%s: mq_open %s errno=%s\n", service, argv[2], ::strerrorname_np(errno));
+    } else {
+      std::printf("%s: mq_open %s ok\n", service, argv[2]);
+      ::mq_close(queue);
+    }
+  }
+  return 0;
+}
+
 int run_mode(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "stragglers") {
@@ -180,6 +212,7 @@ int run_mode(int argc, char** argv) {
   }
   if (mode == "setsid") return try_setsid();
   if (mode == "fork-until") return fork_until();
+  if (mode == "ids") return print_ids(argc, argv);
   if (mode == "shm-view") return shm_view(argc, argv);
   if (mode == "crash-once") return crash_once(argc, argv);
   if (mode == "log-term") return log_term(argc, argv);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,7 +101,83 @@ ProcessResult run_ipcrt(const std::vector<std::string>& arguments) {
   }
   argv.push_back(ipcrt_binary());
   argv.insert(argv.end(), arguments.begin(), arguments.end());
-  return run_process(argv);
+  ProcessResult result = run_process(argv);
+  result.out += service_output(result.err);
+  return result;
+}
+
+namespace {
+
+// The value starting at `at` (just after "key="): bare up to a space, or quoted with logfmt's
+// escapes.
+std::string logfmt_value(const std::string& line, std::size_t at) {
+  std::string value;
+  if (at >= line.size() || line[at] != '"') {
+    const auto end = line.find(' ', at);
+    return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  }
+  for (std::size_t i = at + 1; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"') break;
+    if (c != '\\' || i + 1 >= line.size()) {
+      value += c;
+      continue;
+    }
+    const char escaped = line[++i];
+    if (escaped == 'n') {
+      value += '\n';
+    } else if (escaped == 't') {
+      value += '\t';
+    } else if (escaped == 'x' && i + 2 < line.size()) {
+      value += static_cast<char>(std::stoi(line.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      value += escaped;
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string logfmt_field(const std::string& line, const std::string& key) {
+  // A key starts the line or follows a space outside any quoted value.
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      quoted = true;
+      continue;
+    }
+    if ((i == 0 || line[i - 1] == ' ') && line.compare(i, key.size() + 1, key + "=") == 0) {
+      return logfmt_value(line, i + key.size() + 1);
+    }
+  }
+  return {};
+}
+
+std::string service_output(const std::string& log, const std::string& service) {
+  std::string output;
+  std::size_t start = 0;
+  while (start < log.size()) {
+    auto end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const std::string line = log.substr(start, end - start);
+    start = end + 1;
+    if (logfmt_field(line, "stream").empty()) continue;
+    if (!service.empty() && logfmt_field(line, "service") != service) continue;
+    output += logfmt_field(line, "msg");
+    output += '\n';
+  }
+  return output;
 }
 
 std::string ipcrt_binary() {
@@ -122,7 +199,14 @@ std::string unique_name(const std::string& prefix) {
 }
 
 TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "ipcrt-test-XXXXXX").string();
+  // Not under /tmp: every service has a private /tmp, so what a test shares with a service
+  // must live elsewhere (IPCRT_TEST_DIR, default /var/lib/ipcrt-tests).
+  const char* base_env = std::getenv("IPCRT_TEST_DIR");
+  const std::filesystem::path base = base_env != nullptr && *base_env != '\0'
+                                         ? std::filesystem::path(base_env)
+                                         : std::filesystem::path("/var/lib/ipcrt-tests");
+  std::filesystem::create_directories(base);
+  std::string pattern = (base / "ipcrt-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }
@@ -135,6 +219,22 @@ TempDir::~TempDir() {
 std::string TempDir::write_file(const std::string& name, const std::string& contents) const {
   std::string full = path_ + "/" + name;
   std::ofstream(full, std::ios::binary) << contents;
+  return full;
+}
+
+void TempDir::share_with_services() const {
+  if (::chmod(path_.c_str(), 01777) != 0) throw std::runtime_error("chmod " + path_ + " failed");
+}
+
+std::string TempDir::shared_file(const std::string& name) const {
+  std::string full = write_file(name, "");
+  // Services must reach it through the directory, but need not create anything there.
+  struct stat dir {};
+  if (::stat(path_.c_str(), &dir) != 0 ||
+      ::chmod(path_.c_str(), (dir.st_mode & 07777) | 0111) != 0 ||
+      ::chmod(full.c_str(), 0666) != 0) {
+    throw std::runtime_error("chmod " + full + " failed");
+  }
   return full;
 }
 

@@ -22,7 +22,17 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 void collect_output(int out_fd, int err_fd, ProcessResult& result);
 
 // Runs the ipcrt binary under test (IPCRT_BINARY, through IPCRT_EMULATOR in cross builds).
+// `out` is ipcrt's own stdout followed by what its services wrote (service_output of `err`):
+// services write to pipes the supervisor reads and logs, never to ipcrt's stdout.
 ProcessResult run_ipcrt(const std::vector<std::string>& arguments);
+
+// The lines services wrote, in order, as ipcrt logged them on `log` (its stderr): the `msg`
+// of each logfmt line with a `stream=` field, unescaped, each followed by a newline. Only
+// lines of `service` when it is given.
+std::string service_output(const std::string& log, const std::string& service = {});
+
+// One field of a logfmt line, unquoted and unescaped; "" when absent.
+std::string logfmt_field(const std::string& line, const std::string& key);
 
 std::string ipcrt_binary();
 std::string source_dir();                              // IPCRT_SOURCE_DIR
@@ -41,6 +51,10 @@ class TempDir {
   [[nodiscard]] const std::string& path() const { return path_; }
   // Writes `contents` to path()/name and returns the full path.
   std::string write_file(const std::string& name, const std::string& contents) const;
+  // Services run as users of their own: lets them create files here (mode 01777, as /tmp).
+  void share_with_services() const;
+  // An empty file any service may write, whatever its uid (mode 0666); returns its path.
+  std::string shared_file(const std::string& name) const;
 
  private:
   std::string path_;

@@ -25,7 +25,7 @@ std::optional<QueueState> queue_state(const std::string& path) {
   ::mq_close(queue);
   if (!read) return std::nullopt;
   return QueueState{info.st_uid, static_cast<mode_t>(info.st_mode & 07777),
-                    static_cast<long>(attributes.mq_curmsgs)};
+                    static_cast<long>(attributes.mq_curmsgs), info.st_gid};
 }
 
 }  // namespace ipcrt::test

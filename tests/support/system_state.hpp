@@ -16,6 +16,7 @@ struct QueueState {
   uid_t owner = 0;
   mode_t mode = 0;  // permission bits
   long messages = 0;
+  gid_t group = 0;
 };
 // nullopt when the queue cannot be opened for reading.
 std::optional<QueueState> queue_state(const std::string& path);

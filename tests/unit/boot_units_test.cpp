@@ -46,6 +46,8 @@ TEST(Users, ParsesValidLinesAndSkipsTheRest) {
   STRCMP_EQUAL("uploader", users[2].name.c_str());
   LONGS_EQUAL(1002, users[2].uid);
   LONGS_EQUAL(100, users[2].gid);
+  STRCMP_EQUAL("/", users[2].home.c_str());
+  STRCMP_EQUAL("/usr/sbin/nologin", users[2].shell.c_str());
   auto groups = ipcrt::platform::parse_group(kGroup);
   LONGS_EQUAL(5, groups.size());
   LONGS_EQUAL(2, groups[3].members.size());
@@ -113,10 +115,20 @@ TEST(LaunchPreparation, EnvironmentMountsRlimitsAndIdentity) {
                                   "LOG_LEVEL=info", "IPCRT_SERVICE=uploader",
                                   "IPCRT_TELEMETRY_PATHS=/a:/b"}));
   CHECK_TRUE(spec.new_mount_namespace);
-  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader", spec.private_shm_dir.c_str());
+  CHECK_TRUE(spec.sandboxed);
+  // The private /dev is assembled in the shm dir, its /dev/shm beneath it.
+  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader", spec.sandbox.staging.c_str());
+  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader/shm", spec.sandbox.staged_shm.c_str());
+  CHECK_TRUE(spec.private_shm_dir.empty());
+  LONGS_EQUAL(6, spec.sandbox.device_nodes.size());
+  STRCMP_EQUAL("/dev/null", spec.sandbox.device_nodes[0].source.c_str());
+  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader/null", spec.sandbox.device_nodes[0].target.c_str());
+  STRCMP_EQUAL("size=16777216,mode=1777", spec.sandbox.shm_options.c_str());
+  // Not uid 0: the host's mounts keep their own flags.
+  CHECK_TRUE(spec.sandbox.readonly_mounts.empty());
   LONGS_EQUAL(2, spec.shm_mounts.size());
   STRCMP_EQUAL("/dev/shm/frames", spec.shm_mounts[0].source.c_str());
-  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader/frames", spec.shm_mounts[0].target.c_str());
+  STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader/shm/frames", spec.shm_mounts[0].target.c_str());
   CHECK_TRUE(spec.shm_mounts[0].read_only);
   CHECK_FALSE(spec.shm_mounts[1].read_only);
   // The manifest's nofile wins over the default; msgqueue falls back to the runtime's own.
@@ -142,9 +154,10 @@ TEST(LaunchPreparation, ConfinementOffKeepsTheHostsShmAndNamespace) {
   planned.shm = {{"frames", true, "hub:frames"}};
   auto spec = ipcrt::runtime::prepare_launch(service, planned, {}, {});
   CHECK_FALSE(spec.new_mount_namespace);
+  CHECK_FALSE(spec.sandboxed);
   CHECK_TRUE(spec.private_shm_dir.empty());
   CHECK_TRUE(spec.shm_mounts.empty());
-  CHECK_FALSE(spec.change_identity);
+  CHECK_TRUE_TEXT(spec.change_identity, "unconfined services switch user too (SPEC §4.3)");
   CHECK(spec.environment == (std::vector<std::string>{"PATH=/opt/bin"}));
 }
 

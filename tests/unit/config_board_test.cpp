@@ -2,6 +2,7 @@
 // the fix, and sysctls are written to (and restored in) a /proc-like directory.
 #include <CppUTest/TestHarness.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -109,15 +110,23 @@ TEST(BoardProfile, UnknownKeyIsAnErrorNamingIt) {
 TEST(BoardProfile, UnknownSysctlIsAnError) {
   TempDir temp;
   auto error = error_of(temp, replace(kValidBoard, "\"queues_max\"", "\"queue_max\""));
-  STRCMP_CONTAINS("/mqueue/queue_max: error: unknown sysctl", error.c_str());
+  STRCMP_CONTAINS(
+      "/mqueue/queue_max: error: unknown key \"queue_max\" in the mqueue sysctls (hint: did you "
+      "mean \"queues_max\"?",
+      error.c_str());
 }
 
 TEST(BoardProfile, ValueAboveTheKernelHardLimitIsRejected) {
   TempDir temp;
   auto error = error_of(temp, replace(kValidBoard, "\"msg_max\": 100", "\"msg_max\": 65537"));
-  STRCMP_CONTAINS("/mqueue/msg_max: error: 65537 is outside 1..65536", error.c_str());
+  STRCMP_CONTAINS(
+      "/mqueue/msg_max: error: expected a positive integer up to 65536, got 65537 (hint: the "
+      "kernel refuses more for fs.mqueue.msg_max)",
+      error.c_str());
   error = error_of(temp, replace(kValidBoard, "16384", "16777217"));
-  STRCMP_CONTAINS("/mqueue/msgsize_max: error: 16777217 is outside 128..16777216", error.c_str());
+  STRCMP_CONTAINS(
+      "/mqueue/msgsize_max: error: expected an integer from 128 up to 16777216, got 16777217",
+      error.c_str());
 }
 
 TEST(BoardProfile, DefaultAboveItsMaximumIsRejected) {
@@ -129,7 +138,8 @@ TEST(BoardProfile, DefaultAboveItsMaximumIsRejected) {
 TEST(BoardProfile, NonIntegerSysctlIsRejected) {
   TempDir temp;
   auto error = error_of(temp, replace(kValidBoard, "\"msg_max\": 100", "\"msg_max\": \"100\""));
-  STRCMP_CONTAINS("/mqueue/msg_max: error: must be an integer", error.c_str());
+  STRCMP_CONTAINS("/mqueue/msg_max: error: expected a positive integer up to 65536, got a string",
+                  error.c_str());
 }
 
 TEST(BoardProfile, ToolchainMustMatchTheArchitecture) {
@@ -154,9 +164,24 @@ TEST(BoardProfile, NameMustMatchItsDirectory) {
 
 TEST(BoardProfile, SyntaxErrorIsReported) {
   TempDir temp;
-  auto error = error_of(temp, "{\"name\": ");
-  STRCMP_CONTAINS("board.json: /: error:", error.c_str());
-  STRCMP_CONTAINS("parse error", error.c_str());
+  auto error = error_of(temp, "{\n  \"name\": ");
+  STRCMP_CONTAINS("board.json:2:11: error: invalid JSON: syntax error", error.c_str());
+}
+
+TEST(BoardProfile, EveryProblemIsReportedOneLineEach) {
+  TempDir temp;
+  auto error = error_of(
+      temp, replace(replace(replace(kValidBoard, "\"arm64\"", "\"armel\""), "\"msg_max\": 100",
+                            "\"msg_max\": 0"),
+                    "\"description\": \"a board for tests\",", "\"name\": \"test-board\","));
+  STRCMP_CONTAINS("board.json: /name: error: duplicate key \"name\"", error.c_str());
+  STRCMP_CONTAINS("board.json: /: error: missing \"description\"", error.c_str());
+  STRCMP_CONTAINS(
+      "board.json: /architecture: error: unknown architecture \"armel\" (hint: use "
+      "arm64 or armhf (Debian's names))",
+      error.c_str());
+  STRCMP_CONTAINS("board.json: /mqueue/msg_max: error: expected a positive integer", error.c_str());
+  LONGS_EQUAL(4, std::count(error.begin(), error.end(), '\n') + 1);
 }
 
 TEST(BoardProfile, FindBoardRejectsPathTraversalAndNamesWhereItLooked) {

@@ -197,13 +197,54 @@ TEST(ConfigConnections, PrivateSharedMemoryConnectsToTheSystemSlot) {
   CHECK(connection.interface == Interface::SharedMemory);
 }
 
-TEST(ConfigConnections, PrivatePlugCannotBeConnectedExplicitly) {
+TEST(ConfigConnections, PrivatePlugCannotBeConnectedToAServicesSlot) {
   auto resolved = resolve(manifest(
       R"("worker": {"command": ["/w"], "plugs": {"frames": {"interface": "shared-memory", "private": true}}},
          "prov": {"command": ["/p"], "slots": {"frames": {"interface": "shared-memory", "write": ["frames"]}}})",
       R"({"plug": "worker:frames", "slot": "prov:frames"})"));
   check_single(resolved.diagnostics, Severity::Error, "/connections/0",
-               "is private and connects to the implicit system slot");
+               "is private: it connects to the implicit system slot, not to prov:frames");
+  STRCMP_CONTAINS("make its slot \":shared-memory\"", resolved.diagnostics.items()[0].hint.c_str());
+}
+
+TEST(ConfigConnections, PrivatePlugMayBeConnectedToTheSystemSlotAsSnapConnectWritesIt) {
+  auto resolved = resolve(manifest(
+      R"("worker": {"command": ["/w"], "plugs": {"frames": {"interface": "shared-memory", "private": true}}})",
+      R"({"plug": "worker:frames", "slot": ":shared-memory"})"));
+  LONGS_EQUAL_TEXT(0, resolved.diagnostics.items().size(),
+                   resolved.diagnostics.format("m.json").c_str());
+  STRCMP_EQUAL("worker:frames -> :shared-memory (explicit)\n",
+               describe(resolved.connections).c_str());
+  CHECK(resolved.connections[0].interface == Interface::SharedMemory);
+}
+
+TEST(ConfigConnections, TheSystemSlotServesOnlyPrivateSharedMemoryPlugs) {
+  auto shared = resolve(manifest(
+      R"("worker": {"command": ["/w"], "plugs": {"frames": {"interface": "shared-memory"}}})",
+      R"({"plug": "worker:frames", "slot": ":shared-memory"})"));
+  check_single(shared.diagnostics, Severity::Error, "/connections/0",
+               "plug worker:frames is not a private shared-memory plug");
+  STRCMP_CONTAINS("add \"private\": true", shared.diagnostics.items()[0].hint.c_str());
+  auto queue = resolve(
+      manifest(R"("worker": {"command": ["/w"], "plugs": {"q": {"interface": "posix-mq"}}})",
+               R"({"plug": "worker:q", "slot": ":shared-memory"})"));
+  check_single(queue.diagnostics, Severity::Error, "/connections/0",
+               "plug worker:q is not a private shared-memory plug");
+  auto other = resolve(manifest(
+      R"("worker": {"command": ["/w"], "plugs": {"frames": {"interface": "shared-memory", "private": true}}})",
+      R"({"plug": "worker:frames", "slot": ":posix-mq"})"));
+  check_single(other.diagnostics, Severity::Error, "/connections/0/slot",
+               "no system slot \":posix-mq\": the only one is \":shared-memory\"");
+}
+
+TEST(ConfigConnections, AnEmptyIdentifierIsTheNameAndAutoConnects) {
+  auto resolved = resolve(manifest(
+      R"("prov": {"command": ["/p"], "slots": {"data": {"interface": "posix-mq", "posix-mq": "", "path": "/d"}}},
+         "cons": {"command": ["/c"], "plugs": {"data": {"interface": "posix-mq", "posix-mq": ""}}})",
+      ""));
+  LONGS_EQUAL_TEXT(0, resolved.diagnostics.items().size(),
+                   resolved.diagnostics.format("m.json").c_str());
+  STRCMP_EQUAL("cons:data -> prov:data (auto)\n", describe(resolved.connections).c_str());
 }
 
 TEST(ConfigConnections, ResultFollowsThePlugsDocumentOrder) {

@@ -49,6 +49,16 @@ TEST(ConfigParser, UnreadableFileIsADiagnostic) {
                   result.diagnostics.format("m.json").c_str());
 }
 
+TEST(ConfigParser, AHintFollowsItsMessageAndWarningsSaySo) {
+  ipcrt::config::Diagnostics diagnostics;
+  diagnostics.error("/services/a", "missing \"command\"", "add the program to run");
+  diagnostics.warning("", "no hint here");
+  STRCMP_EQUAL(
+      "m.json: /services/a: error: missing \"command\" (hint: add the program to run)\n"
+      "m.json: /: warning: no hint here\n",
+      diagnostics.format("m.json").c_str());
+}
+
 TEST(ConfigParser, PointerSegmentEscapesPerRfc6901) {
   STRCMP_EQUAL("/a~1b~0c", ipcrt::config::pointer_segment("a/b~c").c_str());
   STRCMP_EQUAL("/", ipcrt::config::pointer_segment("").c_str());

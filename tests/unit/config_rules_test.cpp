@@ -19,8 +19,8 @@ namespace {
 struct Case {
   const char* rule;
   std::string json;
-  const char* pointer;  // nullptr: the manifest is valid
-  const char* message = "";
+  const char* pointer;       // nullptr: the manifest is valid
+  const char* message = "";  // part of the message or of its hint
   bool patterns = false;
 };
 
@@ -62,7 +62,7 @@ void run_cases(const std::vector<Case>& cases) {
     bool found = false;
     for (const Diagnostic& item : result.diagnostics.items()) {
       if (item.severity == Severity::Error && item.pointer == test_case.pointer &&
-          item.message.find(test_case.message) != std::string::npos) {
+          item.text().find(test_case.message) != std::string::npos) {
         found = true;
       }
     }
@@ -70,6 +70,34 @@ void run_cases(const std::vector<Case>& cases) {
                        test_case.message + "\"")
                           .c_str());
   }
+}
+
+// Each manifest must be valid and carry a warning at `pointer` containing `message`.
+void run_warning_cases(const std::vector<Case>& cases) {
+  for (const auto& test_case : cases) {
+    auto result = parse_manifest(test_case.json, "m.json");
+    const std::string printed = result.diagnostics.format("m.json");
+    const std::string context =
+        std::string(test_case.rule) + "\n" + test_case.json + "\n" + printed;
+    CHECK_TEXT(result.manifest.has_value(), context.c_str());
+    bool found = false;
+    for (const Diagnostic& item : result.diagnostics.items()) {
+      found = found || (item.severity == Severity::Warning && item.pointer == test_case.pointer &&
+                        item.text().find(test_case.message) != std::string::npos);
+    }
+    CHECK_TEXT(found, (context + "expected a warning at " + test_case.pointer + " containing \"" +
+                       test_case.message + "\"")
+                          .c_str());
+  }
+}
+
+// Parses a manifest that must be valid; its diagnostics must be exactly `expected`.
+ipcrt::config::Manifest valid(const std::string& json, const std::string& expected = "") {
+  auto result = parse_manifest(json, "m.json");
+  const std::string printed = result.diagnostics.format("m.json");
+  STRCMP_EQUAL_TEXT(expected.c_str(), printed.c_str(), json.c_str());
+  if (!result.manifest) FAIL(printed.c_str());
+  return *result.manifest;
 }
 
 }  // namespace
@@ -84,8 +112,8 @@ TEST(ConfigRules, TopLevel) {
       {"version string",
        R"({"version": "1", "name": "gw", "services": {"a": {"command": ["/a"]}}})", "/version",
        "use 1"},
-      {"version missing", R"({"name": "gw", "services": {"a": {"command": ["/a"]}}})", "/version",
-       "add \"version\": 1"},
+      {"version missing", R"({"name": "gw", "services": {"a": {"command": ["/a"]}}})", "",
+       "missing \"version\" (hint: add \"version\": 1)"},
       {"name missing", R"({"version": 1, "services": {"a": {"command": ["/a"]}}})", "",
        "missing \"name\""},
       {"name upper-case", R"({"version": 1, "name": "GW", "services": {"a": {"command": ["/a"]}}})",
@@ -112,7 +140,7 @@ TEST(ConfigRules, TopLevel) {
        "/servces", "did you mean \"services\"?"},
       {"unknown key lists allowed keys",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "zzzzzz": 1})",
-       "/zzzzzz", "(allowed keys: version, name, publisher, services, connections)"},
+       "/zzzzzz", "(hint: allowed keys: version, name, publisher, services, connections)"},
       {"duplicate key",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "name": "x"})",
        "/name", "duplicate key \"name\""},
@@ -252,8 +280,12 @@ TEST(ConfigRules, SlotsAndPlugsShape) {
       {"identifier", one(mq_slot(R"("posix-mq": "telemetry", "path": "/q")")), nullptr},
       {"identifier not a string", one(mq_slot(R"("posix-mq": 1, "path": "/q")")),
        "/services/a/slots/s/posix-mq", "expected a string"},
-      {"identifier empty", one(mq_slot(R"("posix-mq": "", "path": "/q")")),
-       "/services/a/slots/s/posix-mq", "empty identifier"},
+      {"identifier empty", one(mq_slot(R"("posix-mq": "", "path": "/q")")), nullptr},
+      {"plug identifier empty",
+       one(R"("plugs": {"p": {"interface": "shared-memory", "shared-memory": ""}})"), nullptr},
+      {"plug identifier not a string",
+       one(R"("plugs": {"p": {"interface": "shared-memory", "shared-memory": ["f"]}})"),
+       "/services/a/plugs/p/shared-memory", "expected a string, got an array"},
       {"posix-mq plug", one(R"("plugs": {"p": {"interface": "posix-mq", "posix-mq": "q"}})"),
        nullptr},
       {"posix-mq plug with path", one(R"("plugs": {"p": {"interface": "posix-mq", "path": "/q"}})"),
@@ -275,9 +307,9 @@ TEST(ConfigRules, PosixMqPaths) {
       {"path empty string", one(mq_slot(R"("path": "")")), "/services/a/slots/s/path",
        "empty queue path"},
       {"path empty array", one(mq_slot(R"("path": [])")), "/services/a/slots/s/path",
-       "empty path list"},
+       "got an empty array (hint: list at least one queue"},
       {"path object", one(mq_slot(R"("path": {})")), "/services/a/slots/s/path",
-       "a string or an array of strings"},
+       "expected a string or a non-empty array of strings, got an object"},
       {"path non-string item", one(mq_slot(R"("path": ["/q", 1])")), "/services/a/slots/s/path/1",
        "expected a string"},
       {"path only slash", one(mq_slot(R"("path": "/")")), "/services/a/slots/s/path", "no name"},
@@ -288,7 +320,7 @@ TEST(ConfigRules, PosixMqPaths) {
       {"path reserved char", one(mq_slot(R"("path": ["/a{b}"])")), "/services/a/slots/s/path/0",
        "contains '{'"},
       {"path NUL", one(mq_slot(R"("path": "/a\u0000b")")), "/services/a/slots/s/path",
-       "contains NUL"},
+       "contains a NUL character"},
       {"path listed twice", one(mq_slot(R"("path": ["/q", "q"])")), "/services/a/slots/s/path/1",
        "listed twice"},
       {"path two owners",
@@ -335,8 +367,23 @@ TEST(ConfigRules, PosixMqAttributes) {
       {"permissions unknown", one(mq_slot(R"("path": "/q", "permissions": ["read", "exec"])")),
        "/services/a/slots/s/permissions/1",
        "use \"read\", \"write\", \"create\", \"delete\", \"open\""},
-      {"permissions only open", one(mq_slot(R"("path": "/q", "permissions": ["open"])")),
-       "/services/a/slots/s/permissions", "grants nothing"},
+      {"permissions open and read",
+       one(mq_slot(R"("path": "/q", "permissions": ["open", "read"])")), nullptr},
+      {"permissions unknown after a non-string",
+       one(mq_slot(R"("path": "/q", "permissions": [1, "exec"])")),
+       "/services/a/slots/s/permissions/1", "unknown permission \"exec\""},
+      {"max-messages at the hard ceiling", one(mq_slot(R"("path": "/q", "max-messages": 65536)")),
+       nullptr},
+      {"max-messages above the hard ceiling",
+       one(mq_slot(R"("path": "/q", "max-messages": 65537)")), "/services/a/slots/s/max-messages",
+       "expected a positive integer up to 65536, got 65537 (hint: 65536 messages is the kernel's "
+       "hard ceiling, which binds even root)"},
+      {"message-size at the hard ceiling",
+       one(mq_slot(R"("path": "/q", "message-size": 16777216)")), nullptr},
+      {"message-size above the hard ceiling",
+       one(mq_slot(R"("path": "/q", "message-size": 16777217)")),
+       "/services/a/slots/s/message-size",
+       "got 16777217 (hint: 16777216 bytes (16 MiB) is the kernel's hard ceiling"},
       {"permissions string", one(mq_slot(R"("path": "/q", "permissions": "read")")),
        "/services/a/slots/s/permissions", "expected an array of strings"},
       {"sizes", one(mq_slot(R"("path": "/q", "max-messages": 1, "message-size": 8192)")), nullptr},
@@ -365,13 +412,13 @@ TEST(ConfigRules, PosixMqAttributes) {
 
 TEST(ConfigRules, SharedMemory) {
   run_cases({
-      {"shm slot", one(shm_slot(R"("read": ["config", "sem.lock"], "write": ["frames"])")),
+      {"shm slot", one(shm_slot(R"("read": ["config"], "write": ["frames", "sem.lock"])")),
        nullptr},
       {"shm slot only write", one(shm_slot(R"("write": ["frames"])")), nullptr},
       {"shm slot empty", one(shm_slot(R"("read": [])")), "/services/a/slots/s",
        "at least one object"},
       {"shm list not array", one(shm_slot(R"("read": "x")")), "/services/a/slots/s/read",
-       "expected an array of object names"},
+       "expected an array of shared-memory objects, got a string"},
       {"shm name in both lists", one(shm_slot(R"("read": ["x"], "write": ["x"])")),
        "/services/a/slots/s/write/0", "in both \"read\" and \"write\""},
       {"shm glob", one(shm_slot(R"("read": ["frames-*"])")), "/services/a/slots/s/read/0",
@@ -379,15 +426,17 @@ TEST(ConfigRules, SharedMemory) {
       {"shm slash", one(shm_slot(R"("read": ["/dev/shm/x"])")), "/services/a/slots/s/read/0",
        "/dev/shm/ prefix"},
       {"shm dot-dot", one(shm_slot(R"("read": [".."])")), "/services/a/slots/s/read/0",
-       "not a shared-memory object name"},
+       "not a shared-memory object name: it would be the directory above /dev/shm"},
+      {"shm dot", one(shm_slot(R"("read": ["."])")), "/services/a/slots/s/read/0",
+       "\".\" is not a shared-memory object name: it would be /dev/shm itself"},
       {"shm empty name", one(shm_slot(R"("read": [""])")), "/services/a/slots/s/read/0",
        "empty shared-memory object name"},
       {"shm leading space", one(shm_slot(R"("read": [" x"])")), "/services/a/slots/s/read/0",
-       "leading or trailing space"},
+       "starts with a space: names with leading or trailing whitespace look like other names"},
       {"shm backquote", one(shm_slot(R"("write": ["a`b"])")), "/services/a/slots/s/write/0",
        "contains '`'"},
       {"shm 256 chars", one(shm_slot("\"write\": [\"" + std::string(256, 'x') + "\"]")),
-       "/services/a/slots/s/write/0", "at most 255"},
+       "/services/a/slots/s/write/0", "is 256 bytes long: use at most 255 bytes"},
       {"shm reserved prefix", one(shm_slot(R"("write": ["ipcrt.gw.a"])")),
        "/services/a/slots/s/write/0", "reserved"},
       {"shm two owners",
@@ -421,6 +470,204 @@ TEST(ConfigRules, SharedMemory) {
   });
 }
 
+TEST(ConfigRules, SharedMemoryNamesAsSnapdChecksThem) {
+  run_cases({
+      {"trailing tab", one(shm_slot(R"("write": ["x\t"])")), "/services/a/slots/s/write/0",
+       "ends with a tab"},
+      {"trailing newline", one(shm_slot(R"("write": ["x\n"])")), "/services/a/slots/s/write/0",
+       "ends with a newline"},
+      {"leading carriage return", one(shm_slot(R"("write": ["\rx"])")),
+       "/services/a/slots/s/write/0", "starts with a carriage return"},
+      {"leading no-break space", one(shm_slot(R"("write": ["\u00a0x"])")),
+       "/services/a/slots/s/write/0", "starts with a no-break space (U+00A0)"},
+      {"trailing no-break space", one(shm_slot("\"write\": [\"x\xc2\xa0\"]")),
+       "/services/a/slots/s/write/0", "ends with a no-break space (U+00A0)"},
+      {"trailing ideographic space", one(shm_slot(R"("write": ["x\u3000"])")),
+       "/services/a/slots/s/write/0", "ends with whitespace U+3000"},
+      {"leading line separator", one(shm_slot(R"("write": ["\u2028x"])")),
+       "/services/a/slots/s/write/0", "starts with whitespace U+2028"},
+      {"trailing next line", one(shm_slot(R"("write": ["x\u0085"])")),
+       "/services/a/slots/s/write/0", "ends with whitespace U+0085"},
+      {"inner space", one(shm_slot(R"("write": ["a b", "a\u00a0b"])")), nullptr},
+      {"zero-width no-break space is not whitespace", one(shm_slot(R"("write": ["\ufeffx"])")),
+       nullptr},
+      {"colon", one(shm_slot(R"("write": ["a:b"])")), "/services/a/slots/s/write/0",
+       "contains ':': ':' separates the names in IPCRT_<NAME>_PATHS"},
+      {"control character", one(shm_slot(R"("write": ["a\u0001b"])")),
+       "/services/a/slots/s/write/0", "contains control character 0x01"},
+      {"delete character", one(shm_slot(R"("write": ["a\u007fb"])")), "/services/a/slots/s/write/0",
+       "contains control character 0x7F"},
+      {"C1 control character", one(shm_slot(R"("write": ["a\u0085b"])")),
+       "/services/a/slots/s/write/0", "contains control character U+0085"},
+      {"caret", one(shm_slot(R"("write": ["a^b"])")), "/services/a/slots/s/write/0",
+       "pattern and quoting characters"},
+      // 128 two-byte characters: 128 characters, 256 bytes.
+      {"length counts bytes",
+       one(shm_slot(R"("write": [")" +
+                    [] {
+                      std::string text;
+                      for (int i = 0; i < 128; ++i) text += "\u00e9";
+                      return text;
+                    }() +
+                    "\"]")),
+       "/services/a/slots/s/write/0", "is 256 bytes long"},
+  });
+}
+
+TEST(ConfigRules, SharedMemoryObjectsWithSizesAndSemaphores) {
+  run_cases({
+      {"sized object", one(shm_slot(R"("write": [{"name": "frames", "size": 65536}])")), nullptr},
+      {"semaphore", one(shm_slot(R"("write": [{"name": "sem.ready", "value": 0}, "sem.go"])")),
+       nullptr},
+      {"sized object in read", one(shm_slot(R"("read": [{"name": "config", "size": 4096}])")),
+       nullptr},
+      {"semaphore in read", one(shm_slot(R"("read": ["sem.ready"])")), "/services/a/slots/s/read/0",
+       "semaphore \"sem.ready\" is in \"read\": waiting on a semaphore (sem_wait) changes it"},
+      {"semaphore object in read", one(shm_slot(R"("read": [{"name": "sem.ready", "value": 1}])")),
+       "/services/a/slots/s/read/0", "(hint: move it to \"write\")"},
+      {"value on a plain object", one(shm_slot(R"("write": [{"name": "ready", "value": 0}])")),
+       "/services/a/slots/s/write/0/value",
+       "\"value\" is a semaphore's initial value, and \"ready\" is not a semaphore"},
+      {"size on a semaphore", one(shm_slot(R"("write": [{"name": "sem.ready", "size": 32}])")),
+       "/services/a/slots/s/write/0/size", "is a semaphore, whose size is glibc's sem_t"},
+      {"size zero", one(shm_slot(R"("write": [{"name": "f", "size": 0}])")),
+       "/services/a/slots/s/write/0/size", "expected a positive integer"},
+      {"size not a number", one(shm_slot(R"("write": [{"name": "f", "size": "64K"}])")),
+       "/services/a/slots/s/write/0/size", "got a string"},
+      {"negative value", one(shm_slot(R"("write": [{"name": "sem.x", "value": -1}])")),
+       "/services/a/slots/s/write/0/value", "expected a non-negative integer up to 2147483647"},
+      {"value above SEM_VALUE_MAX",
+       one(shm_slot(R"("write": [{"name": "sem.x", "value": 2147483648}])")),
+       "/services/a/slots/s/write/0/value", "got 2147483648 (hint: SEM_VALUE_MAX"},
+      {"object without a name", one(shm_slot(R"("write": [{"size": 1}])")),
+       "/services/a/slots/s/write/0", "missing \"name\""},
+      {"object key typo", one(shm_slot(R"("write": [{"name": "f", "sise": 1}])")),
+       "/services/a/slots/s/write/0/sise", "did you mean \"size\"?"},
+      {"object with a bad name", one(shm_slot(R"("write": [{"name": " f"}])")),
+       "/services/a/slots/s/write/0/name", "starts with a space"},
+      {"entry of another type", one(shm_slot(R"("write": [3])")), "/services/a/slots/s/write/0",
+       "expected an object name or an object such as"},
+      {"same object as a name and an object", one(shm_slot(R"("write": ["f", {"name": "f"}])")),
+       "/services/a/slots/s/write/1", "listed twice"},
+      {"objects have one owner",
+       two(R"("slots": {"x": {"interface": "shared-memory", "write": [{"name": "f", "size": 1}]}})",
+           R"("slots": {"y": {"interface": "shared-memory", "write": [{"name": "f"}]}})"),
+       "/services/b/slots/y/write/0", "already declared by slot a:x"},
+  });
+  run_warning_cases({
+      {"underscore", one(shm_slot(R"("write": ["sem_ready"])")), "/services/a/slots/s/write/0",
+       "\"sem_ready\" looks like a semaphore, but sem_open(\"/NAME\") opens the object "
+       "\"sem.NAME\", never this one (hint: if a program opens it with sem_open(\"/sem_ready\"), "
+       "write "
+       "\"sem.sem_ready\")"},
+      {"dash", one(shm_slot(R"("write": ["sem-ready"])")), "/services/a/slots/s/write/0",
+       "looks like a semaphore"},
+      {"word", one(shm_slot(R"("write": [{"name": "Semaphore1", "size": 8}])")),
+       "/services/a/slots/s/write/0/name", "looks like a semaphore"},
+  });
+}
+
+TEST(ConfigRules, SharedMemoryObjectsReachTheModel) {
+  auto manifest = valid(one(shm_slot(
+      R"("write": [{"name": "frames", "size": 65536}, {"name": "sem.ready", "value": 3}, "sem.go", "semantic"], "read": ["config"])")));
+  const auto* shm = manifest.services[0].slots[0].shm();
+  CHECK(shm != nullptr);
+  LONGS_EQUAL(4, shm->write.size());
+  STRCMP_EQUAL("frames", shm->write[0].name.c_str());
+  LONGS_EQUAL(65536, *shm->write[0].size);
+  CHECK_FALSE(shm->write[0].is_semaphore());
+  CHECK_FALSE(shm->write[0].semaphore_value.has_value());
+  STRCMP_EQUAL("/services/a/slots/s/write/0", shm->write[0].pointer.c_str());
+  CHECK(shm->write[1].is_semaphore());
+  LONGS_EQUAL(3, *shm->write[1].semaphore_value);
+  CHECK_FALSE(shm->write[1].size.has_value());
+  CHECK(shm->write[2].is_semaphore());
+  CHECK_FALSE(shm->write[2].semaphore_value.has_value());
+  CHECK_FALSE(shm->write[3].is_semaphore());  // and, from valid(), no warning for "semantic"
+  STRCMP_EQUAL("/services/a/slots/s/read/0", shm->read[0].pointer.c_str());
+}
+
+TEST(ConfigRules, PermissionsThatGrantOnlyOpenAreAcceptedWithAWarning) {
+  run_warning_cases({
+      {"empty", one(mq_slot(R"("path": "/q", "permissions": [])")),
+       "/services/a/slots/s/permissions",
+       "grants connected plugs neither read, write, create nor delete: they can at most open the "
+       "queue and read its attributes"},
+      {"only open", one(mq_slot(R"("path": "/q", "permissions": ["open"])")),
+       "/services/a/slots/s/permissions", "(hint: add \"read\" or \"write\""},
+  });
+  auto manifest = valid(one(mq_slot(R"("path": "/q", "permissions": ["open", "write"])")));
+  LONGS_EQUAL(ipcrt::config::kPermWrite, manifest.services[0].slots[0].mq()->permissions);
+  auto open_only = parse_manifest(one(mq_slot(R"("path": "/q", "permissions": ["open"])")), "m");
+  LONGS_EQUAL(0, open_only.manifest->services[0].slots[0].mq()->permissions);
+}
+
+TEST(ConfigRules, AnEmptyIdentifierFallsBackToTheName) {
+  auto manifest = valid(one(
+      R"("slots": {"s": {"interface": "posix-mq", "posix-mq": "", "path": "/q"}}, "plugs": {"p": {"interface": "shared-memory", "shared-memory": ""}})"));
+  STRCMP_EQUAL("s", manifest.services[0].slots[0].identifier.c_str());
+  STRCMP_EQUAL("p", manifest.services[0].plugs[0].identifier.c_str());
+}
+
+TEST(ConfigRules, QueuePathCharactersSaidWhy) {
+  run_cases({
+      {"colon", one(mq_slot(R"("path": "/a:b")")), "/services/a/slots/s/path",
+       "queue path contains ':': ':' separates the names in IPCRT_<NAME>_PATHS and LISTEN_FDNAMES"},
+      {"control character", one(mq_slot(R"("path": "/a\tb")")), "/services/a/slots/s/path",
+       "contains control character 0x09: control characters are invisible"},
+      {"C1 control character", one(mq_slot(R"("path": "/a\u009bb")")), "/services/a/slots/s/path",
+       "contains control character U+009B"},
+      {"length counts bytes",
+       one(mq_slot(R"("path": "/)" +
+                   [] {
+                     std::string text;
+                     for (int i = 0; i < 128; ++i) text += "\u00e9";
+                     return text;
+                   }() +
+                   "\"")),
+       "/services/a/slots/s/path", "queue name is 256 bytes long: use at most 255 bytes"},
+      {"non-ASCII within the limit", one(mq_slot(R"("path": "/caf\u00e9")")), nullptr},
+  });
+}
+
+TEST(ConfigRules, AfterCyclesAreNamed) {
+  run_cases({
+      {"chain",
+       R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"], "after": ["b"]}, "b": {"command": ["/b"], "after": ["c"]}, "c": {"command": ["/c"]}}})",
+       nullptr},
+      {"two services", two(R"("after": ["b"])", R"("after": ["a"])"), "/services/a/after",
+       "start order has a cycle: a -> b -> a (each waits for the next through `after`) (hint: "
+       "remove one `after` entry)"},
+      {"cycle behind a service outside it",
+       R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"], "after": ["b"]}, "b": {"command": ["/b"], "after": ["c"]}, "c": {"command": ["/c"], "after": ["b"]}}})",
+       "/services/b/after", "start order has a cycle: b -> c -> b"},
+  });
+  auto result = parse_manifest(
+      R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"], "after": ["b"]}, "b": {"command": ["/b"], "after": ["a"]},
+          "c": {"command": ["/c"], "after": ["d"]}, "d": {"command": ["/d"], "after": ["e"]}, "e": {"command": ["/e"], "after": ["c"]}}})",
+      "m.json");
+  STRCMP_EQUAL(
+      "m.json: /services/a/after: error: start order has a cycle: a -> b -> a (each waits for the "
+      "next through `after`) (hint: remove one `after` entry)\n"
+      "m.json: /services/c/after: error: start order has a cycle: c -> d -> e -> c (each waits "
+      "for the next through `after`) (hint: remove one `after` entry)\n",
+      result.diagnostics.format("m.json").c_str());
+}
+
+TEST(ConfigRules, SystemSlotInAConnection) {
+  run_cases({
+      {"plug end may not be a system end",
+       two("", "", R"("connections": [{"plug": ":p", "slot": ":shared-memory"}])"),
+       "/connections/0/plug", "is not of the form \"SERVICE:PLUG\""},
+  });
+  auto manifest = valid(
+      R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"], "plugs": {"p": {"interface": "shared-memory", "private": true}}}},
+      "connections": [{"plug": "a:p", "slot": ":shared-memory"}]})");
+  LONGS_EQUAL(1, manifest.connections.size());
+  STRCMP_EQUAL("", manifest.connections[0].slot_service.c_str());
+  STRCMP_EQUAL("shared-memory", manifest.connections[0].slot.c_str());
+}
+
 TEST(ConfigRules, ConnectionEntries) {
   run_cases({
       {"connection", two("", "", R"("connections": [{"plug": "a:p", "slot": "b:s"}])"), nullptr},
@@ -434,8 +681,19 @@ TEST(ConfigRules, ConnectionEntries) {
        "/connections/0/plug", "SERVICE:PLUG"},
       {"connection unknown key",
        two("", "", R"("connections": [{"plug": "a:p", "slot": "b:s", "auto": true}])"),
-       "/connections/0/auto", "allowed keys: plug, slot"},
+       "/connections/0/auto",
+       "unknown key \"auto\" in a connection (hint: allowed keys: plug, slot)"},
   });
+}
+
+TEST(ConfigRules, PermissionWordsAreTheManifestsSpellingInOneOrder) {
+  using ipcrt::config::permission_words;
+  auto words = permission_words(ipcrt::config::kPermDelete | ipcrt::config::kPermRead);
+  LONGS_EQUAL(2, words.size());
+  CHECK(words[0] == "read");
+  CHECK(words[1] == "delete");
+  CHECK(permission_words(0).empty());
+  LONGS_EQUAL(4, permission_words(ipcrt::config::kPermAll).size());
 }
 
 TEST(ConfigRules, EveryErrorIsReportedNotOnlyTheFirst) {
@@ -480,7 +738,7 @@ TEST(ConfigRules, NormalisedModelKeepsDocumentOrderAndDefaults) {
   STRCMP_EQUAL("q2", zeta.slots[0].identifier.c_str());
   STRCMP_EQUAL("frames", zeta.slots[1].identifier.c_str());
   CHECK(zeta.slots[1].interface == Interface::SharedMemory);
-  STRCMP_EQUAL("f", zeta.slots[1].shm()->write[0].c_str());
+  STRCMP_EQUAL("f", zeta.slots[1].shm()->write[0].name.c_str());
   LONGS_EQUAL(ipcrt::config::kPermRead | ipcrt::config::kPermWrite,
               ipcrt::config::MqSlot{}.permissions);
 }

@@ -22,6 +22,7 @@ const std::vector<QueueGrant> kGrants = {
     {"/telemetry", kPermRead, "hub:telemetry", false},
     {"/camera-*", kPermRead | kPermWrite | kPermCreate, "hub:cameras", false},
     {"/own", kPermAll, "self:own", true},
+    {"/logs-*", kPermRead, "hub:logs", false},
 };
 
 struct OpenCase {
@@ -40,7 +41,14 @@ TEST(Mediation, MqOpenDecisions) {
       {"telemetry", O_RDONLY, true, ""},
       {"telemetry", O_WRONLY, false, "write on hub:telemetry"},
       {"telemetry", O_RDWR, false, "write on hub:telemetry"},
-      {"telemetry", O_RDONLY | O_CREAT, false, "create on hub:telemetry"},
+      // O_CREAT without O_EXCL on a declared queue opens it; O_EXCL asks for a new one.
+      {"telemetry", O_RDONLY | O_CREAT, true, ""},
+      {"telemetry", O_RDONLY | O_CREAT | O_EXCL, false, "create on hub:telemetry"},
+      {"telemetry", O_WRONLY | O_CREAT, false, "write on hub:telemetry"},
+      {"telemetry", O_WRONLY | O_CREAT | O_EXCL, false, "write+create on hub:telemetry"},
+      // A pattern names queues that may not exist: there O_CREAT always needs create.
+      {"logs-1", O_RDONLY, true, ""},
+      {"logs-1", O_RDONLY | O_CREAT, false, "create on hub:logs"},
       {"camera-front", O_WRONLY | O_CREAT | O_EXCL, true, ""},
       {"camera-", O_RDONLY, false, "a posix-mq plug connected to a slot with path /camera-"},
       {"camera-a/b", O_RDONLY, false, "a posix-mq plug connected to a slot with path /camera-a/b"},
@@ -56,6 +64,19 @@ TEST(Mediation, MqOpenDecisions) {
                       c.raw_name);
     if (!c.allowed) STRCMP_EQUAL_TEXT(c.need, decision.need.c_str(), c.raw_name);
   }
+}
+
+TEST(Mediation, OCreatWithoutCreateOnADeclaredQueueOnlyOpensIt) {
+  auto open = decide_mq_open(kGrants, "telemetry", O_RDONLY | O_CREAT);
+  CHECK_TRUE(open.allowed);
+  CHECK_TRUE(open.open_existing_only);
+  // With create the supervisor may create it, as the caller asked.
+  auto created = decide_mq_open(kGrants, "camera-front", O_WRONLY | O_CREAT);
+  CHECK_TRUE(created.allowed);
+  CHECK_FALSE(created.open_existing_only);
+  auto owned = decide_mq_open(kGrants, "own", O_RDWR | O_CREAT);
+  CHECK_FALSE(owned.open_existing_only);
+  CHECK_FALSE(decide_mq_open(kGrants, "telemetry", O_RDONLY).open_existing_only);
 }
 
 TEST(Mediation, TooLongNamesAreDenied) {

@@ -46,7 +46,12 @@ Slot shm_slot(const std::string& service, const std::string& name, std::vector<s
   slot.name = name;
   slot.identifier = name;
   slot.interface = Interface::SharedMemory;
-  slot.attributes = config::ShmSlot{std::move(read), std::move(write)};
+  auto objects = [](const std::vector<std::string>& names) {
+    std::vector<config::ShmObject> list;
+    for (const auto& name : names) list.push_back({name, {}, {}, {}});
+    return list;
+  };
+  slot.attributes = config::ShmSlot{objects(read), objects(write)};
   slot.pointer = cat("/services/", service, "/slots/", name);
   return slot;
 }
@@ -124,6 +129,17 @@ Manifest provider_and_consumer(std::optional<long> max_messages, std::optional<l
        service("app", {}, {plug("app", "q", Interface::PosixMq)})});
 }
 
+// hub (uid 1000) owns slot "q" (group 3000); app (uid 1001) plugs into it.
+runtime::Identities hub_and_app() {
+  runtime::Identities identities;
+  identities.set_account("hub",
+                         {{1000, 1000, {1000, 3000}}, true, "ipcrt-hub", "/state/hub", "/bin/sh"});
+  identities.set_account("app",
+                         {{1001, 1001, {1001, 3000}}, false, "app", "/home/app", "/bin/dash"});
+  identities.set_slot_group("hub:q", 3000);
+  return identities;
+}
+
 }  // namespace
 
 TEST_GROUP(PlanLimits){};
@@ -142,23 +158,10 @@ TEST(PlanLimits, EveryLimitRuleNamesQueueValueLimitAndFix) {
        "gateway.json: /services/hub/slots/q/max-messages: error: queue /q1: max-messages 11 "
        "exceeds fs.mqueue.msg_max (10); raise fs.mqueue.msg_max in the board profile's mqueue "
        "values, or lower max-messages\n"},
-      {"max-messages above the hard ceiling", 65537, 1,
-       [](KernelState& k) {
-         k.limits.msg_max = 100000;
-         k.limits.rlimit_msgqueue_soft = k.limits.rlimit_msgqueue_hard = ~0ULL;
-       },
-       "gateway.json: /services/hub/slots/q/max-messages: error: queue /q1: max-messages 65537 "
-       "exceeds the kernel's hard ceiling 65536, which binds even root; lower max-messages\n"},
       {"message-size above msgsize_max", 2, 8193, [](KernelState&) {},
        "gateway.json: /services/hub/slots/q/message-size: error: queue /q2: message-size 8193 "
        "exceeds fs.mqueue.msgsize_max (8192); raise fs.mqueue.msgsize_max in the board profile's "
        "mqueue values, or lower message-size\n"},
-      {"message-size above the hard ceiling", 1, 16 * 1024 * 1024 + 1,
-       [](KernelState& k) {
-         k.limits.msgsize_max = 1L << 30;
-         k.limits.rlimit_msgqueue_soft = k.limits.rlimit_msgqueue_hard = ~0ULL;
-       },
-       "error: queue /q1: message-size 16777217 exceeds the kernel's hard ceiling 16777216"},
       {"queues_max with existing queues", 1, 1,
        [](KernelState& k) {
          k.limits.queues_max = 2;
@@ -266,33 +269,28 @@ TEST(PlanExisting, DifferentAttributesAreAnErrorWithBothSetsAndTheFix) {
       outcome.text().c_str());
 }
 
-// Anyone may create a queue before boot: one owned by another user, or with more mode bits
-// than the manifest's, is refused (SPEC §4.2's adoption keeps messages, so it keeps theirs).
-TEST(PlanExisting, QueueOfAnotherOwnerOrWiderModeIsAnErrorNamingWhatWasFoundAndTheFix) {
-  const runtime::Identities owners{{"hub", {1000, 1000, {1000}}}, {"app", {1001, 1001, {1001}}}};
+// Anyone may create a queue before boot: one owned by another user is refused (SPEC §4.2's
+// adoption keeps messages, so it keeps theirs). Owned by the slot's user or by root, it is
+// adopted and its group and mode are put back at boot.
+TEST(PlanExisting, QueueOfAnotherOwnerIsAnErrorAndTheOwnersQueueIsAdoptedForRepair) {
+  const runtime::Identities identities = hub_and_app();
   struct Case {
     const char* what;
     uid_t uid;
     gid_t gid;
     mode_t mode;
-    const char* problem;  // nullptr: adopted
-    const char* found;    // as the error shows it
+    bool repair;
+    const char* found;  // nullptr: adopted; else the refusal shows it
   };
   const Case cases[] = {
-      {"same owner and mode", 1000, 1000, 0660, nullptr, ""},
-      {"narrower mode", 1000, 1000, 0600, nullptr, ""},
-      {"other gid, no group bits", 1000, 2000, 0600, nullptr, ""},
-      {"another owner", 2000, 1000, 0660, "another user owns it", "uid 2000, gid 1000, mode 0660"},
-      {"the consumer's uid", 1001, 1000, 0600, "another user owns it",
-       "uid 1001, gid 1000, mode 0600"},
-      {"world-writable", 1000, 1000, 0666, "its mode grants more than the manifest's",
-       "uid 1000, gid 1000, mode 0666"},
-      {"world-readable", 1000, 1000, 0664, "its mode grants more than the manifest's",
-       "uid 1000, gid 1000, mode 0664"},
-      {"setgid bit", 1000, 1000, 02660, "its mode grants more than the manifest's",
-       "uid 1000, gid 1000, mode 2660"},
-      {"other gid with group bits", 1000, 2000, 0660, "it grants access to another group",
-       "uid 1000, gid 2000, mode 0660"},
+      {"the manifest's owner, group and mode", 1000, 3000, 0660, false, nullptr},
+      {"narrower mode", 1000, 3000, 0600, true, nullptr},
+      {"world-writable", 1000, 3000, 0666, true, nullptr},
+      {"setgid bit", 1000, 3000, 02660, true, nullptr},
+      {"another group", 1000, 2000, 0660, true, nullptr},
+      {"root's, from an earlier runtime", 0, 0, 0644, true, nullptr},
+      {"another owner", 2000, 3000, 0660, false, "uid 2000, gid 3000, mode 0660"},
+      {"the consumer's uid", 1001, 3000, 0600, false, "uid 1001, gid 3000, mode 0600"},
   };
   for (const auto& c : cases) {
     KernelState state = kernel();
@@ -301,26 +299,28 @@ TEST(PlanExisting, QueueOfAnotherOwnerOrWiderModeIsAnErrorNamingWhatWasFoundAndT
     existing.mode = c.mode;
     state.existing_queues.push_back(existing);
     Outcome outcome;
-    outcome.plan =
-        runtime::make_plan(provider_and_consumer(4, 64), {}, state, outcome.diagnostics, &owners);
-    if (c.problem == nullptr) {
+    outcome.plan = runtime::make_plan(provider_and_consumer(4, 64), {}, state, outcome.diagnostics,
+                                      &identities);
+    if (c.found == nullptr) {
       CHECK_TRUE_TEXT(outcome.plan.has_value(), (c.what + outcome.text()).c_str());
       CHECK_TRUE_TEXT(outcome.plan->queues[0].adopt, c.what);
+      CHECK_EQUAL_TEXT(c.repair, outcome.plan->queues[0].repair, c.what);
       continue;
     }
     CHECK_FALSE_TEXT(outcome.plan.has_value(), c.what);
-    STRCMP_CONTAINS_TEXT(c.problem, outcome.text().c_str(), c.what);
     STRCMP_CONTAINS_TEXT(cat("gateway.json: /services/hub/slots/q/path/0: error: queue /q1 "
                              "already exists with owner ",
                              c.found, ", but slot hub:q needs")
                              .c_str(),
                          outcome.text().c_str(), c.what);
-    STRCMP_CONTAINS_TEXT("needs owner uid 1000 (service hub), gid 1000, mode 0660 or narrower",
-                         outcome.text().c_str(), c.what);
+    STRCMP_CONTAINS_TEXT(
+        "needs owner uid 1000 (service hub), gid 3000, mode 0660: another user "
+        "owns it",
+        outcome.text().c_str(), c.what);
     STRCMP_CONTAINS_TEXT("remove it (rm /dev/mqueue/q1) and run again: the runtime will create it",
                          outcome.text().c_str(), c.what);
   }
-  // Without owners (`policy`, or users that do not resolve) only the attributes are compared.
+  // Without identities (`policy`) only the attributes are compared.
   KernelState state = kernel();
   state.existing_queues.push_back({"/q1", 4, 64, 2000, 2000, 0666});
   auto unchecked = plan_of(provider_and_consumer(4, 64), {}, state);
@@ -329,14 +329,14 @@ TEST(PlanExisting, QueueOfAnotherOwnerOrWiderModeIsAnErrorNamingWhatWasFoundAndT
 }
 
 TEST(PlanExisting, OwnerIsCheckedBeforeAttributesAndUnreadableQueuesStayAttributeErrors) {
-  const runtime::Identities owners{{"hub", {1000, 1000, {1000}}}, {"app", {1001, 1001, {1001}}}};
+  const runtime::Identities identities = hub_and_app();
   KernelState state = kernel();
   state.existing_queues.push_back({"/q1", 8, 64, 2000, 2000, 0666});
   // The runtime could not open it: nothing about it is known.
   state.existing_queues.push_back({"/q2", 0, 0, static_cast<uid_t>(-1)});
   Outcome outcome;
   outcome.plan =
-      runtime::make_plan(provider_and_consumer(4, 64), {}, state, outcome.diagnostics, &owners);
+      runtime::make_plan(provider_and_consumer(4, 64), {}, state, outcome.diagnostics, &identities);
   CHECK_FALSE(outcome.plan.has_value());
   STRCMP_CONTAINS("queue /q1 already exists with owner uid 2000", outcome.text().c_str());
   CHECK(outcome.text().find("queue /q1 already exists with max-messages") == std::string::npos);
@@ -366,7 +366,7 @@ TEST(PlanStartOrder, AfterCycleIsAnErrorNamingTheCycle) {
   CHECK_FALSE(outcome.plan.has_value());
   STRCMP_EQUAL(
       "gateway.json: /services/b/after: error: start order has a cycle: b -> c -> b (each waits "
-      "for the next through `after`); remove one `after` entry\n",
+      "for the next through `after`) (hint: remove one `after` entry)\n",
       outcome.text().c_str());
 }
 
@@ -446,6 +446,31 @@ TEST(PlanGrants, EnvironmentNamesEverySlotAndConnectedPlug) {
   STRCMP_EQUAL("IPCRT_SERVICE=app IPCRT_SENSOR_DATA_PATHS=/a:/b", environment("app").c_str());
 }
 
+// SPEC §4.3: HOME, USER, LOGNAME and SHELL of the service's account, after the runtime's
+// IPCRT_* variables, each unless the manifest sets it.
+TEST(PlanGrants, AccountVariablesComeFromTheAccountUnlessTheManifestSetsThem) {
+  auto m = provider_and_consumer(4, 64);
+  m.services[1].environment = {{"HOME", "/srv/app"}, {"LOG_LEVEL", "debug"}};
+  const runtime::Identities identities = hub_and_app();
+  Outcome outcome;
+  outcome.plan = runtime::make_plan(m, {connect("app", "q", "hub", "q")}, kernel(),
+                                    outcome.diagnostics, &identities);
+  CHECK_TRUE_TEXT(outcome.plan.has_value(), outcome.text().c_str());
+  auto environment = [&](const std::string& name) {
+    std::vector<std::string> entries;
+    for (const auto& [key, value] : outcome.plan->find_service(name)->environment) {
+      entries.push_back(key + "=" + value);
+    }
+    return join(entries, " ");
+  };
+  STRCMP_EQUAL(
+      "IPCRT_SERVICE=hub IPCRT_Q_PATHS=/q1:/q2 HOME=/state/hub USER=ipcrt-hub LOGNAME=ipcrt-hub "
+      "SHELL=/bin/sh",
+      environment("hub").c_str());
+  STRCMP_EQUAL("IPCRT_SERVICE=app IPCRT_Q_PATHS=/q1:/q2 USER=app LOGNAME=app SHELL=/bin/dash",
+               environment("app").c_str());
+}
+
 TEST_GROUP(PlanJson){};
 
 TEST(PlanJson, HasTheShapeOfSpecSection7) {
@@ -454,19 +479,28 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
                      service("app", {},
                              {plug("app", "q", Interface::PosixMq),
                               plug("app", "frames", Interface::SharedMemory)})});
-  m.services[0].user = "sensor";
-  m.services[0].group = "video";
-  auto outcome = plan_of(m,
+  runtime::Identities identities;
+  identities.set_account("cam", {{1000, 44, {44, 3000, 3001}}, false, "sensor", "/", "/bin/sh"});
+  identities.set_account("app", {{61300, 61300, {61300, 3000, 3001}},
+                                 true,
+                                 "ipcrt-app",
+                                 "/var/lib/ipcrt/gateway/app",
+                                 "/bin/sh"});
+  identities.set_slot_group("cam:q", 3000);
+  identities.set_slot_group("cam:frames", 3001);
+  Outcome outcome;
+  outcome.plan =
+      runtime::make_plan(m,
                          {connect("app", "q", "cam", "q"),
                           connect("app", "frames", "cam", "frames", Interface::SharedMemory)},
-                         kernel());
+                         kernel(), outcome.diagnostics, &identities);
   CHECK_TRUE(outcome.plan.has_value());
-  auto json = nlohmann::ordered_json::parse(runtime::render_plan_json(*outcome.plan, m));
+  auto json = nlohmann::ordered_json::parse(runtime::render_plan_json(*outcome.plan));
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
   STRCMP_EQUAL("queues,shm,private-shm,connections,services,warnings", join(keys, ",").c_str());
   STRCMP_EQUAL(
-      R"({"path":"/q","max-messages":4,"message-size":64,"mode":"0660","owner":"sensor:video","slot":"cam:q"})",
+      R"({"path":"/q","max-messages":4,"message-size":64,"mode":"0660","owner":"1000:3000","slot":"cam:q"})",
       json["queues"][0].dump().c_str());
   STRCMP_EQUAL(R"({"name":"frames","slot":"cam:frames","readers":[],"writers":["cam","app"]})",
                json["shm"][0].dump().c_str());
@@ -474,15 +508,23 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
                json["private-shm"][0].dump().c_str());
   STRCMP_EQUAL(R"({"plug":"app:q","slot":"cam:q","interface":"posix-mq","auto":true})",
                json["connections"][0].dump().c_str());
-  STRCMP_EQUAL(R"({"name":"app","start-order":1,"queues":{"/q":["read","write"]}})",
-               json["services"][1].dump().c_str());
+  STRCMP_EQUAL(
+      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"queues":{"/q":["read","write"]},)"
+      R"("environment":{"IPCRT_SERVICE":"app","IPCRT_Q_PATHS":"/q","IPCRT_FRAMES_PATHS":"frames",)"
+      R"("HOME":"/var/lib/ipcrt/gateway/app","USER":"ipcrt-app","LOGNAME":"ipcrt-app",)"
+      R"("SHELL":"/bin/sh"}})",
+      json["services"][1].dump().c_str());
   CHECK_TRUE(json["warnings"].is_array());
 }
 
-TEST(PlanJson, OwnerDefaultsToTheRuntimesIds) {
-  auto m = provider_and_consumer(1, 1);
-  STRCMP_EQUAL(cat(std::to_string(::getuid()), ':', std::to_string(::getgid())).c_str(),
-               runtime::queue_owner(m, "hub").c_str());
+// `policy` plans without identities: nothing says who would own what.
+TEST(PlanJson, OwnerAndIdsAreNullWithoutIdentities) {
+  auto outcome = plan_of(provider_and_consumer(1, 1), {}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  auto json = nlohmann::ordered_json::parse(runtime::render_plan_json(*outcome.plan));
+  CHECK_TRUE(json["queues"][0]["owner"].is_null());
+  CHECK_TRUE(json["services"][0]["uid"].is_null());
+  CHECK_TRUE(json["services"][0]["gid"].is_null());
 }
 
 TEST_GROUP(KernelStateCapabilities){};

@@ -10,7 +10,9 @@
 #include "runtime/launch.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
+#include "config/parser.hpp"
 #include "runtime/seccomp/groups.hpp"
+#include "runtime/seccomp/syscall_names.hpp"
 
 using ipcrt::runtime::AllowedSyscall;
 using ipcrt::runtime::CompiledPolicy;
@@ -331,4 +333,50 @@ TEST(FilterCache, EveryInputThatChangesTheProgramGetsItsOwnCompile) {
   auto owner = program_of(cache, cache_service("e"), owned);
   CHECK_FALSE(same(reader, owner));
   LONGS_EQUAL(5, cache.compiled());
+}
+
+TEST_GROUP(SeccompNames){};
+
+TEST(SeccompNames, ANameIsKnownIfAnyArchitectureHasIt) {
+  using ipcrt::runtime::is_known_syscall;
+  CHECK_TRUE(is_known_syscall("openat"));
+  CHECK_TRUE(is_known_syscall("mmap2"));            // 32-bit ARM and x86 only
+  CHECK_TRUE(is_known_syscall("newfstatat"));       // 64-bit ABIs only
+  CHECK_TRUE(is_known_syscall("clock_gettime64"));  // 32-bit ABIs only
+  CHECK_FALSE(is_known_syscall("opne"));
+  CHECK_FALSE(is_known_syscall(""));
+}
+
+TEST(SeccompNames, ValidateReportsEveryUnknownNameAtItsPointerBesideOtherErrors) {
+  ipcrt::config::ParseOptions options;
+  options.seccomp_entry_problem = ipcrt::runtime::seccomp_entry_problem;
+  auto result = ipcrt::config::parse_manifest(
+      R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"], "restart": "x",
+          "seccomp": {"allow": ["sendmsg", "opne", "@networking", "@network-io", "mq_open", "mmap2"],
+                      "deny": ["fork", "frok", "@process", "execve"]}}}})",
+      "m.json", options);
+  STRCMP_EQUAL(
+      "m.json: /services/a/restart: error: unknown value \"x\": use one of \"no\", "
+      "\"on-failure\", \"always\"\n"
+      "m.json: /services/a/seccomp/allow/1: error: unknown syscall \"opne\" (hint: did you mean "
+      "\"open\"? no architecture libseccomp knows has it; check the name in syscall(2))\n"
+      "m.json: /services/a/seccomp/allow/2: error: unknown syscall group \"@networking\" (hint: "
+      "known groups: @default, @basic-io, @file-system, @io-event, @network-io, @process-core, "
+      "@process, @signal, @timer, @sysv-ipc)\n"
+      "m.json: /services/a/seccomp/allow/4: error: mq_open cannot be allowed by name (hint: mq_* "
+      "syscalls come from posix-mq plugs and slots: connect a plug)\n"
+      "m.json: /services/a/seccomp/deny/1: error: unknown syscall \"frok\" (hint: did you mean "
+      "\"fork\"? no architecture libseccomp knows has it; check the name in syscall(2))\n"
+      "m.json: /services/a/seccomp/deny/2: error: seccomp.deny takes syscall names, not groups: "
+      "\"@process\" (hint: list the syscalls to remove one by one)\n"
+      "m.json: /services/a/seccomp/deny/3: error: execve is needed to start any service and "
+      "cannot be denied (hint: remove it from seccomp.deny)\n",
+      result.diagnostics.format("m.json").c_str());
+}
+
+TEST(SeccompNames, GroupTyposGetTheClosestGroup) {
+  auto problem = ipcrt::runtime::syscall_group_problem("@proces");
+  CHECK(problem.has_value());
+  STRCMP_CONTAINS("did you mean \"@process\"?", problem->hint.c_str());
+  CHECK_FALSE(ipcrt::runtime::syscall_group_problem("@timer").has_value());
 }

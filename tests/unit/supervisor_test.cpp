@@ -52,7 +52,9 @@ class FakeLauncher final : public ipcrt::runtime::Launcher {
   void abandon(PendingLaunch& pending) override { abandoned.push_back(pending.pid); }
   ipcrt::platform::UniqueFd exit_fd(pid_t) override { return {}; }
   void signal(pid_t pid, int, int signal) override { signals.emplace_back(pid, signal); }
-  void contain(const std::string& service, pid_t) override { contained.push_back(service); }
+  void contain(const ipcrt::runtime::LaunchSpec& spec, pid_t) override {
+    contained.push_back(spec.service);
+  }
 
   [[nodiscard]] bool was_signalled(pid_t pid, int signal) const {
     for (const auto& sent : signals) {
