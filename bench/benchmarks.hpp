@@ -16,6 +16,8 @@ void run_message_flow(const Options& options, Report& report);
 void run_filter_cost(const Options& options, Report& report);
 // mq_open direct, under the filter alone, and mediated by the supervisor.
 void run_mq_open_cost(const Options& options, Report& report);
+// The supervisor's CPU per MiB of service output; round trips while another service floods.
+void run_log_cost(const Options& options, Report& report);
 // Stripped binary sizes given by scripts/size.
 void report_binary_sizes(const Options& options, Report& report);
 

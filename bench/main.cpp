@@ -1,8 +1,9 @@
 // ipcrt-bench: every benchmark of issue #8 in one run, printed as one Markdown table with the
 // machine it ran on. Not a test: nothing here fails on a slow machine; missed targets are
 // reported as such. Run it through scripts/bench, which builds what it needs first.
-//   ipcrt-bench [--rounds N] [--only startup,boot,flow,filter,open] [--binary-size NAME=BYTES]...
-//               [--ipcrt PATH] [--ready PATH] [--flow PATH] [--trivial PATH] [--bwrap PATH|""]
+//   ipcrt-bench [--rounds N] [--only startup,boot,flow,filter,open,logs]
+//               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
+//               [--print PATH] [--trivial PATH] [--bwrap PATH|""]
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,9 +51,9 @@ bool starts_with_option(const char* argument, const char* option) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: ipcrt-bench [--rounds N] [--only startup,boot,flow,filter,open]\n"
+               "usage: ipcrt-bench [--rounds N] [--only startup,boot,flow,filter,open,logs]\n"
                "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
-               "                   [--flow PATH] [--trivial PATH] [--bwrap PATH]\n");
+               "                   [--flow PATH] [--print PATH] [--trivial PATH] [--bwrap PATH]\n");
   return 2;
 }
 
@@ -87,9 +88,10 @@ int main(int argc, char** argv) {
   options.ipcrt = (here.parent_path() / "runtime" / "ipcrt").string();
   options.ready = (here / "bench-ready").string();
   options.flow = (here / "bench-flow").string();
+  options.print = (here / "bench-print").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
-  std::string only = "startup,boot,flow,filter,open";
+  std::string only = "startup,boot,flow,filter,open,logs";
   for (int i = 1; i < argc; ++i) {
     if (i + 1 >= argc) return usage();
     const char* value = argv[++i];
@@ -109,6 +111,8 @@ int main(int argc, char** argv) {
       options.ready = value;
     } else if (starts_with_option(option, "--flow")) {
       options.flow = value;
+    } else if (starts_with_option(option, "--print")) {
+      options.print = value;
     } else if (starts_with_option(option, "--trivial")) {
       options.trivial = value;
     } else if (starts_with_option(option, "--bwrap")) {
@@ -121,7 +125,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ipcrt-bench: run as root (ipcrt creates queues and namespaces)\n");
     return 1;
   }
-  for (const auto& program : {options.ipcrt, options.ready, options.flow, options.trivial}) {
+  for (const auto& program :
+       {options.ipcrt, options.ready, options.flow, options.print, options.trivial}) {
     if (::access(program.c_str(), X_OK) != 0) {
       std::fprintf(stderr, "ipcrt-bench: %s is missing (build the tree first)\n", program.c_str());
       return 1;
@@ -147,7 +152,8 @@ int main(int argc, char** argv) {
                                   {",boot,", run_boot_scale},
                                   {",flow,", run_message_flow},
                                   {",filter,", run_filter_cost},
-                                  {",open,", run_mq_open_cost}};
+                                  {",open,", run_mq_open_cost},
+                                  {",logs,", run_log_cost}};
   for (const auto& benchmark : benchmarks) {
     if (!wanted(benchmark.name)) continue;
     std::fprintf(stderr, "ipcrt-bench: running %.*s\n",

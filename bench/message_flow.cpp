@@ -79,7 +79,11 @@ std::optional<FlowResult> parse(const std::string& output, const FlowSetup& setu
     long size = 0;
     double round_trip = 0;
     double rate = 0;
-    if (std::sscanf(line, "size=%ld round_trip_ns=%lf messages_per_s=%lf", &size, &round_trip,
+    // Confined, the client's stdout reaches ipcrt's log as `... msg="size=..."` (SPEC §14).
+    const char* fields = std::strstr(line, "size=");
+    const char* next_line = std::strchr(line, '\n');
+    if (fields != nullptr && (next_line == nullptr || fields < next_line) &&
+        std::sscanf(fields, "size=%ld round_trip_ns=%lf messages_per_s=%lf", &size, &round_trip,
                     &rate) == 3) {
       result[size] = {round_trip, rate};
     }
@@ -140,7 +144,7 @@ std::optional<FlowResult> flow_ipcrt(const Options& options, const std::string& 
   std::string output = read_all(out[0]);
   std::string log = read_all(err[0]);
   int status = wait_exit(pid);
-  auto result = parse(output, setup);
+  auto result = parse(output + log, setup);
   if (status != 0 || !result) {
     failure = "ipcrt run of the pair (exit " + std::to_string(status) + "): " + output + log;
     return std::nullopt;

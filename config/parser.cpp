@@ -19,6 +19,7 @@
 #include "common/text.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
+#include "config/service_keys.hpp"
 
 namespace ipcrt::config {
 namespace {
@@ -469,12 +470,23 @@ void read_shm_slot(Reader& reader, const Json& object, const std::string& pointe
   }
 }
 
+bool is_control_interface(const Json& object) {
+  auto it = object.find("interface");
+  return it != object.end() && *it == kControlInterface;
+}
+
 void read_slots(Reader& reader, const Json& value, const std::string& pointer, Service& service) {
   if (!reader.expect_object(value, pointer)) return;
   for (const auto& [name, object] : value.items()) {
     const std::string at = pointer + pointer_segment(name);
     reader.check_name_value(name, at, "slot name");
     if (!reader.expect_object(object, at)) continue;
+    if (is_control_interface(object)) {
+      reader.error(at + "/interface",
+                   "ipcrt-control is a plug only: the runtime itself is its slot; declare it "
+                   "under \"plugs\" with \"access\": \"observe\" or \"manage\"");
+      continue;
+    }
     auto interface = read_interface(reader, object, at);
     if (!interface) {
       reader.check_keys(
@@ -500,6 +512,31 @@ void read_slots(Reader& reader, const Json& value, const std::string& pointer, S
   }
 }
 
+// SPEC §10: plug only; the runtime is the slot, so there is nothing to match or connect.
+void read_control_plug(Reader& reader, const Json& object, const std::string& pointer,
+                       const std::string& name, Service& service) {
+  reader.check_keys(object, pointer, {"interface", "access"}, "an ipcrt-control plug");
+  if (service.control_plug) {
+    reader.error(pointer,
+                 cat("service \"", service.name, "\" already has the ipcrt-control plug \"",
+                     service.control_plug->name,
+                     "\": one connection to the runtime is all a service gets; "
+                     "remove one"));
+    return;
+  }
+  auto access = object.find("access");
+  if (access == object.end()) {
+    reader.error(pointer,
+                 "missing \"access\": add \"access\": \"observe\" (status, connections, "
+                 "queues, logs, metrics) or \"manage\" (also start, stop and restart services)");
+    return;
+  }
+  auto level = reader.choice<ControlAccess>(
+      *access, pointer + "/access",
+      {{"observe", ControlAccess::Observe}, {"manage", ControlAccess::Manage}});
+  if (level) service.control_plug = ControlPlug{name, *level, pointer};
+}
+
 void read_plugs(Reader& reader, const Json& value, const std::string& pointer, Service& service) {
   if (!reader.expect_object(value, pointer)) return;
   for (const auto& [name, object] : value.items()) {
@@ -510,6 +547,10 @@ void read_plugs(Reader& reader, const Json& value, const std::string& pointer, S
                            name, "\" (both would set IPCRT_<NAME>_PATHS): rename one"));
     }
     if (!reader.expect_object(object, at)) continue;
+    if (is_control_interface(object)) {
+      read_control_plug(reader, object, at, name, service);
+      continue;
+    }
     auto interface = read_interface(reader, object, at);
     if (!interface) {
       reader.check_keys(object, at, {"interface", "posix-mq", "shared-memory", "private"},
@@ -569,14 +610,39 @@ void check_private_shm(Reader& reader, const Service& service) {
   }
 }
 
+// SPEC §2's keys, then those of §11 (lifecycle), §13 and §4a that service_keys.cpp reads.
+constexpr std::string_view kServiceKeys[] = {"command",
+                                             "user",
+                                             "group",
+                                             "environment",
+                                             "working-directory",
+                                             "publisher",
+                                             "restart",
+                                             "restart-delay-ms",
+                                             "after",
+                                             "rlimits",
+                                             "confinement",
+                                             "seccomp",
+                                             "slots",
+                                             "plugs",
+                                             "type",
+                                             "start-timeout-ms",
+                                             "stop-signal",
+                                             "stop-timeout-ms",
+                                             "watchdog-ms",
+                                             "restart-limit",
+                                             "critical",
+                                             "pass-queues",
+                                             "resources",
+                                             "devices",
+                                             "capabilities",
+                                             "state-directory",
+                                             "writable-paths"};
+
 void read_service(Reader& reader, const Json& object, Service& service,
                   const std::set<std::string>& service_names) {
   const std::string& at = service.pointer;
-  reader.check_keys(
-      object, at,
-      {"command", "user", "group", "environment", "working-directory", "publisher", "restart",
-       "restart-delay-ms", "after", "rlimits", "confinement", "seccomp", "slots", "plugs"},
-      "a service");
+  reader.check_keys(object, at, kServiceKeys, "a service");
   if (const Json* it = reader.required(object, at, "command",
                                        "add the program to run, e.g. "
                                        "\"command\": [\"/usr/bin/sensor-hub\"]");
@@ -593,6 +659,7 @@ void read_service(Reader& reader, const Json& object, Service& service,
                                           "path: services are started without a PATH search; "
                                           "write the program's full path, starting with '/'"));
     }
+    if (service.command.size() == it->size()) check_command_syntax(reader, service);
   }
   if (auto it = object.find("user"); it != object.end()) {
     read_account(reader, *it, at + "/user", "user", service.user);
@@ -674,6 +741,7 @@ void read_service(Reader& reader, const Json& object, Service& service,
     read_plugs(reader, *it, at + "/plugs", service);
   }
   check_private_shm(reader, service);
+  read_service_keys(reader, object, service);
 }
 
 // ---- whole-manifest rules ---------------------------------------------------------------
@@ -844,12 +912,69 @@ void read_connections(Reader& reader, const Json& value, Manifest& manifest) {
   }
 }
 
+// SPEC §10: who besides root may read the control socket.
+void read_control(Reader& reader, const Json& value, ControlSettings& control) {
+  if (!reader.expect_object(value, "/control")) return;
+  reader.check_keys(value, "/control", {"group"}, "control");
+  if (auto it = value.find("group"); it != value.end()) {
+    read_account(reader, *it, "/control/group", "group", control.group);
+  }
+}
+
+// ---- log (SPEC §14) ----------------------------------------------------------------------
+
+// Bounds that keep a gateway's RAM and flash use predictable: a file holds at least a few
+// cut lines (about 17 KiB each when escaped), the ring at least a line per service.
+constexpr std::uint64_t kLogMinBytes = 64 * 1024;
+constexpr std::uint64_t kLogMaxFileBytes = 1024ULL * 1024 * 1024;
+constexpr std::uint64_t kLogMaxRingBytes = 64ULL * 1024 * 1024;
+constexpr std::uint64_t kLogMaxFiles = 100;
+
+void read_log(Reader& reader, const Json& value, Manifest& manifest) {
+  if (!reader.expect_object(value, "/log")) return;
+  reader.check_keys(value, "/log", {"dir", "max-bytes", "files", "ring-bytes"}, "\"log\"");
+  LogSettings settings;
+  if (auto it = value.find("dir"); it != value.end()) {
+    if (auto dir = reader.text(*it, "/log/dir")) {
+      const bool absolute = dir->size() > 1 && dir->front() == '/';
+      const bool clean = dir->find("//") == std::string::npos && dir->back() != '/' &&
+                         (*dir + "/").find("/./") == std::string::npos &&
+                         (*dir + "/").find("/../") == std::string::npos;
+      if (!absolute || !clean) {
+        reader.error("/log/dir",
+                     cat("\"", *dir, "\" is not a clean absolute directory: write it like "
+                                     "\"/var/log/ipcrt\" (no \".\", \"..\", \"//\" or trailing '/')"));
+      } else {
+        settings.dir = *dir;
+      }
+    }
+  }
+  if (auto it = value.find("max-bytes"); it != value.end()) {
+    if (auto bytes = reader.integer(*it, "/log/max-bytes", kLogMinBytes, kLogMaxFileBytes)) {
+      settings.max_bytes = *bytes;
+    }
+  }
+  if (auto it = value.find("files"); it != value.end()) {
+    if (auto files = reader.integer(*it, "/log/files", 1, kLogMaxFiles)) {
+      settings.files = static_cast<unsigned>(*files);
+    }
+  }
+  if (auto it = value.find("ring-bytes"); it != value.end()) {
+    if (auto bytes = reader.integer(*it, "/log/ring-bytes", kLogMinBytes, kLogMaxRingBytes)) {
+      settings.ring_bytes = *bytes;
+    }
+  }
+  manifest.log = std::move(settings);
+}
+
 void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (!document.is_object()) {
     reader.error("", cat("the manifest must be a JSON object, got ", json_type_name(document)));
     return;
   }
-  reader.check_keys(document, "", {"version", "name", "publisher", "services", "connections"},
+  reader.check_keys(document, "",
+                    {"version", "name", "publisher", "services", "connections", "control",
+                     "failure-action", "log"},
                     "the manifest");
   if (const Json* version = reader.required(document, "", "version", "add \"version\": 1")) {
     if (!version->is_number_integer() || version->get<long long>() != 1) {
@@ -866,6 +991,7 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
   if (auto publisher = document.find("publisher"); publisher != document.end()) {
     if (auto text = reader.text(*publisher, "/publisher")) manifest.publisher = *text;
   }
+  read_failure_action(reader, document, manifest);
   const Json* services = reader.required(document, "", "services", "add at least one service");
   if (services != nullptr && reader.expect_object(*services, "/services")) {
     if (services->empty()) reader.error("/services", "no services: add at least one");
@@ -880,14 +1006,20 @@ void read_manifest(Reader& reader, const Json& document, Manifest& manifest) {
       if (!reader.expect_object(object, service.pointer)) continue;
       read_service(reader, object, service, names);
       if (service.publisher.empty()) service.publisher = manifest.publisher;
+      check_service_keys(reader, service, manifest.name);
       manifest.services.push_back(std::move(service));
     }
   }
+  if (auto control = document.find("control"); control != document.end()) {
+    read_control(reader, *control, manifest.control);
+  }
+  check_failure_action(reader, manifest);
   check_owners(reader, manifest);
   check_after_cycles(manifest, reader.diagnostics());
   if (auto connections = document.find("connections"); connections != document.end()) {
     read_connections(reader, *connections, manifest);
   }
+  if (auto log = document.find("log"); log != document.end()) read_log(reader, *log, manifest);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Manifest parser and validator (SPEC §2.1–2.4, §2.6): JSON text in, a normalised Manifest and
-// every diagnostic out. nlohmann's exceptions stop here and become diagnostics.
+// Manifest parser and validator (SPEC §2.1–2.4, §2.6, and the keys of §4a, §11, §13, §15):
+// JSON text in, a normalised Manifest and every diagnostic out. nlohmann's exceptions stop here
+// and become diagnostics.
 #pragma once
 
 #include <optional>

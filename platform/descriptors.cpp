@@ -64,4 +64,32 @@ int mark_listed_descriptors_cloexec(unsigned first) noexcept {
   return 0;
 }
 
+int close_descriptors_except(int keep) noexcept {
+  const auto kept = static_cast<unsigned>(keep);
+  bool ranged = true;
+  if (keep > 3) ranged = ::syscall(SYS_close_range, 3U, kept - 1, 0U) == 0;
+  if (ranged && ::syscall(SYS_close_range, kept + 1, ~0U, 0U) == 0) return 0;
+  // Listed, then closed outside the listing (closing while reading would skip entries), until
+  // a pass finds nothing more to close.
+  for (;;) {
+    int listed[256];
+    std::size_t count = 0;
+    int directory = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (directory < 0) return -errno;
+    alignas(dirent64) char buffer[4096];
+    long filled;
+    while (count < 256 && (filled = ::syscall(SYS_getdents64, directory, buffer, sizeof buffer)) > 0) {
+      for (long offset = 0; offset < filled && count < 256;) {
+        const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
+        long fd = descriptor_number(entry->d_name);
+        if (fd >= 3 && fd != keep && fd != directory) listed[count++] = static_cast<int>(fd);
+        offset += entry->d_reclen;
+      }
+    }
+    ::close(directory);
+    if (count == 0) return 0;
+    for (std::size_t i = 0; i < count; ++i) ::close(listed[i]);
+  }
+}
+
 }  // namespace ipcrt::platform

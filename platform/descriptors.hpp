@@ -13,4 +13,9 @@ namespace ipcrt::platform {
 // closing keeps the directory's own descriptor valid while it is read.
 [[nodiscard]] int mark_listed_descriptors_cloexec(unsigned first) noexcept;
 
+// Closes every descriptor from 3 up but `keep`: for ipcrt's init of a service, which never
+// execs, so close-on-exec would leave it holding the runtime's descriptors (its lock, its
+// sockets). close_range(2) (Linux 5.9), else what /proc/self/fd lists.
+[[nodiscard]] int close_descriptors_except(int keep) noexcept;
+
 }  // namespace ipcrt::platform

@@ -1,6 +1,8 @@
 #include "runtime/daemon.hpp"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <cstdio>
 
@@ -9,15 +11,22 @@
 #include "platform/signalfd.hpp"
 #include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
+#include "runtime/control/server.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
+#include "runtime/logs/runtime_log.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/service_policy.hpp"
-#include "runtime/service_output.hpp"
 
 namespace ipcrt::runtime {
 namespace {
+
+// The manifest as `status` shows it: absolute, whatever directory `run` was started in.
+std::string absolute_path(const std::string& path) {
+  char resolved[PATH_MAX];
+  return ::realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : path;
+}
 
 std::unexpected<DaemonFailure> failed(ExitCode code, std::string step,
                                       std::optional<Error> error = std::nullopt) {
@@ -72,7 +81,27 @@ Daemon::~Daemon() {
   release();
 }
 
+// From boot on, the runtime's lines also go to the ring and the manifest's log files.
+void Daemon::open_logs() {
+  if (logs_) return;
+  LogOptions log_options = options_.logs;
+  if (manifest_.log) {
+    // Both fit a 32-bit size_t: the parser bounds them (64 MiB, 1 GiB).
+    log_options.ring_bytes = static_cast<std::size_t>(manifest_.log->ring_bytes);
+    if (manifest_.log->dir) {
+      log_options.files = LogFileOptions{
+          *manifest_.log->dir, static_cast<std::size_t>(manifest_.log->max_bytes),
+          manifest_.log->files};
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& planned : plan_.services) names.push_back(planned.name);
+  logs_ = std::make_unique<Logs>(manifest_.name, names, std::move(log_options));
+  logs_->open();
+}
+
 std::expected<void, DaemonFailure> Daemon::boot() {
+  open_logs();
   // No service can make the OOM killer pick the supervisor (SPEC §4.4); each service starts
   // back at 0 (the launch resets it).
   if (::geteuid() == 0) {
@@ -127,19 +156,42 @@ void Daemon::release() {
 }
 
 ExitCode Daemon::supervise() {
+  open_logs();
   mediation_ = std::make_unique<MediationServer>(manifest_, plan_);
+  mediation_->route_denials([logs = logs_.get()](const std::string& service,
+                                                 std::string_view line) {
+    logs->denial(service, line);
+  });
+  control_ = std::make_unique<control::ControlServer>(
+      control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
+                              mediation_support().has_value()},
+      options_.control);
+  // The device runs without its control socket rather than not at all; services' plug
+  // connections do not need the socket.
+  if (auto listening = control_->listen(); !listening) {
+    log_error("control socket unavailable")
+        .field("path", control_->socket_path())
+        .field("error", listening.error().describe());
+  }
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
-  output_ = std::make_unique<ServiceOutput>();
-  supervisor_options.on_output = output_->handler();
+  supervisor_options.on_output = logs_->handler();
+  supervisor_options.before_launch = [this](LaunchSpec& spec) {
+    return control_->connect_plug(spec);
+  };
+  supervisor_options.on_state_change = [this](const std::string&) { control_->service_changed(); };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
+  logs_->start(*supervisor_);
+  if (auto attached = control_->attach(*supervisor_); !attached) {
+    log_error("control socket unavailable").field("error", attached.error().describe());
+  }
   auto result = supervisor_->run();
-  output_->drain_all(*supervisor_);
   mediation_->flush();
+  control_.reset();
+  logs_->finish();  // what the pipes still hold, before the supervisor goes
   release();
   supervisor_.reset();
-  output_.reset();
   mediation_.reset();
   if (!result) {
     log_error("supervisor failed").field("error", result.error().describe());
@@ -173,6 +225,8 @@ ExitCode run_manifest(DaemonOptions options) {
   if (auto ignored = platform::ignore_fatal_signals(kSupervisorSignals); !ignored) {
     log_warn("signals not ignored").field("error", ignored.error().describe());
   }
+  // The runtime's own log never blocks from here on (SPEC §14).
+  install_runtime_log();
 
   const std::string path = options.manifest_path;
   config::Diagnostics diagnostics;

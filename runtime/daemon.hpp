@@ -23,21 +23,27 @@
 #include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
+#include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/identities.hpp"
+#include "runtime/logs/logs.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
 
 class MediationServer;
-class ServiceOutput;
+namespace control {
+class ControlServer;
+}
 
 struct DaemonOptions {
   std::string manifest_path;
   std::optional<config::Board> board;  // its mqueue sysctls are planned against and written
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
+  control::ControlOptions control;     // the control socket (SPEC §10)
+  LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
 };
 
 // Why prepare() or run() did not get the device running.
@@ -71,10 +77,14 @@ class Daemon {
   [[nodiscard]] const Identities& identities() const { return plan_.identities; }
   // Valid from run()'s start to its end.
   [[nodiscard]] Supervisor* supervisor() { return supervisor_.get(); }
+  // The log subsystem (SPEC §14): from boot() to the Daemon's end, so what was logged can
+  // still be read after run().
+  [[nodiscard]] Logs* logs() { return logs_.get(); }
 
  private:
   Daemon() = default;
   void release();
+  void open_logs();
 
   DaemonOptions options_;
   config::Manifest manifest_;
@@ -88,9 +98,10 @@ class Daemon {
   AppliedSysctls sysctls_;
   std::optional<BootedResources> resources_;
   std::vector<SupervisedService> services_;
+  std::unique_ptr<Logs> logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
   std::unique_ptr<MediationServer> mediation_;
-  std::unique_ptr<ServiceOutput> output_;
   std::unique_ptr<Supervisor> supervisor_;
+  std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first
 };
 
 // prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the

@@ -9,6 +9,7 @@ enum ExitCode : int {
   kExitUsage = 2,
   kExitBootFailed = 3,  // also a refused operation (resources, limits, permissions)
   kExitServiceFailed = 4,
+  kExitUnreachable = 5,  // no runtime reachable for that manifest, or the caller may not do that
 };
 
 }  // namespace ipcrt::runtime

@@ -9,11 +9,11 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "config/paths.hpp"
 
 namespace ipcrt::runtime {
 namespace {
 
-constexpr const char* kDefaultStateDir = "/var/lib/ipcrt";
 constexpr const char* kDefaultShell = "/bin/sh";
 
 // Registry keys. Names never hold '/' or ':' (SPEC §2), so no two keys can be confused.
@@ -211,12 +211,13 @@ void Identities::set_slot_group(const std::string& slot, gid_t gid) {
 
 std::string AccountSources::state_directory() {
   const char* configured = std::getenv("IPCRT_STATE_DIR");
-  return configured != nullptr && *configured != '\0' ? configured : kDefaultStateDir;
+  return configured != nullptr && *configured != '\0' ? configured
+                                                      : std::string(config::kStateRoot);
 }
 
 std::string service_state_directory(const std::string& state_dir, const std::string& manifest,
                                     const std::string& service) {
-  return cat(state_dir, '/', manifest, '/', service);
+  return config::state_directory_path(state_dir, manifest, service);
 }
 
 Result<Identities> resolve_identities(const config::Manifest& manifest,

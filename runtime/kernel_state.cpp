@@ -1,10 +1,15 @@
-// The kernel state for the planner, read from /proc and the mqueue filesystem.
+// The kernel state for the planner, read from /proc and the mqueue filesystem, and the
+// runtime's own paths on this machine.
 #include "runtime/kernel_state.hpp"
 
 #include <linux/capability.h>
 
+#include <cstdlib>
+
+#include "config/board.hpp"
 #include "platform/mqueue.hpp"
 #include "platform/proc_status.hpp"
+#include "runtime/identities.hpp"
 
 namespace ipcrt::runtime {
 
@@ -13,8 +18,35 @@ bool has_cap_sys_resource(const std::string& proc_status_text) {
   return effective && ((*effective >> CAP_SYS_RESOURCE) & 1U) != 0;
 }
 
+namespace {
+
+std::optional<std::string> real_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return std::nullopt;
+  std::string result(real);
+  std::free(real);
+  return result;
+}
+
+// SPEC §4a: what no service may write besides the fixed directories and the manifest.
+HostPaths read_host_paths() {
+  HostPaths host;
+  host.state_root = AccountSources::state_directory();
+  host.resolve = real_path;
+  if (auto binary = real_path("/proc/self/exe")) {
+    host.protected_paths.push_back({*binary, "the ipcrt binary"});
+  }
+  for (const auto& dir : config::default_board_dirs()) {
+    host.protected_paths.push_back({dir, "a boards directory"});
+  }
+  return host;
+}
+
+}  // namespace
+
 Result<KernelState> read_kernel_state() {
   KernelState state;
+  state.host = read_host_paths();
   auto limits = platform::read_mqueue_limits();
   if (!limits) return std::unexpected(limits.error());
   state.limits = *limits;

@@ -211,8 +211,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
   }
   // The service reports its own phases and exec; only its copy of the pipe may stay open,
   // so that end-of-file still means "exec'd".
-  ::close(plan.report_fd);
-  ::close(plan.resume_fd);
+  // Nor anything of the runtime's (its lock, sockets, epoll): only the pipe it reports on.
+  (void)platform::close_descriptors_except(plan.exit_status_fd);
   if (plan.output_fd >= 0) ::close(STDOUT_FILENO);  // nor keep the service's pipes open
   if (plan.errors_fd >= 0) ::close(STDERR_FILENO);
   (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -252,6 +252,10 @@ void become_init_of(const ChildPlan& plan) noexcept {
   // Descriptors the runtime itself inherited must not reach the service; ours are all
   // close-on-exec already.
   check(plan, LaunchPhase::CloseFds, platform::mark_descriptors_cloexec(3));
+  // ...except the control plug's connection, the one descriptor a service inherits (§10).
+  if (spec.control_fd >= 0) {
+    check(plan, LaunchPhase::CloseFds, syscall_status(::fcntl(spec.control_fd, F_SETFD, 0)));
+  }
   if (spec.sandboxed) {
     // The runtime protects itself from the OOM killer (-1000), which children inherit.
     check(plan, LaunchPhase::OomScore, reset_oom_score());

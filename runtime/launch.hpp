@@ -81,6 +81,9 @@ struct LaunchSpec {
   platform::Identity identity;
   std::string working_directory;  // "" keeps the runtime's
   platform::BpfProgram filter;    // empty: no filter (confinement off)
+  // The service's ipcrt-control connection (SPEC §10), set before each launch: the one
+  // descriptor the child keeps open across exec, at this number (IPCRT_CONTROL_FD); -1: none.
+  int control_fd = -1;
 };
 
 // The runtime's PATH for services unless the manifest sets one.

@@ -10,6 +10,7 @@
 #include "common/text.hpp"
 #include "platform/mount.hpp"
 #include "runtime/daemon.hpp"
+#include "runtime/logs/runtime_log.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -72,6 +73,8 @@ Status mount_missing_filesystems(const std::string& root) {
 }
 
 int run_pid1(const Pid1Options& options) {
+  // The console never blocks PID 1; run_manifest opens it again once /proc is mounted.
+  install_runtime_log();
   log_info("ipcrt init").field("pid", ::getpid());
   [[maybe_unused]] auto mounted = mount_missing_filesystems(options.root);
 

@@ -82,6 +82,7 @@ class Planner {
     check_queue_count();
     check_charge();
     plan_shm();
+    check_writable_paths();
     plan_services();
     if (diagnostics_.has_errors()) return std::nullopt;
     return std::move(plan_);
@@ -235,6 +236,32 @@ class Planner {
                 "lower max-messages or message-size"));
         return;
       }
+    }
+  }
+
+  // SPEC §4a: each writable path exists here and reaches none of the runtime's own files,
+  // symlinks resolved (`validate` checked the fixed directories as written).
+  void check_writable_paths() {
+    const HostPaths& host = kernel_.host;
+    config::WritablePathRules rules;
+    rules.protected_paths = config::runtime_directories();
+    if (host.state_root != config::kStateRoot) {
+      rules.protected_paths.push_back({host.state_root, "the runtime's state", true});
+    }
+    rules.protected_paths.insert(rules.protected_paths.end(), host.protected_paths.begin(),
+                                 host.protected_paths.end());
+    std::optional<std::string> manifest_path;
+    if (host.resolve) manifest_path = host.resolve(manifest_.file);
+    if (!manifest_path && manifest_.file.starts_with('/')) manifest_path = manifest_.file;
+    if (manifest_path) rules.protected_paths.push_back({*manifest_path, "the manifest"});
+    rules.resolve = host.resolve;
+    for (const auto& service : manifest_.services) {
+      if (service.writable_paths.empty()) continue;
+      rules.own_state_directory =
+          service.state_directory
+              ? config::state_directory_path(host.state_root, manifest_.name, service.name)
+              : std::string();
+      config::check_writable_paths(service, rules, diagnostics_);
     }
   }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "config/connections.hpp"
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
+#include "config/paths.hpp"
 #include "platform/mqueue.hpp"
 #include "runtime/identities.hpp"
 
@@ -31,11 +33,23 @@ struct ExistingQueue {
   mode_t mode = 0;  // permission bits
 };
 
+// The runtime's own files on this machine, which no `writable-paths` entry may equal, contain
+// or lie inside (SPEC §4a), and what exists. read_kernel_state() fills it; left as it is (unit
+// tests), only the fixed directories and the manifest are protected, and existence is not
+// checked.
+struct HostPaths {
+  std::string state_root{config::kStateRoot};          // $IPCRT_STATE_DIR when set
+  std::vector<config::ProtectedPath> protected_paths;  // the ipcrt binary, the boards directories
+  // The real path of an existing path (symlinks resolved), nullopt if there is none.
+  std::function<std::optional<std::string>(const std::string&)> resolve;
+};
+
 // What the planner needs to know about the machine. Unit tests build it by hand.
 struct KernelState {
   platform::MqueueLimits limits;
   std::vector<ExistingQueue> existing_queues;
   bool privileged = false;  // CAP_SYS_RESOURCE: RLIMIT_MSGQUEUE can be raised before creating
+  HostPaths host;
 };
 
 struct PlannedQueue {

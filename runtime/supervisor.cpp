@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/pidfd.hpp"
+#include "platform/process.hpp"
 #include "platform/signalfd.hpp"
 #include "runtime/session_sweep.hpp"
 
@@ -365,6 +366,7 @@ bool Supervisor::finish_main(Tracked& service) {
 void Supervisor::set_state(Tracked& service, ServiceState state) {
   service.state = state;
   service.since = std::chrono::system_clock::now();
+  if (options_.on_state_change) options_.on_state_change(service.config.spec.service);
 }
 
 void Supervisor::on_main_exited(pid_t pid, int wait_status) {
@@ -434,7 +436,10 @@ void Supervisor::start(Tracked& service) {
   service.kill_sent = false;
   service.intent = Intent::Run;
   service.started_at = now();
+  platform::UniqueFd childs_end;
+  if (options_.before_launch) childs_end = options_.before_launch(service.config.spec);
   auto pending = launcher_.begin(service.config.spec);
+  childs_end.reset();  // the child has its copy
   if (!pending) {
     start_failed(service, pending.error());
     return;
@@ -519,6 +524,14 @@ void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
 
 // The program was exec'd: watch its exit, hand its listener to the mediator.
 void Supervisor::running(Tracked& service) {
+  // What an operator means by the service's pid: the program, not ipcrt's init above it
+  // (whose only child it is until it exec'd).
+  service.service_pid = 0;
+  if (service.launching->sandboxed) {
+    if (auto children = platform::child_pids(service.pid); children && children->size() == 1) {
+      service.service_pid = children->front();
+    }
+  }
   platform::UniqueFd listener = std::move(service.launching->listener);
   platform::UniqueFd output = std::move(service.launching->output);
   platform::UniqueFd errors = std::move(service.launching->errors);
@@ -723,7 +736,7 @@ std::vector<ServiceStatus> Supervisor::status() const {
     ServiceStatus status;
     status.name = service.config.spec.service;
     status.state = service.state;
-    status.pid = alive(service.state) ? service.pid : 0;
+    status.pid = !alive(service.state) ? 0 : service.service_pid > 0 ? service.service_pid : service.pid;
     status.restarts = service.restarts;
     status.since = service.since;
     status.last_wait_status = service.last_wait_status;

@@ -55,7 +55,7 @@ enum class ServiceState {
 struct ServiceStatus {
   std::string name;
   ServiceState state = ServiceState::Waiting;
-  pid_t pid = 0;          // the main process while it runs, else 0
+  pid_t pid = 0;  // the service's process while it runs (not its init), else 0
   unsigned restarts = 0;  // automatic restarts since the runtime started
   std::chrono::system_clock::time_point since{};  // of the current state
   std::optional<int> last_wait_status;  // of the last run that ended (waitpid's status)
@@ -104,6 +104,11 @@ using ListenerHandler = std::function<void(Supervisor& supervisor, const std::st
 using OutputHandler = std::function<void(Supervisor& supervisor, const std::string& service,
                                          platform::UniqueFd output, platform::UniqueFd errors)>;
 
+// Called before each launch of a service: may hand the child more descriptors by changing its
+// spec (the control plug's connection, SPEC §10). What it returns is the parent's copy of the
+// child's end, closed once the child has forked.
+using LaunchHook = std::function<platform::UniqueFd(LaunchSpec& spec)>;
+
 struct SupervisorOptions {
   using Clock = std::chrono::steady_clock;
   std::chrono::milliseconds stop_timeout{5000};   // stop signal, then SIGKILL after this
@@ -114,6 +119,11 @@ struct SupervisorOptions {
   std::chrono::milliseconds launch_timeout{10000};
   ListenerHandler on_listener;
   OutputHandler on_output;
+
+  LaunchHook before_launch;
+  // Called whenever a service changes state, from inside the supervisor: it must not call
+  // back into it (the control server only schedules a look at its waiting calls).
+  std::function<void(const std::string& service)> on_state_change;
   Launcher* launcher = nullptr;                // nullptr: system_launcher()
   std::function<Clock::time_point()> now;      // empty: steady_clock::now
 };
@@ -190,7 +200,8 @@ class Supervisor {
     SupervisedService config;
     ServiceState state = ServiceState::Waiting;
     Intent intent = Intent::Run;
-    pid_t pid = 0;
+    pid_t pid = 0;          // the main process: ipcrt's init when sandboxed
+    pid_t service_pid = 0;  // sandboxed: the service itself (pid 2 in its namespace)
     platform::UniqueFd pidfd;
     std::optional<WatchId> pidfd_watch;
     platform::UniqueFd exit_status;  // sandboxed: where its init reports the service's end

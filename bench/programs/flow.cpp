@@ -2,12 +2,15 @@
 //   bench-flow echo REQUESTS REPLIES
 //   bench-flow client REQUESTS REPLIES ROUND_TRIPS MESSAGES SIZE...
 // The client times ROUND_TRIPS request/reply pairs and a one-way stream of MESSAGES messages
-// per SIZE, and prints one line per size: "size=S round_trip_ns=R messages_per_s=M".
+// per SIZE, and prints one line per size: "size=S round_trip_ns=R messages_per_s=M p99_ns=P"
+// (P: the 99th percentile of the round trips). With BENCH_FLOW_DELAY_MS in its environment it
+// waits that long first (the log benchmark lets another service start flooding).
 // The first byte of each message tells the echo what to do with it.
 #include <fcntl.h>
 #include <mqueue.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -62,6 +65,11 @@ int echo(const char* requests_path, const char* replies_path) {
 
 int client(const char* requests_path, const char* replies_path, long round_trips, long messages,
            const std::vector<long>& sizes) {
+  if (const char* delay = std::getenv("BENCH_FLOW_DELAY_MS"); delay != nullptr) {
+    const long ms = std::atol(delay);
+    timespec pause{ms / 1000, (ms % 1000) * 1000000};
+    ::nanosleep(&pause, nullptr);
+  }
   mqd_t requests = open_queue(requests_path, O_WRONLY);
   mqd_t replies = open_queue(replies_path, O_RDONLY);
   std::vector<char> reply = receive_buffer(replies);
@@ -78,15 +86,24 @@ int client(const char* requests_path, const char* replies_path, long round_trips
       }
     };
     for (long i = 0; i < round_trips / 10; ++i) exchange(kPing);  // warm up
+    std::vector<double> trips(static_cast<std::size_t>(round_trips));
     double start = now_ns();
-    for (long i = 0; i < round_trips; ++i) exchange(kPing);
+    double previous = start;
+    for (long i = 0; i < round_trips; ++i) {
+      exchange(kPing);
+      const double now = now_ns();
+      trips[static_cast<std::size_t>(i)] = now - previous;
+      previous = now;
+    }
     double round_trip_ns = (now_ns() - start) / static_cast<double>(round_trips);
+    std::sort(trips.begin(), trips.end());
+    const double p99_ns = trips.empty() ? 0 : trips[trips.size() * 99 / 100];
     start = now_ns();
     for (long i = 0; i < messages; ++i) exchange(kStream);
     exchange(kFlush);
     double messages_per_s = static_cast<double>(messages) * 1e9 / (now_ns() - start);
-    std::printf("size=%ld round_trip_ns=%.1f messages_per_s=%.1f\n", size, round_trip_ns,
-                messages_per_s);
+    std::printf("size=%ld round_trip_ns=%.1f messages_per_s=%.1f p99_ns=%.1f\n", size,
+                round_trip_ns, messages_per_s, p99_ns);
   }
   char quit = kQuit;
   ::mq_send(requests, &quit, 1, 0);

@@ -3,6 +3,7 @@
 #include "runtime/cli/cli.hpp"
 
 #include <cstdio>
+#include <limits>
 #include <string_view>
 
 #include "common/text.hpp"
@@ -30,6 +31,9 @@ struct CommandSpec {
   int (*handler)(const CommandLine&);
 };
 
+// start, stop and restart take any number of services.
+constexpr std::size_t kAnyNumber = std::numeric_limits<std::size_t>::max();
+
 const std::vector<CommandSpec>& command_table() {
   static const std::vector<CommandSpec> table = {
       {"validate", "MANIFEST", "check a manifest; print errors and warnings", 1, 1, {},
@@ -43,6 +47,27 @@ const std::vector<CommandSpec>& command_table() {
        {{"--format", true}}, command_policy},
       {"limits", "[--json]", "print the kernel's mqueue limits, usage and headroom", 0, 0,
        {{"--json", false}}, command_limits},
+      // The control commands (SPEC §10): clients of a running runtime.
+      {"status", "[SERVICE] [--json] [--manifest NAME]",
+       "show the runtime and each service's state, pid, uid, restarts and last exit", 0, 1,
+       {{"--json", false}, {"--manifest", true}}, command_status},
+      {"connections", "[--json] [--manifest NAME]",
+       "show each plug with the slot it is connected to", 0, 0,
+       {{"--json", false}, {"--manifest", true}}, command_connections},
+      {"queues", "[--json] [--manifest NAME]",
+       "show each queue's messages, bytes, owner, mode and grants", 0, 0,
+       {{"--json", false}, {"--manifest", true}}, command_queues},
+      {"start", "SERVICE... [--manifest NAME]", "start services (root)", 1, kAnyNumber,
+       {{"--manifest", true}}, command_start},
+      {"stop", "SERVICE... [--manifest NAME]",
+       "stop services until started again; their consumers keep running (root)", 1, kAnyNumber,
+       {{"--manifest", true}}, command_stop},
+      {"restart", "SERVICE... [--manifest NAME]", "stop and start services (root)", 1,
+       kAnyNumber, {{"--manifest", true}}, command_restart},
+      {"shutdown", "[--manifest NAME]", "stop every service and end the runtime (root)", 0, 0,
+       {{"--manifest", true}}, command_shutdown},
+      {"metrics", "[--manifest NAME]", "print the runtime's state in the Prometheus text format",
+       0, 0, {{"--manifest", true}}, command_metrics},
   };
   return table;
 }
@@ -54,8 +79,9 @@ std::string usage_text() {
   }
   text +=
       "  ipcrt --help | --version\n\n"
-      "exit status: 0 success, 1 invalid manifest, 2 usage error, 3 boot failed,\n"
-      "             4 a service failed\n";
+      "exit status: 0 success, 1 invalid manifest, 2 usage error, 3 boot or operation failed\n"
+      "             (also an unknown service), 4 a service failed, 5 no runtime reachable or\n"
+      "             access refused\n";
   return text;
 }
 

@@ -12,12 +12,7 @@ namespace ipcrt::runtime {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::vector<std::string> permission_names(unsigned permissions) {
-  std::vector<std::string> names;
-  for (auto word : config::permission_words(permissions)) names.emplace_back(word);
-  return names;
-}
+using config::permission_names;
 
 std::string bytes_or_unlimited(std::uint64_t value) {
   return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value);

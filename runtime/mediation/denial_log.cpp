@@ -15,14 +15,24 @@ bool DenialLog::report(const std::string& line, Clock::time_point now) {
     return false;
   }
   flush();
-  write_log_line(line);
+  emit(line);
   return true;
 }
 
 void DenialLog::flush() {
   if (suppressed_ == 0) return;
-  LogLine("warn", "denials-suppressed").field("service", service_).field("count", suppressed_);
+  Logfmt line("warn", "denials-suppressed");
+  line.field("service", service_).field("count", suppressed_);
   suppressed_ = 0;
+  emit(line.text());
+}
+
+void DenialLog::emit(const std::string& line) {
+  if (route_) {
+    route_(service_, line);
+  } else {
+    write_log_line(line);
+  }
 }
 
 }  // namespace ipcrt::runtime

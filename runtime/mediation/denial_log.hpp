@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "runtime/mediation/token_bucket.hpp"
 
@@ -13,8 +15,8 @@ namespace ipcrt::runtime {
 // of a device whose storage is flash: a burst of `burst` lines, then one line per `interval`;
 // what is dropped is counted and reported in a `msg=denials-suppressed` line once the next
 // line is allowed, or when flush() is called (by the service's mediation thread once the
-// interval has passed, and at exit). Each line is one write(2). Not thread-safe: the
-// service's mediation state guards it.
+// interval has passed, and at exit). Each line goes out whole: one write(2), or one call of
+// the route. Not thread-safe: the service's mediation state guards it.
 class DenialLog {
  public:
   using Clock = std::chrono::steady_clock;
@@ -28,12 +30,19 @@ class DenialLog {
   void flush();
   [[nodiscard]] std::uint64_t suppressed() const { return suppressed_; }
   [[nodiscard]] Clock::duration interval() const { return interval_; }
+  // Where lines go instead of the runtime's log: the log subsystem, which also keeps them in
+  // the service's ring and files (SPEC §14). Called with the service and the line.
+  using Route = std::function<void(const std::string& service, std::string_view line)>;
+  void route_to(Route route) { route_ = std::move(route); }
 
  private:
+  void emit(const std::string& line);
+
   std::string service_;
   Clock::duration interval_;
   TokenBucket rate_;
   std::uint64_t suppressed_ = 0;
+  Route route_;
 };
 
 }  // namespace ipcrt::runtime

@@ -175,6 +175,18 @@ void ServiceMediator::flush_denials() {
   log_.flush();
 }
 
+void ServiceMediator::route_denials(DenialLog::Route route) {
+  std::lock_guard lock(mutex_);
+  log_.route_to(std::move(route));
+}
+
+void ServiceMediator::report_error(std::string_view what, std::string_view error) {
+  Logfmt line("error", what);
+  line.field("service", service_.name).field("error", error);
+  std::lock_guard lock(mutex_);
+  log_.report(line.text());
+}
+
 bool ServiceMediator::denials_pending() {
   std::lock_guard lock(mutex_);
   return log_.suppressed() > 0;

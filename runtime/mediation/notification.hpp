@@ -55,8 +55,8 @@ struct MediatedService {
   // the service's filter covers exactly these, so a notification from any other ABI is a
   // call the policy never allowed (e.g. `int 0x80` from an x86_64 service).
   std::vector<std::uint32_t> architectures;
-  // SPEC §6 / §13: what the service may create through patterns. The defaults are SPEC's;
-  // `resources.queues` and `resources.queue-bytes` set them once the manifest parses them.
+  // SPEC §6 / §13: what the service may create through patterns, from `resources.queues` and
+  // `resources.queue-bytes` (runtime/mediation/server.cpp); the defaults are SPEC's.
   PatternLimits pattern_limits;
   // The kernel's msg_default / msgsize_default: what a pattern queue created without
   // attributes is charged to the budget before it exists. msg_max / msgsize_max: attributes
@@ -106,6 +106,10 @@ class ServiceMediator {
 
   // Writes the suppressed-denials line if one is due.
   void flush_denials();
+  // Where the service's lines go (DenialLog::route_to); by default the runtime's log.
+  void route_denials(DenialLog::Route route);
+  // A failure of mediation itself, as a level=error line within the service's line rate.
+  void report_error(std::string_view what, std::string_view error);
   [[nodiscard]] bool denials_pending();
   [[nodiscard]] std::chrono::steady_clock::duration denial_interval() const;
 

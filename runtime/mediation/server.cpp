@@ -3,13 +3,16 @@
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <optional>
+#include <utility>
 
 #include "common/log.hpp"
 #include "runtime/mediation/token_bucket.hpp"
@@ -28,6 +31,11 @@ constexpr std::size_t kThreadStack = 256 * 1024;
 // A stopped thread that is still inside ADDFD, waiting for a caller that never runs, is
 // left behind after this.
 constexpr auto kJoinDeadline = std::chrono::seconds(2);
+
+// How many lines of the mediation threads may wait for the loop; beyond, they are counted.
+// Each service's lines are rate-limited (DenialLog), so this is only reached when many
+// services burst at once.
+constexpr std::size_t kMaxWaitingLines = 1024;
 
 struct ThreadContext {
   std::shared_ptr<ServiceMediator> mediator;
@@ -78,7 +86,7 @@ void serve_listener(ThreadContext& context) {
       } catch (const std::exception& error) {
         // Out of memory while copying a name: this call is dropped, the caller stays
         // blocked until it is interrupted or killed, the supervisor goes on.
-        log_error("mediation failed").field("service", service.name).field("error", error.what());
+        mediator.report_error("mediation failed", error.what());
       }
       // What the rate limit held back is counted in a line once the interval has passed,
       // also when the service goes quiet.
@@ -131,8 +139,8 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
       mediated.architectures.push_back(token);
     }
   }
-  // Hook for SPEC §13: resources.queues and resources.queue-bytes, once config/ parses them,
-  // set mediated.pattern_limits here; until then SPEC's defaults (8 queues, 1 MiB) apply.
+  // SPEC §13: `resources.queues` and `resources.queue-bytes` (defaults 8 and 1 MiB).
+  mediated.pattern_limits = {service.resources.queues, service.resources.queue_bytes};
   mediated.msg_default = plan.kernel.limits.msg_default > 0 ? plan.kernel.limits.msg_default : 10;
   mediated.msgsize_default =
       plan.kernel.limits.msgsize_default > 0 ? plan.kernel.limits.msgsize_default : 8192;
@@ -148,6 +156,41 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
 
 }  // namespace
 
+MediationServer::LineOutlet::LineOutlet() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+void MediationServer::LineOutlet::post(const std::string& service, std::string_view line) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lines_.size() >= kMaxWaitingLines) {
+      ++dropped_;
+    } else {
+      lines_.emplace_back(service, std::string(line));
+    }
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_.get(), &one, sizeof one);
+}
+
+void MediationServer::LineOutlet::drain(const DenialLog::Route& route) {
+  std::uint64_t count = 0;
+  [[maybe_unused]] auto read = ::read(wake_.get(), &count, sizeof count);
+  std::deque<std::pair<std::string, std::string>> lines;
+  std::uint64_t dropped = 0;
+  {
+    std::lock_guard lock(mutex_);
+    lines.swap(lines_);
+    dropped = std::exchange(dropped_, 0);
+  }
+  for (const auto& [service, line] : lines) {
+    if (route) {
+      route(service, line);
+    } else {
+      write_log_line(line);
+    }
+  }
+  if (dropped > 0) log_warn("mediation lines dropped").field("count", dropped);
+}
+
 MediationServer::MediationServer(const config::Manifest& manifest, const Plan& plan)
     : MediationServer(std::vector<MediatedService>{}) {
   for (const auto& planned : plan.services) {
@@ -156,22 +199,49 @@ MediationServer::MediationServer(const config::Manifest& manifest, const Plan& p
     mediator->count_existing(plan.kernel.existing_queues);
     services_.emplace(planned.name, std::move(mediator));
   }
+  adopt_lines();
 }
 
 MediationServer::MediationServer(std::vector<MediatedService> services)
-    : stop_(std::make_shared<platform::UniqueFd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
+    : stop_(std::make_shared<platform::UniqueFd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))),
+      outlet_(std::make_shared<LineOutlet>()) {
   for (auto& service : services) {
     std::string name = service.name;
     services_.emplace(std::move(name), std::make_shared<ServiceMediator>(std::move(service)));
   }
+  adopt_lines();
 }
 
 MediationServer::~MediationServer() {
   stop_all();
+  outlet_->drain(route_);
+}
+
+void MediationServer::adopt_lines() {
+  for (auto& [name, mediator] : services_) {
+    mediator->route_denials([outlet = outlet_](const std::string& service, std::string_view line) {
+      outlet->post(service, line);
+    });
+  }
+}
+
+void MediationServer::route_denials(const DenialLog::Route& route) {
+  route_ = route;
 }
 
 ListenerHandler MediationServer::handler() {
-  return [this](Supervisor&, const std::string& name, pid_t, platform::UniqueFd listener) {
+  return [this](Supervisor& supervisor, const std::string& name, pid_t,
+                platform::UniqueFd listener) {
+    // The threads' lines reach the log on the loop, which alone may write it.
+    if (!lines_watch_ && outlet_->fd() >= 0) {
+      auto watched =
+          supervisor.watch(outlet_->fd(), EPOLLIN,
+                           [this](std::uint32_t, Supervisor::WatchId) { outlet_->drain(route_); });
+      if (watched) {
+        lines_watch_ = *watched;
+        lines_supervisor_ = &supervisor;
+      }
+    }
     if (auto served = serve(name, std::move(listener)); !served) {
       log_error("cannot serve the seccomp listener")
           .field("service", name)
@@ -245,6 +315,9 @@ void MediationServer::stop_all() {
 void MediationServer::flush() {
   stop_all();
   for (auto& [name, mediator] : services_) mediator->flush_denials();
+  if (lines_watch_) lines_supervisor_->unwatch(*lines_watch_);
+  lines_watch_.reset();
+  outlet_->drain(route_);  // the loop has ended: this thread is the only one left to log
 }
 
 }  // namespace ipcrt::runtime

@@ -26,10 +26,16 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstdint>
+#include <deque>
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -60,6 +66,9 @@ class MediationServer {
   // Once the supervisor has returned: stops and joins every thread (each finishes the call at
   // hand), then writes every service's pending suppressed-denials line.
   void flush();
+  // Every service's denial lines go to `route` (the log subsystem) instead of stderr. Lines of
+  // the mediation threads wait for the supervisor's loop, which alone calls `route`.
+  void route_denials(const DenialLog::Route& route);
 
   // The service's mediator, nullptr if unknown (tests read its budget).
   [[nodiscard]] ServiceMediator* mediator(const std::string& service);
@@ -69,12 +78,35 @@ class MediationServer {
     pthread_t thread{};
     std::shared_ptr<std::atomic<bool>> finished;
   };
+  // Lines the mediation threads write, handed to the supervisor's loop: the log subsystem
+  // (its ring, files and non-blocking stderr) and the runtime's log writer are the loop's.
+  class LineOutlet {
+   public:
+    LineOutlet();
+    // Any thread. Beyond kMaxWaitingLines lines are only counted.
+    void post(const std::string& service, std::string_view line);
+    // The loop's thread (or the only one left): each line to `route`, or the runtime's log.
+    void drain(const DenialLog::Route& route);
+    [[nodiscard]] int fd() const { return wake_.get(); }
+
+   private:
+    platform::UniqueFd wake_;  // an eventfd, readable while lines wait
+    std::mutex mutex_;
+    std::deque<std::pair<std::string, std::string>> lines_;  // service, line
+    std::uint64_t dropped_ = 0;
+  };
+
   void join_finished();
   void stop_all();
+  void adopt_lines();  // every mediator's lines go to outlet_
 
   std::map<std::string, std::shared_ptr<ServiceMediator>> services_;
   std::shared_ptr<platform::UniqueFd> stop_;  // an eventfd: readable once the threads must stop
   std::list<Worker> workers_;                 // only the supervisor's thread touches it
+  std::shared_ptr<LineOutlet> outlet_;        // shared with threads that may be left behind
+  DenialLog::Route route_;
+  std::optional<Supervisor::WatchId> lines_watch_;
+  Supervisor* lines_supervisor_ = nullptr;
 };
 
 }  // namespace ipcrt::runtime

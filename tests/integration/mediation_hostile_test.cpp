@@ -199,18 +199,6 @@ long number_after(const std::string& text, const std::string& key) {
   return at == std::string::npos ? -1 : std::atol(text.c_str() + at + key.size() + 1);
 }
 
-// Whether `ipcrt run` started by this test can raise RLIMIT_MSGQUEUE: CAP_SYS_RESOURCE.
-bool runtime_is_privileged() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("CapEff:", 0) == 0) {
-      return ((std::stoull(line.substr(7), nullptr, 16) >> 24U) & 1U) != 0;  // CAP_SYS_RESOURCE
-    }
-  }
-  return false;
-}
-
 mode_t current_umask() {
   mode_t mask = ::umask(022);
   ::umask(mask);
@@ -478,64 +466,58 @@ TEST(MediationHostile, NotificationsOfAnAbiOutsideTheFilterAreRefused) {
 TEST(MediationHostile, PatternBudgetRefusesBeyondQueuesAndBytesAndUnlinkGivesItBack) {
   Queues q;
   const std::string cam = q.prefix + "-cam-";
-  std::vector<std::string> steps = {"steps"};
-  for (int i = 0; i < 8; ++i) steps.push_back("create:" + cam + std::to_string(i) + ":2:16");
-  steps.push_back("create:" + cam + "8:2:16");  // the ninth: beyond resources.queues (8)
-  steps.push_back("unlink:" + cam + "0");       // gives one back
-  steps.push_back("create:" + cam + "8:2:16");
-  for (int i = 1; i <= 8; ++i) steps.push_back("unlink:" + cam + std::to_string(i));
-  // Bytes: two queues of 100 × 8192 are beyond resources.queue-bytes (1 MiB). Only a runtime
-  // with CAP_SYS_RESOURCE raises its RLIMIT_MSGQUEUE (SPEC §3), which the kernel charges for
-  // every queue the supervisor creates; below 1 MiB (the default is 800 KiB) the kernel's
-  // EMFILE comes first, and the budget is checked by MediationKernel alone.
-  const bool rlimit_raised = runtime_is_privileged();
-  if (rlimit_raised) {
-    steps.push_back("create:" + cam + "big-a:100:8192");
-    steps.push_back("create:" + cam + "big-b:100:8192");
-    steps.push_back("unlink:" + cam + "big-a");
-    steps.push_back("create:" + cam + "big-b:100:8192");
-  }
   const std::string owner =
       hostile_member("owner", {"idle"},
                      ", \"slots\": {\"shared\": {\"interface\": \"posix-mq\", \"path\": \"/" +
                          q.granted + "\"}, \"cams\": {\"interface\": \"posix-mq\", \"path\": \"/" +
                          cam + "*\", \"permissions\": [\"write\", \"create\", \"delete\"]}}");
-  const std::string attacker =
-      hostile_member("hostile", steps, ", \"plugs\": {\"cams\": {\"interface\": \"posix-mq\"}}");
-  TempDir dir;
-  const std::string manifest =
-      dir.write_file("manifest.json", manifest_of(q.manifest, {owner, attacker}));
-  // Its own IPC namespace: the queues are private to this case and go with it, and msg_max
-  // can be raised there (the default 10 allows no queue of 1 MiB / 8) without touching the
-  // machine's.
-  auto result = run_in_child(
-      [] {
-        if (::unshare(CLONE_NEWIPC) != 0) return false;
-        std::ofstream sysctl("/proc/sys/fs/mqueue/msg_max");
-        sysctl << "200\n";
-        sysctl.flush();
-        return sysctl.good();
-      },
-      manifest, dir);
-  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  const std::string plug = ", \"plugs\": {\"cams\": {\"interface\": \"posix-mq\"}}";
+  // Its own IPC namespace: the queues are private to this case and go with it.
+  auto boot_isolated = [&](const std::vector<std::string>& attacker_members) {
+    TempDir dir;
+    const std::string manifest =
+        dir.write_file("manifest.json", manifest_of(q.manifest, attacker_members));
+    return run_in_child([] { return ::unshare(CLONE_NEWIPC) == 0; }, manifest, dir);
+  };
+
+  // resources.queues: 8 by default.
+  std::vector<std::string> steps = {"steps"};
+  for (int i = 0; i < 8; ++i) steps.push_back("create:" + cam + std::to_string(i) + ":2:16");
+  steps.push_back("create:" + cam + "8:2:16");  // the ninth
+  steps.push_back("unlink:" + cam + "0");       // gives one back
+  steps.push_back("create:" + cam + "8:2:16");
+  auto counted = boot_isolated({owner, hostile_member("hostile", steps, plug)});
+  LONGS_EQUAL_TEXT(0, counted.exit_code, counted.err.c_str());
   for (int i = 0; i < 8; ++i) {
     STRCMP_CONTAINS(("result=ok op=create name=" + cam + std::to_string(i) + "\n").c_str(),
-                    result.out.c_str());
+                    counted.out.c_str());
   }
   const std::string ninth = "op=create name=" + cam + "8\n";
-  STRCMP_CONTAINS(("result=ENOSPC " + ninth).c_str(), result.out.c_str());
-  STRCMP_CONTAINS(("result=ok " + ninth).c_str(), result.out.c_str());  // after the unlink
-  CHECK(result.out.find("result=ENOSPC " + ninth) < result.out.find("result=ok " + ninth));
-  STRCMP_CONTAINS("need=\"resources.queues: 9\"", result.err.c_str());
-  if (!rlimit_raised) return;
-  STRCMP_CONTAINS_TEXT(("result=ok op=create name=" + cam + "big-a").c_str(), result.out.c_str(),
-                       result.err.c_str());
-  STRCMP_CONTAINS(("result=EMFILE op=create name=" + cam + "big-b").c_str(), result.out.c_str());
-  STRCMP_CONTAINS(("result=ok op=create name=" + cam + "big-b").c_str(), result.out.c_str());
-  const std::string bytes = "need=\"resources.queue-bytes: " +
-                            std::to_string(2 * ipcrt::platform::queue_charge_bytes(100, 8192)) +
-                            "\"";
-  STRCMP_CONTAINS(bytes.c_str(), result.err.c_str());
+  STRCMP_CONTAINS(("result=ENOSPC " + ninth).c_str(), counted.out.c_str());
+  STRCMP_CONTAINS(("result=ok " + ninth).c_str(), counted.out.c_str());  // after the unlink
+  CHECK(counted.out.find("result=ENOSPC " + ninth) < counted.out.find("result=ok " + ninth));
+  STRCMP_CONTAINS("need=\"resources.queues: 9\"", counted.err.c_str());
+
+  // resources.queue-bytes: four queues of 2 × 16 bytes fit in 1000, a fifth does not.
+  const std::uint64_t each = ipcrt::platform::queue_charge_bytes(2, 16);
+  std::vector<std::string> byte_steps = {"steps"};
+  for (const char* name : {"a", "b", "c", "d", "e"}) {
+    byte_steps.push_back("create:" + cam + name + ":2:16");
+  }
+  byte_steps.push_back("unlink:" + cam + "a");
+  byte_steps.push_back("create:" + cam + "e:2:16");
+  auto charged =
+      boot_isolated({owner, hostile_member("hostile", byte_steps,
+                                           ", \"resources\": {\"queue-bytes\": 1000}" + plug)});
+  LONGS_EQUAL_TEXT(0, charged.exit_code, charged.err.c_str());
+  CHECK(4 * each <= 1000 && 5 * each > 1000);
+  STRCMP_CONTAINS(("result=ok op=create name=" + cam + "d\n").c_str(), charged.out.c_str());
+  const std::string fifth = "op=create name=" + cam + "e\n";
+  STRCMP_CONTAINS(("result=EMFILE " + fifth).c_str(), charged.out.c_str());
+  STRCMP_CONTAINS(("result=ok " + fifth).c_str(), charged.out.c_str());
+  CHECK(charged.out.find("result=EMFILE " + fifth) < charged.out.find("result=ok " + fifth));
+  STRCMP_CONTAINS(("need=\"resources.queue-bytes: " + std::to_string(5 * each) + "\"").c_str(),
+                  charged.err.c_str());
 }
 
 TEST(MediationHostile, AStarvedCallerDelaysNoOtherServicesMediatedCalls) {

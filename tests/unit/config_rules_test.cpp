@@ -3,6 +3,8 @@
 #include <CppUTest/TestHarness.h>
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include <string>
 #include <vector>
 
@@ -140,7 +142,9 @@ TEST(ConfigRules, TopLevel) {
        "/servces", "did you mean \"services\"?"},
       {"unknown key lists allowed keys",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "zzzzzz": 1})",
-       "/zzzzzz", "(hint: allowed keys: version, name, publisher, services, connections)"},
+       "/zzzzzz",
+       "(hint: allowed keys: version, name, publisher, services, connections, control, "
+       "failure-action, log)"},
       {"duplicate key",
        R"({"version": 1, "name": "gw", "services": {"a": {"command": ["/a"]}}, "name": "x"})",
        "/name", "duplicate key \"name\""},
@@ -741,4 +745,470 @@ TEST(ConfigRules, NormalisedModelKeepsDocumentOrderAndDefaults) {
   STRCMP_EQUAL("f", zeta.slots[1].shm()->write[0].name.c_str());
   LONGS_EQUAL(ipcrt::config::kPermRead | ipcrt::config::kPermWrite,
               ipcrt::config::MqSlot{}.permissions);
+}
+
+// ---- SPEC §13 resources ------------------------------------------------------------------
+
+TEST(ConfigRules, Resources) {
+  run_cases({
+      {"every key",
+       one(R"("resources": {"memory-max": "256M", "memory-high": 134217728, "pids-max": 64, "cpu-weight": 100, "cpu-max": "150%", "shm-bytes": "1G", "tmp-bytes": 4096, "queues": 0, "queue-bytes": 0})"),
+       nullptr},
+      {"max where a cgroup limit may be off",
+       one(R"("resources": {"memory-max": "max", "memory-high": "max", "pids-max": "max", "cpu-max": "max"})"),
+       nullptr},
+      {"not an object", one(R"("resources": 1)"), "/services/a/resources", "expected an object"},
+      {"unknown key", one(R"("resources": {"memory-mx": "1G"})"),
+       "/services/a/resources/memory-mx", "did you mean \"memory-max\"?"},
+      {"memory in bytes below 1M", one(R"("resources": {"memory-max": 512})"),
+       "/services/a/resources/memory-max",
+       "512 is below 1M (1048576 bytes), less than any program needs to run (hint: a number "
+       "without a unit is bytes: did you mean \"512M\"?)"},
+      {"memory string below 1M", one(R"("resources": {"memory-high": "1023K"})"),
+       "/services/a/resources/memory-high", "\"1023K\" is below 1M"},
+      {"memory at 1M", one(R"("resources": {"memory-max": "1M"})"), nullptr},
+      {"lower-case suffix", one(R"("resources": {"memory-max": "64m"})"),
+       "/services/a/resources/memory-max",
+       "\"64m\" is not a size: write bytes (65536) or a size with K, M, G or T (\"64M\"), or "
+       "\"max\" (hint: write \"64M\""},
+      {"MiB", one(R"("resources": {"memory-max": "64MiB"})"), "/services/a/resources/memory-max",
+       "write \"64M\""},
+      {"fraction", one(R"("resources": {"memory-max": "1.5G"})"),
+       "/services/a/resources/memory-max", "no fractions"},
+      {"negative", one(R"("resources": {"memory-max": -1})"), "/services/a/resources/memory-max",
+       "or \"max\", got -1"},
+      {"boolean", one(R"("resources": {"memory-max": true})"), "/services/a/resources/memory-max",
+       "got a boolean"},
+      {"overflow", one(R"("resources": {"memory-max": "16777216T"})"),
+       "/services/a/resources/memory-max", "too large: at most 9223372036854775807 bytes"},
+      {"integer above off_t", one(R"("resources": {"memory-max": 18446744073709551615})"),
+       "/services/a/resources/memory-max", "too large"},
+      {"pids-max 1", one(R"("resources": {"pids-max": 1})"), "/services/a/resources/pids-max",
+       "from 2 to 4194304 (ipcrt's init in the service's pid namespace counts as one), or "
+       "\"max\", got 1"},
+      {"pids-max above PID_MAX_LIMIT", one(R"("resources": {"pids-max": 4194305})"),
+       "/services/a/resources/pids-max", "got 4194305"},
+      {"pids-max string", one(R"("resources": {"pids-max": "64"})"),
+       "/services/a/resources/pids-max", "got \"64\""},
+      {"cpu-weight 0", one(R"("resources": {"cpu-weight": 0})"), "/services/a/resources/cpu-weight",
+       "expected a positive integer up to 10000, got 0"},
+      {"cpu-weight 10001", one(R"("resources": {"cpu-weight": 10001})"),
+       "/services/a/resources/cpu-weight", "cpu.weight takes 1 to 10000"},
+      {"cpu-max forms",
+       two(R"("resources": {"cpu-max": "12.5%"})", R"("resources": {"cpu-max": "50000 100000"})"),
+       nullptr},
+      {"cpu-max max with period", one(R"("resources": {"cpu-max": "max 50000"})"), nullptr},
+      {"cpu-max number", one(R"("resources": {"cpu-max": 50})"), "/services/a/resources/cpu-max",
+       "got an integer (hint: write a percentage as a string, e.g. \"50%\")"},
+      {"cpu-max below 1%", one(R"("resources": {"cpu-max": "0.9%"})"),
+       "/services/a/resources/cpu-max", "below the kernel's smallest CPU quota, 1%"},
+      {"cpu-max four decimals", one(R"("resources": {"cpu-max": "12.3456%"})"),
+       "/services/a/resources/cpu-max", "at most three decimals"},
+      {"cpu-max quota without period", one(R"("resources": {"cpu-max": "50000"})"),
+       "/services/a/resources/cpu-max", "a quota needs its period: \"50000 100000\""},
+      {"cpu-max period too long", one(R"("resources": {"cpu-max": "50000 2000000"})"),
+       "/services/a/resources/cpu-max", "the period must be from 1000 to 1000000 µs"},
+      {"cpu-max quota too small", one(R"("resources": {"cpu-max": "999 100000"})"),
+       "/services/a/resources/cpu-max", "the quota must be from 1000"},
+      {"cpu-max garbage", one(R"("resources": {"cpu-max": "half"})"),
+       "/services/a/resources/cpu-max", "\"half\" is not a CPU limit: write \"50%\" of one CPU"},
+      {"budget max refused", one(R"("resources": {"tmp-bytes": "max"})"),
+       "/services/a/resources/tmp-bytes", "\"max\" is not allowed here: this budget always applies"},
+      {"tmpfs below a page", one(R"("resources": {"shm-bytes": 4095})"),
+       "/services/a/resources/shm-bytes", "below 4K (4096 bytes), less than one page"},
+      {"tmpfs zero", one(R"("resources": {"tmp-bytes": "0K"})"), "/services/a/resources/tmp-bytes",
+       "below 4K"},
+      {"queues negative", one(R"("resources": {"queues": -1})"), "/services/a/resources/queues",
+       "non-negative integer up to 65536"},
+      {"queue-bytes spaced", one(R"("resources": {"queue-bytes": "1 M"})"),
+       "/services/a/resources/queue-bytes", "no space between the number and the unit"},
+  });
+  run_warning_cases({
+      {"memory-high at memory-max",
+       one(R"("resources": {"memory-max": "64M", "memory-high": 67108864})"),
+       "/services/a/resources/memory-high",
+       "memory-high (64M) is not below memory-max (64M): the service is killed before it is "
+       "ever throttled"},
+  });
+}
+
+TEST(ConfigRules, ResourcesReachTheModelTypedWithTheDefaultsFilledIn) {
+  using ipcrt::config::kMiB;
+  using ipcrt::config::kNoLimit;
+  auto defaults = valid(one("")).services[0].resources;
+  CHECK_FALSE(defaults.memory_max || defaults.memory_high || defaults.pids_max ||
+              defaults.cpu_weight || defaults.cpu_max);
+  CHECK(defaults.cgroup_keys().empty());
+  CHECK(defaults.shm_bytes == 16 * kMiB);
+  CHECK(defaults.tmp_bytes == 16 * kMiB);
+  LONGS_EQUAL(8, defaults.queues);
+  CHECK(defaults.queue_bytes == kMiB);
+
+  auto set = valid(
+      one(R"("resources": {"memory-max": "2G", "memory-high": 1048576, "pids-max": "max", "cpu-weight": 7, "cpu-max": "250%", "shm-bytes": "8K", "tmp-bytes": "1T", "queues": 3, "queue-bytes": "0"})"))
+                 .services[0]
+                 .resources;
+  CHECK(*set.memory_max == 2048 * kMiB);
+  CHECK(*set.memory_high == kMiB);
+  CHECK(*set.pids_max == kNoLimit);
+  LONGS_EQUAL(7, *set.cpu_weight);
+  CHECK(set.cpu_max->quota_us == 250000);
+  CHECK(set.cpu_max->period_us == 100000);
+  CHECK(set.shm_bytes == 8192);
+  CHECK(set.tmp_bytes == 1ULL << 40U);
+  LONGS_EQUAL(3, set.queues);
+  CHECK(set.queue_bytes == 0);
+  const auto keys = set.cgroup_keys();
+  LONGS_EQUAL(5, keys.size());
+  CHECK(keys[0] == "memory-max");
+  CHECK(keys[4] == "cpu-max");
+
+  auto cpu = valid(one(R"("resources": {"cpu-max": "30000 50000", "memory-max": "max"})"))
+                 .services[0]
+                 .resources;
+  CHECK(cpu.cpu_max->quota_us == 30000);
+  CHECK(cpu.cpu_max->period_us == 50000);
+  CHECK(*cpu.memory_max == kNoLimit);
+  auto unlimited = valid(one(R"("resources": {"cpu-max": "max"})")).services[0].resources;
+  CHECK(unlimited.cpu_max->quota_us == kNoLimit);
+  CHECK(unlimited.cpu_max->period_us == 100000);
+}
+
+// ---- SPEC §11 lifecycle ------------------------------------------------------------------
+
+TEST(ConfigRules, Lifecycle) {
+  run_cases({
+      {"every key",
+       one(R"("type": "notify", "start-timeout-ms": 1000, "stop-signal": "SIGINT", "stop-timeout-ms": 100, "watchdog-ms": 500, "restart-limit": {"burst": 1, "interval-ms": 1}, "critical": true, "pass-queues": false)"),
+       nullptr},
+      {"oneshot without restart", one(R"("type": "oneshot")"), nullptr},
+      {"oneshot with restart no", one(R"("type": "oneshot", "restart": "no")"), nullptr},
+      {"oneshot with on-failure", one(R"("type": "oneshot", "restart": "on-failure")"),
+       "/services/a/restart",
+       "\"restart\": \"on-failure\" on a oneshot service: a oneshot is done once it exits 0 and "
+       "is never restarted (hint: remove \"restart\", or use \"type\": \"simple\""},
+      {"oneshot with always", one(R"("restart": "always", "type": "oneshot")"),
+       "/services/a/restart", "\"always\" on a oneshot service"},
+      {"type unknown", one(R"("type": "forking")"), "/services/a/type",
+       "unknown value \"forking\": use one of \"simple\", \"notify\", \"oneshot\""},
+      {"watchdog without notify", one(R"("watchdog-ms": 1000)"), "/services/a/watchdog-ms",
+       "\"watchdog-ms\" needs \"type\": \"notify\": only a notify service gets the socket"},
+      {"watchdog on a oneshot", one(R"("type": "oneshot", "watchdog-ms": 1000)"),
+       "/services/a/watchdog-ms", "needs \"type\": \"notify\""},
+      {"start-timeout 0", one(R"("start-timeout-ms": 0)"), "/services/a/start-timeout-ms",
+       "expected a positive integer up to 86400000, got 0"},
+      {"stop-timeout above an hour", one(R"("stop-timeout-ms": 3600001)"),
+       "/services/a/stop-timeout-ms", "up to 3600000"},
+      {"watchdog fraction", one(R"("type": "notify", "watchdog-ms": 0.5)"),
+       "/services/a/watchdog-ms", "got a number with a fraction"},
+      {"stop-signal without SIG", one(R"("stop-signal": "QUIT")"), nullptr},
+      {"stop-signal WINCH", one(R"("stop-signal": "SIGWINCH")"), nullptr},
+      {"stop-signal SIGKILL", one(R"("stop-signal": "SIGKILL")"), "/services/a/stop-signal",
+       "\"SIGKILL\" cannot be a stop signal: SIGKILL cannot be caught, so the service never gets "
+       "to stop cleanly"},
+      {"stop-signal STOP", one(R"("stop-signal": "STOP")"), "/services/a/stop-signal",
+       "SIGSTOP cannot be caught and suspends the service"},
+      {"stop-signal TSTP", one(R"("stop-signal": "SIGTSTP")"), "/services/a/stop-signal",
+       "suspends the service by default"},
+      {"stop-signal number", one(R"("stop-signal": 15)"), "/services/a/stop-signal",
+       "signal numbers differ between architectures"},
+      {"stop-signal lower-case", one(R"("stop-signal": "sigterm")"), "/services/a/stop-signal",
+       "unknown signal \"sigterm\" (hint: signal names are upper-case: \"SIGTERM\")"},
+      {"stop-signal lower-case of a refused one", one(R"("stop-signal": "kill")"),
+       "/services/a/stop-signal", "upper-case: \"KILL\""},
+      {"stop-signal unknown", one(R"("stop-signal": "SIGFOO")"), "/services/a/stop-signal",
+       "(hint: use one of SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, "
+       "SIGWINCH, SIGPWR)"},
+      {"restart-limit not an object", one(R"("restart-limit": 5)"), "/services/a/restart-limit",
+       "expected an object"},
+      {"restart-limit burst 0", one(R"("restart-limit": {"burst": 0})"),
+       "/services/a/restart-limit/burst", "positive integer up to 1000"},
+      {"restart-limit unknown key", one(R"("restart-limit": {"burts": 5})"),
+       "/services/a/restart-limit/burts", "did you mean \"burst\"?"},
+      {"critical not boolean", one(R"("critical": 1)"), "/services/a/critical",
+       "expected true or false"},
+      {"pass-queues not boolean", one(R"("pass-queues": "yes")"), "/services/a/pass-queues",
+       "expected true or false"},
+      {"failure-action values", R"({"version": 1, "name": "gw", "failure-action": "none",
+           "services": {"a": {"command": ["/a"], "critical": true}}})",
+       nullptr},
+      {"failure-action unknown",
+       R"({"version": 1, "name": "gw", "failure-action": "halt", "services": {"a": {"command": ["/a"]}}})",
+       "/failure-action", "use one of \"none\", \"reboot\", \"poweroff\""},
+  });
+  run_warning_cases({
+      {"failure-action without a critical service",
+       R"({"version": 1, "name": "gw", "failure-action": "reboot", "services": {"a": {"command": ["/a"], "critical": false}}})",
+       "/failure-action",
+       "\"failure-action\": \"reboot\" has no effect: no service is \"critical\" (hint: add "
+       "\"critical\": true"},
+      {"pass-queues without queues", one(R"("pass-queues": true)"), "/services/a/pass-queues",
+       "it has no posix-mq slot or plug: nothing is passed"},
+  });
+  // A critical service with failure-action "none" stops the runtime (exit 4) and leaves the
+  // rest to the host: no warning.
+  valid(one(R"("critical": true)"));
+  valid(one(R"("pass-queues": true, "plugs": {"q": {"interface": "posix-mq"}})"));
+}
+
+TEST(ConfigRules, LifecycleReachesTheModelWithItsDefaults) {
+  using ipcrt::config::FailureAction;
+  using ipcrt::config::ServiceType;
+  auto manifest = valid(one(""));
+  const auto& defaults = manifest.services[0];
+  CHECK(manifest.failure_action == FailureAction::None);
+  CHECK(defaults.type == ServiceType::Simple);
+  LONGS_EQUAL(30000, defaults.start_timeout_ms);
+  LONGS_EQUAL(SIGTERM, defaults.stop_signal);
+  LONGS_EQUAL(5000, defaults.stop_timeout_ms);
+  CHECK_FALSE(defaults.watchdog_ms.has_value());
+  LONGS_EQUAL(5, defaults.restart_limit.burst);
+  LONGS_EQUAL(60000, defaults.restart_limit.interval_ms);
+  CHECK_FALSE(defaults.critical);
+  CHECK_FALSE(defaults.pass_queues);
+
+  auto set = valid(
+      R"({"version": 1, "name": "gw", "failure-action": "poweroff", "services": {"a": {"command": ["/a"],
+          "type": "notify", "start-timeout-ms": 7, "stop-signal": "USR2", "stop-timeout-ms": 8, "watchdog-ms": 9,
+          "restart-limit": {"interval-ms": 10}, "critical": true, "pass-queues": true,
+          "slots": {"q": {"interface": "posix-mq", "path": "/q"}}}}})");
+  const auto& service = set.services[0];
+  CHECK(set.failure_action == FailureAction::Poweroff);
+  CHECK(service.type == ServiceType::Notify);
+  LONGS_EQUAL(7, service.start_timeout_ms);
+  LONGS_EQUAL(SIGUSR2, service.stop_signal);
+  LONGS_EQUAL(8, service.stop_timeout_ms);
+  LONGS_EQUAL(9, *service.watchdog_ms);
+  LONGS_EQUAL(5, service.restart_limit.burst);  // the default where only the interval is set
+  LONGS_EQUAL(10, service.restart_limit.interval_ms);
+  CHECK(service.critical);
+  CHECK(service.pass_queues);
+  CHECK(valid(one(R"("type": "oneshot")")).services[0].type == ServiceType::Oneshot);
+}
+
+// ---- SPEC §4a sandbox keys ---------------------------------------------------------------
+
+TEST(ConfigRules, Devices) {
+  run_cases({
+      {"devices",
+       one(R"("devices": [{"path": "/dev/ttyUSB0", "access": "rw"}, {"path": "/dev/ttyACM*", "access": "r"}, {"path": "/dev/bus/usb/001/*", "access": "w"}])"),
+       nullptr},
+      {"not an array", one(R"("devices": {"path": "/dev/ttyUSB0"})"), "/services/a/devices",
+       "expected an array of devices, got an object"},
+      {"a string entry", one(R"("devices": ["/dev/ttyUSB0"])"), "/services/a/devices/0",
+       "expected a device such as {\"path\": \"/dev/ttyUSB0\", \"access\": \"rw\"}, got a string"},
+      {"access missing", one(R"("devices": [{"path": "/dev/ttyUSB0"}])"), "/services/a/devices/0",
+       "missing \"access\" (hint: add \"access\": \"r\", \"w\" or \"rw\")"},
+      {"path missing", one(R"("devices": [{"access": "r"}])"), "/services/a/devices/0",
+       "missing \"path\""},
+      {"access m", one(R"("devices": [{"path": "/dev/ttyUSB0", "access": "rwm"}])"),
+       "/services/a/devices/0/access", "'m' (mknod) needs CAP_MKNOD, which no service has"},
+      {"access wr", one(R"("devices": [{"path": "/dev/ttyUSB0", "access": "wr"}])"),
+       "/services/a/devices/0/access", "unknown access \"wr\": use \"r\", \"w\" or \"rw\""},
+      {"access not a string", one(R"("devices": [{"path": "/dev/ttyUSB0", "access": true}])"),
+       "/services/a/devices/0/access", "got a boolean"},
+      {"unknown key", one(R"("devices": [{"path": "/dev/ttyUSB0", "access": "r", "mode": "0660"}])"),
+       "/services/a/devices/0/mode", "unknown key \"mode\" in a device"},
+      {"relative", one(R"("devices": [{"path": "ttyUSB0", "access": "r"}])"),
+       "/services/a/devices/0/path", "is not absolute"},
+      {"outside /dev", one(R"("devices": [{"path": "/sys/class/gpio/gpio4", "access": "r"}])"),
+       "/services/a/devices/0/path", "is not under /dev"},
+      {"/dev itself", one(R"("devices": [{"path": "/dev", "access": "r"}])"),
+       "/services/a/devices/0/path", "is not under /dev"},
+      {"not clean", one(R"("devices": [{"path": "/dev/serial//by-id", "access": "r"}])"),
+       "/services/a/devices/0/path", "is not clean (\"//\")"},
+      {"dot-dot", one(R"("devices": [{"path": "/dev/../etc/shadow", "access": "r"}])"),
+       "/services/a/devices/0/path", "a \"..\" component"},
+      {"trailing slash", one(R"("devices": [{"path": "/dev/input/", "access": "r"}])"),
+       "/services/a/devices/0/path", "ends with '/'"},
+      {"everything", one(R"("devices": [{"path": "/dev/*", "access": "r"}])"),
+       "/services/a/devices/0/path", "would grant every device of the host"},
+      {"two stars", one(R"("devices": [{"path": "/dev/tty*S*", "access": "r"}])"),
+       "/services/a/devices/0/path", "a pattern has one '*', in the last component"},
+      {"star in a directory", one(R"("devices": [{"path": "/dev/bus/usb/*/002", "access": "r"}])"),
+       "/services/a/devices/0/path", "in the last component"},
+      {"other glob", one(R"("devices": [{"path": "/dev/ttyS?", "access": "r"}])"),
+       "/services/a/devices/0/path", "contains '?'"},
+      {"/dev/mem", one(R"("devices": [{"path": "/dev/mem", "access": "r"}])"),
+       "/services/a/devices/0/path",
+       "device path \"/dev/mem\" may not be granted: it is physical memory"},
+      {"/dev/kmem", one(R"("devices": [{"path": "/dev/kmem", "access": "r"}])"),
+       "/services/a/devices/0/path", "kernel memory"},
+      {"/dev/port", one(R"("devices": [{"path": "/dev/port", "access": "w"}])"),
+       "/services/a/devices/0/path", "I/O ports"},
+      {"a pattern matching /dev/mem", one(R"("devices": [{"path": "/dev/me*", "access": "r"}])"),
+       "/services/a/devices/0/path", "device pattern \"/dev/me*\" also matches /dev/mem"},
+      {"a pattern matching /dev/pts", one(R"("devices": [{"path": "/dev/pt*", "access": "r"}])"),
+       "/services/a/devices/0/path", "also matches /dev/pts"},
+      {"under /dev/shm", one(R"("devices": [{"path": "/dev/shm/frames", "access": "rw"}])"),
+       "/services/a/devices/0/path", "(it is under /dev/shm): every service has a /dev/shm"},
+      {"/dev/mqueue", one(R"("devices": [{"path": "/dev/mqueue", "access": "rw"}])"),
+       "/services/a/devices/0/path", "posix-mq plugs"},
+      {"in every sandbox", one(R"("devices": [{"path": "/dev/urandom", "access": "r"}])"),
+       "/services/a/devices/0/path", "is in every service's /dev already"},
+      {"listed twice",
+       one(R"("devices": [{"path": "/dev/ttyUSB0", "access": "r"}, {"path": "/dev/ttyUSB0", "access": "w"}])"),
+       "/services/a/devices/1/path",
+       "device \"/dev/ttyUSB0\" is listed twice (also at /services/a/devices/0): keep one"},
+  });
+  auto devices = valid(one(
+      R"("devices": [{"path": "/dev/ttyUSB0", "access": "rw"}, {"path": "/dev/ttyACM*", "access": "r"}, {"path": "/dev/watchdog1", "access": "w"}])"))
+                     .services[0]
+                     .devices;
+  LONGS_EQUAL(3, devices.size());
+  STRCMP_EQUAL("/dev/ttyUSB0", devices[0].path.c_str());
+  CHECK(devices[0].read && devices[0].write && !devices[0].is_pattern());
+  CHECK(devices[1].read && !devices[1].write && devices[1].is_pattern());
+  CHECK(!devices[2].read && devices[2].write);
+  STRCMP_EQUAL("/services/a/devices/2", devices[2].pointer.c_str());
+}
+
+TEST(ConfigRules, Capabilities) {
+  run_cases({
+      {"allowed, any case, cap_ optional",
+       one(R"("capabilities": ["net_bind_service", "CAP_NET_RAW", "Net_Admin", "cap_ipc_lock", "WAKE_ALARM", "block_suspend"])"),
+       nullptr},
+      {"not an array", one(R"("capabilities": "net_raw")"), "/services/a/capabilities",
+       "expected an array of capability names, got a string"},
+      {"not a string", one(R"("capabilities": [12])"), "/services/a/capabilities/0",
+       "expected a string, got an integer"},
+      {"unknown", one(R"("capabilities": ["net_rw"])"), "/services/a/capabilities/0",
+       "unknown capability \"net_rw\" (hint: did you mean \"net_raw\"? allowed: net_bind_service, "
+       "net_admin, net_raw, ipc_lock, sys_time, wake_alarm, block_suspend)"},
+      {"listed twice in two spellings", one(R"("capabilities": ["net_raw", "CAP_NET_RAW"])"),
+       "/services/a/capabilities/1", "capability net_raw is listed twice"},
+      {"sys_admin", one(R"("capabilities": ["CAP_SYS_ADMIN"])"), "/services/a/capabilities/0",
+       "capability sys_admin is refused: it mounts, creates namespaces"},
+      {"sys_ptrace", one(R"("capabilities": ["sys_ptrace"])"), "/services/a/capabilities/0",
+       "take over any process it can see"},
+      {"sys_module", one(R"("capabilities": ["sys_module"])"), "/services/a/capabilities/0",
+       "loads code into the kernel"},
+      {"sys_rawio", one(R"("capabilities": ["sys_rawio"])"), "/services/a/capabilities/0",
+       "physical memory"},
+      {"dac_override", one(R"("capabilities": ["dac_override"])"), "/services/a/capabilities/0",
+       "bypasses file permissions"},
+      {"dac_read_search", one(R"("capabilities": ["dac_read_search"])"),
+       "/services/a/capabilities/0", "open_by_handle_at"},
+      {"setuid", one(R"("capabilities": ["setuid"])"), "/services/a/capabilities/0",
+       "become any user"},
+      {"setgid", one(R"("capabilities": ["setgid"])"), "/services/a/capabilities/0",
+       "slot groups of queues and objects it was not granted"},
+      {"setpcap", one(R"("capabilities": ["setpcap"])"), "/services/a/capabilities/0",
+       "the allowlist would stop binding"},
+      {"sys_resource", one(R"("capabilities": ["sys_resource"])"), "/services/a/capabilities/0",
+       "oom_score_adj below the supervisor's"},
+      {"sys_nice", one(R"("capabilities": ["sys_nice"])"), "/services/a/capabilities/0",
+       "starve the supervisor"},
+      {"refusal hint lists the allowlist", one(R"("capabilities": ["mknod"])"),
+       "/services/a/capabilities/0", "(hint: allowed: net_bind_service,"},
+  });
+  run_warning_cases({
+      {"sys_time without a clock call", one(R"("capabilities": ["sys_time"])"),
+       "/services/a/capabilities",
+       "sys_time lets the service set the clock, but its filter allows no call that does"},
+  });
+  valid(one(R"("capabilities": ["sys_time"], "seccomp": {"allow": ["clock_settime"]})"));
+  valid(one(R"("capabilities": ["sys_time"], "confinement": "off")"));
+  auto capabilities =
+      valid(one(R"("capabilities": ["CAP_NET_BIND_SERVICE", "net_raw"])")).services[0].capabilities;
+  LONGS_EQUAL(2, capabilities.size());
+  STRCMP_EQUAL("net_bind_service", capabilities[0].name.c_str());
+  LONGS_EQUAL(10, capabilities[0].number);  // CAP_NET_BIND_SERVICE
+  LONGS_EQUAL(13, capabilities[1].number);  // CAP_NET_RAW
+}
+
+TEST(ConfigRules, StateDirectoryAndWritablePaths) {
+  run_cases({
+      {"writable paths and no state directory",
+       one(R"("writable-paths": ["/srv/data", "/var/lib/ipcrt-tests", "/data/a b"], "state-directory": false)"),
+       nullptr},
+      {"inside its own state directory",
+       one(R"("writable-paths": ["/var/lib/ipcrt/gw/a", "/var/lib/ipcrt/gw/a/cache"])"), nullptr},
+      {"state-directory not boolean", one(R"("state-directory": "yes")"),
+       "/services/a/state-directory", "expected true or false"},
+      {"not an array", one(R"("writable-paths": "/srv")"), "/services/a/writable-paths",
+       "expected an array of absolute paths, got a string"},
+      {"relative", one(R"("writable-paths": ["srv"])"), "/services/a/writable-paths/0",
+       "writable path \"srv\" is not absolute: start it with '/'"},
+      {"empty", one(R"("writable-paths": [""])"), "/services/a/writable-paths/0",
+       "empty writable path"},
+      {"trailing slash", one(R"("writable-paths": ["/srv/"])"), "/services/a/writable-paths/0",
+       "ends with '/': write \"/srv\""},
+      {"dot", one(R"("writable-paths": ["/srv/./x"])"), "/services/a/writable-paths/0",
+       "a \".\" component"},
+      {"control character", one(R"("writable-paths": ["/srv/a\u0001"])"),
+       "/services/a/writable-paths/0", "control character 0x01"},
+      {"listed twice", one(R"("writable-paths": ["/srv", "/srv"])"), "/services/a/writable-paths/1",
+       "listed twice"},
+      {"the root", one(R"("writable-paths": ["/srv", "/"])"), "/services/a/writable-paths/1",
+       "writable path \"/\" contains the runtime's configuration (/etc/ipcrt)"},
+      {"/etc", one(R"("writable-paths": ["/etc"])"), "/services/a/writable-paths/0",
+       "contains the runtime's configuration (/etc/ipcrt) (hint: a service may not write the "
+       "runtime's own files"},
+      {"/etc/ipcrt", one(R"("writable-paths": ["/etc/ipcrt"])"), "/services/a/writable-paths/0",
+       "writable path \"/etc/ipcrt\" is the runtime's configuration"},
+      {"inside /run/ipcrt", one(R"("writable-paths": ["/run/ipcrt/gw"])"),
+       "/services/a/writable-paths/0", "lies inside the runtime's run directory (/run/ipcrt)"},
+      {"/var/lib", one(R"("writable-paths": ["/var/lib"])"), "/services/a/writable-paths/0",
+       "contains the runtime's state (/var/lib/ipcrt) (hint: its own state directory, "
+       "/var/lib/ipcrt/gw/a, is writable already"},
+      {"another service's state directory",
+       two(R"("writable-paths": ["/var/lib/ipcrt/gw/b"])", ""), "/services/a/writable-paths/0",
+       "lies inside the runtime's state"},
+      {"the manifest's state directory", one(R"("writable-paths": ["/var/lib/ipcrt/gw"])"),
+       "/services/a/writable-paths/0", "lies inside the runtime's state"},
+      {"the id registry", one(R"("writable-paths": ["/var/lib/ipcrt/ids"])"),
+       "/services/a/writable-paths/0", "lies inside the runtime's state"},
+      {"own state directory without state-directory",
+       one(R"("state-directory": false, "writable-paths": ["/var/lib/ipcrt/gw/a"])"),
+       "/services/a/writable-paths/0",
+       "(hint: a service may not write the runtime's state; \"state-directory\": true gives it a "
+       "directory of its own there)"},
+      {"pointer of an entry after a bad one", one(R"("writable-paths": [1, "/etc"])"),
+       "/services/a/writable-paths/1", "contains the runtime's configuration"},
+  });
+  auto service = valid(one(R"("writable-paths": ["/srv/data", "/var/log/a"])")).services[0];
+  CHECK(service.state_directory);
+  LONGS_EQUAL(2, service.writable_paths.size());
+  STRCMP_EQUAL("/var/log/a", service.writable_paths[1].path.c_str());
+  STRCMP_EQUAL("/services/a/writable-paths/1", service.writable_paths[1].pointer.c_str());
+  CHECK_FALSE(valid(one(R"("state-directory": false)")).services[0].state_directory);
+}
+
+// ---- SPEC §15 `$` in command -------------------------------------------------------------
+
+// A manifest whose one service "a" runs `command` (a JSON array).
+std::string command(const std::string& members) {
+  return R"({"version": 1, "name": "gw", "services": {"a": {"command": )" + members + "}}}";
+}
+
+TEST(ConfigRules, DollarInCommand) {
+  run_cases({
+      {"names and literal dollars",
+       command(R"js(["/bin/a", "${PORT}", "--x=${A_1}${B}", "$$", "cost $$5", "$${PORT}", "no dollar"])js"),
+       nullptr},
+      {"a dollar before a name", command(R"js(["/bin/a", "$HOME"])js"),
+       "/services/a/command/1",
+       "\"$HOME\" is not expanded: write \"${HOME}\" for the variable, or \"$$\" for a literal '$'"},
+      {"a dollar at the end", command(R"js(["/bin/a", "5$"])js"), "/services/a/command/1",
+       "'$' at the end of the argument: write \"$$\" for a literal '$'"},
+      {"a dollar before punctuation", command(R"js(["/bin/a", "$(id)"])js"),
+       "/services/a/command/1", "'$' before '(' expands nothing"},
+      {"a dollar before a digit", command(R"js(["/bin/a", "$1"])js"), "/services/a/command/1",
+       "'$' before '1' expands nothing"},
+      {"unclosed", command(R"js(["/bin/a", "${PORT"])js"), "/services/a/command/1",
+       "\"${PORT\" has no closing '}'"},
+      {"empty name", command(R"js(["/bin/a", "${}"])js"), "/services/a/command/1",
+       "\"${}\" names no variable"},
+      {"shell default", command(R"js(["/bin/a", "${PORT:-80}"])js"), "/services/a/command/1",
+       "\"${PORT:-80}\" is not a variable name"},
+      {"name starting with a digit", command(R"js(["/bin/a", "${9}"])js"),
+       "/services/a/command/1", "not starting with a digit"},
+      {"the second problem argument", command(R"js(["/bin/a", "${OK}", "x$"])js"),
+       "/services/a/command/2", "at the end"},
+      {"dollar in the program", command(R"js(["/opt/${APP}/run"])js"), "/services/a/command/0",
+       "\"/opt/${APP}/run\" contains '$', but the program path (command[0]) is never expanded"},
+      {"literal dollar in the program", command(R"js(["/opt/a$$b"])js"),
+       "/services/a/command/0", "never expanded"},
+  });
 }

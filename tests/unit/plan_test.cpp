@@ -527,6 +527,56 @@ TEST(PlanJson, OwnerAndIdsAreNullWithoutIdentities) {
   CHECK_TRUE(json["services"][0]["gid"].is_null());
 }
 
+TEST_GROUP(PlanWritablePaths){};
+
+// SPEC §4a: at plan, writable paths must exist on this machine and reach none of the runtime's
+// own files there (its state root, binary, boards, the manifest), symlinks resolved.
+TEST(PlanWritablePaths, MustExistAndReachNoneOfTheRuntimesFilesOnThisMachine) {
+  Service app = service("app");
+  const std::vector<std::string> paths = {"/srv/data", "/srv/missing", "/opt/ipcrt",
+                                          "/srv/boards-link", "/srv/gw",
+                                          "/state/gateway/app/cache", "/state/gateway/hub"};
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    app.writable_paths.push_back({paths[i], cat("/services/app/writable-paths/", i)});
+  }
+  Manifest m = manifest({app, service("hub")});
+  m.file = "/srv/gw/gateway.json";
+  KernelState state = kernel();
+  state.host.state_root = "/state";
+  state.host.protected_paths = {{"/opt/ipcrt/bin/ipcrt", "the ipcrt binary"},
+                                {"/usr/share/ipcrt/boards", "a boards directory"}};
+  state.host.resolve = [](const std::string& path) -> std::optional<std::string> {
+    if (path == "/srv/missing") return std::nullopt;
+    if (path == "/srv/boards-link") return std::string("/usr/share/ipcrt/boards/qemu");
+    return path;
+  };
+  auto outcome = plan_of(m, {}, state);
+  CHECK_FALSE(outcome.plan.has_value());
+  STRCMP_EQUAL(
+      "gateway.json: /services/app/writable-paths/1: error: writable path \"/srv/missing\" does "
+      "not exist on this device (hint: create it before the service starts (it is bound into the "
+      "service's view as it is), or remove it)\n"
+      "gateway.json: /services/app/writable-paths/2: error: writable path \"/opt/ipcrt\" contains "
+      "the ipcrt binary (/opt/ipcrt/bin/ipcrt) (hint: a service may not write the runtime's own "
+      "files: name a directory of the service's own)\n"
+      "gateway.json: /services/app/writable-paths/3: error: writable path \"/srv/boards-link\" "
+      "(resolved: \"/usr/share/ipcrt/boards/qemu\") lies inside a boards directory "
+      "(/usr/share/ipcrt/boards) (hint: a service may not write the runtime's own files: name a "
+      "directory of the service's own)\n"
+      "gateway.json: /services/app/writable-paths/4: error: writable path \"/srv/gw\" contains "
+      "the manifest (/srv/gw/gateway.json) (hint: a service may not write the runtime's own "
+      "files: name a directory of the service's own)\n"
+      "gateway.json: /services/app/writable-paths/6: error: writable path \"/state/gateway/hub\" "
+      "lies inside the runtime's state (/state) (hint: its own state directory, "
+      "/state/gateway/app, is writable already (\"state-directory\"))\n",
+      outcome.text().c_str());
+
+  // Without a resolver (a machine-independent plan), the paths are checked as written.
+  Service fine = service("app");
+  fine.writable_paths.push_back({"/srv/anything", "/services/app/writable-paths/0"});
+  CHECK(plan_of(manifest({fine}), {}, kernel()).plan.has_value());
+}
+
 TEST_GROUP(KernelStateCapabilities){};
 
 TEST(KernelStateCapabilities, CapSysResourceIsBit24OfCapEff) {

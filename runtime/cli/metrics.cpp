@@ -1,0 +1,159 @@
+// `ipcrt metrics [--manifest NAME]` (SPEC §10): GetMetrics in the Prometheus text exposition
+// format, for a node exporter's textfile collector. A member that is null (a feature not there
+// yet) has no sample; a family without samples is left out.
+#include <cstdio>
+
+#include "common/text.hpp"
+#include "runtime/cli/commands.hpp"
+#include "runtime/cli/control_output.hpp"
+
+namespace ipcrt::runtime {
+namespace {
+
+using control::Json;
+
+// Label values escape backslash, double quote and newline.
+std::string label_value(std::string_view value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      escaped += '\\';
+      escaped += c;
+    } else if (c == '\n') {
+      escaped += "\\n";
+    } else {
+      escaped += c;
+    }
+  }
+  return escaped;
+}
+
+std::string sample_value(const Json& value) {
+  if (value.is_boolean()) return value.get<bool>() ? "1" : "0";
+  return control::dump_json(value);
+}
+
+class Exposition {
+ public:
+  explicit Exposition(std::string manifest) : manifest_(std::move(manifest)) {}
+
+  // One family: `samples` are (extra labels, value) pairs; null values are skipped.
+  void family(std::string_view name, std::string_view type, std::string_view help,
+              const std::vector<std::pair<std::string, const Json*>>& samples) {
+    std::string lines;
+    for (const auto& [labels, value] : samples) {
+      if (value == nullptr || value->is_null()) continue;
+      lines += cat(name, "{manifest=\"", label_value(manifest_), "\"", labels, "} ",
+                   sample_value(*value), "\n");
+    }
+    if (lines.empty()) return;
+    text_ += cat("# HELP ", name, ' ', help, "\n# TYPE ", name, ' ', type, '\n', lines);
+  }
+  [[nodiscard]] const std::string& text() const { return text_; }
+
+ private:
+  std::string manifest_;
+  std::string text_;
+};
+
+// (labels, member) of every element of `items`.
+std::vector<std::pair<std::string, const Json*>> each(const Json& items, const char* label,
+                                                      const char* label_member,
+                                                      const char* member) {
+  std::vector<std::pair<std::string, const Json*>> samples;
+  for (const auto& item : items) {
+    const std::string labels =
+        cat(",", label, "=\"", label_value(item.value(label_member, std::string())), "\"");
+    auto found = item.find(member);
+    samples.emplace_back(labels, found == item.end() ? nullptr : &*found);
+  }
+  return samples;
+}
+
+constexpr const char* kStates[] = {"waiting",    "starting", "ready",  "stopping",
+                                   "restarting", "stopped",  "exited", "failed"};
+
+}  // namespace
+
+int command_metrics(const CommandLine& command_line) {
+  auto client = connect_runtime(command_line);
+  if (!client) return client.error();
+  auto reply = call_runtime(*client, command_line, "io.ipcrt.Runtime.GetMetrics");
+  if (!reply) return reply.error();
+  const Json& runtime = (*reply)["runtime"];
+  const Json& services = (*reply)["services"];
+  const Json& queues = (*reply)["queues"];
+  Exposition out(runtime.value("manifest", std::string()));
+
+  auto one = [&](const char* member) {
+    return std::vector<std::pair<std::string, const Json*>>{{"", &runtime[member]}};
+  };
+  out.family("ipcrt_uptime_seconds", "gauge", "Seconds since the runtime started.",
+             one("uptimeSeconds"));
+  out.family("ipcrt_control_clients", "gauge", "Control connections open now.",
+             one("controlClients"));
+  out.family("ipcrt_control_refused_total", "counter",
+             "Control connections refused for the connection limits.", one("controlRefused"));
+  out.family("ipcrt_control_evicted_total", "counter",
+             "Idle control connections closed to make room.", one("controlEvicted"));
+  out.family("ipcrt_log_lines_dropped_total", "counter", "Log lines the runtime could not write.",
+             one("logLinesDropped"));
+  out.family("ipcrt_reloads_total", "counter", "Reloads applied.", one("reloads"));
+  out.family("ipcrt_reload_rollbacks_total", "counter", "Reloads rolled back.",
+             one("reloadRollbacks"));
+
+  out.family("ipcrt_service_up", "gauge", "1 while the service's main process runs.",
+             each(services, "service", "name", "up"));
+  // One sample per state, 1 for the current one, as node exporter's systemd collector does.
+  std::vector<Json> flags;
+  flags.reserve(services.size() * std::size(kStates));
+  std::vector<std::pair<std::string, const Json*>> states;
+  for (const auto& service : services) {
+    for (const char* state : kStates) {
+      flags.emplace_back(service.value("state", std::string()) == state ? 1 : 0);
+    }
+  }
+  std::size_t flag = 0;
+  for (const auto& service : services) {
+    for (const char* state : kStates) {
+      states.emplace_back(cat(",service=\"", label_value(service.value("name", std::string())),
+                              "\",state=\"", state, "\""),
+                          &flags[flag++]);
+    }
+  }
+  out.family("ipcrt_service_state", "gauge", "The service's state (1 for the current one).",
+             states);
+  out.family("ipcrt_service_restarts_total", "counter", "Automatic restarts of the service.",
+             each(services, "service", "name", "restarts"));
+  out.family("ipcrt_service_denials_total", "counter", "Denied syscalls reported.",
+             each(services, "service", "name", "denials"));
+  out.family("ipcrt_service_denials_suppressed_total", "counter",
+             "Denied syscalls not reported by the rate limit.",
+             each(services, "service", "name", "deniedSuppressed"));
+  out.family("ipcrt_service_memory_bytes", "gauge", "The service's cgroup memory.current.",
+             each(services, "service", "name", "memoryBytes"));
+  out.family("ipcrt_service_memory_max_bytes", "gauge", "The service's cgroup memory.max.",
+             each(services, "service", "name", "memoryMaxBytes"));
+  out.family("ipcrt_service_tasks", "gauge", "The service's cgroup pids.current.",
+             each(services, "service", "name", "tasks"));
+  out.family("ipcrt_service_oom_kills_total", "counter", "Out-of-memory kills in the service.",
+             each(services, "service", "name", "oomKills"));
+  out.family("ipcrt_service_cpu_seconds_total", "counter", "CPU time of the service.",
+             each(services, "service", "name", "cpuSeconds"));
+  out.family("ipcrt_service_log_bytes_total", "counter", "Bytes the service logged.",
+             each(services, "service", "name", "logBytes"));
+  out.family("ipcrt_service_log_lines_suppressed_total", "counter",
+             "Log lines held back by the service's log budget.",
+             each(services, "service", "name", "logLinesSuppressed"));
+
+  out.family("ipcrt_queue_messages", "gauge", "Messages in the queue now.",
+             each(queues, "queue", "path", "messages"));
+  out.family("ipcrt_queue_max_messages", "gauge", "The queue's capacity in messages.",
+             each(queues, "queue", "path", "maxMessages"));
+  out.family("ipcrt_queue_bytes", "gauge", "Bytes of the messages in the queue now.",
+             each(queues, "queue", "path", "bytes"));
+  std::fputs(out.text().c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace ipcrt::runtime

@@ -1,0 +1,106 @@
+// The methods of io.ipcrt.Runtime and org.varlink.service: what each needs (AccessLevel) and
+// does, and the replies built from the supervisor's state, the plan and the kernel. The server
+// (server.hpp) frames, checks parameters against the IDL and access against `need`, then
+// calls the handler with an Exchange to answer through.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "config/manifest.hpp"
+#include "runtime/control/access.hpp"
+#include "runtime/control/json.hpp"
+#include "runtime/control/queue_census.hpp"
+#include "runtime/control/varlink_idl.hpp"
+#include "runtime/control/varlink_protocol.hpp"
+#include "runtime/plan.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace ipcrt::runtime::control {
+
+inline constexpr const char* kRuntimeInterface = "io.ipcrt.Runtime";
+inline constexpr const char* kNoSuchService = "io.ipcrt.Runtime.NoSuchService";
+inline constexpr const char* kPermissionDenied = "io.ipcrt.Runtime.PermissionDenied";
+inline constexpr const char* kInvalidManifest = "io.ipcrt.Runtime.InvalidManifest";
+inline constexpr const char* kReloadRefused = "io.ipcrt.Runtime.ReloadRefused";
+inline constexpr const char* kOperationFailed = "io.ipcrt.Runtime.OperationFailed";
+inline constexpr const char* kInvalidRequest = "io.ipcrt.Runtime.InvalidRequest";
+
+// What the control interface reads: one running manifest. Everything outlives the server.
+struct ControlContext {
+  const config::Manifest* manifest = nullptr;
+  const Plan* plan = nullptr;  // its identities say who each service runs as
+  std::string manifest_path;  // absolute
+  bool mediation = false;     // name-level mediation runs (SPEC §6)
+};
+
+// Connection counts for GetMetrics.
+struct ControlCounters {
+  std::uint64_t clients = 0;  // open now, plug connections included
+  std::uint64_t refused = 0;
+  std::uint64_t evicted = 0;
+};
+
+// Everything a handler may look at or act on.
+struct RuntimeView {
+  const ControlContext& context;
+  Supervisor& supervisor;
+  const QueueCensus& census;
+  const ControlCounters& counters;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::system_clock::time_point started_wall;
+};
+
+enum class ServiceOperation { Start, Stop, Restart };
+
+// How a handler answers its call. A oneway call's answers are dropped by the Exchange.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  [[nodiscard]] virtual const Call& call() const = 0;
+  virtual void reply(Json parameters) = 0;
+  virtual void error(std::string_view name, Json parameters) = 0;
+  // Answers later, once `service` has settled after `operation` (settle() below), or when the
+  // operation times out. `previous_pid` is the process that must be replaced (0: any will do).
+  virtual void await(ServiceOperation operation, std::string service, pid_t previous_pid) = 0;
+};
+
+struct MethodSpec {
+  std::string_view interface;
+  std::string_view name;
+  AccessLevel need;
+  void (*handle)(RuntimeView& view, Exchange& exchange);
+};
+
+// Every method served, in the IDL's order.
+[[nodiscard]] std::span<const MethodSpec> method_table();
+[[nodiscard]] const MethodSpec* find_method(std::string_view interface, std::string_view name);
+
+// The parsed IDL of an interface served here, or nullptr.
+[[nodiscard]] const idl::Interface* served_interface(std::string_view name);
+// Both IDLs parse and every method they define has an entry in method_table() and the reverse.
+[[nodiscard]] Status check_method_table();
+
+// Where an awaited operation stands.
+struct Settlement {
+  bool done = false;
+  bool succeeded = false;
+  std::string reason;  // why it did not succeed
+};
+[[nodiscard]] Settlement settle(ServiceOperation operation, const ServiceStatus& status,
+                                pid_t previous_pid);
+
+// Reply parts shared with the server's own answers.
+[[nodiscard]] Json service_json(const RuntimeView& view, const ServiceStatus& status);
+[[nodiscard]] Json no_such_service(const RuntimeView& view, const std::string& name);
+[[nodiscard]] std::optional<ServiceStatus> find_status(const RuntimeView& view,
+                                                       const std::string& name);
+[[nodiscard]] std::string describe_exit(int wait_status);  // "status 3", "signal SIGSEGV"
+
+}  // namespace ipcrt::runtime::control
