@@ -92,6 +92,17 @@ void check(const ChildPlan& plan, LaunchPhase phase, int status, std::uint32_t i
   if (status < 0) report_failure(plan, phase, -status, item);
 }
 
+// 32-bit ABIs (arm, i386) kept 16-bit ids under the plain names; the *32 calls take full ids.
+#ifdef SYS_setresuid32
+constexpr long kSetgroups = SYS_setgroups32;
+constexpr long kSetresgid = SYS_setresgid32;
+constexpr long kSetresuid = SYS_setresuid32;
+#else
+constexpr long kSetgroups = SYS_setgroups;
+constexpr long kSetresgid = SYS_setresgid;
+constexpr long kSetresuid = SYS_setresuid;
+#endif
+
 // A raw syscall's result (negative with errno set on failure) as 0 or -errno.
 int syscall_status(long result) noexcept {
   return result < 0 ? -errno : 0;
@@ -292,13 +303,17 @@ void become_init_of(const ChildPlan& plan) noexcept {
   }
   if (spec.sandboxed) become_init_of(plan);  // returns in the service, pid 2
   if (spec.change_identity) {
+    // The raw syscalls, not glibc's wrappers: those are setxid broadcasts that take glibc's
+    // thread-list lock and signal every thread it knows of. This child was cloned raw from a
+    // supervisor with mediation threads, so that state is theirs and may be locked; the
+    // syscalls change this single-threaded process only.
     const auto& identity = spec.identity;
     check(plan, LaunchPhase::Setgroups,
-          syscall_status(::setgroups(identity.groups.size(), identity.groups.data())));
+          syscall_status(::syscall(kSetgroups, identity.groups.size(), identity.groups.data())));
     check(plan, LaunchPhase::Setgid,
-          syscall_status(::setresgid(identity.gid, identity.gid, identity.gid)));
+          syscall_status(::syscall(kSetresgid, identity.gid, identity.gid, identity.gid)));
     check(plan, LaunchPhase::Setuid,
-          syscall_status(::setresuid(identity.uid, identity.uid, identity.uid)));
+          syscall_status(::syscall(kSetresuid, identity.uid, identity.uid, identity.uid)));
   }
   // Set after the uid change, which clears it; a runtime that died before this line is
   // caught by the getppid() check.

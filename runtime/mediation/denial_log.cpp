@@ -1,33 +1,19 @@
 #include "runtime/mediation/denial_log.hpp"
 
-#include <algorithm>
-
 #include "common/log.hpp"
 
 namespace ipcrt::runtime {
 
 DenialLog::DenialLog(std::string service, unsigned burst, Clock::duration interval)
     : service_(std::move(service)),
-      burst_(burst),
       interval_(interval),
-      tokens_(burst),
-      last_refill_(Clock::now()) {}
-
-void DenialLog::refill(Clock::time_point now) {
-  if (now <= last_refill_) return;
-  const double earned =
-      std::chrono::duration<double>(now - last_refill_) / std::chrono::duration<double>(interval_);
-  tokens_ = std::min<double>(burst_, tokens_ + earned);
-  last_refill_ = now;
-}
+      rate_(burst, 1.0 / std::chrono::duration<double>(interval).count()) {}
 
 bool DenialLog::report(const std::string& line, Clock::time_point now) {
-  refill(now);
-  if (tokens_ < 1.0) {
+  if (!rate_.take(now)) {
     ++suppressed_;
     return false;
   }
-  tokens_ -= 1.0;
   flush();
   emit(line);
   return true;

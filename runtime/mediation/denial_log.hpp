@@ -7,12 +7,16 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/mediation/token_bucket.hpp"
+
 namespace ipcrt::runtime {
 
 // Denial lines are rate-limited per service so that a hostile service cannot flood the log
 // of a device whose storage is flash: a burst of `burst` lines, then one line per `interval`;
 // what is dropped is counted and reported in a `msg=denials-suppressed` line once the next
-// line is allowed, or when flush() is called (periodically by the supervisor, and at exit).
+// line is allowed, or when flush() is called (by the service's mediation thread once the
+// interval has passed, and at exit). Each line goes out whole: one write(2), or one call of
+// the route. Not thread-safe: the service's mediation state guards it.
 class DenialLog {
  public:
   using Clock = std::chrono::steady_clock;
@@ -32,14 +36,11 @@ class DenialLog {
   void route_to(Route route) { route_ = std::move(route); }
 
  private:
-  void refill(Clock::time_point now);
   void emit(const std::string& line);
 
   std::string service_;
-  unsigned burst_;
   Clock::duration interval_;
-  double tokens_;
-  Clock::time_point last_refill_;
+  TokenBucket rate_;
   std::uint64_t suppressed_ = 0;
   Route route_;
 };

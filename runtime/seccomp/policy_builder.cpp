@@ -39,23 +39,6 @@ constexpr std::string_view kClone3Note =
 constexpr std::string_view kPrlimitReadNote = "reads only: new limit NULL";
 constexpr std::string_view kPrlimitSetNote = "sets limits too: setrlimit is allowed";
 
-std::string architecture_name(std::uint32_t token) {
-  switch (token) {
-    case SCMP_ARCH_X86_64:
-      return "x86_64";
-    case SCMP_ARCH_X86:
-      return "x86";
-    case SCMP_ARCH_X32:
-      return "x32";
-    case SCMP_ARCH_AARCH64:
-      return "aarch64";
-    case SCMP_ARCH_ARM:
-      return "arm";
-    default:
-      return cat("arch-", token);
-  }
-}
-
 // Runs `writer(fd)` on a memfd and returns what it wrote.
 template <class Writer>
 Result<std::string> export_to_memory(const char* what, Writer&& writer) {
@@ -129,6 +112,23 @@ int add_prlimit64_read_rule(scmp_filter_ctx ctx, int number) {
 }
 
 }  // namespace
+
+std::string architecture_name(std::uint32_t token) {
+  switch (token) {
+    case SCMP_ARCH_X86_64:
+      return "x86_64";
+    case SCMP_ARCH_X86:
+      return "x86";
+    case SCMP_ARCH_X32:
+      return "x32";
+    case SCMP_ARCH_AARCH64:
+      return "aarch64";
+    case SCMP_ARCH_ARM:
+      return "arm";
+    default:
+      return cat("arch-", token);
+  }
+}
 
 std::string describe_permissions(unsigned permissions) {
   auto words = config::permission_words(permissions);
@@ -293,7 +293,8 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     }
   }
   // Syscalls of an ABI outside the filter get the same answer as any other denied syscall:
-  // EPERM in strict mode, logged and allowed in complain mode.
+  // EPERM in strict mode, logged and allowed in complain mode. Mediated, they reach the
+  // supervisor, which serves no ABI outside the filter and refuses them with a line (SPEC §6).
   if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, default_action_); rc != 0) {
     return fail_errno("seccomp_attr_set SCMP_FLTATR_ACT_BADARCH", -rc);
   }

@@ -87,6 +87,10 @@ class PolicyBuilder {
   std::optional<Error> error_;
 };
 
+// The libseccomp name of an ABI token (SCMP_ARCH_*, equal to the kernel's AUDIT_ARCH_* but for
+// x32), as `seccomp.architectures` spells it: "x86_64", "x86", "aarch64", "arm".
+[[nodiscard]] std::string architecture_name(std::uint32_t token);
+
 // "read,write" for a config::Permission bit set; "none" when empty.
 [[nodiscard]] std::string describe_permissions(unsigned permissions);
 

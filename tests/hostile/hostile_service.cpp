@@ -4,12 +4,17 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +46,10 @@ const char* errno_name(int error) {
       return "ENOSYS";
     case EMFILE:
       return "EMFILE";
+    case ENOSPC:
+      return "ENOSPC";
+    case EFAULT:
+      return "EFAULT";
     default:
       return "other";
   }
@@ -168,6 +177,133 @@ int attack_die_pending(const std::string& raw_name) {
   return 0;
 }
 
+// STEP...: each `open:NAME:FLAGS`, `unlink:NAME` or `create:NAME:MAXMSG:MSGSIZE` (O_WRONLY |
+// O_CREAT, mode 0666 under the inherited umask), one `result=... op=... name=NAME` line each.
+int attack_steps(const std::vector<std::string>& steps) {
+  for (const auto& step : steps) {
+    std::vector<std::string> parts;
+    for (std::size_t at = 0;;) {
+      std::size_t colon = step.find(':', at);
+      parts.push_back(step.substr(at, colon == std::string::npos ? colon : colon - at));
+      if (colon == std::string::npos) break;
+      at = colon + 1;
+    }
+    long rc = -1;
+    if (parts.size() == 3 && parts[0] == "open") {
+      rc = raw_mq_open(parts[1].c_str(), parse_flags(parts[2]), 0, nullptr);
+    } else if (parts.size() == 2 && parts[0] == "unlink") {
+      rc = ::syscall(SYS_mq_unlink, parts[1].c_str());
+    } else if (parts.size() == 4 && parts[0] == "create") {
+      mq_attr attributes{};
+      attributes.mq_maxmsg = std::atol(parts[2].c_str());
+      attributes.mq_msgsize = std::atol(parts[3].c_str());
+      rc = raw_mq_open(parts[1].c_str(), O_WRONLY | O_CREAT, 0666, &attributes);
+    } else {
+      std::printf("result=usage step=%s\n", step.c_str());
+      return 2;
+    }
+    std::printf("result=%s op=%s name=%s\n", errno_name(rc < 0 ? errno : 0), parts[0].c_str(),
+                parts[1].c_str());
+    if (rc >= 0 && parts[0] != "unlink") ::close(static_cast<int>(rc));
+  }
+  return 0;
+}
+
+double monotonic_us() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) * 1e6 + static_cast<double>(now.tv_nsec) / 1e3;
+}
+
+// Pinned with SPINNERS spinning threads to the last CPU, mq_open of NAME from a SCHED_IDLE
+// thread for MS milliseconds: each call's descriptor waits long for the caller to run (a
+// caller that never gets the CPU). Prints its own slowest call.
+int attack_stall(const std::string& raw_name, int spinners, int milliseconds) {
+  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t last;
+  CPU_ZERO(&last);
+  CPU_SET(cpus > 1 ? static_cast<int>(cpus - 1) : 0, &last);
+  if (::sched_setaffinity(0, sizeof last, &last) != 0) {
+    std::printf("result=%s op=stall step=affinity\n", errno_name(errno));
+    return 0;
+  }
+  for (int i = 0; i < spinners; ++i) {
+    std::thread([] {
+      for (;;) {
+      }
+    }).detach();
+  }
+  sched_param idle{};
+  if (::sched_setscheduler(0, SCHED_IDLE, &idle) != 0) {
+    std::printf("result=%s op=stall step=scheduler\n", errno_name(errno));
+    return 0;
+  }
+  const double end = monotonic_us() + milliseconds * 1000.0;
+  int calls = 0;
+  double slowest = 0;
+  while (monotonic_us() < end) {
+    const double start = monotonic_us();
+    long fd = raw_mq_open(raw_name.c_str(), O_RDONLY, 0, nullptr);
+    slowest = std::max(slowest, monotonic_us() - start);
+    if (fd >= 0) ::close(static_cast<int>(fd));
+    ++calls;
+  }
+  std::printf("result=ok op=stall calls=%d max_us=%.0f\n", calls, slowest);
+  return 0;
+}
+
+// After DELAY_MS, CALLS mediated mq_open + close of NAME, GAP_MS apart, each timed.
+int attack_latency(const std::string& raw_name, int calls, int delay_ms, int gap_ms) {
+  ::usleep(static_cast<useconds_t>(delay_ms) * 1000);
+  std::vector<double> latencies;
+  for (int i = 0; i < calls; ++i) {
+    const double start = monotonic_us();
+    long fd = raw_mq_open(raw_name.c_str(), O_RDONLY, 0, nullptr);
+    latencies.push_back(monotonic_us() - start);
+    if (fd < 0) {
+      std::printf("result=%s op=latency\n", errno_name(errno));
+      return 0;
+    }
+    ::close(static_cast<int>(fd));
+    ::usleep(static_cast<useconds_t>(gap_ms) * 1000);
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::printf("result=ok op=latency p50_us=%.0f max_us=%.0f\n", latencies[latencies.size() / 2],
+              latencies.back());
+  return 0;
+}
+
+#if defined(__x86_64__)
+// mq_open through the i386 ABI (`int 0x80`) from this 64-bit process: syscall 277, arguments
+// in ebx, ecx, edx, esi, so the name and the attributes (in the i386 layout: eight 32-bit
+// longs) must lie below 4 GiB.
+int attack_open32(const std::string& raw_name, const std::string& flags) {
+  constexpr long kI386MqOpen = 277;  // arch/x86/entry/syscalls/syscall_32.tbl
+  void* low =
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (low == MAP_FAILED) {
+    std::printf("result=%s op=mq_open32 step=mmap\n", errno_name(errno));
+    return 0;
+  }
+  char* name = static_cast<char*>(low);
+  std::snprintf(name, 256, "%s", raw_name.c_str());
+  auto* attributes = reinterpret_cast<std::int32_t*>(name + 512);
+  attributes[1] = 3;   // mq_maxmsg
+  attributes[2] = 24;  // mq_msgsize
+  const int parsed = parse_flags(flags);
+  long result = 0;
+  asm volatile("int $0x80"
+               : "=a"(result)
+               : "a"(kI386MqOpen), "b"(name), "c"(static_cast<long>(parsed)), "d"(0600L),
+                 "S"((parsed & O_CREAT) != 0 ? attributes : nullptr)
+               : "memory", "r8", "r9", "r10", "r11");
+  const int returned = static_cast<int>(result);
+  std::printf("result=%s op=mq_open32\n", errno_name(returned < 0 ? -returned : 0));
+  if (returned >= 0) ::close(returned);
+  return 0;
+}
+#endif
+
 // Prints the effective capability set as the kernel reports it.
 int attack_capabilities() {
   auto status = ipcrt::platform::read_own_proc_status();
@@ -195,7 +331,9 @@ int usage() {
                "usage: hostile_service open NAME FLAGS | unlink NAME |\n"
                "       toctou GRANTED SECRET SECRET_MAXMSG ROUNDS |\n"
                "       flood GRANTED UNGRANTED THREADS CALLS | die-pending NAME | idle |\n"
-               "       capabilities | open-file PATH|parent-mem\n"
+               "       capabilities | open-file PATH|parent-mem | steps STEP... |\n"
+               "       stall NAME SPINNERS MS | latency NAME CALLS DELAY_MS GAP_MS |\n"
+               "       open32 NAME FLAGS (x86_64)\n"
                "NAME is passed to the syscall as given (no leading '/').\n");
   return 2;
 }
@@ -217,5 +355,16 @@ int main(int argc, char** argv) {
   if (args.size() == 1 && args[0] == "idle") return 0;  // stands in for a slot's owner
   if (args.size() == 1 && args[0] == "capabilities") return attack_capabilities();
   if (args.size() == 2 && args[0] == "open-file") return attack_open_file(args[1]);
+  if (args.size() >= 2 && args[0] == "steps") return attack_steps({args.begin() + 1, args.end()});
+  if (args.size() == 4 && args[0] == "stall") {
+    return attack_stall(args[1], std::atoi(args[2].c_str()), std::atoi(args[3].c_str()));
+  }
+  if (args.size() == 5 && args[0] == "latency") {
+    return attack_latency(args[1], std::atoi(args[2].c_str()), std::atoi(args[3].c_str()),
+                          std::atoi(args[4].c_str()));
+  }
+#if defined(__x86_64__)
+  if (args.size() == 3 && args[0] == "open32") return attack_open32(args[1], args[2]);
+#endif
   return usage();
 }

@@ -79,7 +79,8 @@ std::string json_array(const std::vector<std::string>& items) {
   return text + "]";
 }
 
-// The demo's shape: `collector` owns a queue and a shm object, `sensor` plugs into both.
+// The demo's shape: `collector` owns a queue and a shm object, `sensor` plugs into both. The
+// queue's mode lets the slot's group write: mediation opens it with the sensor's credentials.
 std::string demo_manifest(const Names& names, const std::vector<std::string>& provider,
                           const std::vector<std::string>& consumer,
                           const std::string& provider_extra = "",
@@ -90,7 +91,7 @@ std::string demo_manifest(const Names& names, const std::vector<std::string>& pr
          json_array(provider) + provider_extra +
          ",\n"
          "    \"slots\": {\"telemetry\": {\"interface\": \"posix-mq\", \"path\": \"" +
-         names.queue + "\", \"max-messages\": 8, \"message-size\": 128, \"mode\": \"0640\"" +
+         names.queue + "\", \"max-messages\": 8, \"message-size\": 128, \"mode\": \"0660\"" +
          queue_extra +
          "},\n"
          "      \"frames\": {\"interface\": \"shared-memory\", \"write\": [\"" +
@@ -182,7 +183,7 @@ TEST(BootRun, QueueHasTheManifestsAttributes) {
   ::mq_close(queue);
   LONGS_EQUAL(8, attributes.mq_maxmsg);
   LONGS_EQUAL(128, attributes.mq_msgsize);
-  LONGS_EQUAL(0640, info.st_mode & 07777);
+  LONGS_EQUAL(0660, info.st_mode & 07777);
 }
 
 // Read-only is enforced twice: by the object's mode (the viewer is in the slot's group,
@@ -348,7 +349,7 @@ TEST(BootRun, QueueLeftByAnotherUserFailsTheBootUntouched) {
              result.err.c_str());
   CHECK_TEXT(contains(result.err, "slot collector:telemetry needs owner uid "), result.err.c_str());
   CHECK_TEXT(contains(result.err, "(service collector), gid "), result.err.c_str());
-  CHECK_TEXT(contains(result.err, "mode 0640: another user owns it"), result.err.c_str());
+  CHECK_TEXT(contains(result.err, "mode 0660: another user owns it"), result.err.c_str());
   CHECK_TEXT(contains(result.err, "remove it (rm /dev/mqueue" + names.queue + ")"),
              result.err.c_str());
   CHECK_FALSE_TEXT(contains(result.err, "msg=started"), result.err.c_str());
@@ -388,7 +389,7 @@ TEST(BootRun, AdoptedQueueGetsTheSlotsOwnerGroupAndModeBack) {
   CHECK_TEXT(kept->owner >= 61184 && kept->owner <= 65519, "the collector's dynamic uid");
   CHECK_TEXT(kept->group >= 61184 && kept->group <= 65519, "the slot's dynamic gid");
   CHECK(kept->owner != kept->group);
-  LONGS_EQUAL(0640, kept->mode);
+  LONGS_EQUAL(0660, kept->mode);
   LONGS_EQUAL(1, kept->messages);
 }
 

@@ -1,7 +1,9 @@
-// Mediation on the real kernel: a confined child's mq_open/mq_unlink go to handle_notification,
-// which opens, creates or refuses, and logs each denial with what would allow it.
+// Mediation on the real kernel: a confined child's mq_open/mq_unlink go to a ServiceMediator,
+// which opens, creates or refuses with the caller's credentials, logs each denial with what
+// would allow it, and keeps the pattern budget.
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -10,10 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/text.hpp"
 #include "config/manifest.hpp"
+#include "platform/mqueue.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "tests/support/confined_child.hpp"
 #include "tests/support/process.hpp"
@@ -23,14 +30,18 @@ using namespace ipcrt::config;
 
 namespace {
 
+constexpr uid_t kCallerUid = 24101;  // the child's user: not root, not the supervisor
+constexpr gid_t kCallerGid = 24102;
+
 std::string g_prefix;  // "/ipcrt-test-<pid>-<n>": read by the child's body
 
 // Plays the supervisor until the child exits; returns the child's exit code.
-int supervise(ipcrt::test::ConfinedChild& child, const MediatedService& service, DenialLog& log) {
+int supervise(ipcrt::test::ConfinedChild& child, ServiceMediator& mediator) {
+  ActingThread thread;  // restores this thread's credentials when supervising ends
   for (;;) {
     pollfd ready{child.listener.get(), POLLIN, 0};
     if (::poll(&ready, 1, 50) == 1 && (ready.revents & POLLIN) != 0) {
-      handle_notification(child.listener.get(), service, log);
+      mediator.handle(child.listener.get(), thread);
       continue;
     }
     int status = 0;
@@ -68,7 +79,36 @@ class CapturedStderr {
   int file_;
 };
 
+// A queue made by the test (root), then given to `uid` with `mode`.
+void make_queue(const std::string& path, uid_t uid, gid_t gid, mode_t mode) {
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 4;
+  attributes.mq_msgsize = 32;
+  mqd_t queue = ::mq_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
+  CHECK_TRUE_TEXT(queue >= 0, path.c_str());
+  CHECK_EQUAL(0, ::fchown(queue, uid, gid));
+  CHECK_EQUAL(0, ::fchmod(queue, mode));
+  ::mq_close(queue);
+}
+
+bool queue_exists(const std::string& path) {
+  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
+  if (queue >= 0) ::mq_close(queue);
+  return queue >= 0;
+}
+
+// The child becomes an ordinary user: what a confined service with a `user` is.
+int become_caller() {
+  const gid_t groups[] = {kCallerGid};
+  if (::setgroups(1, groups) != 0 || ::setresgid(kCallerGid, kCallerGid, kCallerGid) != 0 ||
+      ::setresuid(kCallerUid, kCallerUid, kCallerUid) != 0) {
+    return 1;
+  }
+  return 0;
+}
+
 int child_body() {
+  if (become_caller() != 0) return 9;
   const std::string readable = g_prefix + "-ro";
   const std::string created = g_prefix + "-p-new";
   if (::mq_open(readable.c_str(), O_RDONLY) < 0) return 10;
@@ -81,42 +121,60 @@ int child_body() {
   mqd_t fresh = ::mq_open(created.c_str(), O_WRONLY | O_CREAT, 0666, &attributes);
   if (fresh < 0) return 13;
   if (::mq_send(fresh, "made", 4, 0) != 0) return 14;
-  attributes.mq_maxmsg = 100000;  // above msg_max: refused although the supervisor is root
+  // Above msg_max: refused by the kernel, which judges the supervisor's call as the caller's.
+  attributes.mq_maxmsg = 100000;
   if (::mq_open((g_prefix + "-p-big").c_str(), O_WRONLY | O_CREAT, 0600, &attributes) >= 0 ||
       errno != EINVAL) {
     return 15;
   }
   if (::mq_unlink(readable.c_str()) == 0 || errno != EACCES) return 16;
   if (::syscall(SYS_getppid) >= 0 || errno != EPERM) return 17;
+  // A queue of another user, private to it: the pattern grants the name, the kernel refuses
+  // the caller, and so the supervisor acting for it.
+  const std::string foreign = g_prefix + "-p-foreign";
+  if (::mq_open(foreign.c_str(), O_WRONLY) >= 0 || errno != EACCES) return 18;
+  if (::mq_open(foreign.c_str(), O_WRONLY | O_CREAT, 0600, nullptr) >= 0 || errno != EACCES) {
+    return 19;
+  }
+  // Only a queue's owner may unlink it (the kernel answers the caller itself EACCES).
+  if (::mq_unlink(foreign.c_str()) == 0 || errno != EACCES) return 20;
+  // The caller's own private queue: open and unlink work.
+  const std::string mine = g_prefix + "-p-mine";
+  mqd_t own = ::mq_open(mine.c_str(), O_WRONLY);
+  if (own < 0) return 21;
+  ::mq_close(own);
+  if (::mq_unlink(mine.c_str()) != 0) return 22;
   return 0;
+}
+
+MediatedService uploader() {
+  MediatedService service;
+  service.name = "uploader";
+  service.grants = {
+      {g_prefix + "-ro", kPermRead, "hub:telemetry", false},
+      {g_prefix + "-p-*", kPermWrite | kPermCreate | kPermDelete, "hub:cameras", false}};
+  service.queues = {{g_prefix + "-ro", "hub:telemetry", 4, 32, 0644, {0, 0, {0}}},
+                    {g_prefix + "-p-*", "hub:cameras", 0, 0, 0640, {0, 0, {0}}}};
+  service.uid = kCallerUid;
+  service.need_for_syscall = [](const std::string& syscall) { return "@test for " + syscall; };
+  return service;
 }
 
 }  // namespace
 
 TEST_GROUP(MediationKernel){};
 
-TEST(MediationKernel, OpensCreatesRefusesAndLogs) {
+TEST(MediationKernel, OpensCreatesRefusesAndLogsAsTheCaller) {
   g_prefix = "/" + ipcrt::test::unique_name();
   const std::string readable = g_prefix + "-ro";
   const std::string created = g_prefix + "-p-new";
-  mq_attr attributes{};
-  attributes.mq_maxmsg = 4;
-  attributes.mq_msgsize = 32;
-  mqd_t existing = ::mq_open(readable.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes);
-  CHECK_TRUE(existing >= 0);
-  ::mq_close(existing);
+  const std::string foreign = g_prefix + "-p-foreign";
+  const std::string mine = g_prefix + "-p-mine";
+  make_queue(readable, 0, 0, 0644);
+  make_queue(foreign, 0, 0, 0600);
+  make_queue(mine, kCallerUid, kCallerGid, 0600);
 
-  MediatedService service;
-  service.name = "uploader";
-  service.grants = {{readable, kPermRead, "hub:telemetry", false},
-                    {g_prefix + "-p-*", kPermWrite | kPermCreate, "hub:cameras", false}};
-  service.uid = 1234;
-  service.gid = 4321;
-  service.msg_max = 10;
-  service.msgsize_max = 8192;
-  service.need_for_syscall = [](const std::string& syscall) { return "@test for " + syscall; };
-  DenialLog log(service.name);
-
+  ServiceMediator mediator(uploader());
   static const int trapped[] = {SYS_mq_open, SYS_mq_unlink, SYS_getppid};
   static const sock_fprog program = ipcrt::test::notify_program(trapped, 3);
   int exit_code = -1;
@@ -124,7 +182,7 @@ TEST(MediationKernel, OpensCreatesRefusesAndLogs) {
   {
     CapturedStderr capture;
     auto child = ipcrt::test::start_confined_child(program, child_body);
-    exit_code = supervise(child, service, log);
+    exit_code = supervise(child, mediator);
     logged = capture.text();
   }
   mqd_t check = ::mq_open(created.c_str(), O_RDONLY);
@@ -133,17 +191,24 @@ TEST(MediationKernel, OpensCreatesRefusesAndLogs) {
   char message[32] = {};
   const ssize_t received = check >= 0 ? ::mq_receive(check, message, sizeof message, nullptr) : -1;
   if (check >= 0) ::mq_close(check);
-  ::mq_unlink(readable.c_str());
-  ::mq_unlink(created.c_str());
-  ::mq_unlink((g_prefix + "-p-big").c_str());
+  const bool foreign_survived = queue_exists(foreign);
+  const bool mine_survived = queue_exists(mine);
+  const auto usage = mediator.pattern_usage();
+  for (const auto& path : {readable, created, foreign, mine, g_prefix + "-p-big"}) {
+    ::mq_unlink(path.c_str());
+  }
 
   LONGS_EQUAL(0, exit_code);
   LONGS_EQUAL(0, stat_rc);
-  LONGS_EQUAL(1234, info.st_uid);
-  LONGS_EQUAL(4321, info.st_gid);
-  LONGS_EQUAL(0644, info.st_mode & 0777);  // 0666 under the child's umask 022
+  LONGS_EQUAL(kCallerUid, info.st_uid);  // created as the caller
+  LONGS_EQUAL(kCallerGid, info.st_gid);
+  LONGS_EQUAL(0640, info.st_mode & 0777);  // 0666 under umask 022, clamped to the slot's 0640
   LONGS_EQUAL(4, received);
   STRCMP_EQUAL("made", message);
+  CHECK_TRUE(foreign_survived);
+  CHECK_FALSE(mine_survived);
+  LONGS_EQUAL(1, usage.first);  // -p-new; -p-mine was not created through mediation
+  LONGS_EQUAL(ipcrt::platform::queue_charge_bytes(4, 32), usage.second);
   STRCMP_CONTAINS("level=warn msg=denied service=uploader pid=", logged.c_str());
   STRCMP_CONTAINS(("syscall=mq_open arg=" + readable + " need=\"write on hub:telemetry\"").c_str(),
                   logged.c_str());
@@ -156,4 +221,119 @@ TEST(MediationKernel, OpensCreatesRefusesAndLogs) {
       ("syscall=mq_unlink arg=" + readable + " need=\"delete on hub:telemetry\"").c_str(),
       logged.c_str());
   STRCMP_CONTAINS("syscall=getppid need=\"@test for getppid\"", logged.c_str());
+}
+
+namespace {
+
+int budget_body() {
+  if (become_caller() != 0) return 9;
+  mq_attr small{};
+  small.mq_maxmsg = 2;
+  small.mq_msgsize = 16;
+  mq_attr large{};
+  large.mq_maxmsg = 4;
+  large.mq_msgsize = 64;
+  auto create = [](const char* suffix, mq_attr* attributes) {
+    mqd_t queue =
+        ::mq_open((g_prefix + "-p-" + suffix).c_str(), O_WRONLY | O_CREAT, 0600, attributes);
+    if (queue < 0) return errno;
+    ::mq_close(queue);
+    return 0;
+  };
+  if (create("a", &small) != 0) return 10;
+  if (create("b", &small) != 0) return 11;
+  if (create("c", &small) != ENOSPC) return 12;  // the third queue: beyond 2
+  if (create("a", &small) != 0) return 13;       // opening an existing one still works
+  if (::mq_unlink((g_prefix + "-p-a").c_str()) != 0) return 14;
+  if (create("c", &large) != EMFILE) return 15;  // one queue is back, but too few bytes
+  if (create("c", &small) != 0) return 16;
+  return 0;
+}
+
+}  // namespace
+
+TEST(MediationKernel, PatternBudgetCountsQueuesAndBytesWhileTheyExist) {
+  g_prefix = "/" + ipcrt::test::unique_name();
+  MediatedService service = uploader();
+  const std::uint64_t small = ipcrt::platform::queue_charge_bytes(2, 16);
+  service.pattern_limits = {2, 2 * small + 8};
+  ServiceMediator mediator(std::move(service));
+  static const int trapped[] = {SYS_mq_open, SYS_mq_unlink};
+  static const sock_fprog program = ipcrt::test::notify_program(trapped, 2);
+  int exit_code = -1;
+  std::string logged;
+  {
+    CapturedStderr capture;
+    auto child = ipcrt::test::start_confined_child(program, budget_body);
+    exit_code = supervise(child, mediator);
+    logged = capture.text();
+  }
+  const auto usage = mediator.pattern_usage();
+  for (const char* suffix : {"a", "b", "c"}) ::mq_unlink((g_prefix + "-p-" + suffix).c_str());
+
+  LONGS_EQUAL(0, exit_code);
+  LONGS_EQUAL(2, usage.first);
+  LONGS_EQUAL(2 * small, usage.second);
+  STRCMP_CONTAINS(("syscall=mq_open arg=" + g_prefix + "-p-c need=\"resources.queues: 3\"").c_str(),
+                  logged.c_str());
+  const std::string bytes = ipcrt::cat(
+      "need=\"resources.queue-bytes: ", small + ipcrt::platform::queue_charge_bytes(4, 64), "\"");
+  STRCMP_CONTAINS(bytes.c_str(), logged.c_str());
+}
+
+TEST(MediationKernel, PatternQueuesThatExistAtBootCountAgainstTheirOwner) {
+  g_prefix = "/" + ipcrt::test::unique_name();
+  ServiceMediator mediator(uploader());
+  mediator.count_existing({{g_prefix + "-p-old", 4, 32, kCallerUid, kCallerGid, 0600},
+                           {g_prefix + "-p-theirs", 4, 32, 0, 0, 0600},
+                           {g_prefix + "-ro", 4, 32, kCallerUid, kCallerGid, 0600}});
+  const auto usage = mediator.pattern_usage();
+  LONGS_EQUAL(1, usage.first);
+  LONGS_EQUAL(ipcrt::platform::queue_charge_bytes(4, 32), usage.second);
+}
+
+TEST(MediationKernel, ActingChangesTheCallingThreadOnly) {
+  const std::string path = "/" + ipcrt::test::unique_name();
+  make_queue(path, 0, 0, 0600);
+  int acting_open = 0;
+  int restored_open = 0;
+  bool switched = false;
+  bool restored = false;
+  int main_open_while_acting = 0;
+  std::mutex lock;
+  std::condition_variable changed;
+  int stage = 0;  // 1: the thread acts as the caller; 2: main has tried; 3: done
+  std::thread worker([&] {
+    ActingThread thread;
+    switched = thread.act_as({kCallerUid, kCallerGid, {kCallerGid}, 0}).has_value();
+    mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
+    acting_open = queue >= 0 ? 0 : errno;
+    if (queue >= 0) ::mq_close(queue);
+    {
+      std::unique_lock guard(lock);
+      stage = 1;
+      changed.notify_all();
+      changed.wait(guard, [&] { return stage == 2; });
+    }
+    restored = thread.restore().has_value();
+    queue = ::mq_open(path.c_str(), O_RDONLY);
+    restored_open = queue >= 0 ? 0 : errno;
+    if (queue >= 0) ::mq_close(queue);
+  });
+  {
+    std::unique_lock guard(lock);
+    changed.wait(guard, [&] { return stage == 1; });
+    mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);  // this thread is still root
+    main_open_while_acting = queue >= 0 ? 0 : errno;
+    if (queue >= 0) ::mq_close(queue);
+    stage = 2;
+    changed.notify_all();
+  }
+  worker.join();
+  ::mq_unlink(path.c_str());
+  CHECK_TRUE(switched);
+  LONGS_EQUAL(EACCES, acting_open);  // uid 24101 without CAP_DAC_OVERRIDE: a private queue
+  LONGS_EQUAL(0, main_open_while_acting);
+  CHECK_TRUE(restored);
+  LONGS_EQUAL(0, restored_open);
 }

@@ -1,14 +1,17 @@
-// Mediation decisions as a table: names, patterns, flags and the permission each needs; and
-// the rate limit of denial lines.
-#include "runtime/mediation/notification.hpp"
-
+// Mediation decisions as a table: names, patterns, flags and the permission each needs; the
+// rate limits; the pattern budget; the caller's credentials as /proc shows them.
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "config/manifest.hpp"
+#include "runtime/mediation/budget.hpp"
+#include "runtime/mediation/credentials.hpp"
+#include "runtime/mediation/notification.hpp"
+#include "runtime/mediation/token_bucket.hpp"
 
 using namespace ipcrt::runtime;
 using namespace ipcrt::config;
@@ -110,4 +113,66 @@ TEST(Mediation, DenialLinesAreRateLimitedAndTheRestCounted) {
   LONGS_EQUAL(1, log.suppressed());
   log.flush();
   LONGS_EQUAL(0, log.suppressed());
+}
+
+TEST(Mediation, CallerCredentialsAreTheFsIdsGroupsCapabilitiesAndUmask) {
+  const char* status =
+      "Name:\tcam\nUmask:\t0027\nState:\tS (sleeping)\nUid:\t1000\t1001\t1002\t1003\n"
+      "Gid:\t2000\t2001\t2002\t2003\nFDSize:\t64\nGroups:\t2003 4000 \nCapInh:\t0000000000000000\n"
+      "CapEff:\t0000000000003000\n";
+  auto parsed = parse_proc_status(status);
+  CHECK_TRUE(parsed.has_value());
+  LONGS_EQUAL(1003, parsed->credentials.uid);  // the fs uid decides file access
+  LONGS_EQUAL(2003, parsed->credentials.gid);
+  CHECK_TRUE((parsed->credentials.groups == std::vector<gid_t>{2003, 4000}));
+  CHECK_EQUAL(0x3000U, parsed->credentials.capabilities);
+  LONGS_EQUAL(0027, parsed->umask);
+  // No groups at all is an empty list, not an error.
+  auto none = parse_proc_status(
+      "Umask:\t0022\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\t\n"
+      "CapEff:\t0000000000000000\n");
+  CHECK_TRUE(none.has_value());
+  CHECK_TRUE(none->credentials.groups.empty());
+  // Anything missing or malformed: no credentials to act with.
+  CHECK_FALSE(parse_proc_status("Uid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n").has_value());
+  CHECK_FALSE(parse_proc_status("Umask:\t0022\nUid:\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\t\n"
+                                "CapEff:\t0\n")
+                  .has_value());
+  CHECK_FALSE(parse_proc_status("Umask:\t0022\nUid:\t1\t1\t1\tx\nGid:\t1\t1\t1\t1\nGroups:\t\n"
+                                "CapEff:\t0\n")
+                  .has_value());
+}
+
+TEST(Mediation, PatternBudgetCountsQueuesAndBytes) {
+  PatternBudget budget({2, 100});
+  CHECK_TRUE(budget.check(60) == PatternBudget::Over::Nothing);
+  budget.add("/a", 60, 11);
+  CHECK_TRUE(budget.check(50) == PatternBudget::Over::Bytes);
+  CHECK_TRUE(budget.check(40) == PatternBudget::Over::Nothing);
+  budget.add("/b", 40, 12);
+  CHECK_TRUE(budget.check(0) == PatternBudget::Over::Queues);
+  budget.add("/b", 10, 13);  // the same path again replaces its share
+  LONGS_EQUAL(2, budget.queues());
+  LONGS_EQUAL(70, budget.bytes());
+  CHECK_TRUE(budget.remove("/a"));
+  CHECK_FALSE(budget.remove("/a"));
+  LONGS_EQUAL(10, budget.bytes());
+  budget.add("/c", 20, 0);
+  budget.forget_missing([](const std::string& path, ino_t) { return path != "/b"; });
+  LONGS_EQUAL(1, budget.queues());
+  LONGS_EQUAL(20, budget.bytes());
+}
+
+TEST(Mediation, TokenBucketAllowsABurstThenTheRate) {
+  auto start = TokenBucket::Clock::now();
+  TokenBucket bucket(3, 10, start);  // 3 at once, then 10 a second
+  for (int i = 0; i < 3; ++i) CHECK_TRUE(bucket.take(start));
+  CHECK_FALSE(bucket.take(start));
+  const auto wait = bucket.wait(start);
+  CHECK_TRUE(wait > std::chrono::milliseconds(99) && wait <= std::chrono::milliseconds(101));
+  CHECK_FALSE(bucket.take(start + std::chrono::milliseconds(50)));
+  CHECK_TRUE(bucket.take(start + std::chrono::milliseconds(100)));
+  // Rate 0: unlimited.
+  TokenBucket unlimited(0, 0, start);
+  for (int i = 0; i < 1000; ++i) CHECK_TRUE(unlimited.take(start));
 }
