@@ -2,6 +2,7 @@
 // in a real supervisor loop on a thread of its own, serving a real service (/bin/sleep) and a
 // socket in a temporary directory; clients connect as other users from forked children.
 #include <CppUTest/TestHarness.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
@@ -190,6 +191,12 @@ TEST(ControlServerBounds, AClientThatDoesNotReadIsDroppedWhileOthersAreServed) {
   CHECK(send_bytes(hoarder, calls));
   const int other = connect_control(server.socket());
   CHECK(answers(other));
+  // The server drops the hoarder once its replies pile up past the bound: wait for that hang-up
+  // (which shows with replies still unread) before reading, or our reading would be what lets
+  // the server go on.
+  pollfd hung_up{hoarder, POLLRDHUP, 0};
+  CHECK_EQUAL(1, ::poll(&hung_up, 1, 20000));
+  CHECK((hung_up.revents & (POLLRDHUP | POLLHUP)) != 0);
   // Now read: some replies came, then the end, long before all 600.
   std::size_t received = 0;
   char buffer[65536];
