@@ -201,8 +201,9 @@ TEST(Sandbox, ServicesStartAtOomScoreZeroWhileTheRuntimeIsProtected) {
 
 TEST(Sandbox, AServicesProcessesDieWithTheRuntimeEvenWhenItIsSigkilled) {
   TempDir dir;
+  const std::string name = unique_name("sg");
   Background background(
-      dir, dir.write_file("m.json", manifest_of(unique_name("sg"),
+      dir, dir.write_file("m.json", manifest_of(name,
                                                 {{"leaver", {IPCRT_BOOT_PROBE, "stragglers",
                                                              "ignore-term"}, ""}})));
   CHECK_TEXT(background.wait_for("session 1"), background.err().c_str());
@@ -213,6 +214,8 @@ TEST(Sandbox, AServicesProcessesDieWithTheRuntimeEvenWhenItIsSigkilled) {
   background.signal(SIGKILL);
   LONGS_EQUAL(128 + SIGKILL, background.wait());
   CHECK_TRUE_TEXT(session_gone_soon(init), "a process of the service outlived the runtime");
+  // What a SIGKILLed runtime could not remove.
+  ::rmdir(("/dev/shm/ipcrt." + name + ".leaver").c_str());
 }
 
 TEST(Sandbox, ASecondRunOfTheSameManifestExitsThreeNamingTheFirstAndTouchesNothing) {

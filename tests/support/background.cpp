@@ -38,10 +38,7 @@ Background::Background(const TempDir& dir, const std::string& manifest)
 }
 
 Background::~Background() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  stop_runtime(pid_);
 }
 
 bool Background::wait_for(const std::string& text) {

@@ -15,7 +15,7 @@ class Background {
   Background(const TempDir& dir, const std::string& manifest);
   Background(const Background&) = delete;
   Background& operator=(const Background&) = delete;
-  ~Background();  // SIGKILL and reap, if still running
+  ~Background();  // stop_runtime(), if still running
 
   // Polls stderr until it contains `text`; false if ipcrt exited first or 20 s passed (a
   // safety net against hanging the suite, not a timing assertion).

@@ -46,9 +46,8 @@ BackgroundRuntime::BackgroundRuntime(const std::string& directory, const std::st
 
 BackgroundRuntime::~BackgroundRuntime() {
   if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    // A killed runtime leaves its socket: the next run would remove it, the suite does now.
+    stop_runtime(pid_);
+    // A runtime that had to be killed leaves its socket: the suite removes it.
     ::unlink(socket_.c_str());
   }
 }

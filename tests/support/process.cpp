@@ -1,6 +1,8 @@
 // Real-process helpers for the test suites.
 #include "tests/support/process.hpp"
 
+#include <signal.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -236,6 +238,17 @@ std::string TempDir::shared_file(const std::string& name) const {
     throw std::runtime_error("chmod " + full + " failed");
   }
   return full;
+}
+
+void stop_runtime(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 500; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    ::usleep(10000);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
 }
 
 }  // namespace ipcrt::test

@@ -2,6 +2,8 @@
 // what they print, plus unique names and temporary directories that clean up after themselves.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -30,6 +32,10 @@ ProcessResult run_ipcrt(const std::vector<std::string>& arguments);
 // of each logfmt line with a `stream=` field, unescaped, each followed by a newline. Only
 // lines of `service` when it is given.
 std::string service_output(const std::string& log, const std::string& service = {});
+
+// Ends a runtime a test started and still runs: SIGTERM, so that it removes what it made (its
+// private directories, remove-on-stop queues, socket), then SIGKILL after 5 s; reaps it.
+void stop_runtime(pid_t pid);
 
 // One field of a logfmt line, unquoted and unescaped; "" when absent.
 std::string logfmt_field(const std::string& line, const std::string& key);
