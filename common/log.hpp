@@ -211,16 +211,22 @@ inline LogWriter set_log_writer(LogWriter writer) {
   return log_detail::writer.exchange(writer != nullptr ? writer : &write_to_stderr);
 }
 
-// Writes `body` (a logfmt line without `ts=`) with the current time in front.
-inline void write_log_line(std::string_view body) {
-  const auto now = std::chrono::system_clock::now();
+// `body` (a logfmt line without `ts=`) with `now` in front as its `ts=` field.
+[[nodiscard]] inline std::string timestamped_line(std::string_view body,
+                                                  std::chrono::system_clock::time_point now) {
   std::string line;
   line.reserve(body.size() + 29);
   line += "ts=";
   append_log_time(line, now);
   line += ' ';
   line += body;
-  log_detail::writer.load()(now, line);
+  return line;
+}
+
+// Writes `body` (a logfmt line without `ts=`) with the current time in front.
+inline void write_log_line(std::string_view body) {
+  const auto now = std::chrono::system_clock::now();
+  log_detail::writer.load()(now, timestamped_line(body, now));
 }
 
 class LogLine : public Logfmt {

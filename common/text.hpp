@@ -102,4 +102,19 @@ template <class Range>
   return closest;
 }
 
+// RFC 6901: `~` becomes `~0` and `/` becomes `~1`. Returns "/" + the escaped key.
+[[nodiscard]] inline std::string pointer_segment(std::string_view key) {
+  std::string segment = "/";
+  for (char c : key) {
+    if (c == '~') {
+      segment += "~0";
+    } else if (c == '/') {
+      segment += "~1";
+    } else {
+      segment += c;
+    }
+  }
+  return segment;
+}
+
 }  // namespace ipcrt

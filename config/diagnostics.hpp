@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.hpp"
+
 namespace ipcrt::config {
 
 enum class Severity { Error, Warning };
@@ -79,19 +81,6 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
 };
 
-// RFC 6901: `~` becomes `~0` and `/` becomes `~1`. Returns "/" + the escaped key.
-[[nodiscard]] inline std::string pointer_segment(std::string_view key) {
-  std::string segment = "/";
-  for (char c : key) {
-    if (c == '~') {
-      segment += "~0";
-    } else if (c == '/') {
-      segment += "~1";
-    } else {
-      segment += c;
-    }
-  }
-  return segment;
-}
+using ipcrt::pointer_segment;  // common/text.hpp
 
 }  // namespace ipcrt::config

@@ -25,6 +25,7 @@
 #include "common/text.hpp"
 #include "platform/capabilities.hpp"
 #include "platform/descriptors.hpp"
+#include "platform/id_syscalls.hpp"
 #include "platform/mount.hpp"
 #include "platform/namespace.hpp"
 #include "platform/pidfd.hpp"
@@ -92,16 +93,9 @@ void check(const ChildPlan& plan, LaunchPhase phase, int status, std::uint32_t i
   if (status < 0) report_failure(plan, phase, -status, item);
 }
 
-// 32-bit ABIs (arm, i386) kept 16-bit ids under the plain names; the *32 calls take full ids.
-#ifdef SYS_setresuid32
-constexpr long kSetgroups = SYS_setgroups32;
-constexpr long kSetresgid = SYS_setresgid32;
-constexpr long kSetresuid = SYS_setresuid32;
-#else
-constexpr long kSetgroups = SYS_setgroups;
-constexpr long kSetresgid = SYS_setresgid;
-constexpr long kSetresuid = SYS_setresuid;
-#endif
+using platform::kSysSetgroups;
+using platform::kSysSetresgid;
+using platform::kSysSetresuid;
 
 // A raw syscall's result (negative with errno set on failure) as 0 or -errno.
 int syscall_status(long result) noexcept {
@@ -309,11 +303,11 @@ void become_init_of(const ChildPlan& plan) noexcept {
     // syscalls change this single-threaded process only.
     const auto& identity = spec.identity;
     check(plan, LaunchPhase::Setgroups,
-          syscall_status(::syscall(kSetgroups, identity.groups.size(), identity.groups.data())));
+          syscall_status(::syscall(kSysSetgroups, identity.groups.size(), identity.groups.data())));
     check(plan, LaunchPhase::Setgid,
-          syscall_status(::syscall(kSetresgid, identity.gid, identity.gid, identity.gid)));
+          syscall_status(::syscall(kSysSetresgid, identity.gid, identity.gid, identity.gid)));
     check(plan, LaunchPhase::Setuid,
-          syscall_status(::syscall(kSetresuid, identity.uid, identity.uid, identity.uid)));
+          syscall_status(::syscall(kSysSetresuid, identity.uid, identity.uid, identity.uid)));
   }
   // Set after the uid change, which clears it; a runtime that died before this line is
   // caught by the getppid() check.

@@ -187,17 +187,7 @@ class Parser {
 };
 
 std::string pointer_of(const std::string& parent, std::string_view key) {
-  std::string segment = parent + "/";
-  for (char c : key) {
-    if (c == '~') {
-      segment += "~0";
-    } else if (c == '/') {
-      segment += "~1";
-    } else {
-      segment += c;
-    }
-  }
-  return segment;
+  return parent + pointer_segment(key);
 }
 
 std::optional<Mismatch> check(const Interface& interface, const Type& type, const Json& value,

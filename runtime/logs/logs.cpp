@@ -487,12 +487,7 @@ void Logs::runtime_line(std::chrono::system_clock::time_point time, std::string_
 
 void Logs::denial(const std::string& service, std::string_view body) {
   const auto now = std::chrono::system_clock::now();
-  std::string line;
-  line.reserve(body.size() + 29);
-  line += "ts=";
-  append_log_time(line, now);
-  line += ' ';
-  line += body;
+  const std::string line = timestamped_line(body, now);
   flush_output();
   RuntimeLog::instance().write(line + '\n', 1);
   store(service, LogSource::Runtime, now, std::move(line));

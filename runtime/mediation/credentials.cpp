@@ -8,23 +8,16 @@
 #include <climits>
 
 #include "common/text.hpp"
+#include "platform/id_syscalls.hpp"
 #include "platform/proc_status.hpp"
 
 namespace ipcrt::runtime {
 namespace {
 
-// 32-bit ABIs (arm, i386) kept 16-bit ids under the plain names; the *32 calls take full ids.
-#ifdef SYS_setfsuid32
-constexpr long kSetfsuid = SYS_setfsuid32;
-constexpr long kSetfsgid = SYS_setfsgid32;
-constexpr long kSetgroups = SYS_setgroups32;
-constexpr long kGetgroups = SYS_getgroups32;
-#else
-constexpr long kSetfsuid = SYS_setfsuid;
-constexpr long kSetfsgid = SYS_setfsgid;
-constexpr long kSetgroups = SYS_setgroups;
-constexpr long kGetgroups = SYS_getgroups;
-#endif
+using platform::kSysGetgroups;
+using platform::kSysSetfsgid;
+using platform::kSysSetfsuid;
+using platform::kSysSetgroups;
 
 constexpr std::uint64_t kKeptWhileActing = std::uint64_t{1} << CAP_SYS_PTRACE;
 
@@ -64,10 +57,10 @@ Status read_capabilities(std::uint64_t& effective, std::uint64_t& permitted,
 }
 
 Result<std::vector<gid_t>> thread_groups() {
-  long count = ::syscall(kGetgroups, 0, nullptr);
+  long count = ::syscall(kSysGetgroups, 0, nullptr);
   if (count < 0) return fail_errno("getgroups");
   std::vector<gid_t> groups(static_cast<std::size_t>(count));
-  count = ::syscall(kGetgroups, count, groups.data());
+  count = ::syscall(kSysGetgroups, count, groups.data());
   if (count < 0) return fail_errno("getgroups");
   groups.resize(static_cast<std::size_t>(count));
   return groups;
@@ -119,8 +112,8 @@ ActingThread::ActingThread() {
   captured_ = read_capabilities(effective, permitted_, inheritable_);
   effective_now_ = effective;
   own_.capabilities = effective;
-  own_.uid = static_cast<uid_t>(::syscall(kSetfsuid, -1));
-  own_.gid = static_cast<gid_t>(::syscall(kSetfsgid, -1));
+  own_.uid = static_cast<uid_t>(::syscall(kSysSetfsuid, -1));
+  own_.gid = static_cast<gid_t>(::syscall(kSysSetfsgid, -1));
   auto groups = thread_groups();
   if (!groups) {
     if (captured_) captured_ = std::unexpected(groups.error());
@@ -164,14 +157,14 @@ Status ActingThread::act_as(const Credentials& who) {
   };
   acting_ = now;  // what the thread is now, for restore() should a step fail
   if (now.groups != who.groups) {
-    if (::syscall(kSetgroups, who.groups.size(), who.groups.data()) != 0) {
+    if (::syscall(kSysSetgroups, who.groups.size(), who.groups.data()) != 0) {
       return failed("setgroups for a mediated call", errno,
                     "acting with a caller's groups needs CAP_SETGID");
     }
     acting_->groups = who.groups;
   }
   if (now.gid != who.gid) {
-    if (!set_fs_id(kSetfsgid, who.gid)) {
+    if (!set_fs_id(kSysSetfsgid, who.gid)) {
       return failed(cat("setfsgid ", who.gid), EPERM, "acting as a caller needs CAP_SETGID");
     }
     acting_->gid = who.gid;
@@ -179,7 +172,7 @@ Status ActingThread::act_as(const Credentials& who) {
   if (now.uid != who.uid) {
     // Leaving fs uid 0 also drops the filesystem capabilities (CAP_DAC_OVERRIDE, CAP_FOWNER,
     // ...) from the effective set; set_effective below makes the whole set exact anyway.
-    if (!set_fs_id(kSetfsuid, who.uid)) {
+    if (!set_fs_id(kSysSetfsuid, who.uid)) {
       return failed(cat("setfsuid ", who.uid), EPERM, "acting as a caller needs CAP_SETUID");
     }
     acting_->uid = who.uid;
@@ -199,14 +192,14 @@ Status ActingThread::restore() {
     if (result && !step) result = std::move(step);
   };
   note(set_effective(own_.capabilities));
-  if (acting_->uid != own_.uid && !set_fs_id(kSetfsuid, own_.uid)) {
+  if (acting_->uid != own_.uid && !set_fs_id(kSysSetfsuid, own_.uid)) {
     note(fail_errno(cat("setfsuid back to ", own_.uid), EPERM));
   }
-  if (acting_->gid != own_.gid && !set_fs_id(kSetfsgid, own_.gid)) {
+  if (acting_->gid != own_.gid && !set_fs_id(kSysSetfsgid, own_.gid)) {
     note(fail_errno(cat("setfsgid back to ", own_.gid), EPERM));
   }
   if (acting_->groups != own_.groups &&
-      ::syscall(kSetgroups, own_.groups.size(), own_.groups.data()) != 0) {
+      ::syscall(kSysSetgroups, own_.groups.size(), own_.groups.data()) != 0) {
     note(fail_errno("setgroups back"));
   }
   // Returning to fs uid 0 raised the filesystem capabilities again, from the permitted set:
