@@ -7,6 +7,8 @@
 #include <mqueue.h>
 #include <signal.h>
 #include <spawn.h>
+
+#include <cerrno>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -395,6 +397,10 @@ TEST(RuntimeStderr, AStoppedTerminalNeitherStallsTheRuntimeNorChangesItsFlags) {
       "manifest.json", manifest(name, {{"chatty", {probe(), "lines", "2000", "chatty", "100"}}},
                                 ", \"log\": {\"dir\": \"" + logs + "\"}"));
   const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 && (errno == ENOENT || errno == ENODEV)) {
+    UT_PRINT("skipped: no pseudo-terminals here (the ARM test images have no /dev/ptmx)");
+    return;
+  }
   CHECK_TRUE(master >= 0);
   CHECK_EQUAL(0, ::grantpt(master));
   CHECK_EQUAL(0, ::unlockpt(master));

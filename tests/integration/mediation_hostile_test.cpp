@@ -498,8 +498,10 @@ TEST(MediationHostile, PatternBudgetRefusesBeyondQueuesAndBytesAndUnlinkGivesItB
   CHECK(counted.out.find("result=ENOSPC " + ninth) < counted.out.find("result=ok " + ninth));
   STRCMP_CONTAINS("need=\"resources.queues: 9\"", counted.err.c_str());
 
-  // resources.queue-bytes: four queues of 2 × 16 bytes fit in 1000, a fifth does not.
+  // resources.queue-bytes: four queues of 2 × 16 bytes fit in the budget, a fifth does not
+  // (the charge per queue depends on the kernel's word size).
   const std::uint64_t each = ipcrt::platform::queue_charge_bytes(2, 16);
+  const std::uint64_t budget = 4 * each + each / 2;
   std::vector<std::string> byte_steps = {"steps"};
   for (const char* name : {"a", "b", "c", "d", "e"}) {
     byte_steps.push_back("create:" + cam + name + ":2:16");
@@ -508,9 +510,10 @@ TEST(MediationHostile, PatternBudgetRefusesBeyondQueuesAndBytesAndUnlinkGivesItB
   byte_steps.push_back("create:" + cam + "e:2:16");
   auto charged =
       boot_isolated({owner, hostile_member("hostile", byte_steps,
-                                           ", \"resources\": {\"queue-bytes\": 1000}" + plug)});
+                                           ", \"resources\": {\"queue-bytes\": " +
+                                               std::to_string(budget) + "}" + plug)});
   LONGS_EQUAL_TEXT(0, charged.exit_code, charged.err.c_str());
-  CHECK(4 * each <= 1000 && 5 * each > 1000);
+  CHECK(4 * each <= budget && 5 * each > budget);
   STRCMP_CONTAINS(("result=ok op=create name=" + cam + "d\n").c_str(), charged.out.c_str());
   const std::string fifth = "op=create name=" + cam + "e\n";
   STRCMP_CONTAINS(("result=EMFILE " + fifth).c_str(), charged.out.c_str());
