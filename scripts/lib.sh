@@ -3,7 +3,16 @@
 set -euo pipefail
 
 IPCRT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-IPCRT_BUILD=${IPCRT_BUILD:-$IPCRT_ROOT/build}
+# Services have a private /tmp and /var/tmp (SPEC §4.3): programs built there would not exist
+# in their view. A checkout under either builds outside it, in a folder of its own.
+default_build_dir() {
+  case "$IPCRT_ROOT/" in
+    /tmp/* | /var/tmp/*)
+      echo "/var/lib/ipcrt-build/$(printf '%s' "$IPCRT_ROOT" | sha256sum | cut -c1-16)" ;;
+    *) echo "$IPCRT_ROOT/build" ;;
+  esac
+}
+IPCRT_BUILD=${IPCRT_BUILD:-$(default_build_dir)}
 IPCRT_JOBS=${IPCRT_JOBS:-$(nproc)}
 
 HOST_PACKAGES="cmake ninja-build g++ pkg-config libseccomp-dev nlohmann-json3-dev libcpputest-dev
