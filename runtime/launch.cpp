@@ -166,15 +166,13 @@ void build_sandbox(const ChildPlan& plan) noexcept {
 
   // A /proc of its own pid namespace: it sees and can signal only its own processes.
   check(plan, LaunchPhase::Proc, platform::mount_proc("/proc"));
-  for (const char* path : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
-                           "/proc/fs", "/sys"}) {
+  for (const char* path : kReadonlyPaths) {
     check(plan, LaunchPhase::ReadonlyPaths, platform::make_path_readonly(path));
   }
-  for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware",
-                           "/run/ipcrt", "/run/systemd"}) {
+  for (const char* path : kMaskedPaths) {
     check(plan, LaunchPhase::MaskedPaths, platform::mask_path(path, "/dev/null"));
   }
-  for (const char* path : {"/tmp", "/var/tmp"}) {
+  for (const char* path : kPrivateTmpPaths) {
     const int status = platform::mount_tmpfs(path, sandbox.tmp_options.c_str());
     if (status != -ENOENT) check(plan, LaunchPhase::PrivateTmp, status);
   }
@@ -368,18 +366,9 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
                           const LaunchOptions& options) {
   LaunchSpec spec;
   spec.service = service.name;
-  spec.arguments = service.command;
-
-  bool has_path = false;
-  for (const auto& [key, value] : service.environment) has_path = has_path || key == "PATH";
-  if (!has_path) spec.environment.push_back(cat("PATH=", kDefaultPath));
-  for (const auto& [key, value] : service.environment)
-    spec.environment.push_back(key + "=" + value);
-  // The runtime's variables come last: glibc's getenv returns the first match, so drop any
-  // manifest entry of the same name.
-  for (const auto& [key, value] : planned.environment) {
-    std::erase_if(spec.environment,
-                  [&](const std::string& entry) { return entry.starts_with(key + "="); });
+  // Planned without identities (unit tests), the command is the manifest's as it is.
+  spec.arguments = planned.command.empty() ? service.command : planned.command;
+  for (auto& [key, value] : service_environment(service, planned)) {
     spec.environment.push_back(key + "=" + value);
   }
 

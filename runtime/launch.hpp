@@ -41,6 +41,14 @@ struct ResourceLimit {
 // over /dev), its own /dev/shm tmpfs with the granted objects bound in, private /tmp and
 // /var/tmp, the OCI set of read-only and masked paths, /run/ipcrt and /run/systemd masked,
 // and for a service running as uid 0 every host mount read-only.
+// What every sandbox makes read-only, masks (with /dev/null) and gives a private tmpfs, as OCI
+// runtimes do (SPEC §4.3).
+inline constexpr const char* kReadonlyPaths[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+                                                 "/proc/bus", "/proc/fs",           "/sys"};
+inline constexpr const char* kMaskedPaths[] = {"/proc/kcore",   "/proc/keys", "/proc/timer_list",
+                                               "/sys/firmware", "/run/ipcrt", "/run/systemd"};
+inline constexpr const char* kPrivateTmpPaths[] = {"/tmp", "/var/tmp"};
+
 struct Sandbox {
   std::string staging;      // "/dev/shm/ipcrt.<manifest>.<service>": made by the boot
   std::string dev_options;  // tmpfs options of the new /dev
@@ -87,10 +95,6 @@ struct LaunchSpec {
   // descriptor the child keeps open across exec, at this number (IPCRT_CONTROL_FD); -1: none.
   int control_fd = -1;
 };
-
-// The runtime's PATH for services unless the manifest sets one.
-inline constexpr const char* kDefaultPath =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // What a run decides for every service's launch.
 struct LaunchOptions {

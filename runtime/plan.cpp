@@ -11,6 +11,7 @@
 
 #include "common/service_env.hpp"
 #include "common/text.hpp"
+#include "config/expansion.hpp"
 #include "config/parser.hpp"
 
 namespace ipcrt::runtime {
@@ -72,8 +73,8 @@ class Planner {
     if (identities != nullptr) plan_.identities = *identities;
   }
 
-  void warn(std::string text) {
-    diagnostics_.warning("", text);
+  void warn(std::string pointer, std::string text) {
+    diagnostics_.warning(std::move(pointer), text);
     plan_.warnings.push_back(std::move(text));
   }
 
@@ -121,9 +122,9 @@ class Planner {
                 platform::queue_charge_bytes(queue.max_messages, queue.message_size);
           }
           if (!mq->create && !is_pattern(queue.path) && !find_existing(kernel_, queue.path)) {
-            warn(cat("queue ", queue.path, " (", queue.slot,
-                     ") has create=false and does not exist yet: a service "
-                     "must create it before its consumers open it"));
+            warn(queue.pointer, cat("queue ", queue.path, " (", queue.slot,
+                                    ") has create=false and does not exist yet: a service "
+                                    "must create it before its consumers open it"));
           }
           plan_.queues.push_back(std::move(queue));
         }
@@ -214,9 +215,9 @@ class Planner {
     if (kernel_.privileged) {
       // CAP_SYS_RESOURCE may raise both limits: `run` raises them, so nothing is refused here.
       if (total > limits.rlimit_msgqueue_hard) {
-        warn(cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
-                 " is below the ", number(total),
-                 " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
+        warn("", cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
+                     " is below the ", number(total),
+                     " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
       }
       return;
     }
@@ -285,7 +286,8 @@ class Planner {
           PlannedShmObject object;
           object.name = declared.name;
           object.size = declared.size;
-          if (declared.is_semaphore()) object.semaphore_value = declared.semaphore_value.value_or(0);
+          if (declared.is_semaphore())
+            object.semaphore_value = declared.semaphore_value.value_or(0);
           object.slot = cat(service.name, ':', slot.name);
           object.owner_service = service.name;
           object.writers.push_back(service.name);
@@ -328,6 +330,7 @@ class Planner {
       }
       add_grants(service, planned);
       add_account_variables(service, planned);
+      expand_command(service, planned);
       plan_.services.push_back(std::move(planned));
     }
   }
@@ -413,6 +416,23 @@ class Planner {
     }
   }
 
+  // SPEC §15: an undefined name is a plan error at its argument. Without identities the
+  // account variables are not known yet, so nothing is expanded (or refused).
+  void expand_command(const Service& service, PlannedService& planned) const {
+    if (identities_ == nullptr) return;
+    const auto environment = service_environment(service, planned);
+    auto expanded = config::expand_arguments(service.command, environment);
+    if (expanded) {
+      planned.command = std::move(*expanded);
+      return;
+    }
+    for (const auto& problem : expanded.error()) {
+      diagnostics_.error(
+          cat(service.pointer, "/command/", number(static_cast<long>(problem.argument))),
+          problem.error.message, problem.error.hint);
+    }
+  }
+
   struct Dependency {
     std::size_t on;
     bool hard;  // `after`; providers are soft: mutual providers start in document order
@@ -461,7 +481,8 @@ class Planner {
         }
         if (next) {
           if (hard_only) {
-            warn(cat("services provide slots to each other; ", manifest_.services[*next].name,
+            warn(manifest_.services[*next].pointer,
+                 cat("services provide slots to each other; ", manifest_.services[*next].name,
                      " starts first (document order)"));
           }
           break;
@@ -512,6 +533,22 @@ std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_
 bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode, uid_t owner_uid,
                   gid_t slot_gid) {
   return uid != owner_uid || gid != slot_gid || (mode & 07777) != queue.mode;
+}
+
+std::vector<std::pair<std::string, std::string>> service_environment(
+    const config::Service& service, const PlannedService& planned) {
+  std::vector<std::pair<std::string, std::string>> environment;
+  const auto sets = [&](const std::string& key) {
+    return std::any_of(service.environment.begin(), service.environment.end(),
+                       [&](const auto& entry) { return entry.first == key; });
+  };
+  if (!sets("PATH")) environment.emplace_back("PATH", kDefaultPath);
+  for (const auto& entry : service.environment) environment.push_back(entry);
+  for (const auto& entry : planned.environment) {
+    std::erase_if(environment, [&](const auto& existing) { return existing.first == entry.first; });
+    environment.push_back(entry);
+  }
+  return environment;
 }
 
 }  // namespace ipcrt::runtime
