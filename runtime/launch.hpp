@@ -86,6 +86,11 @@ struct LaunchSpec {
   // The service's ipcrt-control connection (SPEC §10), set before each launch: the one
   // descriptor the child keeps open across exec, at this number (IPCRT_CONTROL_FD); -1: none.
   int control_fd = -1;
+  // SPEC §13: the service's cgroup, a directory descriptor the runtime keeps open: the child
+  // starts in it (CLONE_INTO_CGROUP) and the supervisor kills it whole (cgroup.kill) when the
+  // main process ends. -1 and "": no cgroup v2, its PID namespace alone contains it.
+  int cgroup_fd = -1;
+  std::string cgroup;
 };
 
 // The runtime's PATH for services unless the manifest sets one.
@@ -140,6 +145,7 @@ struct LaunchPaths {
   std::string private_shm_dir;
   std::vector<std::string> shm_objects;  // ShmMount::source, in the order of shm_mounts
   std::vector<std::string> hidden_mounts;
+  std::string cgroup;
 };
 
 struct Launched {

@@ -19,6 +19,7 @@
 #include "config/manifest.hpp"
 #include "config/paths.hpp"
 #include "platform/mqueue.hpp"
+#include "runtime/cgroups/support.hpp"
 #include "runtime/identities.hpp"
 
 namespace ipcrt::runtime {
@@ -50,6 +51,7 @@ struct KernelState {
   std::vector<ExistingQueue> existing_queues;
   bool privileged = false;  // CAP_SYS_RESOURCE: RLIMIT_MSGQUEUE can be raised before creating
   HostPaths host;
+  CgroupSupport cgroups;  // left as it is (unit tests): no cgroup v2, limits are refused
 };
 
 struct PlannedQueue {
@@ -103,6 +105,9 @@ struct PlannedService {
   // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
   // unless the manifest sets them (with identities only), in a stable order.
   std::vector<std::pair<std::string, std::string>> environment;
+  // SPEC §13: its cgroup ("" without cgroup v2) and the files its limits set there.
+  std::string cgroup;
+  std::vector<std::pair<std::string, std::string>> cgroup_settings;
 };
 
 struct Plan {

@@ -12,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "platform/cgroup.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/process.hpp"
 #include "platform/signalfd.hpp"
@@ -61,6 +62,16 @@ class SystemLauncher final : public Launcher {
     if (pid > 0) ::kill(pid, signal);
   }
   void contain(const LaunchSpec& spec, pid_t pid) override {
+    // SPEC §13: everything in the service's cgroup, whatever session or namespace it is in.
+    // One write, no scan of /proc; the kernel signals them and nothing waits for them here.
+    if (!spec.cgroup.empty()) {
+      auto killed = platform::kill_cgroup(spec.cgroup);
+      if (killed) return;
+      log_warn("cgroup not killed")
+          .field("service", spec.service)
+          .field("cgroup", spec.cgroup)
+          .field("error", killed.error().describe());
+    }
     // A sandboxed service's init has ended, and the kernel has killed and reaped everything
     // of its pid namespace before its exit completed: nothing is left to sweep.
     if (spec.sandboxed) return;

@@ -86,12 +86,16 @@ std::string render_plan_json(const Plan& plan) {
     const Account* account = plan.identities.find_account(service.name);
     Json environment = Json::object();
     for (const auto& [key, value] : service.environment) environment[key] = value;
+    Json cgroup_files = Json::object();
+    for (const auto& [file, value] : service.cgroup_settings) cgroup_files[file] = value;
     services.push_back({{"name", service.name},
                         {"start-order", service.start_order},
                         {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
                         {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
                         {"queues", granted},
-                        {"environment", environment}});
+                        {"environment", environment},
+                        {"cgroup", service.cgroup.empty() ? Json(nullptr) : Json(service.cgroup)},
+                        {"cgroup-files", cgroup_files}});
   }
   root["queues"] = queues;
   root["shm"] = shm;
@@ -127,6 +131,15 @@ std::string render_plan_text(const Plan& plan) {
                join(object.writers, ","), " readers ",
                object.readers.empty() ? std::string("-") : join(object.readers, ","), '\n');
   }
+  const auto& cgroups = plan.kernel.cgroups;
+  if (cgroups.usable) {
+    out += cat("cgroups: ", cgroups.manifest_dir(plan.manifest_name), " (controllers offered: ",
+               cgroups.controllers.empty() ? std::string("none") : join(cgroups.controllers, " "),
+               ")\n");
+  } else {
+    out += cat("cgroups: none, services are contained by their PID namespaces (",
+               cgroups.why_not.message, ")\n");
+  }
   out += "start order:\n";
   for (const auto& service : plan.services) {
     out += cat("  ", std::to_string(service.start_order), ' ', service.name);
@@ -149,6 +162,11 @@ std::string render_plan_text(const Plan& plan) {
     for (const auto& grant : service.shm) {
       out += cat("      shm ", pad(grant.name, 20), ' ',
                  grant.writable ? "read-write" : "read-only", " via ", grant.via, '\n');
+    }
+    if (!service.cgroup.empty()) {
+      out += cat("      cgroup ", service.cgroup);
+      for (const auto& [file, value] : service.cgroup_settings) out += cat(' ', file, '=', value);
+      out += '\n';
     }
   }
   for (const auto& warning : plan.warnings) out += cat("warning: ", warning, '\n');
