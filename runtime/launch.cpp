@@ -567,7 +567,8 @@ ssize_t read_report(int fd, ChildReport& report) {
 
 }  // namespace
 
-std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec) {
+std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
+                                                        bool join_cgroup_in_child) {
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
@@ -656,9 +657,10 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec)
   long forked;
   platform::UniqueFd cgroup_procs;
   if (spec.cgroup_fd >= 0) {
-    forked = platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
+    forked = join_cgroup_in_child ? -ENOSYS
+                                  : platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
     if (forked == -ENOSYS || forked == -EINVAL || forked == -E2BIG) {
-      // Linux < 5.7: the child joins its cgroup as its first step.
+      // Linux < 5.7, or asked: the child joins its cgroup as its first step.
       cgroup_procs.reset(::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
       if (!cgroup_procs.valid()) {
         return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});

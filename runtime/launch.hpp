@@ -175,8 +175,11 @@ struct PendingLaunch {
 // The service's wait status as its init reported it on `exit_status`, else `init_status`.
 [[nodiscard]] int service_wait_status(int exit_status_fd, int init_status);
 
-// Forks the child, which confines itself and execs; nothing here waits for it.
-[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec);
+// Forks the child, which confines itself and execs; nothing here waits for it. With
+// `join_cgroup_in_child`, the child enters spec.cgroup by writing its cgroup.procs as its first
+// syscall instead of being cloned into it (see SystemLauncher::contain).
+[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(
+    const LaunchSpec& spec, bool join_cgroup_in_child = false);
 
 // Handles the child's next report (one read of `report`: call it when readable). true: the
 // program was exec'd; false: the listener was taken, the child goes on; a failure: the

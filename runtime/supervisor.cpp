@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <set>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -46,7 +47,7 @@ bool alive(ServiceState state) {
 class SystemLauncher final : public Launcher {
  public:
   std::expected<PendingLaunch, LaunchFailure> begin(const LaunchSpec& spec) override {
-    return begin_launch(spec);
+    return begin_launch(spec, !spec.cgroup.empty() && killed_.contains(spec.cgroup));
   }
   std::expected<bool, LaunchFailure> advance(PendingLaunch& pending) override {
     return continue_launch(pending);
@@ -66,6 +67,10 @@ class SystemLauncher final : public Launcher {
     // One write, no scan of /proc; the kernel signals them and nothing waits for them here.
     if (!spec.cgroup.empty()) {
       auto killed = platform::kill_cgroup(spec.cgroup);
+      // Linux 6.18 kills a child cloned into a cgroup (CLONE_INTO_CGROUP) that has had a
+      // cgroup.kill, as if the kill raced with its fork: from then on the service's starts
+      // join the cgroup from the child, as its first syscall.
+      killed_.insert(spec.cgroup);
       if (killed) return;
       log_warn("cgroup not killed")
           .field("service", spec.service)
@@ -97,6 +102,9 @@ class SystemLauncher final : public Launcher {
           .field("processes", sweep.killed);
     }
   }
+
+ private:
+  std::set<std::string> killed_;  // cgroups that have had a cgroup.kill
 };
 
 }  // namespace

@@ -86,16 +86,19 @@ std::string render_plan_json(const Plan& plan) {
     const Account* account = plan.identities.find_account(service.name);
     Json environment = Json::object();
     for (const auto& [key, value] : service.environment) environment[key] = value;
-    Json cgroup_files = Json::object();
-    for (const auto& [file, value] : service.cgroup_settings) cgroup_files[file] = value;
     services.push_back({{"name", service.name},
                         {"start-order", service.start_order},
                         {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
                         {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
                         {"queues", granted},
-                        {"environment", environment},
-                        {"cgroup", service.cgroup.empty() ? Json(nullptr) : Json(service.cgroup)},
-                        {"cgroup-files", cgroup_files}});
+                        {"environment", environment}});
+    // SPEC §13, beside §7's keys where there is a cgroup: its directory and its limits' files.
+    if (!service.cgroup.empty()) {
+      Json cgroup_files = Json::object();
+      for (const auto& [file, value] : service.cgroup_settings) cgroup_files[file] = value;
+      services.back()["cgroup"] = service.cgroup;
+      services.back()["cgroup-files"] = cgroup_files;
+    }
   }
   root["queues"] = queues;
   root["shm"] = shm;
