@@ -90,8 +90,19 @@ double stop_ipcrt(const Options& options, const std::string& manifest, const std
 }  // namespace
 
 void run_stop_scale(const Options& options, Report& report) {
-  const std::string fifo_path = options.scratch_dir + "/stop-running";
-  if (::mkfifo(fifo_path.c_str(), 0600) != 0) {
+  // Not in the scratch directory under /tmp, which is private to each service, and writable
+  // by the services' dynamic users.
+  const std::string fifo_dir = "/var/lib/ipcrt-bench-stop-" + std::to_string(::getpid());
+  const std::string fifo_path = fifo_dir + "/running";
+  ::mkdir(fifo_dir.c_str(), 0755);
+  struct RemoveAtExit {
+    std::string dir, fifo;
+    ~RemoveAtExit() {
+      ::unlink(fifo.c_str());
+      ::rmdir(dir.c_str());
+    }
+  } remove_at_exit{fifo_dir, fifo_path};
+  if (::mkfifo(fifo_path.c_str(), 0666) != 0 || ::chmod(fifo_path.c_str(), 0666) != 0) {
     report.failure("stop scale: cannot create the FIFO " + fifo_path);
     return;
   }
