@@ -66,6 +66,7 @@ struct ChildPlan {
   int null_fd = -1;         // capture_output: /dev/null for stdin
   int output_fd = -1;       // and the write ends of the stdout and stderr pipes
   int errors_fd = -1;
+  int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
 };
 
 // The signals ipcrt's init passes on to the service: the stop signals a supervisor or an
@@ -235,6 +236,10 @@ void become_init_of(const ChildPlan& plan) noexcept {
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
+  // Before anything else runs: nothing of the service may happen outside its cgroup.
+  if (plan.cgroup_procs_fd >= 0) {
+    check(plan, LaunchPhase::Cgroup, syscall_status(::write(plan.cgroup_procs_fd, "0", 1)));
+  }
   platform::reset_signal_dispositions();  // the runtime ignores most; execve keeps that
   platform::unblock_all_signals();        // the supervisor's signalfd mask is inherited
   // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
@@ -472,6 +477,7 @@ LaunchPaths paths_of(const LaunchSpec& spec) {
   paths.private_shm_dir = spec.private_shm_dir;
   for (const auto& mount : spec.shm_mounts) paths.shm_objects.push_back(mount.source);
   paths.hidden_mounts = spec.hidden_mounts;
+  paths.cgroup = spec.cgroup;
   return paths;
 }
 
@@ -498,6 +504,9 @@ LaunchFailure failure_of(const ChildReport& report, const LaunchPaths& paths) {
       break;
     case LaunchPhase::HideMqueue:
       failure.path = item_of(paths.hidden_mounts, report.item);
+      break;
+    case LaunchPhase::Cgroup:
+      failure.path = paths.cgroup;
       break;
     default:
       break;
@@ -547,7 +556,8 @@ ssize_t read_report(int fd, ChildReport& report) {
 
 }  // namespace
 
-std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec) {
+std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
+                                                        bool join_cgroup_in_child) {
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
@@ -633,7 +643,26 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec)
     namespaces = CLONE_NEWPID | CLONE_NEWNS;
     if (spec.sandbox.new_ipc_namespace) namespaces |= CLONE_NEWIPC;
   }
-  const long forked = platform::fork_raw(namespaces);
+  long forked;
+  platform::UniqueFd cgroup_procs;
+  if (spec.cgroup_fd >= 0) {
+    forked = join_cgroup_in_child ? -ENOSYS
+                                  : platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
+    if (forked == -ENOSYS || forked == -EINVAL || forked == -E2BIG) {
+      // Linux < 5.7, or asked: the child joins its cgroup as its first step.
+      cgroup_procs.reset(::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
+      if (!cgroup_procs.valid()) {
+        return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+      }
+      plan.cgroup_procs_fd = cgroup_procs.get();
+      forked = platform::fork_raw(namespaces);
+    } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES ||
+               forked == -EBADF || forked == -ENOENT) {
+      return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup});
+    }
+  } else {
+    forked = platform::fork_raw(namespaces);
+  }
   if (forked < 0) {
     return std::unexpected(LaunchFailure{
         namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork, static_cast<int>(-forked), {}});

@@ -84,6 +84,7 @@ class Planner {
     check_charge();
     plan_shm();
     check_writable_paths();
+    check_cgroup_limits();
     plan_services();
     if (diagnostics_.has_errors()) return std::nullopt;
     return std::move(plan_);
@@ -301,6 +302,18 @@ class Planner {
     }
   }
 
+  // SPEC §13: a limit that cannot be applied here is an error naming the fix, never ignored.
+  void check_cgroup_limits() {
+    for (const auto& service : manifest_.services) {
+      for (auto key : service.resources.cgroup_keys()) {
+        if (auto refusal = limit_refusal(kernel_.cgroups, key)) {
+          diagnostics_.error(cat(service.pointer, "/resources/", key), refusal->message,
+                             refusal->hint);
+        }
+      }
+    }
+  }
+
   void plan_services() {
     auto order = start_order();
     if (!order) return;
@@ -327,6 +340,10 @@ class Planner {
       }
       if (service.confinement != config::Confinement::Off) {
         planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
+      }
+      if (kernel_.cgroups.usable) {
+        planned.cgroup = cat(kernel_.cgroups.manifest_dir(manifest_.name), "/", service.name);
+        planned.cgroup_settings = cgroup_settings(service.resources);
       }
       add_grants(service, planned);
       add_account_variables(service, planned);

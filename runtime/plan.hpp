@@ -19,6 +19,7 @@
 #include "config/manifest.hpp"
 #include "config/paths.hpp"
 #include "platform/mqueue.hpp"
+#include "runtime/cgroups/support.hpp"
 #include "runtime/identities.hpp"
 
 namespace ipcrt::runtime {
@@ -50,6 +51,7 @@ struct KernelState {
   std::vector<ExistingQueue> existing_queues;
   bool privileged = false;  // CAP_SYS_RESOURCE: RLIMIT_MSGQUEUE can be raised before creating
   HostPaths host;
+  CgroupSupport cgroups;  // left as it is (unit tests): no cgroup v2, limits are refused
 };
 
 struct PlannedQueue {
@@ -107,6 +109,9 @@ struct PlannedService {
   // from service_environment() (SPEC §15); empty when planned without identities (`policy`),
   // whose account variables are unknown.
   std::vector<std::string> command;
+  // SPEC §13: its cgroup ("" without cgroup v2) and the files its limits set there.
+  std::string cgroup;
+  std::vector<std::pair<std::string, std::string>> cgroup_settings;
 };
 
 // The runtime's PATH for services unless the manifest sets one.

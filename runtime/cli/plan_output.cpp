@@ -104,6 +104,13 @@ std::string render_plan_json(const Plan& plan, const ServiceViews& views) {
                         {"command", service.command},
                         {"environment", environment},
                         {"view", detail.view}});
+    // SPEC §13, beside §7's keys where there is a cgroup: its directory and its limits' files.
+    if (!service.cgroup.empty()) {
+      Json cgroup_files = Json::object();
+      for (const auto& [file, value] : service.cgroup_settings) cgroup_files[file] = value;
+      services.back()["cgroup"] = service.cgroup;
+      services.back()["cgroup-files"] = cgroup_files;
+    }
   }
   root["queues"] = queues;
   root["shm"] = shm;
@@ -139,6 +146,15 @@ std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
                join(object.writers, ","), " readers ",
                object.readers.empty() ? std::string("-") : join(object.readers, ","), '\n');
   }
+  const auto& cgroups = plan.kernel.cgroups;
+  if (cgroups.usable) {
+    out += cat("cgroups: ", cgroups.manifest_dir(plan.manifest_name), " (controllers offered: ",
+               cgroups.controllers.empty() ? std::string("none") : join(cgroups.controllers, " "),
+               ")\n");
+  } else {
+    out += cat("cgroups: none, services are contained by their PID namespaces (",
+               cgroups.why_not.message, ")\n");
+  }
   out += "start order:\n";
   for (const auto& service : plan.services) {
     out += cat("  ", std::to_string(service.start_order), ' ', service.name);
@@ -164,6 +180,11 @@ std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
     for (const auto& grant : service.shm) {
       out += cat("      shm ", pad(grant.name, 20), ' ',
                  grant.writable ? "read-write" : "read-only", " via ", grant.via, '\n');
+    }
+    if (!service.cgroup.empty()) {
+      out += cat("      cgroup ", service.cgroup);
+      for (const auto& [file, value] : service.cgroup_settings) out += cat(' ', file, '=', value);
+      out += '\n';
     }
   }
   for (const auto& warning : plan.warnings) out += cat("warning: ", warning, '\n');

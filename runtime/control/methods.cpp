@@ -38,6 +38,11 @@ Json optional_number(const std::optional<std::uint64_t>& value) {
   return value ? Json(*value) : Json(nullptr);
 }
 
+// What the service's cgroup says now (SPEC §13); all unset without cgroups.
+ServiceUsage usage_of(const RuntimeView& view, const std::string& service) {
+  return view.context.cgroups != nullptr ? view.context.cgroups->usage(service) : ServiceUsage{};
+}
+
 Json exit_json(const std::optional<int>& wait_status) {
   if (!wait_status) return nullptr;
   Json exit = Json::object();
@@ -286,11 +291,16 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
     service["state"] = service_state_name(status.state);
     service["up"] = status.pid > 0;
     service["restarts"] = status.restarts;
-    for (const char* later :
-         {"denials", "deniedSuppressed", "memoryBytes", "memoryMaxBytes", "tasks", "oomKills",
-          "cpuSeconds", "logBytes", "logLinesSuppressed"}) {
+    for (const char* later : {"denials", "deniedSuppressed", "cpuSeconds", "logBytes",
+                              "logLinesSuppressed"}) {
       service[later] = nullptr;
     }
+    const ServiceUsage usage = usage_of(view, status.name);
+    service["memoryBytes"] = optional_number(usage.memory_bytes);
+    service["memoryMaxBytes"] = optional_number(usage.memory_max);
+    service["tasks"] = optional_number(usage.tasks);
+    service["oomKills"] = optional_number(usage.oom_kills);
+    service["forksRefused"] = optional_number(usage.forks_refused);
     services.push_back(std::move(service));
   }
 
@@ -504,8 +514,11 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
   // Filled by later features (SPEC §11, §6, §13).
   service["readiness"] = nullptr;
   service["denials"] = nullptr;
-  service["memoryBytes"] = nullptr;
-  service["tasks"] = nullptr;
+  const ServiceUsage usage = usage_of(view, status.name);
+  service["memoryBytes"] = optional_number(usage.memory_bytes);
+  service["tasks"] = optional_number(usage.tasks);
+  service["oomKills"] = optional_number(usage.oom_kills);
+  service["forksRefused"] = optional_number(usage.forks_refused);
   return service;
 }
 

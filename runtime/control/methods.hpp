@@ -19,6 +19,7 @@
 #include "runtime/control/queue_census.hpp"
 #include "runtime/control/varlink_idl.hpp"
 #include "runtime/control/varlink_protocol.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -38,6 +39,7 @@ struct ControlContext {
   const Plan* plan = nullptr;  // its identities say who each service runs as
   std::string manifest_path;  // absolute
   bool mediation = false;     // name-level mediation runs (SPEC §6)
+  const ServiceCgroups* cgroups = nullptr;  // SPEC §13; nullptr without cgroup v2
 };
 
 // Connection counts for GetMetrics.
