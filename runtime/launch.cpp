@@ -415,9 +415,10 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
              {"/proc/self/fd/2", "stderr"}}) {
       sandbox.symlinks.emplace_back(target, cat(planned.shm_dir, "/", link));
     }
+    // From the runtime's own tmpfs (SPEC §4.2), bound in before /run/ipcrt is masked.
     for (const auto& grant : planned.shm) {
-      spec.shm_mounts.push_back(
-          {"/dev/shm/" + grant.name, sandbox.staged_shm + "/" + grant.name, !grant.writable});
+      spec.shm_mounts.push_back({cat(planned.shm_store, '/', grant.name),
+                                 sandbox.staged_shm + "/" + grant.name, !grant.writable});
     }
     // uid 0 keeps root's file access (not its capabilities): the host must be read-only to it.
     if (identity.uid == 0) {

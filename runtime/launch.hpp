@@ -25,7 +25,7 @@ namespace ipcrt::runtime {
 
 // One shared-memory object made visible in the service's private /dev/shm.
 struct ShmMount {
-  std::string source;  // "/dev/shm/frames" on the host
+  std::string source;  // "/run/ipcrt/gateway/shm/frames": in the runtime's shm store
   std::string target;  // "/dev/shm/ipcrt.gateway.uploader/frames": inside the private dir
   bool read_only = false;
 };

@@ -300,6 +300,8 @@ class Planner {
         for (const auto& object : shm->read) add(object, false);
       }
     }
+    plan_.shm_store = shm_store_path(manifest_.name);
+    plan_.shm_store_bytes = shm_store_bytes(plan_.shm);
   }
 
   // SPEC §13: a limit that cannot be applied here is an error naming the fix, never ignored.
@@ -345,7 +347,13 @@ class Planner {
         planned.cgroup = cat(kernel_.cgroups.manifest_dir(manifest_.name), "/", service.name);
         planned.cgroup_settings = cgroup_settings(service.resources);
       }
+      planned.shm_store = plan_.shm_store;
       add_grants(service, planned);
+      if (service.confinement == config::Confinement::Off && !planned.shm.empty()) {
+        warn(cat("service ", service.name, " has confinement off: its /dev/shm is the host's, "
+                 "and the shared-memory objects it is granted are not there (they are on "
+                 "ipcrt's own tmpfs, ", plan_.shm_store, "); confine it to see them"));
+      }
       add_account_variables(service, planned);
       expand_command(service, planned);
       plan_.services.push_back(std::move(planned));
@@ -525,6 +533,21 @@ class Planner {
 };
 
 }  // namespace
+
+std::string shm_store_path(std::string_view manifest_name) {
+  return cat("/run/ipcrt/", manifest_name, "/shm");
+}
+
+std::uint64_t shm_store_bytes(const std::vector<PlannedShmObject>& objects) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::uint64_t bytes = kShmStoreMargin;
+  for (const auto& object : objects) {
+    const std::uint64_t size = object.semaphore_value ? 1 : object.size.value_or(0);
+    const std::uint64_t rounded = (size + page - 1) / page * page;  // sizes fit in an off_t
+    bytes = rounded > UINT64_MAX - bytes ? UINT64_MAX : bytes + rounded;
+  }
+  return bytes;
+}
 
 std::optional<Plan> make_plan(const Manifest& manifest, const std::vector<Connection>& connections,
                               const KernelState& kernel, Diagnostics& diagnostics,

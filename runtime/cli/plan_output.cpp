@@ -140,7 +140,10 @@ std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
                or_unknown(queue_owner(plan, queue)), " slot ", queue.slot,
                queue.repair ? " (owner and mode put back)" : "", '\n');
   }
-  if (!plan.shm.empty()) out += "shared memory:\n";
+  if (!plan.shm.empty()) {
+    out += cat("shared memory (on a tmpfs of ", std::to_string(plan.shm_store_bytes), " bytes at ",
+               plan.shm_store, ", seen by services at /dev/shm/NAME):\n");
+  }
   for (const auto& object : plan.shm) {
     out += cat("  create /dev/shm/", object.name, " slot ", object.slot, " writers ",
                join(object.writers, ","), " readers ",

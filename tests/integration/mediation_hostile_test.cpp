@@ -22,6 +22,7 @@
 #include "platform/mqueue.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/system_state.hpp"
 
 using ipcrt::test::ProcessResult;
 using ipcrt::test::TempDir;
@@ -61,7 +62,7 @@ struct Queues {
   std::string hostile_extra;  // more keys of the hostile service (JSON members)
   ~Queues() {
     for (const auto& raw : {granted, secret, telemetry, camera}) ::mq_unlink(("/" + raw).c_str());
-    ::unlink(("/dev/shm/" + object).c_str());
+    ipcrt::test::ShmStoreCleanup{manifest};  // what a failed case left of the objects' tmpfs
   }
 
   // `attack`: hostile_service's arguments. `extra`: more services (JSON members).

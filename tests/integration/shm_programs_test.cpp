@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/support/process.hpp"
+#include "tests/support/system_state.hpp"
 
 using ipcrt::test::TempDir;
 using ipcrt::test::unique_name;
@@ -37,12 +38,20 @@ std::string manifest(const std::string& name, const std::string& objects,
          ", \"plugs\": {\"mem\": {\"interface\": \"shared-memory\"}}}}}\n";
 }
 
-// Removes the objects a case declared, whatever its outcome.
+// A case's manifest name and its objects. Once `run` has ended nothing of them is left, on
+// the runtime's tmpfs (unmounted) or in the host's /dev/shm (never used): left() says what
+// is; whatever the outcome, the destructor removes it.
 struct Objects {
+  std::string manifest;
   std::vector<std::string> names;
-  ~Objects() {
-    for (const auto& name : names) ::unlink(("/dev/shm/" + name).c_str());
+  [[nodiscard]] std::string left() const {
+    if (ipcrt::test::shm_store_mounted(manifest)) return ipcrt::test::shm_store(manifest);
+    for (const auto& name : names) {
+      if (ipcrt::test::path_exists("/dev/shm/" + name)) return "/dev/shm/" + name;
+    }
+    return "";
   }
+  ~Objects() { ipcrt::test::ShmStoreCleanup{manifest}; }
 };
 
 }  // namespace
@@ -52,14 +61,15 @@ TEST_GROUP(ShmPrograms){};
 TEST(ShmPrograms, ASemaphorePostedByOneServiceWakesAnotherWithoutOCreat) {
   TempDir dir;
   const std::string sem = unique_name("ready");
-  Objects cleanup{{"sem." + sem}};
+  Objects cleanup{unique_name("sh"), {"sem." + sem}};
   // The consumer waits first (providers start before their consumers, so the poster is the
   // consumer here and the waiter the provider): the value starts at 0.
   const std::string text =
-      manifest(unique_name("sm"), "[{\"name\": \"sem." + sem + "\", \"value\": 0}]",
+      manifest(cleanup.manifest, "[{\"name\": \"sem." + sem + "\", \"value\": 0}]",
                {probe(), "wait", sem}, {probe(), "post", sem});
   auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", text)});
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_EQUAL("", cleanup.left().c_str());
   STRCMP_CONTAINS(("consumer: posted " + sem).c_str(), result.out.c_str());
   STRCMP_CONTAINS(("provider: woke " + sem).c_str(), result.out.c_str());
 }
@@ -67,14 +77,15 @@ TEST(ShmPrograms, ASemaphorePostedByOneServiceWakesAnotherWithoutOCreat) {
 TEST(ShmPrograms, ASemaphoreIsResetToItsValueAtEveryRun) {
   TempDir dir;
   const std::string sem = unique_name("tokens");
-  Objects cleanup{{"sem." + sem}};
+  Objects cleanup{unique_name("sh"), {"sem." + sem}};
   // Value 1: one wait succeeds at once, in every run, though the last run left it at 0.
   const std::string text =
-      manifest(unique_name("sv"), "[{\"name\": \"sem." + sem + "\", \"value\": 1}]",
+      manifest(cleanup.manifest, "[{\"name\": \"sem." + sem + "\", \"value\": 1}]",
                {probe(), "wait", sem}, {"/bin/true"});
   for (int run = 0; run < 2; ++run) {
     auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", text)});
     LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+    STRCMP_EQUAL("", cleanup.left().c_str());
     STRCMP_CONTAINS(("provider: woke " + sem).c_str(), result.out.c_str());
   }
 }
@@ -82,12 +93,13 @@ TEST(ShmPrograms, ASemaphoreIsResetToItsValueAtEveryRun) {
 TEST(ShmPrograms, ASizedObjectIsMappedAtOnceAndSharedBetweenServices) {
   TempDir dir;
   const std::string object = unique_name("frames");
-  Objects cleanup{{object}};
-  const std::string text = manifest(
-      unique_name("so"), "[{\"name\": \"" + object + "\", \"size\": 65536}]",
-      {probe(), "write", object, "hello from the provider"}, {probe(), "read", object});
+  Objects cleanup{unique_name("sh"), {object}};
+  const std::string text =
+      manifest(cleanup.manifest, "[{\"name\": \"" + object + "\", \"size\": 65536}]",
+               {probe(), "write", object, "hello from the provider"}, {probe(), "read", object});
   auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", text)});
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_EQUAL("", cleanup.left().c_str());
   STRCMP_CONTAINS(("provider: wrote " + object + " size=65536").c_str(), result.out.c_str());
   STRCMP_CONTAINS(("consumer: read " + object + " hello from the provider").c_str(),
                   result.out.c_str());
@@ -100,7 +112,7 @@ TEST(ShmPrograms, PythonSharedMemoryAttachesToASizedObject) {
   }
   TempDir dir;
   const std::string object = unique_name("py");
-  Objects cleanup{{object}};
+  Objects cleanup{unique_name("sh"), {object}};
   const std::string script =
       "from multiprocessing import shared_memory\n"
       "import sys\n"
@@ -110,13 +122,14 @@ TEST(ShmPrograms, PythonSharedMemoryAttachesToASizedObject) {
       "shm.close()\n";
   dir.share_with_services();  // the script is read by the service's own user
   const std::string path = dir.write_file("attach.py", script);
-  const std::string text = manifest(unique_name("sy"), "[{\"name\": \"" + object +
+  const std::string text = manifest(cleanup.manifest, "[{\"name\": \"" + object +
                                                            "\", \"size\": 4096}]",
                                     {"/usr/bin/python3", path, object}, {probe(), "read", object});
   // (python's resource tracker may warn that it cannot unlink the object at exit: objects
   // belong to the manifest; the check is that it attached, wrote and the other side read.)
   auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", text)});
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_EQUAL("", cleanup.left().c_str());
   STRCMP_CONTAINS("python: size 4096 wrote hello", result.out.c_str());
   STRCMP_CONTAINS(("consumer: read " + object + " hello").c_str(), result.out.c_str());
 }
