@@ -86,6 +86,7 @@ class Planner {
     check_writable_paths();
     check_cgroup_limits();
     plan_services();
+    warn_unconfined_neighbours();
     if (diagnostics_.has_errors()) return std::nullopt;
     return std::move(plan_);
   }
@@ -357,6 +358,28 @@ class Planner {
       add_account_variables(service, planned);
       expand_command(service, planned);
       plan_.services.push_back(std::move(planned));
+    }
+  }
+
+  // A confined service's pid namespace keeps a neighbour of the same user out of its /proc
+  // (SPEC §4.3), but a `confinement: off` service sees the host's /proc: running as the same
+  // uid, it can open a confined service's /proc/PID/root, descriptors and memory.
+  void warn_unconfined_neighbours() {
+    for (const auto& loose : manifest_.services) {
+      if (loose.confinement != config::Confinement::Off) continue;
+      const Account* account = plan_.identities.find_account(loose.name);
+      if (account == nullptr) continue;
+      for (const auto& other : manifest_.services) {
+        const Account* theirs = plan_.identities.find_account(other.name);
+        if (other.confinement == config::Confinement::Off || theirs == nullptr ||
+            theirs->identity.uid != account->identity.uid) {
+          continue;
+        }
+        warn(cat("services ", loose.name, " (confinement off) and ", other.name,
+                 " run as the same user (uid ", account->identity.uid, "): ", loose.name,
+                 " can reach ", other.name, "'s processes through /proc (its files, descriptors "
+                 "and memory); give them different users, or drop \"user\" from one"));
+      }
     }
   }
 

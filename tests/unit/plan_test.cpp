@@ -442,6 +442,27 @@ TEST(PlanGrants, TheShmStoreHoldsEverySizedObjectPageByPageAndTheMargin) {
   CHECK_EQUAL(UINT64_MAX, ipcrt::runtime::shm_store_bytes(objects));  // saturates
 }
 
+// A pid namespace keeps a same-user neighbour out of a confined service's /proc, but not an
+// unconfined one, which sees the host's.
+TEST(PlanGrants, AnUnconfinedServiceSharingAConfinedOnesUserIsWarned) {
+  auto m = provider_and_consumer(4, 64);
+  m.services[1].confinement = config::Confinement::Off;
+  auto shared = hub_and_app();
+  shared.set_account("app", {{1000, 1000, {1000, 3000}}, false, "hub", "/", "/bin/sh"});
+  for (const auto& [identities, warned] :
+       {std::pair{hub_and_app(), false}, std::pair{shared, true}}) {
+    config::Diagnostics diagnostics;
+    auto plan = runtime::make_plan(m, {}, kernel(), diagnostics, &identities);
+    CHECK_TRUE(plan.has_value());
+    const std::string text = diagnostics.format("gateway.json");
+    CHECK_EQUAL_TEXT(warned,
+                     text.find("services app (confinement off) and hub run as the same user "
+                               "(uid 1000): app can reach hub's processes through /proc") !=
+                         std::string::npos,
+                     text.c_str());
+  }
+}
+
 TEST(PlanGrants, AServiceWithConfinementOffIsWarnedThatItCannotSeeItsObjects) {
   auto m = manifest({service("cam", {shm_slot("cam", "frames", {"frames"}, {})}),
                      service("debug", {}, {plug("debug", "frames", Interface::SharedMemory)})});
