@@ -38,6 +38,10 @@ constexpr std::string_view kClone3Note =
     "answered ENOSYS: flags unreadable, glibc falls back to clone";
 constexpr std::string_view kPrlimitReadNote = "reads only: new limit NULL";
 constexpr std::string_view kPrlimitSetNote = "sets limits too: setrlimit is allowed";
+constexpr std::string_view kShmCreateNote =
+    "O_CREAT|O_EXCL seen by the supervisor for the shared-memory objects it may write";
+constexpr std::string_view kShmUnlinkNote =
+    "seen by the supervisor for the shared-memory objects it may write";
 
 // Runs `writer(fd)` on a memfd and returns what it wrote.
 template <class Writer>
@@ -87,6 +91,38 @@ int add_mq_open_rules(scmp_filter_ctx ctx, int number, unsigned permissions,
   if (mask == 0) return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 0);
   std::uint64_t value = (mask & O_ACCMODE) != 0 ? access_mode : 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value));
+}
+
+// A syscall of mediate_shm(): what cannot concern a shared-memory object is allowed in the
+// filter; the rest goes to the supervisor (the default action where mediation runs). open's
+// flags are argument 1, openat's 2; unlinkat's flags argument 2 (AT_REMOVEDIR: rmdir, never
+// an object). libseccomp takes one comparison of an argument per rule, and rules of one
+// syscall must not overlap: the three flag combinations other than O_CREAT|O_EXCL each get one.
+int add_shm_routing_rules(scmp_filter_ctx ctx, std::string_view name, int number,
+                          std::uint32_t default_action) {
+  const bool open = name == "open" || name == "openat";
+  const unsigned argument = name == "open" ? 1 : 2;
+  int rc = 0;
+  if (open) {
+    constexpr std::uint64_t kExclusive = O_CREAT | O_EXCL;
+    for (std::uint64_t allowed : {std::uint64_t{0}, std::uint64_t{O_CREAT}, std::uint64_t{O_EXCL}}) {
+      rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
+                            SCMP_CMP(argument, SCMP_CMP_MASKED_EQ, kExclusive, allowed));
+      if (rc != 0) return rc;
+    }
+    if (default_action == SCMP_ACT_NOTIFY) return 0;
+    return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 1,
+                            SCMP_CMP(argument, SCMP_CMP_MASKED_EQ, kExclusive, kExclusive));
+  }
+  if (name == "unlinkat") {
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, AT_REMOVEDIR, AT_REMOVEDIR));
+    if (rc != 0 || default_action == SCMP_ACT_NOTIFY) return rc;
+    return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 1,
+                            SCMP_A2(SCMP_CMP_MASKED_EQ, AT_REMOVEDIR, 0));
+  }
+  // unlink: every call.
+  return default_action == SCMP_ACT_NOTIFY ? 0 : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 0);
 }
 
 // clone's flags are argument 0 on x86_64, aarch64 and arm (the argument order differs only
@@ -254,6 +290,11 @@ PolicyBuilder& PolicyBuilder::mediate_queues() {
   return *this;
 }
 
+PolicyBuilder& PolicyBuilder::mediate_shm(const std::vector<std::string>& names) {
+  shm_routed_.insert(names.begin(), names.end());
+  return *this;
+}
+
 PolicyBuilder& PolicyBuilder::without_pseudo_code() {
   pseudo_code_ = false;
   return *this;
@@ -264,6 +305,8 @@ std::string PolicyBuilder::fingerprint() const {
   for (std::uint32_t token : architectures_) key += cat(token, ",");
   key +=
       cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
+  key += " shm=";
+  for (const auto& name : shm_routed_) key += name + ",";
   key += " allow=";
   for (const auto& [name, reasons] : allowed_) key += name + ",";
   key += " named=";
@@ -322,7 +365,11 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     // Named one by one in seccomp.allow, clone, clone3 and prlimit64 are allowed whole.
     bool restricted = !named_.contains(name);
     std::vector<std::string> listed = reasons;
-    if (name == "mq_open" && mq_granted_) {
+    if (shm_routed_.contains(name)) {
+      rc = add_shm_routing_rules(ctx, name, number, default_action_);
+      listed = {cat(join(reasons, ", "), " (", name.starts_with("open") ? kShmCreateNote
+                                                                         : kShmUnlinkNote, ")")};
+    } else if (name == "mq_open" && mq_granted_) {
       rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
     } else if (name == "clone" && restricted) {
       rc = add_clone_rule(ctx, number);
@@ -365,7 +412,8 @@ Result<CompiledPolicy> PolicyBuilder::build() {
               [](const auto& a, const auto& b) { return a.name < b.name; });
     policy.mq_open_flags = "checked per queue name by the supervisor";
   }
-  policy.program.uses_notify = mediate_queues_ || default_action_ == SCMP_ACT_NOTIFY;
+  policy.program.uses_notify =
+      mediate_queues_ || !shm_routed_.empty() || default_action_ == SCMP_ACT_NOTIFY;
 
   auto bpf =
       export_to_memory("seccomp_export_bpf", [&](int fd) { return seccomp_export_bpf(ctx, fd); });

@@ -57,6 +57,12 @@ class PolicyBuilder {
   // and the flags against the grants. Combine with default_action(SCMP_ACT_NOTIFY) so that the
   // supervisor also sees, and reports, every other refused syscall.
   PolicyBuilder& mediate_queues();
+  // Shared-memory objects the service may write (SPEC §2.3): of `names` (open, openat, unlink,
+  // unlinkat), those the policy allows send their exclusive creates (O_CREAT|O_EXCL) and
+  // unlinks to the supervisor, which lets every call that is not about a granted object
+  // through unchanged (runtime/mediation/shm_calls.hpp); everything else stays with the
+  // kernel. Combine with default_action(SCMP_ACT_NOTIFY).
+  PolicyBuilder& mediate_shm(const std::vector<std::string>& names);
 
   // Leaves CompiledPolicy::pfc empty: `run` loads the program and never shows the pseudo
   // code, whose export costs about as much as the compile.
@@ -83,6 +89,7 @@ class PolicyBuilder {
   unsigned mq_permissions_ = 0;  // union over grants: the limit seccomp can enforce
   bool mq_granted_ = false;
   bool mediate_queues_ = false;
+  std::set<std::string, std::less<>> shm_routed_;  // mediate_shm()
   bool pseudo_code_ = true;  // not in the fingerprint: it does not change the program
   std::optional<Error> error_;
 };

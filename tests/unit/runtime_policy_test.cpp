@@ -381,3 +381,56 @@ TEST(SeccompNames, GroupTyposGetTheClosestGroup) {
   STRCMP_CONTAINS("did you mean \"@process\"?", problem->hint.c_str());
   CHECK_FALSE(ipcrt::runtime::syscall_group_problem("@timer").has_value());
 }
+
+TEST_GROUP(ShmRouting){};
+
+namespace {
+
+bool reason_mentions(const CompiledPolicy& policy, const std::string& name,
+                     const std::string& part) {
+  const auto* entry = find(policy, name);
+  return entry != nullptr && std::any_of(entry->reasons.begin(), entry->reasons.end(),
+                                         [&](const std::string& reason) {
+                                           return reason.find(part) != std::string::npos;
+                                         });
+}
+
+ipcrt::runtime::PlannedService with_object(bool writable) {
+  ipcrt::runtime::PlannedService planned;
+  planned.shm.push_back({"frames", writable, "cam:frames"});
+  return planned;
+}
+
+}  // namespace
+
+// SPEC §2.3: only a service that may write an object sends its exclusive creates and unlinks
+// to the supervisor, and only where mediation runs; seccomp.deny takes a call away from it
+// (the call is then refused like any denied one), and the program says so.
+TEST(ShmRouting, OnlyWritersOfAnObjectRouteTheirUnlinksAndExclusiveCreates) {
+  auto service = cache_service("cam");
+  CHECK(ipcrt::runtime::shm_mediated_syscalls(service, with_object(false)).empty());
+  CHECK(ipcrt::runtime::shm_mediated_syscalls(service, {}).empty());
+  CHECK((ipcrt::runtime::shm_mediated_syscalls(service, with_object(true)) ==
+         std::vector<std::string>{"open", "openat", "unlink", "unlinkat"}));
+  service.seccomp.deny = {"unlink"};
+  CHECK((ipcrt::runtime::shm_mediated_syscalls(service, with_object(true)) ==
+         std::vector<std::string>{"open", "openat", "unlinkat"}));
+  service.seccomp.deny.clear();
+
+  auto routed = ipcrt::runtime::compile_service_policy(service, with_object(true), "native", true);
+  auto plain = ipcrt::runtime::compile_service_policy(service, with_object(false), "native", true);
+  CHECK(routed.has_value() && plain.has_value());
+  CHECK(reason_mentions(*routed, "openat", "O_CREAT|O_EXCL seen by the supervisor"));
+  CHECK(reason_mentions(*routed, "unlinkat", "seen by the supervisor"));
+  CHECK_FALSE(reason_mentions(*plain, "openat", "seen by the supervisor"));
+  CHECK_FALSE(same(routed->program.instructions, plain->program.instructions));
+  // Without mediation nothing is routed: the filter alone decides, as before.
+  auto unmediated = ipcrt::runtime::compile_service_policy(service, with_object(true));
+  CHECK(unmediated.has_value());
+  CHECK_FALSE(reason_mentions(*unmediated, "openat", "seen by the supervisor"));
+
+  ipcrt::runtime::FilterCache cache;
+  CHECK(cache.filter_for(service, with_object(true), true).has_value());
+  CHECK(cache.filter_for(service, with_object(false), true).has_value());
+  LONGS_EQUAL(2, cache.compiled());
+}
