@@ -63,6 +63,9 @@ struct ServiceMediator::Answer {
 
 namespace {
 
+// The longest path to a shared-memory object that is answered (mediate_shm_call).
+constexpr std::size_t kShmPathMax = 511;
+
 // x32 shares x86_64's AUDIT_ARCH and marks its syscall numbers with this bit.
 constexpr int kX32SyscallBit = 0x40000000;
 
@@ -439,8 +442,11 @@ ServiceMediator::Answer ServiceMediator::mediate_shm_call(int listener, Call& ca
     return let_through();
   }
   if (!creating && at && (flags & AT_REMOVEDIR) != 0) return let_through();
-  // An unreadable or overlong path: the kernel answers it as it would (EFAULT, ENAMETOOLONG).
-  auto path = platform::read_remote_string(call.pid(), at ? args[1] : args[0], PATH_MAX - 1);
+  // An unreadable path is the kernel's to answer (EFAULT). The path of an object is at most
+  // "/dev/shm/" and a name of 255 bytes: a longer one (padded with "./" or "//", or a long
+  // relative one) is let through too, and the kernel answers it as without mediation
+  // (EBUSY, EEXIST). Reading less than PATH_MAX keeps the copy small for every mkstemp.
+  auto path = platform::read_remote_string(call.pid(), at ? args[1] : args[0], kShmPathMax);
   if (!path) return let_through();
   const ObjectPath target = object_path(service_.objects, *path);
   if (target.object == nullptr) return let_through();

@@ -105,7 +105,8 @@ int add_shm_routing_rules(scmp_filter_ctx ctx, std::string_view name, int number
   int rc = 0;
   if (open) {
     constexpr std::uint64_t kExclusive = O_CREAT | O_EXCL;
-    for (std::uint64_t allowed : {std::uint64_t{0}, std::uint64_t{O_CREAT}, std::uint64_t{O_EXCL}}) {
+    constexpr std::uint64_t kOthers[] = {0, O_CREAT, O_EXCL};
+    for (std::uint64_t allowed : kOthers) {
       rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
                             SCMP_CMP(argument, SCMP_CMP_MASKED_EQ, kExclusive, allowed));
       if (rc != 0) return rc;

@@ -120,11 +120,13 @@ TEST(Sandbox, ServicesOfTheSameUserCannotReachEachOtherThroughProc) {
                                           as + ", \"slots\": {\"mem\": {\"interface\": "
                                                "\"shared-memory\", \"write\": [\"" +
                                               object + "\"]}}"},
-                                         {"loose", {probe(), "wait"}, as + ", \"confinement\": \"off\""},
+                                         {"loose", {probe(), "wait"},
+                                          as + ", \"confinement\": \"off\""},
                                          {"attacker", {probe(), "reach", pids},
                                           as + ", \"after\": [\"victim\", \"loose\"]"},
                                          {"peeker", {probe(), "reach", pids},
-                                          as + ", \"confinement\": \"off\", \"after\": [\"victim\"]"}})));
+                                          as + ", \"confinement\": \"off\", "
+                                               "\"after\": [\"victim\"]"}})));
     CHECK_TEXT(background.wait_for("victim: waiting"), background.err().c_str());
     CHECK_TEXT(background.wait_for("loose: waiting"), background.err().c_str());
     const pid_t victim_init = started_pid(background.err(), "victim");

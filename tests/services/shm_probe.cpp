@@ -214,7 +214,9 @@ int main(int argc, char** argv) {
   if (mode == "post" || mode == "wait") return semaphore(mode, argv[2]);
   if (mode == "write" && argc > 3) return object(mode, argv[2], argv[3]);
   if (mode == "read") return object(mode, argv[2], "");
-  if (mode == "recreate" && argc > 3) return recreate(argv[2], argv[3], argc > 4 ? argv[4] : nullptr);
+  if (mode == "recreate" && argc > 3) {
+    return recreate(argv[2], argv[3], argc > 4 ? argv[4] : nullptr);
+  }
   if (mode == "follow") return follow(argv[2], argc > 3 ? argv[3] : nullptr);
   if (mode == "unlink") return unlink_and_create(argv[2]);
   if (mode == "relative") return relative(argv[2]);
