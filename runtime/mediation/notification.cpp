@@ -475,15 +475,14 @@ ServiceMediator::Answer ServiceMediator::mediate_shm_call(int listener, Call& ca
     std::lock_guard lock(mutex_);
     return failure(call, "cannot act as the runtime for a shared-memory object", restored.error());
   }
-  const int access = flags & O_ACCMODE;
-  platform::UniqueFd fd(::open(target.object->path.c_str(),
-                               O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  // With the caller's status flags (they belong to the open file description it gets; the
+  // store holds regular files only, boot checked); close-on-exec is set on the caller's copy.
+  const int status_flags = (flags & (O_APPEND | O_NONBLOCK)) | O_NOFOLLOW | O_CLOEXEC;
+  platform::UniqueFd fd(::open(target.object->path.c_str(), O_RDWR | status_flags));
   if (!fd.valid() || ::ftruncate(fd.get(), 0) != 0) return Answer::error(errno);
-  // What the caller asked for: its access mode and status flags (they belong to the open file
-  // description the caller gets). Close-on-exec is set on the caller's copy.
-  const int wanted = access | (flags & (O_APPEND | O_NONBLOCK)) | O_NOFOLLOW | O_CLOEXEC;
-  if (wanted != (O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) {
-    fd.reset(::open(target.object->path.c_str(), wanted));
+  // And its access mode: O_RDWR for every program seen so far, else opened again.
+  if (const int access = flags & O_ACCMODE; access != O_RDWR) {
+    fd.reset(::open(target.object->path.c_str(), access | status_flags));
     if (!fd.valid()) return Answer::error(errno);
   }
   Answer answer = Answer::descriptor(fd.release());
