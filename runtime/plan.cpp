@@ -351,7 +351,8 @@ class Planner {
       planned.shm_store = plan_.shm_store;
       add_grants(service, planned);
       if (service.confinement == config::Confinement::Off && !planned.shm.empty()) {
-        warn(cat("service ", service.name, " has confinement off: its /dev/shm is the host's, "
+        warn(service.pointer + "/confinement",
+             cat("service ", service.name, " has confinement off: its /dev/shm is the host's, "
                  "and the shared-memory objects it is granted are not there (they are on "
                  "ipcrt's own tmpfs, ", plan_.shm_store, "); confine it to see them"));
       }
@@ -375,7 +376,8 @@ class Planner {
             theirs->identity.uid != account->identity.uid) {
           continue;
         }
-        warn(cat("services ", loose.name, " (confinement off) and ", other.name,
+        warn(loose.pointer + "/confinement",
+             cat("services ", loose.name, " (confinement off) and ", other.name,
                  " run as the same user (uid ", account->identity.uid, "): ", loose.name,
                  " can reach ", other.name, "'s processes through /proc (its files, descriptors "
                  "and memory); give them different users, or drop \"user\" from one"));
