@@ -424,7 +424,11 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     if (identity.uid == 0) {
       auto mounts = platform::all_mount_points();
       sandbox.readonly_mounts = mounts ? std::move(*mounts) : std::vector<std::string>{"/"};
-      // ...except what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
+      // ...but the runtime's shm store: a bind keeps its source mount's read-only flag, and
+      // the objects it may write must stay writable. The store itself is out of its view
+      // (/run/ipcrt is masked); what it may only read is bound read-only anyway.
+      std::erase(sandbox.readonly_mounts, planned.shm_store);
+      // ...and what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
       for (const auto& writable : service.writable_paths) {
         sandbox.writable_paths.push_back(writable.path);
       }

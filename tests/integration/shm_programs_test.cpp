@@ -293,3 +293,21 @@ TEST(ShmPrograms, RelativePathsToAnObjectAreAnsweredToo) {
                       .c_str(),
                   result.out.c_str());
 }
+
+// A service that runs as root sees every host mount read-only, the runtime's store among
+// them; the objects it may write are still writable (their binds are not read-only), and
+// the other side reads what it wrote.
+TEST(ShmPrograms, ARootServiceWritesTheObjectsItMayWrite) {
+  TempDir dir;
+  const std::string object = unique_name("rootobj");
+  Objects cleanup{unique_name("sh"), {object}};
+  std::string text =
+      manifest(cleanup.manifest, "[{\"name\": \"" + object + "\", \"size\": 4096}]",
+               {probe(), "write", object, "written as root"}, {probe(), "read", object});
+  const std::string provider = "\"provider\": {";
+  text.replace(text.find(provider), provider.size(), provider + "\"user\": \"root\", ");
+  auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", text)});
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS(("provider: wrote " + object + " size=4096").c_str(), result.out.c_str());
+  STRCMP_CONTAINS(("consumer: read " + object + " written as root").c_str(), result.out.c_str());
+}
