@@ -1,13 +1,20 @@
 // Shared memory as unmodified programs use it (SPEC §2.3): a semaphore glibc's sem_open finds
 // initialised, without O_CREAT, on both sides; an object with a size that shm_open + mmap use
-// at once; Python's SharedMemory attaching to it where python3 is installed.
+// at once; Python's SharedMemory attaching to it, and creating and unlinking it, where python3
+// is installed; C programs that unlink their segment and create it again (O_CREAT|O_EXCL)
+// beside a second writer and a reader; and what these calls cannot do to anything else.
 #include <CppUTest/TestHarness.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "runtime/mediation/notification.hpp"
+#include "tests/support/background.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/system_state.hpp"
 
@@ -310,4 +317,55 @@ TEST(ShmPrograms, ARootServiceWritesTheObjectsItMayWrite) {
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   STRCMP_CONTAINS(("provider: wrote " + object + " size=4096").c_str(), result.out.c_str());
   STRCMP_CONTAINS(("consumer: read " + object + " written as root").c_str(), result.out.c_str());
+}
+
+// A hostile writer of one object uses the calls the supervisor answers against an object it
+// was not granted, the vault's: by name, relative to /dev/shm, through "./dev/shm". None of
+// them is answered for it (not its object): the unlink finds nothing in its /dev/shm and the
+// exclusive create makes a private file there. The vault's object (its contents there before
+// the run: a store a killed runtime left, adopted) is untouched, as the host sees it in the
+// store while the run goes on.
+TEST(ShmPrograms, AWriterOfOneObjectNeverReachesAnotherThroughUnlinkOrExclusiveCreate) {
+  if (!has_mediation()) return;
+  TempDir dir;
+  const std::string mine = unique_name("mine");
+  const std::string secret = unique_name("vault");
+  Objects cleanup{unique_name("sh"), {mine, secret}};
+  ipcrt::test::LeftoverShmStore store(cleanup.manifest);
+  CHECK_FALSE(store.path.empty());
+  {
+    const int fd = ::open(store.object(secret).c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    CHECK_EQUAL(10, ::write(fd, "vault data", 10));
+    ::close(fd);
+  }
+  const std::string text =
+      "{\"version\": 1, \"name\": \"" + cleanup.manifest + "\", \"services\": {\n"
+      "  \"vault\": {\"command\": " + quoted({IPCRT_SANDBOX_PROBE, "wait"}) +
+      ", \"slots\": {\"secret\": {\"interface\": \"shared-memory\", \"read\": [{\"name\": \"" +
+      secret + "\", \"size\": 4096}]}}},\n"
+      "  \"attacker\": {\"command\": " + quoted({probe(), "recreate", secret, "evil"}) +
+      ", \"slots\": {\"own\": {\"interface\": \"shared-memory\", \"write\": [\"" + mine +
+      "\"]}}},\n"
+      "  \"sneak\": {\"command\": " + quoted({probe(), "relative", secret}) +
+      ", \"slots\": {\"own\": {\"interface\": \"shared-memory\", \"write\": [\"" + mine +
+      "-2\"]}}}}}\n";
+  ipcrt::test::Background run(dir, dir.write_file("m.json", text));
+  CHECK_TEXT(run.wait_for("msg=exited service=attacker"), run.err().c_str());
+  CHECK_TEXT(run.wait_for("msg=exited service=sneak"), run.err().c_str());
+  std::string contents(32, '\0');
+  const int fd = ::open(store.object(secret).c_str(), O_RDONLY | O_CLOEXEC);
+  const ssize_t n = ::read(fd, contents.data(), contents.size());
+  struct stat info {};
+  ::fstat(fd, &info);
+  ::close(fd);
+  contents.resize(n > 0 ? ::strnlen(contents.data(), static_cast<std::size_t>(n)) : 0);
+  run.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, run.wait(), run.err().c_str());
+  // Its own /dev/shm has no such name: the unlink fails as the kernel's, the create is private.
+  STRCMP_CONTAINS(("attacker: recreated " + secret + " unlink=ENOENT create=ok size=4096").c_str(),
+                  run.out().c_str());
+  STRCMP_CONTAINS(("sneak: relative " + secret + " unlink=ENOENT open=ok").c_str(),
+                  run.out().c_str());
+  STRCMP_EQUAL("vault data", contents.c_str());
+  LONGS_EQUAL(4096, info.st_size);
 }
