@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +103,18 @@ int add_clone_rule(scmp_filter_ctx ctx, int number) {
 int add_clone3_rule(scmp_filter_ctx ctx, int number, std::uint32_t default_action) {
   if (default_action == SCMP_ACT_ERRNO(ENOSYS)) return 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), number, 0);
+}
+
+constexpr std::string_view kSdNotifySocketNote = "AF_UNIX, SOCK_DGRAM only";
+
+// socket(AF_UNIX, SOCK_DGRAM[|SOCK_CLOEXEC|SOCK_NONBLOCK], *): sd_notify's socket and no
+// other. Both are int arguments: only their low 32 bits are compared.
+int add_sd_notify_socket_rule(scmp_filter_ctx ctx, int number) {
+  constexpr std::uint64_t kInt = 0xffffffffU;
+  constexpr std::uint64_t kTypeMask = kInt & ~static_cast<std::uint64_t>(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 2,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, AF_UNIX),
+                          SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, SOCK_DGRAM));
 }
 
 // prlimit64(pid, resource, new_limit, old_limit): only the read form (new_limit NULL,
@@ -254,6 +267,12 @@ PolicyBuilder& PolicyBuilder::mediate_queues() {
   return *this;
 }
 
+PolicyBuilder& PolicyBuilder::allow_sd_notify() {
+  sd_notify_ = true;
+  for (auto name : kSdNotifySyscalls) add(name, kSdNotifyReason);
+  return *this;
+}
+
 PolicyBuilder& PolicyBuilder::without_pseudo_code() {
   pseudo_code_ = false;
   return *this;
@@ -264,6 +283,7 @@ std::string PolicyBuilder::fingerprint() const {
   for (std::uint32_t token : architectures_) key += cat(token, ",");
   key +=
       cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
+  key += cat(" sd-notify=", sd_notify_ ? 1 : 0);
   key += " allow=";
   for (const auto& [name, reasons] : allowed_) key += name + ",";
   key += " named=";
@@ -324,6 +344,11 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     std::vector<std::string> listed = reasons;
     if (name == "mq_open" && mq_granted_) {
       rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
+    } else if (name == "socket" && restricted && sd_notify_ &&
+               std::all_of(reasons.begin(), reasons.end(),
+                           [](const std::string& why) { return why == kSdNotifyReason; })) {
+      rc = add_sd_notify_socket_rule(ctx, number);
+      listed = {cat(join(reasons, ", "), " (", kSdNotifySocketNote, ")")};
     } else if (name == "clone" && restricted) {
       rc = add_clone_rule(ctx, number);
       listed = {cat(join(reasons, ", "), " (", kCloneNote, ")")};
