@@ -117,6 +117,28 @@ int add_sd_notify_socket_rule(scmp_filter_ctx ctx, int number) {
                           SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, SOCK_DGRAM));
 }
 
+// libsystemd's sd_notify first tries to enlarge its socket's send buffer (getsockopt and
+// setsockopt of SO_SNDBUF, then SO_SNDBUFFORCE) and goes on without when refused. Refused
+// here by the kernel, quietly: allowing them is not needed, and reporting them would advise
+// @network-io for a call the program recovers from (SPEC §15).
+int add_sd_notify_quiet_refusals(scmp_filter_ctx ctx) {
+  const int getsockopt = seccomp_syscall_resolve_name("getsockopt");
+  const int setsockopt = seccomp_syscall_resolve_name("setsockopt");
+  constexpr std::uint64_t kInt = 0xffffffffU;
+  const std::uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
+  int rc = 0;
+  if (getsockopt >= 0) {
+    rc = seccomp_rule_add(ctx, refuse, getsockopt, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, SOL_SOCKET),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, SO_SNDBUF));
+  }
+  for (int option : {SO_SNDBUF, SO_SNDBUFFORCE}) {
+    if (rc != 0 || setsockopt < 0) break;
+    rc = seccomp_rule_add(ctx, refuse, setsockopt, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, SOL_SOCKET),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, static_cast<std::uint64_t>(option)));
+  }
+  return rc;
+}
+
 // prlimit64(pid, resource, new_limit, old_limit): only the read form (new_limit NULL,
 // argument 2 on every ABI), which glibc's getrlimit uses. With a new limit it is setrlimit,
 // and on another pid of the same uid it changes that process's limits.
@@ -366,6 +388,15 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     }
     if (rc != 0) return fail_errno(cat("seccomp_rule_add ", name), -rc);
     policy.allowed.push_back({name, std::move(listed)});
+  }
+
+  // Only where the default would not refuse them the same way already (libseccomp refuses a
+  // rule whose action is the default one), and not where something allows them.
+  if (sd_notify_ && default_action_ != SCMP_ACT_ERRNO(EPERM) && !allowed_.contains("getsockopt") &&
+      !allowed_.contains("setsockopt")) {
+    if (int rc = add_sd_notify_quiet_refusals(ctx); rc != 0) {
+      return fail_errno("seccomp_rule_add getsockopt/setsockopt (sd_notify)", -rc);
+    }
   }
 
   if (mediate_queues_) {
