@@ -88,11 +88,11 @@ std::string render_plan_json(const Plan& plan) {
     for (const auto& [key, value] : service.environment) environment[key] = value;
     services.push_back({{"name", service.name},
                         {"start-order", service.start_order},
+                        {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
+                        {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
                         {"type", service.type == config::ServiceType::Notify    ? "notify"
                                  : service.type == config::ServiceType::Oneshot ? "oneshot"
                                                                                 : "simple"},
-                        {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
-                        {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
                         {"queues", granted},
                         {"environment", environment}});
   }

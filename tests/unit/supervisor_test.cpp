@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/host_notify.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace {
@@ -643,4 +644,18 @@ TEST(SdNotifyProtocol, ReadsTheAssignmentsTheSupervisorActsOnAndIgnoresTheRest) 
 TEST(SdNotifyProtocol, ADatagramWithANulByteIsRefusedWhole) {
   using namespace std::string_view_literals;
   CHECK_FALSE(ipcrt::runtime::parse_notify("READY=1\0STATUS=x"sv).has_value());
+}
+
+TEST(SdNotifyProtocol, TheHostsStatusCountsReadyServicesAndNamesFailedOnes) {
+  std::vector<ipcrt::runtime::ServiceStatus> services(3);
+  services[0].name = "a";
+  services[0].state = ServiceState::Running;
+  services[1].name = "b";
+  services[1].state = ServiceState::Failed;
+  services[2].name = "c";
+  services[2].state = ServiceState::Exited;
+  STRCMP_EQUAL("1 of 3 services ready; failed: b",
+               ipcrt::runtime::host_status_text(services).c_str());
+  services.resize(1);
+  STRCMP_EQUAL("1 service ready", ipcrt::runtime::host_status_text(services).c_str());
 }
