@@ -156,9 +156,14 @@ Status NotifySockets::attach(Supervisor& supervisor) {
 void NotifySockets::drain(const std::string& service) {
   for (auto& endpoint : endpoints_) {
     if (endpoint->target.service != service) continue;
+    // Bounded: a leftover process of a confinement-off service that keeps sending must not
+    // hold the loop here (what it sends later is judged by its credentials as ever).
     std::array<char, 64> discard;
-    while (::recv(endpoint->fd.get(), discard.data(), discard.size(), MSG_DONTWAIT | MSG_TRUNC) >=
-           0) {
+    for (int i = 0; i < kDatagramsPerEvent * 16; ++i) {
+      if (::recv(endpoint->fd.get(), discard.data(), discard.size(), MSG_DONTWAIT | MSG_TRUNC) <
+          0) {
+        break;
+      }
     }
   }
 }

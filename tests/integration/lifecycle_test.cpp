@@ -384,16 +384,17 @@ TEST(Health, TheRestartLimitMakesAServiceFailedForGood) {
              result.err.c_str());
 }
 
-// Each service's stop-signal; a service that ignores its signal is killed after its
-// stop-timeout-ms; consumers stop before their providers.
+// Each service's stop-signal (WINCH: ipcrt's init must pass on every signal a manifest may
+// name); a service that ignores its signal is killed after its stop-timeout-ms; consumers
+// stop before their providers.
 TEST(Health, StopSignalsAndTimeoutsInDependencyOrder) {
   TempDir dir;
   Background run(dir, dir.write_file("m.json", manifest(unique_name("lc"),
-      "\"provider\": {\"stop-signal\": \"USR1\", \"command\": " +
-          command({notify_probe(), "trap", "USR1"}) + "},"
+      "\"provider\": {\"stop-signal\": \"WINCH\", \"command\": " +
+          command({notify_probe(), "trap", "WINCH"}) + "},"
       "\"stubborn\": {\"after\": [\"provider\"], \"stop-timeout-ms\": 300, \"command\": " +
           command({boot_probe(), "ignore-term"}) + "}")));
-  CHECK_TRUE(run.wait_for("trapping USR1"));
+  CHECK_TRUE(run.wait_for("trapping WINCH"));
   CHECK_TRUE(run.wait_for("msg=started service=stubborn"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // stubborn ignores SIGTERM now
   const auto began = std::chrono::steady_clock::now();
@@ -403,8 +404,8 @@ TEST(Health, StopSignalsAndTimeoutsInDependencyOrder) {
   const std::string log = run.err();
   const int stop_stubborn = line_with(log, {"msg=stopping", "service=stubborn", "signal=TERM"});
   const int kill = line_with(log, {"msg=killing", "service=stubborn", "300 ms after TERM"});
-  const int stop_provider = line_with(log, {"msg=stopping", "service=provider", "signal=USR1"});
-  const int got = line_with(log, {"got USR1"});
+  const int stop_provider = line_with(log, {"msg=stopping", "service=provider", "signal=WINCH"});
+  const int got = line_with(log, {"got WINCH"});
   CHECK_TEXT(stop_stubborn >= 0 && kill > stop_stubborn, log.c_str());
   CHECK_TEXT(stop_provider > kill && got > stop_provider, log.c_str());
   CHECK_TEXT(line_with(log, {"msg=exited", "service=provider", "status=0"}) > got, log.c_str());
