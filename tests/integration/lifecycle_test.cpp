@@ -226,8 +226,15 @@ TEST(Readiness, ADatagramFromAForeignProcessIsRefused) {
   STRCMP_EQUAL("starting", service_of(status, "broker")["state"].get<std::string>().c_str());
   STRCMP_EQUAL("waiting", service_of(status, "client")["state"].get<std::string>().c_str());
   CHECK_EQUAL(-1, line_with(run.err(), {"msg=started", "service=client"}));
+  struct stat info {};
+  CHECK_EQUAL(0, ::stat(socket.c_str(), &info));
+  CHECK_TRUE(S_ISSOCK(info.st_mode));
+  LONGS_EQUAL(0600, info.st_mode & 07777);
+  LONGS_EQUAL(uid, info.st_uid);
   run.signal(SIGTERM);
   LONGS_EQUAL(0, run.wait());
+  // The run removes its sockets and their directory.
+  CHECK_EQUAL(-1, ::stat(ipcrt::runtime::notify_directory("/run/ipcrt", name).c_str(), &info));
 }
 
 TEST(Readiness, NoReadyWithinTheStartTimeoutFailsTheStart) {
