@@ -294,8 +294,9 @@ ExitCode run_manifest(DaemonOptions options, config::FailureAction* failure_acti
     log_warn("failure action left to the host")
         .field("failure-action", due == config::FailureAction::Reboot ? "reboot" : "poweroff")
         .field("status", static_cast<int>(status))
-        .field("hint", "set FailureAction= (or Restart=) on ipcrt's unit, as "
-                       "dist/systemd/ipcrt@.service shows, for the host to act");
+        .field("hint",
+               "set FailureAction= (or Restart=) on ipcrt's unit, as "
+               "dist/systemd/ipcrt@.service shows, for the host to act");
   }
   return status;
 }

@@ -31,8 +31,9 @@ void HostNotifier::send(const std::string& text) {
     log_warn("host notify failed")
         .field("socket", client_.socket())
         .field("errno", error != nullptr ? error : "?")
-        .field("hint", "NOTIFY_SOCKET is set but nobody receives there: unset it, or run ipcrt "
-                       "under its unit (dist/systemd/ipcrt@.service)");
+        .field("hint",
+               "NOTIFY_SOCKET is set but nobody receives there: unset it, or run ipcrt "
+               "under its unit (dist/systemd/ipcrt@.service)");
     failure_logged_ = true;
   }
 }
@@ -45,9 +46,9 @@ void HostNotifier::attach(Supervisor& supervisor) {
 void HostNotifier::ping(Supervisor& supervisor) {
   send("WATCHDOG=1");
   const auto half = std::chrono::microseconds(client_.watchdog_usec() / 2);
-  supervisor.after(std::max(std::chrono::ceil<std::chrono::milliseconds>(half),
-                            std::chrono::milliseconds(1)),
-                   [this, &supervisor] { ping(supervisor); });
+  supervisor.after(
+      std::max(std::chrono::ceil<std::chrono::milliseconds>(half), std::chrono::milliseconds(1)),
+      [this, &supervisor] { ping(supervisor); });
 }
 
 void HostNotifier::update(Supervisor& supervisor) {

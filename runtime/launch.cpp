@@ -72,7 +72,7 @@ struct ChildPlan {
 // (config/quantities), SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
 // namespace only if it has a handler for it, so each gets this one (never run: they are
 // blocked and taken with sigwaitinfo).
-constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGUSR1,
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,  SIGUSR1,
                                      SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR};
 void never_runs(int) {}
 

@@ -44,9 +44,9 @@ Result<platform::UniqueFd> bind_socket(const std::string& path, const NotifyTarg
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.size() >= sizeof address.sun_path) {
-    return fail(cat("notify socket ", path, ": longer than ", sizeof address.sun_path - 1,
-                    " bytes"),
-                "shorten the manifest or service name");
+    return fail(
+        cat("notify socket ", path, ": longer than ", sizeof address.sun_path - 1, " bytes"),
+        "shorten the manifest or service name");
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   platform::UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -188,8 +188,8 @@ void NotifySockets::refuse(Endpoint& endpoint, pid_t pid, uid_t uid, const std::
 void NotifySockets::on_readable(Supervisor& supervisor, Endpoint& endpoint) {
   for (int i = 0; i < kDatagramsPerEvent; ++i) {
     std::array<char, kNotifyDatagramMax> buffer;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) +
-                                  CMSG_SPACE(sizeof(int) * kMaxAttachedFds)];
+    alignas(cmsghdr) char
+        control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * kMaxAttachedFds)];
     iovec io{buffer.data(), buffer.size()};
     msghdr message{};
     message.msg_iov = &io;

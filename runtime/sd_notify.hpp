@@ -17,10 +17,10 @@ inline constexpr std::size_t kNotifyDatagramMax = 4096;
 // One datagram of the sd_notify protocol: newline-separated assignments. Only what the
 // supervisor acts on; MAINPID= and anything else is ignored.
 struct NotifyMessage {
-  bool ready = false;             // READY=1
-  bool stopping = false;          // STOPPING=1
-  bool watchdog = false;          // WATCHDOG=1
-  bool watchdog_trigger = false;  // WATCHDOG=trigger: fail as on a missed watchdog
+  bool ready = false;                 // READY=1
+  bool stopping = false;              // STOPPING=1
+  bool watchdog = false;              // WATCHDOG=1
+  bool watchdog_trigger = false;      // WATCHDOG=trigger: fail as on a missed watchdog
   std::optional<std::string> status;  // STATUS=... (the last one of the datagram)
 };
 

@@ -439,8 +439,9 @@ void Supervisor::on_main_exited(pid_t pid, int wait_status) {
       log_error("not ready")
           .field("service", service.config.spec.service)
           .field("reason", "exited with status 0 before sending READY=1")
-          .field("hint", "a notify service sends READY=1 to $NOTIFY_SOCKET once it serves; "
-                         "a program that does its work and exits is \"type\": \"oneshot\"");
+          .field("hint",
+                 "a notify service sends READY=1 to $NOTIFY_SOCKET once it serves; "
+                 "a program that does its work and exits is \"type\": \"oneshot\"");
     }
   }
   after_end(service, failed, ran_for);
@@ -487,14 +488,15 @@ bool Supervisor::within_restart_limit(Tracked& service) {
   std::erase_if(service.restart_times,
                 [&](Clock::time_point when) { return current - when >= interval; });
   if (service.restart_times.size() >= limit.burst) {
-    service.last_failure = cat("restart limit: ", limit.burst, " restarts within ",
-                               limit.interval_ms, " ms");
+    service.last_failure =
+        cat("restart limit: ", limit.burst, " restarts within ", limit.interval_ms, " ms");
     log_error("restart limit reached")
         .field("service", service.config.spec.service)
         .field("burst", limit.burst)
         .field("interval-ms", limit.interval_ms)
-        .field("hint", "it keeps failing: see its last exit and its log (ipcrt logs SERVICE), "
-                       "fix it, then ipcrt start SERVICE");
+        .field("hint",
+               "it keeps failing: see its last exit and its log (ipcrt logs SERVICE), "
+               "fix it, then ipcrt start SERVICE");
     return false;
   }
   service.restart_times.push_back(current);
@@ -601,12 +603,12 @@ void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
         .field("phase", failure.phase_name())
         .field("errno", failure.errno_name());
     if (!failure.path.empty()) line.field("path", failure.path);
-    line.field("hint", failure.phase == LaunchPhase::Timeout
-                           ? cat("the child did not exec within ",
-                                 std::min(options_.launch_timeout, service.config.start_timeout)
-                                     .count(),
-                                 " ms: check the working directory and mounts it uses")
-                           : std::string(failure.hint()));
+    line.field("hint",
+               failure.phase == LaunchPhase::Timeout
+                   ? cat("the child did not exec within ",
+                         std::min(options_.launch_timeout, service.config.start_timeout).count(),
+                         " ms: check the working directory and mounts it uses")
+                   : std::string(failure.hint()));
   }
   switch (std::exchange(service.intent, Intent::Run)) {
     case Intent::Stop:
@@ -723,8 +725,9 @@ void Supervisor::watchdog_expired(Tracked& service, const char* reason) {
       .field("pid", service.pid)
       .field("watchdog-ms", service.config.watchdog ? service.config.watchdog->count() : 0)
       .field("reason", reason)
-      .field("hint", "the program hangs, or sends WATCHDOG=1 less often than watchdog-ms "
-                     "(send it every WATCHDOG_USEC / 2)");
+      .field("hint",
+             "the program hangs, or sends WATCHDOG=1 less often than watchdog-ms "
+             "(send it every WATCHDOG_USEC / 2)");
   service.forced_failure = true;
   terminate(service, SIGABRT);
 }

@@ -237,9 +237,9 @@ class Supervisor {
     platform::UniqueFd exit_status;  // sandboxed: where its init reports the service's end
     std::optional<PendingLaunch> launching;  // while Starting
     std::optional<WatchId> report_watch;
-    std::optional<TimerId> timer;  // start deadline, restart delay or kill deadline
+    std::optional<TimerId> timer;           // start deadline, restart delay or kill deadline
     std::optional<TimerId> watchdog_timer;  // while its program runs, with `watchdog`
-    bool ready_once = false;  // was ready at least once (a oneshot: exited 0)
+    bool ready_once = false;                // was ready at least once (a oneshot: exited 0)
     bool kill_sent = false;
     bool forced_failure = false;  // we ended this run (start timeout, watchdog): a failure
     bool says_stopping = false;   // STOPPING=1

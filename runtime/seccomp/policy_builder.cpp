@@ -111,7 +111,8 @@ constexpr std::string_view kSdNotifySocketNote = "AF_UNIX, SOCK_DGRAM only";
 // other. Both are int arguments: only their low 32 bits are compared.
 int add_sd_notify_socket_rule(scmp_filter_ctx ctx, int number) {
   constexpr std::uint64_t kInt = 0xffffffffU;
-  constexpr std::uint64_t kTypeMask = kInt & ~static_cast<std::uint64_t>(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  constexpr std::uint64_t kTypeMask =
+      kInt & ~static_cast<std::uint64_t>(SOCK_CLOEXEC | SOCK_NONBLOCK);
   return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 2,
                           SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, AF_UNIX),
                           SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, SOCK_DGRAM));

@@ -57,8 +57,8 @@ std::string command(const std::vector<std::string>& words) {
 // {"version": 1, "name": NAME, TOP "services": {SERVICES}}: SERVICES is a JSON member list.
 std::string manifest(const std::string& name, const std::string& services,
                      const std::string& top = "") {
-  return "{\"version\": 1, \"name\": " + quoted(name) + ", " + top + "\"services\": {" +
-         services + "}}\n";
+  return "{\"version\": 1, \"name\": " + quoted(name) + ", " + top + "\"services\": {" + services +
+         "}}\n";
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -136,9 +136,8 @@ bool send_datagram(const std::string& path, const std::string& text) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-  const bool sent = ::sendto(fd, text.data(), text.size(), 0,
-                             reinterpret_cast<sockaddr*>(&address), sizeof address) ==
-                    static_cast<ssize_t>(text.size());
+  const bool sent = ::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&address),
+                             sizeof address) == static_cast<ssize_t>(text.size());
   ::close(fd);
   return sent;
 }
@@ -156,11 +155,14 @@ TEST_GROUP(Readiness){};
 TEST(Readiness, AProviderThatBecomesReadyLateOrdersItsConsumer) {
   TempDir dir;
   const std::string name = unique_name("lc");
-  Background run(dir, dir.write_file("m.json", manifest(name,
-      "\"broker\": {\"type\": \"notify\", \"command\": " +
-          command({notify_probe(), "ready", "600", "accepting clients"}) + "},"
-      "\"client\": {\"after\": [\"broker\"], \"command\": " +
-          command({boot_probe(), "exit", "0"}) + "}")));
+  Background run(
+      dir, dir.write_file(
+               "m.json",
+               manifest(name, "\"broker\": {\"type\": \"notify\", \"command\": " +
+                                  command({notify_probe(), "ready", "600", "accepting clients"}) +
+                                  "},"
+                                  "\"client\": {\"after\": [\"broker\"], \"command\": " +
+                                  command({boot_probe(), "exit", "0"}) + "}")));
   CHECK_TRUE(run.wait_for("msg=exited service=client"));
   const std::string log = run.err();
   const int broker_started = line_with(log, {"msg=started", "service=broker"});
@@ -184,11 +186,13 @@ TEST(Readiness, AProviderThatBecomesReadyLateOrdersItsConsumer) {
 TEST(Readiness, ADatagramFromAForeignProcessIsRefused) {
   TempDir dir;
   const std::string name = unique_name("lc");
-  Background run(dir, dir.write_file("m.json", manifest(name,
-      "\"broker\": {\"type\": \"notify\", \"command\": " + command({notify_probe(), "never"}) +
-          "},"
-      "\"client\": {\"after\": [\"broker\"], \"command\": " +
-          command({boot_probe(), "exit", "0"}) + "}")));
+  Background run(
+      dir, dir.write_file("m.json",
+                          manifest(name, "\"broker\": {\"type\": \"notify\", \"command\": " +
+                                             command({notify_probe(), "never"}) +
+                                             "},"
+                                             "\"client\": {\"after\": [\"broker\"], \"command\": " +
+                                             command({boot_probe(), "exit", "0"}) + "}")));
   CHECK_TRUE(run.wait_for("NOTIFY_SOCKET=/dev/ipcrt-notify"));
   Json status = status_json(name);
   Json broker = service_of(status, "broker");
@@ -241,20 +245,25 @@ TEST(Readiness, NoReadyWithinTheStartTimeoutFailsTheStart) {
   TempDir dir;
   const std::string name = unique_name("lc");
   const auto began = std::chrono::steady_clock::now();
-  auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", manifest(name,
-      "\"mute\": {\"type\": \"notify\", \"start-timeout-ms\": 400, \"stop-timeout-ms\": 300, "
-      "\"command\": " + command({notify_probe(), "never"}) + "},"
-      "\"client\": {\"after\": [\"mute\"], \"command\": " +
-          command({boot_probe(), "exit", "0"}) + "}"))});
+  auto result = ipcrt::test::run_ipcrt(
+      {"run",
+       dir.write_file("m.json", manifest(name,
+                                         "\"mute\": {\"type\": \"notify\", \"start-timeout-ms\": "
+                                         "400, \"stop-timeout-ms\": 300, "
+                                         "\"command\": " +
+                                             command({notify_probe(), "never"}) +
+                                             "},"
+                                             "\"client\": {\"after\": [\"mute\"], \"command\": " +
+                                             command({boot_probe(), "exit", "0"}) + "}"))});
   const auto took = std::chrono::steady_clock::now() - began;
   LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
-  CHECK_TEXT(line_with(result.err, {"msg=\"start timed out\"", "service=mute",
-                                    "start-timeout-ms=400"}) >= 0,
+  CHECK_TEXT(line_with(result.err,
+                       {"msg=\"start timed out\"", "service=mute", "start-timeout-ms=400"}) >= 0,
              result.err.c_str());
   CHECK_TEXT(line_with(result.err, {"msg=stopping", "service=mute", "signal=TERM"}) >= 0,
              result.err.c_str());
-  CHECK_TEXT(line_with(result.err, {"msg=\"not started\"", "service=client",
-                                    "mute never became ready"}) >= 0,
+  CHECK_TEXT(line_with(result.err,
+                       {"msg=\"not started\"", "service=client", "mute never became ready"}) >= 0,
              result.err.c_str());
   CHECK_EQUAL(-1, line_with(result.err, {"msg=started", "service=client"}));
   CHECK_TRUE(took >= std::chrono::milliseconds(400));
@@ -263,11 +272,14 @@ TEST(Readiness, NoReadyWithinTheStartTimeoutFailsTheStart) {
 TEST(Readiness, AOneshotIsReadyWhenItExitsZeroAndFailsItsDependantsWhenItDoesNot) {
   TempDir dir;
   auto oneshot = [&](const std::string& code) {
-    return ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", manifest(unique_name("lc"),
-        "\"app\": {\"after\": [\"migrate\"], \"command\": " +
-            command({boot_probe(), "exit", "0"}) + "},"
-        "\"migrate\": {\"type\": \"oneshot\", \"command\": " +
-            command({boot_probe(), "exit", code}) + "}"))});
+    return ipcrt::test::run_ipcrt(
+        {"run", dir.write_file("m.json",
+                               manifest(unique_name("lc"),
+                                        "\"app\": {\"after\": [\"migrate\"], \"command\": " +
+                                            command({boot_probe(), "exit", "0"}) +
+                                            "},"
+                                            "\"migrate\": {\"type\": \"oneshot\", \"command\": " +
+                                            command({boot_probe(), "exit", code}) + "}"))});
   };
   auto done = oneshot("0");
   LONGS_EQUAL_TEXT(0, done.exit_code, done.err.c_str());
@@ -277,8 +289,8 @@ TEST(Readiness, AOneshotIsReadyWhenItExitsZeroAndFailsItsDependantsWhenItDoesNot
 
   auto failed = oneshot("3");
   LONGS_EQUAL_TEXT(4, failed.exit_code, failed.err.c_str());
-  CHECK_TEXT(line_with(failed.err, {"msg=\"not started\"", "service=app",
-                                    "migrate never became ready"}) >= 0,
+  CHECK_TEXT(line_with(failed.err,
+                       {"msg=\"not started\"", "service=app", "migrate never became ready"}) >= 0,
              failed.err.c_str());
   CHECK_EQUAL(-1, line_with(failed.err, {"msg=started", "service=app"}));
 }
@@ -334,14 +346,15 @@ TEST(Readiness, UnmodifiedProgramsNotifyThroughTheirFilter) {
 // What sd_notify needs and nothing of @network-io: only an AF_UNIX datagram socket, no bind.
 TEST(Readiness, ANotifyServicesFilterAllowsOnlyTheDatagramSocket) {
   TempDir dir;
-  Background run(dir, dir.write_file("m.json", manifest(unique_name("lc"),
-      "\"n\": {\"type\": \"notify\", \"command\": " + command({notify_probe(), "sockets"}) +
-          "}")));
+  Background run(
+      dir, dir.write_file("m.json", manifest(unique_name("lc"),
+                                             "\"n\": {\"type\": \"notify\", \"command\": " +
+                                                 command({notify_probe(), "sockets"}) + "}")));
   CHECK_TRUE(run.wait_for("msg=ready service=n"));
   const std::string out = ipcrt::test::service_output(run.err(), "n");
   for (const char* refused : {"socket inet-stream errno=EPERM", "socket inet-dgram errno=EPERM",
-                              "socket unix-stream errno=EPERM",
-                              "socket unix-seqpacket errno=EPERM", "bind errno=EPERM"}) {
+                              "socket unix-stream errno=EPERM", "socket unix-seqpacket errno=EPERM",
+                              "bind errno=EPERM"}) {
     CHECK_TEXT(out.find(refused) != std::string::npos, out.c_str());
   }
   CHECK_TEXT(out.find("socket unix-dgram ok") != std::string::npos, out.c_str());
@@ -356,10 +369,15 @@ TEST_GROUP(Health){};
 TEST(Health, AMissedWatchdogAbortsTheServiceAndRestartsIt) {
   TempDir dir;
   const std::string marker = dir.shared_file("marker");
-  Background run(dir, dir.write_file("m.json", manifest(unique_name("lc"),
-      "\"w\": {\"type\": \"notify\", \"watchdog-ms\": 1000, \"restart\": \"on-failure\", "
-      "\"stop-timeout-ms\": 500, \"command\": " + command({notify_probe(), "watchdog", marker}) +
-          "}")));
+  Background run(
+      dir,
+      dir.write_file(
+          "m.json",
+          manifest(
+              unique_name("lc"),
+              "\"w\": {\"type\": \"notify\", \"watchdog-ms\": 1000, \"restart\": \"on-failure\", "
+              "\"stop-timeout-ms\": 500, \"command\": " +
+                  command({notify_probe(), "watchdog", marker}) + "}")));
   CHECK_TRUE(run.wait_for("later run: pets"));
   const std::string log = run.err();
   CHECK_TEXT(log.find("WATCHDOG_USEC=1000000 WATCHDOG_PID=2 pid=2") != std::string::npos,
@@ -369,8 +387,7 @@ TEST(Health, AMissedWatchdogAbortsTheServiceAndRestartsIt) {
   const int exited = line_with(log, {"msg=exited", "service=w", "signal=ABRT"});
   const int restarting = line_with(log, {"msg=restarting", "service=w"});
   CHECK_TEXT(line_with(log, {"first run: will hang"}) < timeout, log.c_str());
-  CHECK_TEXT(timeout >= 0 && abort > timeout && exited > abort && restarting > exited,
-             log.c_str());
+  CHECK_TEXT(timeout >= 0 && abort > timeout && exited > abort && restarting > exited, log.c_str());
   // The second run keeps its watchdog fed for longer than several intervals.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   CHECK_EQUAL(1U, count(run.err(), "msg=\"watchdog timeout\""));
@@ -380,14 +397,18 @@ TEST(Health, AMissedWatchdogAbortsTheServiceAndRestartsIt) {
 
 TEST(Health, TheRestartLimitMakesAServiceFailedForGood) {
   TempDir dir;
-  auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", manifest(unique_name("lc"),
-      "\"crashy\": {\"restart\": \"on-failure\", \"restart-delay-ms\": 10, "
-      "\"restart-limit\": {\"burst\": 2, \"interval-ms\": 60000}, \"command\": " +
-          command({boot_probe(), "exit", "1"}) + "}"))});
+  auto result = ipcrt::test::run_ipcrt(
+      {"run",
+       dir.write_file(
+           "m.json",
+           manifest(unique_name("lc"),
+                    "\"crashy\": {\"restart\": \"on-failure\", \"restart-delay-ms\": 10, "
+                    "\"restart-limit\": {\"burst\": 2, \"interval-ms\": 60000}, \"command\": " +
+                        command({boot_probe(), "exit", "1"}) + "}"))});
   LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
   CHECK_EQUAL(3U, count(result.err, "msg=started service=crashy"));
-  CHECK_TEXT(line_with(result.err, {"msg=\"restart limit reached\"", "service=crashy",
-                                    "burst=2", "interval-ms=60000"}) >= 0,
+  CHECK_TEXT(line_with(result.err, {"msg=\"restart limit reached\"", "service=crashy", "burst=2",
+                                    "interval-ms=60000"}) >= 0,
              result.err.c_str());
 }
 
@@ -396,11 +417,15 @@ TEST(Health, TheRestartLimitMakesAServiceFailedForGood) {
 // stop before their providers.
 TEST(Health, StopSignalsAndTimeoutsInDependencyOrder) {
   TempDir dir;
-  Background run(dir, dir.write_file("m.json", manifest(unique_name("lc"),
-      "\"provider\": {\"stop-signal\": \"WINCH\", \"command\": " +
-          command({notify_probe(), "trap", "WINCH"}) + "},"
-      "\"stubborn\": {\"after\": [\"provider\"], \"stop-timeout-ms\": 300, \"command\": " +
-          command({boot_probe(), "ignore-term"}) + "}")));
+  Background run(
+      dir,
+      dir.write_file("m.json", manifest(unique_name("lc"),
+                                        "\"provider\": {\"stop-signal\": \"WINCH\", \"command\": " +
+                                            command({notify_probe(), "trap", "WINCH"}) +
+                                            "},"
+                                            "\"stubborn\": {\"after\": [\"provider\"], "
+                                            "\"stop-timeout-ms\": 300, \"command\": " +
+                                            command({boot_probe(), "ignore-term"}) + "}")));
   CHECK_TRUE(run.wait_for("trapping WINCH"));
   CHECK_TRUE(run.wait_for("msg=started service=stubborn"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // stubborn ignores SIGTERM now
@@ -426,27 +451,32 @@ TEST_GROUP(Failure){};
 // failure-action to the host: exit 4, nothing rebooted.
 TEST(Failure, ACriticalServiceFailingEndsTheRunAndLeavesTheActionToTheHost) {
   TempDir dir;
-  auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("m.json", manifest(unique_name("lc"),
-      "\"heart\": {\"critical\": true, \"command\": " + command({boot_probe(), "exit", "2"}) +
-          "},"
-      "\"other\": {\"command\": " + command({boot_probe(), "log-term", "other", "/dev/null"}) +
-          "}",
-      "\"failure-action\": \"reboot\", "))});
+  auto result = ipcrt::test::run_ipcrt(
+      {"run",
+       dir.write_file("m.json",
+                      manifest(unique_name("lc"),
+                               "\"heart\": {\"critical\": true, \"command\": " +
+                                   command({boot_probe(), "exit", "2"}) +
+                                   "},"
+                                   "\"other\": {\"command\": " +
+                                   command({boot_probe(), "log-term", "other", "/dev/null"}) + "}",
+                               "\"failure-action\": \"reboot\", "))});
   LONGS_EQUAL_TEXT(4, result.exit_code, result.err.c_str());
   const int failed = line_with(result.err, {"msg=\"critical service failed\"", "service=heart"});
   const int stopping = line_with(result.err, {"msg=stopping", "service=other"});
-  const int left = line_with(result.err, {"msg=\"failure action left to the host\"",
-                                          "failure-action=reboot", "status=4"});
+  const int left = line_with(
+      result.err, {"msg=\"failure action left to the host\"", "failure-action=reboot", "status=4"});
   CHECK_TEXT(failed >= 0 && stopping > failed && left > stopping, result.err.c_str());
 }
 
 // As PID 1, `reboot` is what the end of such a run does instead of powering off.
 TEST(Failure, AsPid1TheFailureActionRebootsAfterTheOrderlyStop) {
   TempDir root;
-  const std::string manifest_path = root.write_file("manifest.json", manifest(unique_name("lc"),
-      "\"heart\": {\"critical\": true, \"command\": " + command({boot_probe(), "exit", "2"}) +
-          "}",
-      "\"failure-action\": \"reboot\", "));
+  const std::string manifest_path =
+      root.write_file("manifest.json", manifest(unique_name("lc"),
+                                                "\"heart\": {\"critical\": true, \"command\": " +
+                                                    command({boot_probe(), "exit", "2"}) + "}",
+                                                "\"failure-action\": \"reboot\", "));
   const std::string cmdline = root.write_file("cmdline", "ipcrt.manifest=" + manifest_path + "\n");
   const std::string output = root.path() + "/out";
   pid_t child = ::fork();
@@ -483,11 +513,15 @@ TEST(HostSystemd, ReadyAndWatchdogGoToTheHostsNotifySocket) {
   TempDir dir;
   HostSocket host(dir.path() + "/notify");
   const std::string name = unique_name("lc");
-  const std::string path = dir.write_file("m.json", manifest(name,
-      "\"late\": {\"type\": \"notify\", \"command\": " +
-          command({notify_probe(), "ready", "500"}) + "},"
-      "\"plain\": {\"command\": " + command({notify_probe(), "env"}) + "},"
-      "\"broken\": {\"command\": " + command({boot_probe(), "exit", "3"}) + "}"));
+  const std::string path =
+      dir.write_file("m.json", manifest(name, "\"late\": {\"type\": \"notify\", \"command\": " +
+                                                  command({notify_probe(), "ready", "500"}) +
+                                                  "},"
+                                                  "\"plain\": {\"command\": " +
+                                                  command({notify_probe(), "env"}) +
+                                                  "},"
+                                                  "\"broken\": {\"command\": " +
+                                                  command({boot_probe(), "exit", "3"}) + "}"));
   ::setenv("NOTIFY_SOCKET", (dir.path() + "/notify").c_str(), 1);
   ::setenv("WATCHDOG_USEC", "200000", 1);
   const auto began = std::chrono::steady_clock::now();
@@ -517,9 +551,9 @@ TEST(HostSystemd, ReadyAndWatchdogGoToTheHostsNotifySocket) {
   CHECK_TEXT(watchdogs >= 2 && watchdogs <= 7, std::to_string(watchdogs).c_str());
 
   const std::string log = run.err();
-  CHECK_TEXT(log.find("NOTIFY_SOCKET=unset WATCHDOG_USEC=unset WATCHDOG_PID=unset") !=
-                 std::string::npos,
-             log.c_str());
+  CHECK_TEXT(
+      log.find("NOTIFY_SOCKET=unset WATCHDOG_USEC=unset WATCHDOG_PID=unset") != std::string::npos,
+      log.c_str());
   CHECK_TEXT(log.find("NOTIFY_SOCKET=/dev/ipcrt-notify") != std::string::npos, log.c_str());
   run.signal(SIGTERM);
   std::string stopping;

@@ -65,8 +65,8 @@ bool notify(const std::string& text) {
     ::close(fd);
     return false;
   }
-  const bool sent = ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) ==
-                    static_cast<ssize_t>(text.size());
+  const bool sent =
+      ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
   if (!sent) say(std::string("notify: send errno=") + ::strerrorname_np(errno));
   ::close(fd);
   return sent;
@@ -105,11 +105,10 @@ int sockets() {
     int family;
     int type;
   };
-  for (const Try& attempt : {Try{"inet-stream", AF_INET, SOCK_STREAM},
-                             Try{"inet-dgram", AF_INET, SOCK_DGRAM},
-                             Try{"unix-stream", AF_UNIX, SOCK_STREAM},
-                             Try{"unix-seqpacket", AF_UNIX, SOCK_SEQPACKET},
-                             Try{"unix-dgram", AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK}}) {
+  for (const Try& attempt :
+       {Try{"inet-stream", AF_INET, SOCK_STREAM}, Try{"inet-dgram", AF_INET, SOCK_DGRAM},
+        Try{"unix-stream", AF_UNIX, SOCK_STREAM}, Try{"unix-seqpacket", AF_UNIX, SOCK_SEQPACKET},
+        Try{"unix-dgram", AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK}}) {
     int fd = ::socket(attempt.family, attempt.type, 0);
     if (fd >= 0) {
       say(std::string("socket ") + attempt.name + " ok");
@@ -123,18 +122,19 @@ int sockets() {
   address.sun_family = AF_UNIX;
   std::strcpy(address.sun_path, "/tmp/notify-probe.sock");
   const int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  say(std::string("bind ") + (bound == 0 ? "ok" : std::string("errno=") + ::strerrorname_np(errno)));
+  say(std::string("bind ") +
+      (bound == 0 ? "ok" : std::string("errno=") + ::strerrorname_np(errno)));
   notify("READY=1");
   wait_forever();
 }
 
 int trap(const char* name) {
-  const int number = std::strcmp(name, "USR1") == 0   ? SIGUSR1
-                     : std::strcmp(name, "USR2") == 0 ? SIGUSR2
-                     : std::strcmp(name, "INT") == 0  ? SIGINT
+  const int number = std::strcmp(name, "USR1") == 0    ? SIGUSR1
+                     : std::strcmp(name, "USR2") == 0  ? SIGUSR2
+                     : std::strcmp(name, "INT") == 0   ? SIGINT
                      : std::strcmp(name, "WINCH") == 0 ? SIGWINCH
-                     : std::strcmp(name, "PWR") == 0  ? SIGPWR
-                                                      : SIGHUP;
+                     : std::strcmp(name, "PWR") == 0   ? SIGPWR
+                                                       : SIGHUP;
   ::signal(SIGTERM, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);

@@ -1,5 +1,7 @@
 // The supervisor's state machine without forking: a fake launcher records what it is asked to
 // do, a fake clock stands for time, and the test plays the kernel (exec, exit).
+#include "runtime/supervisor.hpp"
+
 #include <CppUTest/TestHarness.h>
 #include <sys/wait.h>
 
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "runtime/host_notify.hpp"
-#include "runtime/supervisor.hpp"
 
 namespace {
 
