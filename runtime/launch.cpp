@@ -69,12 +69,12 @@ struct ChildPlan {
   int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
 };
 
-// The signals ipcrt's init passes on to the service: the stop signals a supervisor or an
-// operator sends, SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
+// The signals ipcrt's init passes on to the service: every stop signal a manifest may name
+// (config/quantities), SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
 // namespace only if it has a handler for it, so each gets this one (never run: they are
 // blocked and taken with sigwaitinfo).
-constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
-                                     SIGUSR1, SIGUSR2, SIGABRT, SIGALRM};
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,  SIGUSR1,
+                                     SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR};
 void never_runs(int) {}
 
 [[noreturn]] void report_failure(const ChildPlan& plan, LaunchPhase phase, int errnum,
@@ -146,6 +146,11 @@ void build_sandbox(const ChildPlan& plan) noexcept {
   }
   for (const auto& [target, link] : sandbox.symlinks) {
     check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
+  }
+  // A notify service's socket, the one socket of the runtime's it can reach.
+  if (!sandbox.notify_socket.empty()) {
+    check(plan, LaunchPhase::PrivateDev,
+          platform::bind_file(sandbox.notify_socket.c_str(), sandbox.staged_notify.c_str(), 0600));
   }
   check(plan, LaunchPhase::PrivateDev, syscall_status(::mkdir(sandbox.staged_pts.c_str(), 0755)));
   check(plan, LaunchPhase::PrivateDev, platform::mount_devpts(sandbox.staged_pts.c_str()));

@@ -60,6 +60,10 @@ struct Sandbox {
   std::string staged_pts;   // staging + "/pts"
   std::vector<ShmMount> device_nodes;  // host /dev/null, ... onto staging/null, ...
   std::vector<std::pair<std::string, std::string>> symlinks;  // target, link under staging
+  // A notify service's socket (SPEC §11): the runtime's host path, bound onto staged_notify
+  // (staging + "/ipcrt-notify", its /dev/ipcrt-notify); "" for other services.
+  std::string notify_socket;
+  std::string staged_notify;
   // uid 0: the host's mount points, made read-only (parents before children), but for the
   // manifest's writable-paths.
   std::vector<std::string> readonly_mounts;

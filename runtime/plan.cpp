@@ -330,6 +330,7 @@ class Planner {
       PlannedService planned;
       planned.name = service.name;
       planned.start_order = position_of[index];
+      planned.type = service.type;
       // The edges the order honours: a provider edge between services that provide to each
       // other is dropped for the one that starts first (document order), so nothing waits in
       // a circle.

@@ -97,6 +97,7 @@ struct ShmGrant {
 struct PlannedService {
   std::string name;
   int start_order = 0;  // 0 starts first
+  config::ServiceType type = config::ServiceType::Simple;  // what "ready" means (SPEC §11)
   // Services that must have started before this one: its `after` entries and the providers of
   // its connections, as far as the start order honours them (the one list the supervisor uses).
   std::vector<std::string> depends_on;

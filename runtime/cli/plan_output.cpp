@@ -100,6 +100,9 @@ std::string render_plan_json(const Plan& plan, const ServiceViews& views) {
                         {"start-order", service.start_order},
                         {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
                         {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
+                        {"type", service.type == config::ServiceType::Notify    ? "notify"
+                                 : service.type == config::ServiceType::Oneshot ? "oneshot"
+                                                                                : "simple"},
                         {"queues", granted},
                         {"command", service.command},
                         {"environment", environment},

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,6 +140,41 @@ int add_clone_rule(scmp_filter_ctx ctx, int number) {
 int add_clone3_rule(scmp_filter_ctx ctx, int number, std::uint32_t default_action) {
   if (default_action == SCMP_ACT_ERRNO(ENOSYS)) return 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), number, 0);
+}
+
+constexpr std::string_view kSdNotifySocketNote = "AF_UNIX, SOCK_DGRAM only";
+
+// socket(AF_UNIX, SOCK_DGRAM[|SOCK_CLOEXEC|SOCK_NONBLOCK], *): sd_notify's socket and no
+// other. Both are int arguments: only their low 32 bits are compared.
+int add_sd_notify_socket_rule(scmp_filter_ctx ctx, int number) {
+  constexpr std::uint64_t kInt = 0xffffffffU;
+  constexpr std::uint64_t kTypeMask =
+      kInt & ~static_cast<std::uint64_t>(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 2,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, AF_UNIX),
+                          SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, SOCK_DGRAM));
+}
+
+// libsystemd's sd_notify first tries to enlarge its socket's send buffer (getsockopt and
+// setsockopt of SO_SNDBUF, then SO_SNDBUFFORCE) and goes on without when refused. Refused
+// here by the kernel, quietly: allowing them is not needed, and reporting them would advise
+// @network-io for a call the program recovers from (SPEC §15).
+int add_sd_notify_quiet_refusals(scmp_filter_ctx ctx) {
+  const int getsockopt = seccomp_syscall_resolve_name("getsockopt");
+  const int setsockopt = seccomp_syscall_resolve_name("setsockopt");
+  constexpr std::uint64_t kInt = 0xffffffffU;
+  const std::uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
+  int rc = 0;
+  if (getsockopt >= 0) {
+    rc = seccomp_rule_add(ctx, refuse, getsockopt, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, SOL_SOCKET),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, SO_SNDBUF));
+  }
+  for (int option : {SO_SNDBUF, SO_SNDBUFFORCE}) {
+    if (rc != 0 || setsockopt < 0) break;
+    rc = seccomp_rule_add(ctx, refuse, setsockopt, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, SOL_SOCKET),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, static_cast<std::uint64_t>(option)));
+  }
+  return rc;
 }
 
 // prlimit64(pid, resource, new_limit, old_limit): only the read form (new_limit NULL,
@@ -296,6 +332,12 @@ PolicyBuilder& PolicyBuilder::mediate_shm(const std::vector<std::string>& names)
   return *this;
 }
 
+PolicyBuilder& PolicyBuilder::allow_sd_notify() {
+  sd_notify_ = true;
+  for (auto name : kSdNotifySyscalls) add(name, kSdNotifyReason);
+  return *this;
+}
+
 PolicyBuilder& PolicyBuilder::without_pseudo_code() {
   pseudo_code_ = false;
   return *this;
@@ -308,6 +350,7 @@ std::string PolicyBuilder::fingerprint() const {
       cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
   key += " shm=";
   for (const auto& name : shm_routed_) key += name + ",";
+  key += cat(" sd-notify=", sd_notify_ ? 1 : 0);
   key += " allow=";
   for (const auto& [name, reasons] : allowed_) key += name + ",";
   key += " named=";
@@ -372,6 +415,11 @@ Result<CompiledPolicy> PolicyBuilder::build() {
                                                                          : kShmUnlinkNote, ")")};
     } else if (name == "mq_open" && mq_granted_) {
       rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
+    } else if (name == "socket" && restricted && sd_notify_ &&
+               std::all_of(reasons.begin(), reasons.end(),
+                           [](const std::string& why) { return why == kSdNotifyReason; })) {
+      rc = add_sd_notify_socket_rule(ctx, number);
+      listed = {cat(join(reasons, ", "), " (", kSdNotifySocketNote, ")")};
     } else if (name == "clone" && restricted) {
       rc = add_clone_rule(ctx, number);
       listed = {cat(join(reasons, ", "), " (", kCloneNote, ")")};
@@ -389,6 +437,15 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     }
     if (rc != 0) return fail_errno(cat("seccomp_rule_add ", name), -rc);
     policy.allowed.push_back({name, std::move(listed)});
+  }
+
+  // Only where the default would not refuse them the same way already (libseccomp refuses a
+  // rule whose action is the default one), and not where something allows them.
+  if (sd_notify_ && default_action_ != SCMP_ACT_ERRNO(EPERM) && !allowed_.contains("getsockopt") &&
+      !allowed_.contains("setsockopt")) {
+    if (int rc = add_sd_notify_quiet_refusals(ctx); rc != 0) {
+      return fail_errno("seccomp_rule_add getsockopt/setsockopt (sd_notify)", -rc);
+    }
   }
 
   if (mediate_queues_) {

@@ -35,6 +35,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   builder.allow_group("@default");
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
   for (const auto& grant : planned.queues) builder.allow_mq(grant);
+  if (service.type == config::ServiceType::Notify) builder.allow_sd_notify();
   for (const auto& name : service.seccomp.deny) {
     // Checked here too, not only by `validate`, for services built without the loader.
     if (auto problem = syscall_deny_problem(name)) {

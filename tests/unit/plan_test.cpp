@@ -563,7 +563,7 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
   STRCMP_EQUAL(R"({"plug":"app:q","slot":"cam:q","interface":"posix-mq","auto":true})",
                json["connections"][0].dump().c_str());
   STRCMP_EQUAL(
-      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"queues":{"/q":["read","write"]},)"
+      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"type":"simple","queues":{"/q":["read","write"]},)"
       R"("command":["/bin/true"],)"
       R"("environment":{"IPCRT_SERVICE":"app","IPCRT_Q_PATHS":"/q","IPCRT_FRAMES_PATHS":"frames",)"
       R"("HOME":"/var/lib/ipcrt/gateway/app","USER":"ipcrt-app","LOGNAME":"ipcrt-app",)"

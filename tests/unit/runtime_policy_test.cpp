@@ -434,3 +434,51 @@ TEST(ShmRouting, OnlyWritersOfAnObjectRouteTheirUnlinksAndExclusiveCreates) {
   CHECK(cache.filter_for(service, with_object(false), true).has_value());
   LONGS_EQUAL(2, cache.compiled());
 }
+
+TEST_GROUP(SdNotifyPolicy){};
+
+TEST(SdNotifyPolicy, ANotifyServiceGetsADatagramSocketAndTheSendingCallsNothingMore) {
+  ipcrt::config::Service service;
+  service.name = "broker";
+  service.pointer = "/services/broker";
+  service.type = ipcrt::config::ServiceType::Notify;
+  ipcrt::runtime::PlannedService planned;
+  auto policy = ipcrt::runtime::compile_service_policy(service, planned);
+  if (!policy) FAIL(policy.error().describe().c_str());
+  for (auto name : ipcrt::runtime::kSdNotifySyscalls) {
+    // send is a syscall of some ABIs only (32-bit ARM's glibc uses it).
+    if (name == "send" && find(*policy, "send") == nullptr) continue;
+    CHECK_TEXT(find(*policy, std::string(name)) != nullptr, std::string(name).c_str());
+  }
+  const auto* socket = find(*policy, "socket");
+  STRCMP_CONTAINS("AF_UNIX, SOCK_DGRAM only", socket->reasons[0].c_str());
+  for (const char* other : {"bind", "listen", "accept", "accept4", "recvfrom", "socketpair"}) {
+    CHECK_TEXT(find(*policy, other) == nullptr, other);
+  }
+  // A simple service has none of them.
+  service.type = ipcrt::config::ServiceType::Simple;
+  auto simple = ipcrt::runtime::compile_service_policy(service, planned);
+  CHECK(find(*simple, "socket") == nullptr);
+  CHECK(find(*simple, "connect") == nullptr);
+}
+
+TEST(SdNotifyPolicy, NetworkIoLiftsTheSocketRestrictionAndTheCacheTellsThemApart) {
+  ipcrt::config::Service service;
+  service.name = "broker";
+  service.pointer = "/services/broker";
+  service.type = ipcrt::config::ServiceType::Notify;
+  ipcrt::runtime::PlannedService planned;
+  ipcrt::runtime::FilterCache cache;
+  auto notify_only = program_of(cache, service, planned);
+  service.seccomp.allow.push_back("@network-io");
+  auto policy = ipcrt::runtime::compile_service_policy(service, planned);
+  const auto* socket = find(*policy, "socket");
+  CHECK(socket != nullptr);
+  for (const auto& reason : socket->reasons) {
+    CHECK_TEXT(reason.find("SOCK_DGRAM only") == std::string::npos, reason.c_str());
+  }
+  CHECK_FALSE(same(notify_only, program_of(cache, service, planned)));
+  service.seccomp.allow.clear();
+  service.type = ipcrt::config::ServiceType::Simple;
+  CHECK_FALSE(same(notify_only, program_of(cache, service, planned)));
+}
