@@ -12,6 +12,7 @@
 #include "common/text.hpp"
 #include "runtime/control/interface_texts.hpp"
 #include "runtime/control/timestamps.hpp"
+#include "runtime/logs/logs.hpp"
 
 #ifndef IPCRT_VERSION
 #define IPCRT_VERSION "unknown"
@@ -246,24 +247,59 @@ void get_queues(RuntimeView& view, Exchange& exchange) {
 }
 
 void get_logs(RuntimeView& view, Exchange& exchange) {
-  const Json& parameters = exchange.call().parameters;
+  const Call& call = exchange.call();
+  const Json& parameters = call.parameters;
   const bool follow = parameters.contains("follow") && parameters["follow"].is_boolean() &&
                       parameters["follow"].get<bool>();
-  if (follow && !exchange.call().more) {
+  if (follow && !call.more) {
     exchange.error(kExpectedMore, Json::object());
     return;
   }
-  if (auto lines = parameters.find("lines");
-      lines != parameters.end() && !lines->is_null() && lines->get<long long>() < 0) {
-    exchange.error(kInvalidParameter, {{"parameter", "lines"}});
-    return;
+  std::size_t count = 100;
+  if (auto lines = parameters.find("lines"); lines != parameters.end() && !lines->is_null()) {
+    if (lines->get<long long>() < 0) {
+      exchange.error(kInvalidParameter, {{"parameter", "lines"}});
+      return;
+    }
+    count = static_cast<std::size_t>(
+        std::min<unsigned long long>(lines->get<unsigned long long>(), SIZE_MAX));
   }
-  if (auto only = string_parameter(exchange, "service"); only && !find_status(view, *only)) {
+  const auto only = string_parameter(exchange, "service");
+  if (only && !find_status(view, *only)) {
     exchange.error(kNoSuchService, no_such_service(view, *only));
     return;
   }
-  // No log is kept yet (SPEC §14, a later issue): the reply has its shape and no entries.
-  exchange.reply({{"entries", Json::array()}});
+  std::vector<LogRecord> records;
+  if (view.context.logs != nullptr) {
+    auto last = view.context.logs->last(count, only);
+    if (!last) {
+      exchange.error(kNoSuchService, no_such_service(view, only.value_or("")));
+      return;
+    }
+    records = std::move(*last);
+  }
+  auto page = [&](std::size_t from, std::size_t to) {
+    Json entries = Json::array();
+    for (std::size_t i = from; i < to; ++i) entries.push_back(log_entry_json(records[i]));
+    return Json{{"entries", std::move(entries)}, {"missed", false}};
+  };
+  if (!call.more) {
+    exchange.reply(page(0, records.size()));
+    return;
+  }
+  // Batches, the last one also when there are none: a follower learns that it is following.
+  std::size_t from = 0;
+  while (records.size() - from > kLogBatch) {
+    exchange.stream(page(from, from + kLogBatch));
+    from += kLogBatch;
+  }
+  if (!follow || view.context.logs == nullptr) {
+    exchange.reply(page(from, records.size()));
+    return;
+  }
+  exchange.stream(page(from, records.size()));
+  // In the same turn of the loop as last(): no line falls between the two.
+  exchange.follow_logs(only, view.context.logs->next_seq());
 }
 
 void get_metrics(RuntimeView& view, Exchange& exchange) {
@@ -275,7 +311,12 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
   runtime["controlClients"] = view.counters.clients;
   runtime["controlRefused"] = view.counters.refused;
   runtime["controlEvicted"] = view.counters.evicted;
-  runtime["logLinesDropped"] = nullptr;
+  const Logs* logs = view.context.logs;
+  runtime["logLinesDropped"] =
+      logs != nullptr ? Json(logs->stderr_lines_lost() + logs->file_lines_lost()) : Json(nullptr);
+  runtime["logFollowers"] = logs != nullptr ? Json(logs->followers()) : Json(nullptr);
+  runtime["logFollowersDropped"] =
+      logs != nullptr ? Json(view.counters.followers_dropped) : Json(nullptr);
   runtime["reloads"] = nullptr;
   runtime["reloadRollbacks"] = nullptr;
 
@@ -286,11 +327,21 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
     service["state"] = service_state_name(status.state);
     service["up"] = status.pid > 0;
     service["restarts"] = status.restarts;
-    for (const char* later :
-         {"denials", "deniedSuppressed", "memoryBytes", "memoryMaxBytes", "tasks", "oomKills",
-          "cpuSeconds", "logBytes", "logLinesSuppressed"}) {
+    for (const char* later : {"denials", "deniedSuppressed", "memoryBytes", "memoryMaxBytes",
+                              "tasks", "oomKills", "cpuSeconds"}) {
       service[later] = nullptr;
     }
+    const auto stats = logs != nullptr ? logs->stats(status.name) : Result<ServiceLogStats>();
+    const bool counted = logs != nullptr && stats.has_value();
+    auto counter = [&](std::uint64_t value) { return counted ? Json(value) : Json(nullptr); };
+    service["logBytes"] = counter(counted ? stats->bytes : 0);
+    service["logLines"] = counter(counted ? stats->lines : 0);
+    service["logLinesTruncated"] = counter(counted ? stats->truncated : 0);
+    service["logPauses"] = counter(counted ? stats->pauses : 0);
+    service["logHeldBackBytes"] = counter(counted ? stats->held_back_bytes : 0);
+    service["logPausedSeconds"] =
+        counted ? Json(static_cast<double>(stats->paused_ms) / 1000.0) : Json(nullptr);
+    service["logRingBytes"] = counter(counted ? stats->ring_bytes : 0);
     services.push_back(std::move(service));
   }
 
@@ -465,6 +516,21 @@ Settlement settle(ServiceOperation operation, const ServiceStatus& status, pid_t
     default:
       return {};
   }
+}
+
+Json log_entry_json(const LogRecord& record) {
+  Json entry = Json::object();
+  entry["seq"] = record.seq;
+  entry["timestamp"] = format_timestamp(record.time);
+  entry["service"] = record.service.empty() ? Json(nullptr) : Json(record.service);
+  entry["stream"] = record.source == LogSource::Stdout   ? "stdout"
+                    : record.source == LogSource::Stderr ? "stderr"
+                                                         : "runtime";
+  // Escaped as logfmt (valid UTF-8, no control bytes): safe as JSON and on a terminal.
+  entry["line"] = record.line;
+  entry["truncated"] =
+      record.source != LogSource::Runtime && record.line.ends_with(" truncated=true");
+  return entry;
 }
 
 std::string describe_exit(int wait_status) {

@@ -481,8 +481,21 @@ void Logs::runtime_line(std::chrono::system_clock::time_point time, std::string_
   out += line;
   out += '\n';
   RuntimeLog::instance().write(out, 1);
-  store("", LogSource::Runtime, time, std::string(line));
+  store(subject_of(line), LogSource::Runtime, time, std::string(line));
   arm_stderr_retry();
+}
+
+// The service a line of the runtime's is about (its `service=` field), if it names one of this
+// manifest's: `ipcrt logs collector` shows when collector started and how it exited beside
+// what it printed, as `systemctl status` does. Service names are never quoted in logfmt.
+std::string Logs::subject_of(std::string_view line) const {
+  constexpr std::string_view kField = " service=";
+  const auto at = line.find(kField);
+  if (at == std::string_view::npos) return {};
+  const auto start = at + kField.size();
+  const auto end = line.find(' ', start);
+  std::string name(line.substr(start, end == std::string_view::npos ? end : end - start));
+  return ring_.has(name) ? name : std::string();
 }
 
 void Logs::denial(const std::string& service, std::string_view body) {

@@ -89,8 +89,9 @@ class Logs {
   void finish();
 
   // ---- reading, for `ipcrt logs` (the control server's GetLogs)
-  // The last `count` lines of `service` (nullopt: of every service and the runtime,
-  // interleaved by time), oldest first. An unknown service is an error listing them.
+  // The last `count` lines of `service` (its output, its denials and the runtime's lines
+  // naming it with `service=`; nullopt: of every service and the runtime, interleaved by
+  // time), oldest first. An unknown service is an error listing them.
   [[nodiscard]] Result<std::vector<LogRecord>> last(
       std::size_t count, const std::optional<std::string>& service = std::nullopt) const;
   // A cursor read (`logs -f` resuming after a slow client): see LogRing::read.
@@ -113,6 +114,7 @@ class Logs {
   // Lines the runtime's stderr could not take (RuntimeLog::lines_lost()).
   [[nodiscard]] std::uint64_t stderr_lines_lost() const;
   [[nodiscard]] std::uint64_t file_lines_lost() const;
+  [[nodiscard]] std::size_t followers() const { return follows_.size(); }
   // The current file, "" without `log.dir`.
   [[nodiscard]] std::string file_path() const;
   [[nodiscard]] const LogRing& ring() const { return ring_; }
@@ -169,6 +171,7 @@ class Logs {
   void arm_file_flush();
   void arm_stderr_retry();
   void runtime_line(std::chrono::system_clock::time_point time, std::string_view line);
+  [[nodiscard]] std::string subject_of(std::string_view line) const;
   static void runtime_writer(std::chrono::system_clock::time_point time, std::string_view line);
   [[nodiscard]] Clock::time_point steady_now() const;
   [[nodiscard]] Status no_such_service(const std::string& name) const;
