@@ -327,13 +327,16 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
     service["state"] = service_state_name(status.state);
     service["up"] = status.pid > 0;
     service["restarts"] = status.restarts;
-    for (const char* later : {"denials", "deniedSuppressed", "memoryBytes", "memoryMaxBytes",
-                              "tasks", "oomKills", "cpuSeconds"}) {
-      service[later] = nullptr;
-    }
     const auto stats = logs != nullptr ? logs->stats(status.name) : Result<ServiceLogStats>();
     const bool counted = logs != nullptr && stats.has_value();
     auto counter = [&](std::uint64_t value) { return counted ? Json(value) : Json(nullptr); };
+    // Denials as mediation reports them (SPEC §6): a filter's plain EPERM is not seen.
+    const bool denials = counted && view.context.mediation;
+    service["denials"] = denials ? Json(stats->denials) : Json(nullptr);
+    service["deniedSuppressed"] = denials ? Json(stats->denials_suppressed) : Json(nullptr);
+    for (const char* later : {"memoryBytes", "memoryMaxBytes", "tasks", "oomKills", "cpuSeconds"}) {
+      service[later] = nullptr;
+    }
     service["logBytes"] = counter(counted ? stats->bytes : 0);
     service["logLines"] = counter(counted ? stats->lines : 0);
     service["logLinesTruncated"] = counter(counted ? stats->truncated : 0);
@@ -567,9 +570,15 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
   service["controlAccess"] = declared && declared->control_plug
                                  ? Json(config::control_access_name(declared->control_plug->access))
                                  : Json(nullptr);
-  // Filled by later features (SPEC §11, §6, §13).
+  // Filled by later features (SPEC §11, §13).
   service["readiness"] = nullptr;
-  service["denials"] = nullptr;
+  // Reported by mediation (SPEC §6), those its rate limit held back included.
+  const Logs* logs = view.context.logs;
+  const auto stats = logs != nullptr && view.context.mediation ? logs->stats(status.name)
+                                                               : Result<ServiceLogStats>();
+  service["denials"] = logs != nullptr && view.context.mediation && stats.has_value()
+                           ? Json(stats->denials + stats->denials_suppressed)
+                           : Json(nullptr);
   service["memoryBytes"] = nullptr;
   service["tasks"] = nullptr;
   return service;

@@ -47,7 +47,7 @@ struct LogOptions {
   std::optional<LogFileOptions> files;         // none: stderr and the ring only
 };
 
-// What `ipcrt metrics` will show of one service's output.
+// What `ipcrt metrics` shows of one service's output and denials.
 struct ServiceLogStats {
   std::uint64_t bytes = 0;  // read from its pipes
   std::uint64_t lines = 0;
@@ -56,6 +56,8 @@ struct ServiceLogStats {
   std::uint64_t held_back_bytes = 0;  // read late, during those episodes
   std::uint64_t paused_ms = 0;        // its pipes were left unread this long in all
   std::size_t ring_bytes = 0;         // its share of the ring in use
+  std::uint64_t denials = 0;          // denial lines reported by mediation
+  std::uint64_t denials_suppressed = 0;  // denials its rate limit held back (counted, no line)
 };
 
 class Logs {

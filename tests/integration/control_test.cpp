@@ -24,6 +24,7 @@
 
 #include "platform/process.hpp"
 #include "runtime/control/varlink_idl.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "tests/support/control_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/system_state.hpp"
@@ -881,4 +882,27 @@ TEST(ControlLogs, AFollowerThatNeverReadsStallsNeitherTheRuntimeNorAMessageExcha
   auto shutdown = ipcrt::test::run_ipcrt({"shutdown", "--manifest", names.manifest});
   LONGS_EQUAL(0, shutdown.exit_code);
   LONGS_EQUAL(0, runtime.wait());
+}
+
+// A denial is the service's: counted in its status and metrics, and in its `ipcrt logs`.
+TEST(ControlLogs, DenialsAreCountedInStatusAndShownInTheServicesLogs) {
+  if (!ipcrt::runtime::mediation_support()) TEST_EXIT;  // no mediation, no denial lines
+  const std::string secret = "/" + unique_name("cts");
+  Device device("  \"sneaky\": {\"command\": " + command({log_probe(), "mq-open", secret}) +
+                    ", \"plugs\": {\"telemetry\": {\"interface\": \"posix-mq\"}}}",
+                group_setting(), 4);
+  CHECK_TEXT(device.runtime->wait_for("msg=exited service=sneaky"), device.runtime->err().c_str());
+  const Json sneaky = device.service("sneaky");
+  CHECK_TEXT(sneaky["denials"].is_number() && sneaky["denials"].get<int>() >= 1,
+             sneaky.dump().c_str());
+  LONGS_EQUAL(0, device.service("collector")["denials"].get<int>());
+  auto logs = device.ipcrt({"logs", "sneaky"});
+  LONGS_EQUAL(0, logs.exit_code);
+  STRCMP_CONTAINS("level=warn msg=denied service=sneaky", logs.out.c_str());
+  STRCMP_CONTAINS(("syscall=mq_open arg=" + secret).c_str(), logs.out.c_str());
+  auto metrics = device.ipcrt({"metrics"});
+  STRCMP_CONTAINS(("ipcrt_service_denials_total{manifest=\"" + device.names.manifest +
+                   "\",service=\"sneaky\"} ")
+                      .c_str(),
+                  metrics.out.c_str());
 }
