@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,6 +48,13 @@ Result<std::vector<std::string>> runtime_names(std::string_view directory) {
 }
 
 std::expected<std::string, Unreachable> choose_runtime(const std::optional<std::string>& manifest) {
+  // A named runtime needs no listing (a directory that tests or killed runtimes filled with
+  // stale files costs more to read than the whole call): only the message when it is missing.
+  if (manifest && manifest->find('/') == std::string::npos) {
+    const std::string path = control_socket_path(*manifest);
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) return path;
+  }
   auto names = runtime_names();
   if (!names) return unreachable(Unreachable::Kind::NotRunning, names.error().describe());
   const std::string running = names->empty() ? std::string("none") : join(*names, ", ");
