@@ -10,6 +10,8 @@ namespace ipcrt::bench {
 void run_startup(const Options& options, Report& report);
 // Manifests of 1, 16, 64 and 256 services booted to "every service running"; supervisor RSS.
 void run_boot_scale(const Options& options, Report& report);
+// 200 services stopped by `ipcrt run` against a bare kill of 200 processes (issue 18).
+void run_stop_scale(const Options& options, Report& report);
 // Round trips and throughput of a provider/consumer pair, confined and unconfined.
 void run_message_flow(const Options& options, Report& report);
 // An allowed syscall under no filter, a one-rule filter and a service's filter.

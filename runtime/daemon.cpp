@@ -123,8 +123,23 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     if (!applied) return failed(kExitBootFailed, "board-sysctls", applied.error());
     sysctls_ = std::move(*applied);
   }
+  // SPEC §13: the cgroups first, so that what a SIGKILLed run left running is gone before
+  // this run creates anything.
+  const CgroupSupport& cgroups = plan_.kernel.cgroups;
+  if (cgroups.usable) {
+    auto made = ServiceCgroups::create(cgroups, manifest_);
+    if (!made) {
+      sysctls_.restore();
+      return failed(kExitBootFailed, "cgroups", made.error());
+    }
+    cgroups_ = std::move(*made);
+  } else {
+    log_info("no cgroups: services are contained by their PID namespaces")
+        .field("reason", cgroups.why_not.describe());
+  }
   auto resources = boot_resources(plan_);
   if (!resources) {
+    cgroups_.reset();
     sysctls_.restore();
     return failed(kExitBootFailed, "resources", resources.error());
   }
@@ -140,6 +155,10 @@ std::expected<void, DaemonFailure> Daemon::boot() {
         prepare_launch(service, planned, plan_.identities.account(planned.name).identity,
                        std::move(filters_[i]), resources_->service_default_rlimits,
                        launch_options);
+    if (cgroups_) {
+      supervised.spec.cgroup_fd = cgroups_->fd_of(planned.name);
+      supervised.spec.cgroup = cgroups_->path_of(planned.name);
+    }
     supervised.restart = service.restart;
     supervised.restart_delay_ms = service.restart_delay_ms;
     supervised.depends_on = planned.depends_on;
@@ -150,6 +169,8 @@ std::expected<void, DaemonFailure> Daemon::boot() {
 }
 
 void Daemon::release() {
+  // Every service has ended: what a killed one left is killed with its cgroup.
+  cgroups_.reset();
   if (!resources_) return;
   release_resources(*resources_);
   resources_.reset();
@@ -164,7 +185,7 @@ ExitCode Daemon::supervise() {
   });
   control_ = std::make_unique<control::ControlServer>(
       control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
-                              mediation_support().has_value(), logs_.get()},
+                              mediation_support().has_value(), cgroups_.get(), logs_.get()},
       options_.control);
   // The device runs without its control socket rather than not at all; services' plug
   // connections do not need the socket.
@@ -183,6 +204,12 @@ ExitCode Daemon::supervise() {
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   logs_->start(*supervisor_);
+  if (cgroups_) {
+    if (auto watched = cgroups_->watch(*supervisor_); !watched) {
+      log_warn("cgroup events not watched: OOM kills and refused forks are not logged")
+          .field("error", watched.error().describe());
+    }
+  }
   if (auto attached = control_->attach(*supervisor_); !attached) {
     log_error("control socket unavailable").field("error", attached.error().describe());
   }

@@ -23,6 +23,7 @@
 #include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
 #include "runtime/manifest_input.hpp"
@@ -80,6 +81,8 @@ class Daemon {
   // The log subsystem (SPEC §14): from boot() to the Daemon's end, so what was logged can
   // still be read after run().
   [[nodiscard]] Logs* logs() { return logs_.get(); }
+  // The services' cgroups from boot() to the end of supervise(); nullptr without cgroup v2.
+  [[nodiscard]] const ServiceCgroups* cgroups() const { return cgroups_.get(); }
 
  private:
   Daemon() = default;
@@ -97,6 +100,7 @@ class Daemon {
   std::vector<platform::BpfProgram> filters_;  // plan order, until boot() moves them
   AppliedSysctls sysctls_;
   std::optional<BootedResources> resources_;
+  std::unique_ptr<ServiceCgroups> cgroups_;  // SPEC §13; none without cgroup v2
   std::vector<SupervisedService> services_;
   std::unique_ptr<Logs> logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
   std::unique_ptr<MediationServer> mediation_;

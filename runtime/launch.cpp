@@ -66,6 +66,7 @@ struct ChildPlan {
   int null_fd = -1;         // capture_output: /dev/null for stdin
   int output_fd = -1;       // and the write ends of the stdout and stderr pipes
   int errors_fd = -1;
+  int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
 };
 
 // The signals ipcrt's init passes on to the service: the stop signals a supervisor or an
@@ -166,15 +167,13 @@ void build_sandbox(const ChildPlan& plan) noexcept {
 
   // A /proc of its own pid namespace: it sees and can signal only its own processes.
   check(plan, LaunchPhase::Proc, platform::mount_proc("/proc"));
-  for (const char* path : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
-                           "/proc/fs", "/sys"}) {
+  for (const char* path : kReadonlyPaths) {
     check(plan, LaunchPhase::ReadonlyPaths, platform::make_path_readonly(path));
   }
-  for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware",
-                           "/run/ipcrt", "/run/systemd"}) {
+  for (const char* path : kMaskedPaths) {
     check(plan, LaunchPhase::MaskedPaths, platform::mask_path(path, "/dev/null"));
   }
-  for (const char* path : {"/tmp", "/var/tmp"}) {
+  for (const char* path : kPrivateTmpPaths) {
     const int status = platform::mount_tmpfs(path, sandbox.tmp_options.c_str());
     if (status != -ENOENT) check(plan, LaunchPhase::PrivateTmp, status);
   }
@@ -237,6 +236,10 @@ void become_init_of(const ChildPlan& plan) noexcept {
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
+  // Before anything else runs: nothing of the service may happen outside its cgroup.
+  if (plan.cgroup_procs_fd >= 0) {
+    check(plan, LaunchPhase::Cgroup, syscall_status(::write(plan.cgroup_procs_fd, "0", 1)));
+  }
   platform::reset_signal_dispositions();  // the runtime ignores most; execve keeps that
   platform::unblock_all_signals();        // the supervisor's signalfd mask is inherited
   // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
@@ -368,18 +371,9 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
                           const LaunchOptions& options) {
   LaunchSpec spec;
   spec.service = service.name;
-  spec.arguments = service.command;
-
-  bool has_path = false;
-  for (const auto& [key, value] : service.environment) has_path = has_path || key == "PATH";
-  if (!has_path) spec.environment.push_back(cat("PATH=", kDefaultPath));
-  for (const auto& [key, value] : service.environment)
-    spec.environment.push_back(key + "=" + value);
-  // The runtime's variables come last: glibc's getenv returns the first match, so drop any
-  // manifest entry of the same name.
-  for (const auto& [key, value] : planned.environment) {
-    std::erase_if(spec.environment,
-                  [&](const std::string& entry) { return entry.starts_with(key + "="); });
+  // Planned without identities (unit tests), the command is the manifest's as it is.
+  spec.arguments = planned.command.empty() ? service.command : planned.command;
+  for (auto& [key, value] : service_environment(service, planned)) {
     spec.environment.push_back(key + "=" + value);
   }
 
@@ -483,6 +477,7 @@ LaunchPaths paths_of(const LaunchSpec& spec) {
   paths.private_shm_dir = spec.private_shm_dir;
   for (const auto& mount : spec.shm_mounts) paths.shm_objects.push_back(mount.source);
   paths.hidden_mounts = spec.hidden_mounts;
+  paths.cgroup = spec.cgroup;
   return paths;
 }
 
@@ -509,6 +504,9 @@ LaunchFailure failure_of(const ChildReport& report, const LaunchPaths& paths) {
       break;
     case LaunchPhase::HideMqueue:
       failure.path = item_of(paths.hidden_mounts, report.item);
+      break;
+    case LaunchPhase::Cgroup:
+      failure.path = paths.cgroup;
       break;
     default:
       break;
@@ -558,7 +556,8 @@ ssize_t read_report(int fd, ChildReport& report) {
 
 }  // namespace
 
-std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec) {
+std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
+                                                        bool join_cgroup_in_child) {
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
@@ -644,7 +643,26 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec)
     namespaces = CLONE_NEWPID | CLONE_NEWNS;
     if (spec.sandbox.new_ipc_namespace) namespaces |= CLONE_NEWIPC;
   }
-  const long forked = platform::fork_raw(namespaces);
+  long forked;
+  platform::UniqueFd cgroup_procs;
+  if (spec.cgroup_fd >= 0) {
+    forked = join_cgroup_in_child ? -ENOSYS
+                                  : platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
+    if (forked == -ENOSYS || forked == -EINVAL || forked == -E2BIG) {
+      // Linux < 5.7, or asked: the child joins its cgroup as its first step.
+      cgroup_procs.reset(::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
+      if (!cgroup_procs.valid()) {
+        return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+      }
+      plan.cgroup_procs_fd = cgroup_procs.get();
+      forked = platform::fork_raw(namespaces);
+    } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES ||
+               forked == -EBADF || forked == -ENOENT) {
+      return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup});
+    }
+  } else {
+    forked = platform::fork_raw(namespaces);
+  }
   if (forked < 0) {
     return std::unexpected(LaunchFailure{
         namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork, static_cast<int>(-forked), {}});

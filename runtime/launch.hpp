@@ -41,6 +41,14 @@ struct ResourceLimit {
 // over /dev), its own /dev/shm tmpfs with the granted objects bound in, private /tmp and
 // /var/tmp, the OCI set of read-only and masked paths, /run/ipcrt and /run/systemd masked,
 // and for a service running as uid 0 every host mount read-only.
+// What every sandbox makes read-only, masks (with /dev/null) and gives a private tmpfs, as OCI
+// runtimes do (SPEC §4.3).
+inline constexpr const char* kReadonlyPaths[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+                                                 "/proc/bus", "/proc/fs",           "/sys"};
+inline constexpr const char* kMaskedPaths[] = {"/proc/kcore",   "/proc/keys", "/proc/timer_list",
+                                               "/sys/firmware", "/run/ipcrt", "/run/systemd"};
+inline constexpr const char* kPrivateTmpPaths[] = {"/tmp", "/var/tmp"};
+
 struct Sandbox {
   std::string staging;      // "/dev/shm/ipcrt.<manifest>.<service>": made by the boot
   std::string dev_options;  // tmpfs options of the new /dev
@@ -86,11 +94,12 @@ struct LaunchSpec {
   // The service's ipcrt-control connection (SPEC §10), set before each launch: the one
   // descriptor the child keeps open across exec, at this number (IPCRT_CONTROL_FD); -1: none.
   int control_fd = -1;
+  // SPEC §13: the service's cgroup, a directory descriptor the runtime keeps open: the child
+  // starts in it (CLONE_INTO_CGROUP) and the supervisor kills it whole (cgroup.kill) when the
+  // main process ends. -1 and "": no cgroup v2, its PID namespace alone contains it.
+  int cgroup_fd = -1;
+  std::string cgroup;
 };
-
-// The runtime's PATH for services unless the manifest sets one.
-inline constexpr const char* kDefaultPath =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // What a run decides for every service's launch.
 struct LaunchOptions {
@@ -140,6 +149,7 @@ struct LaunchPaths {
   std::string private_shm_dir;
   std::vector<std::string> shm_objects;  // ShmMount::source, in the order of shm_mounts
   std::vector<std::string> hidden_mounts;
+  std::string cgroup;
 };
 
 struct Launched {
@@ -169,8 +179,11 @@ struct PendingLaunch {
 // The service's wait status as its init reported it on `exit_status`, else `init_status`.
 [[nodiscard]] int service_wait_status(int exit_status_fd, int init_status);
 
-// Forks the child, which confines itself and execs; nothing here waits for it.
-[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec);
+// Forks the child, which confines itself and execs; nothing here waits for it. With
+// `join_cgroup_in_child`, the child enters spec.cgroup by writing its cgroup.procs as its first
+// syscall instead of being cloned into it (see SystemLauncher::contain).
+[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(
+    const LaunchSpec& spec, bool join_cgroup_in_child = false);
 
 // Handles the child's next report (one read of `report`: call it when readable). true: the
 // program was exec'd; false: the listener was taken, the child goes on; a failure: the

@@ -25,6 +25,9 @@ struct KernelFilesystem {
 constexpr KernelFilesystem kFilesystems[] = {
     {"proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
     {"sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
+    // SPEC §4.5, §13: cgroup v2 with every controller, so that services get their limits;
+    // nsdelegate as systemd mounts it (a cgroup namespace is a delegation boundary).
+    {"sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
     {"dev", "devtmpfs", MS_NOSUID, "mode=0755"},
     {"dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
     {"dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},

@@ -11,6 +11,7 @@
 
 #include "common/service_env.hpp"
 #include "common/text.hpp"
+#include "config/expansion.hpp"
 #include "config/parser.hpp"
 
 namespace ipcrt::runtime {
@@ -72,8 +73,8 @@ class Planner {
     if (identities != nullptr) plan_.identities = *identities;
   }
 
-  void warn(std::string text) {
-    diagnostics_.warning("", text);
+  void warn(std::string pointer, std::string text) {
+    diagnostics_.warning(std::move(pointer), text);
     plan_.warnings.push_back(std::move(text));
   }
 
@@ -83,6 +84,7 @@ class Planner {
     check_charge();
     plan_shm();
     check_writable_paths();
+    check_cgroup_limits();
     plan_services();
     if (diagnostics_.has_errors()) return std::nullopt;
     return std::move(plan_);
@@ -121,9 +123,9 @@ class Planner {
                 platform::queue_charge_bytes(queue.max_messages, queue.message_size);
           }
           if (!mq->create && !is_pattern(queue.path) && !find_existing(kernel_, queue.path)) {
-            warn(cat("queue ", queue.path, " (", queue.slot,
-                     ") has create=false and does not exist yet: a service "
-                     "must create it before its consumers open it"));
+            warn(queue.pointer, cat("queue ", queue.path, " (", queue.slot,
+                                    ") has create=false and does not exist yet: a service "
+                                    "must create it before its consumers open it"));
           }
           plan_.queues.push_back(std::move(queue));
         }
@@ -214,9 +216,9 @@ class Planner {
     if (kernel_.privileged) {
       // CAP_SYS_RESOURCE may raise both limits: `run` raises them, so nothing is refused here.
       if (total > limits.rlimit_msgqueue_hard) {
-        warn(cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
-                 " is below the ", number(total),
-                 " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
+        warn("", cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
+                     " is below the ", number(total),
+                     " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
       }
       return;
     }
@@ -285,7 +287,8 @@ class Planner {
           PlannedShmObject object;
           object.name = declared.name;
           object.size = declared.size;
-          if (declared.is_semaphore()) object.semaphore_value = declared.semaphore_value.value_or(0);
+          if (declared.is_semaphore())
+            object.semaphore_value = declared.semaphore_value.value_or(0);
           object.slot = cat(service.name, ':', slot.name);
           object.owner_service = service.name;
           object.writers.push_back(service.name);
@@ -295,6 +298,18 @@ class Planner {
         };
         for (const auto& object : shm->write) add(object, true);
         for (const auto& object : shm->read) add(object, false);
+      }
+    }
+  }
+
+  // SPEC §13: a limit that cannot be applied here is an error naming the fix, never ignored.
+  void check_cgroup_limits() {
+    for (const auto& service : manifest_.services) {
+      for (auto key : service.resources.cgroup_keys()) {
+        if (auto refusal = limit_refusal(kernel_.cgroups, key)) {
+          diagnostics_.error(cat(service.pointer, "/resources/", key), refusal->message,
+                             refusal->hint);
+        }
       }
     }
   }
@@ -326,8 +341,13 @@ class Planner {
       if (service.confinement != config::Confinement::Off) {
         planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
       }
+      if (kernel_.cgroups.usable) {
+        planned.cgroup = cat(kernel_.cgroups.manifest_dir(manifest_.name), "/", service.name);
+        planned.cgroup_settings = cgroup_settings(service.resources);
+      }
       add_grants(service, planned);
       add_account_variables(service, planned);
+      expand_command(service, planned);
       plan_.services.push_back(std::move(planned));
     }
   }
@@ -413,6 +433,23 @@ class Planner {
     }
   }
 
+  // SPEC §15: an undefined name is a plan error at its argument. Without identities the
+  // account variables are not known yet, so nothing is expanded (or refused).
+  void expand_command(const Service& service, PlannedService& planned) const {
+    if (identities_ == nullptr) return;
+    const auto environment = service_environment(service, planned);
+    auto expanded = config::expand_arguments(service.command, environment);
+    if (expanded) {
+      planned.command = std::move(*expanded);
+      return;
+    }
+    for (const auto& problem : expanded.error()) {
+      diagnostics_.error(
+          cat(service.pointer, "/command/", number(static_cast<long>(problem.argument))),
+          problem.error.message, problem.error.hint);
+    }
+  }
+
   struct Dependency {
     std::size_t on;
     bool hard;  // `after`; providers are soft: mutual providers start in document order
@@ -461,7 +498,8 @@ class Planner {
         }
         if (next) {
           if (hard_only) {
-            warn(cat("services provide slots to each other; ", manifest_.services[*next].name,
+            warn(manifest_.services[*next].pointer,
+                 cat("services provide slots to each other; ", manifest_.services[*next].name,
                      " starts first (document order)"));
           }
           break;
@@ -512,6 +550,22 @@ std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_
 bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode, uid_t owner_uid,
                   gid_t slot_gid) {
   return uid != owner_uid || gid != slot_gid || (mode & 07777) != queue.mode;
+}
+
+std::vector<std::pair<std::string, std::string>> service_environment(
+    const config::Service& service, const PlannedService& planned) {
+  std::vector<std::pair<std::string, std::string>> environment;
+  const auto sets = [&](const std::string& key) {
+    return std::any_of(service.environment.begin(), service.environment.end(),
+                       [&](const auto& entry) { return entry.first == key; });
+  };
+  if (!sets("PATH")) environment.emplace_back("PATH", kDefaultPath);
+  for (const auto& entry : service.environment) environment.push_back(entry);
+  for (const auto& entry : planned.environment) {
+    std::erase_if(environment, [&](const auto& existing) { return existing.first == entry.first; });
+    environment.push_back(entry);
+  }
+  return environment;
 }
 
 }  // namespace ipcrt::runtime

@@ -19,6 +19,7 @@
 #include "config/manifest.hpp"
 #include "config/paths.hpp"
 #include "platform/mqueue.hpp"
+#include "runtime/cgroups/support.hpp"
 #include "runtime/identities.hpp"
 
 namespace ipcrt::runtime {
@@ -50,6 +51,7 @@ struct KernelState {
   std::vector<ExistingQueue> existing_queues;
   bool privileged = false;  // CAP_SYS_RESOURCE: RLIMIT_MSGQUEUE can be raised before creating
   HostPaths host;
+  CgroupSupport cgroups;  // left as it is (unit tests): no cgroup v2, limits are refused
 };
 
 struct PlannedQueue {
@@ -103,7 +105,25 @@ struct PlannedService {
   // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
   // unless the manifest sets them (with identities only), in a stable order.
   std::vector<std::pair<std::string, std::string>> environment;
+  // The manifest's command with `${NAME}` and `$$` expanded in every argument but the first,
+  // from service_environment() (SPEC §15); empty when planned without identities (`policy`),
+  // whose account variables are unknown.
+  std::vector<std::string> command;
+  // SPEC §13: its cgroup ("" without cgroup v2) and the files its limits set there.
+  std::string cgroup;
+  std::vector<std::pair<std::string, std::string>> cgroup_settings;
 };
+
+// The runtime's PATH for services unless the manifest sets one.
+inline constexpr const char* kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// What the service's program gets as its environment, in order: PATH unless the manifest sets
+// it, the manifest's variables, then the runtime's (`planned.environment`), each replacing a
+// manifest entry of the same name (glibc's getenv returns the first match). The one source of
+// both the launch's envp and the `${NAME}` expansion.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> service_environment(
+    const config::Service& service, const PlannedService& planned);
 
 struct Plan {
   std::string manifest_name;

@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <set>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "platform/cgroup.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/process.hpp"
 #include "platform/signalfd.hpp"
@@ -45,7 +47,7 @@ bool alive(ServiceState state) {
 class SystemLauncher final : public Launcher {
  public:
   std::expected<PendingLaunch, LaunchFailure> begin(const LaunchSpec& spec) override {
-    return begin_launch(spec);
+    return begin_launch(spec, !spec.cgroup.empty() && killed_.contains(spec.cgroup));
   }
   std::expected<bool, LaunchFailure> advance(PendingLaunch& pending) override {
     return continue_launch(pending);
@@ -61,6 +63,20 @@ class SystemLauncher final : public Launcher {
     if (pid > 0) ::kill(pid, signal);
   }
   void contain(const LaunchSpec& spec, pid_t pid) override {
+    // SPEC §13: everything in the service's cgroup, whatever session or namespace it is in.
+    // One write, no scan of /proc; the kernel signals them and nothing waits for them here.
+    if (!spec.cgroup.empty()) {
+      auto killed = platform::kill_cgroup(spec.cgroup);
+      // Linux 6.18 kills a child cloned into a cgroup (CLONE_INTO_CGROUP) that has had a
+      // cgroup.kill, as if the kill raced with its fork: from then on the service's starts
+      // join the cgroup from the child, as its first syscall.
+      killed_.insert(spec.cgroup);
+      if (killed) return;
+      log_warn("cgroup not killed")
+          .field("service", spec.service)
+          .field("cgroup", spec.cgroup)
+          .field("error", killed.error().describe());
+    }
     // A sandboxed service's init has ended, and the kernel has killed and reaped everything
     // of its pid namespace before its exit completed: nothing is left to sweep.
     if (spec.sandboxed) return;
@@ -86,6 +102,9 @@ class SystemLauncher final : public Launcher {
           .field("processes", sweep.killed);
     }
   }
+
+ private:
+  std::set<std::string> killed_;  // cgroups that have had a cgroup.kill
 };
 
 }  // namespace

@@ -142,6 +142,9 @@ int command_metrics(const CommandLine& command_line) {
              each(services, "service", "name", "tasks"));
   out.family("ipcrt_service_oom_kills_total", "counter", "Out-of-memory kills in the service.",
              each(services, "service", "name", "oomKills"));
+  out.family("ipcrt_service_forks_refused_total", "counter",
+             "Forks in the service refused by its pids-max.",
+             each(services, "service", "name", "forksRefused"));
   out.family("ipcrt_service_cpu_seconds_total", "counter", "CPU time of the service.",
              each(services, "service", "name", "cpuSeconds"));
   out.family("ipcrt_service_log_bytes_total", "counter", "Bytes the service logged.",

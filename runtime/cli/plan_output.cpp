@@ -44,7 +44,16 @@ std::string queue_owner(const Plan& plan, const PlannedQueue& queue) {
   return cat(account->identity.uid, ':', *group);
 }
 
-std::string render_plan_json(const Plan& plan) {
+namespace {
+
+ServiceDetail detail_of(const ServiceViews& views, const PlannedService& service) {
+  auto found = views.find(service.name);
+  return found == views.end() ? ServiceDetail{service.environment, {}} : found->second;
+}
+
+}  // namespace
+
+std::string render_plan_json(const Plan& plan, const ServiceViews& views) {
   Json root = Json::object();
   Json queues = Json::array();
   for (const auto& queue : plan.queues) {
@@ -84,14 +93,24 @@ std::string render_plan_json(const Plan& plan) {
       }
     }
     const Account* account = plan.identities.find_account(service.name);
+    const ServiceDetail detail = detail_of(views, service);
     Json environment = Json::object();
-    for (const auto& [key, value] : service.environment) environment[key] = value;
+    for (const auto& [key, value] : detail.environment) environment[key] = value;
     services.push_back({{"name", service.name},
                         {"start-order", service.start_order},
                         {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
                         {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
                         {"queues", granted},
-                        {"environment", environment}});
+                        {"command", service.command},
+                        {"environment", environment},
+                        {"view", detail.view}});
+    // SPEC §13, beside §7's keys where there is a cgroup: its directory and its limits' files.
+    if (!service.cgroup.empty()) {
+      Json cgroup_files = Json::object();
+      for (const auto& [file, value] : service.cgroup_settings) cgroup_files[file] = value;
+      services.back()["cgroup"] = service.cgroup;
+      services.back()["cgroup-files"] = cgroup_files;
+    }
   }
   root["queues"] = queues;
   root["shm"] = shm;
@@ -102,7 +121,7 @@ std::string render_plan_json(const Plan& plan) {
   return root.dump(2) + "\n";
 }
 
-std::string render_plan_text(const Plan& plan) {
+std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
   std::string out = cat("plan for ", plan.manifest_name, '\n');
   long to_create = 0;
   long adopted = 0;
@@ -127,6 +146,15 @@ std::string render_plan_text(const Plan& plan) {
                join(object.writers, ","), " readers ",
                object.readers.empty() ? std::string("-") : join(object.readers, ","), '\n');
   }
+  const auto& cgroups = plan.kernel.cgroups;
+  if (cgroups.usable) {
+    out += cat("cgroups: ", cgroups.manifest_dir(plan.manifest_name), " (controllers offered: ",
+               cgroups.controllers.empty() ? std::string("none") : join(cgroups.controllers, " "),
+               ")\n");
+  } else {
+    out += cat("cgroups: none, services are contained by their PID namespaces (",
+               cgroups.why_not.message, ")\n");
+  }
   out += "start order:\n";
   for (const auto& service : plan.services) {
     out += cat("  ", std::to_string(service.start_order), ' ', service.name);
@@ -138,9 +166,12 @@ std::string render_plan_text(const Plan& plan) {
           cat("      user ", account->user_name, " uid ", identity.uid, " gid ", identity.gid,
               " groups ", join(identity.groups, ","), account->dynamic ? " (dynamic)" : "", '\n');
     }
-    for (const auto& [key, value] : service.environment) {
+    const ServiceDetail detail = detail_of(views, service);
+    if (!service.command.empty()) out += cat("      command ", join(service.command, " "), '\n');
+    for (const auto& [key, value] : detail.environment) {
       out += cat("      env ", key, '=', value, '\n');
     }
+    for (const auto& line : detail.view) out += cat("      view ", line, '\n');
     for (const auto& grant : service.queues) {
       out += cat("      mq  ", pad(grant.path, 20), ' ',
                  join(permission_names(grant.permissions), ","),
@@ -149,6 +180,11 @@ std::string render_plan_text(const Plan& plan) {
     for (const auto& grant : service.shm) {
       out += cat("      shm ", pad(grant.name, 20), ' ',
                  grant.writable ? "read-write" : "read-only", " via ", grant.via, '\n');
+    }
+    if (!service.cgroup.empty()) {
+      out += cat("      cgroup ", service.cgroup);
+      for (const auto& [file, value] : service.cgroup_settings) out += cat(' ', file, '=', value);
+      out += '\n';
     }
   }
   for (const auto& warning : plan.warnings) out += cat("warning: ", warning, '\n');

@@ -72,6 +72,8 @@ void print_one(const Json& reply) {
       {"denials", cell(service, "denials")},
       {"memory", cell(service, "memoryBytes")},
       {"tasks", cell(service, "tasks")},
+      {"oom kills", cell(service, "oomKills")},
+      {"forks refused", cell(service, "forksRefused")},
   };
   for (const auto& [label, value] : lines) {
     text +=

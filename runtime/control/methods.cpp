@@ -39,6 +39,11 @@ Json optional_number(const std::optional<std::uint64_t>& value) {
   return value ? Json(*value) : Json(nullptr);
 }
 
+// What the service's cgroup says now (SPEC §13); all unset without cgroups.
+ServiceUsage usage_of(const RuntimeView& view, const std::string& service) {
+  return view.context.cgroups != nullptr ? view.context.cgroups->usage(service) : ServiceUsage{};
+}
+
 Json exit_json(const std::optional<int>& wait_status) {
   if (!wait_status) return nullptr;
   Json exit = Json::object();
@@ -334,9 +339,13 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
     const bool denials = counted && view.context.mediation;
     service["denials"] = denials ? Json(stats->denials) : Json(nullptr);
     service["deniedSuppressed"] = denials ? Json(stats->denials_suppressed) : Json(nullptr);
-    for (const char* later : {"memoryBytes", "memoryMaxBytes", "tasks", "oomKills", "cpuSeconds"}) {
-      service[later] = nullptr;
-    }
+    const ServiceUsage usage = usage_of(view, status.name);
+    service["memoryBytes"] = optional_number(usage.memory_bytes);
+    service["memoryMaxBytes"] = optional_number(usage.memory_max);
+    service["tasks"] = optional_number(usage.tasks);
+    service["oomKills"] = optional_number(usage.oom_kills);
+    service["forksRefused"] = optional_number(usage.forks_refused);
+    service["cpuSeconds"] = nullptr;
     service["logBytes"] = counter(counted ? stats->bytes : 0);
     service["logLines"] = counter(counted ? stats->lines : 0);
     service["logLinesTruncated"] = counter(counted ? stats->truncated : 0);
@@ -570,7 +579,7 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
   service["controlAccess"] = declared && declared->control_plug
                                  ? Json(config::control_access_name(declared->control_plug->access))
                                  : Json(nullptr);
-  // Filled by later features (SPEC §11, §13).
+  // Filled by a later feature (SPEC §11).
   service["readiness"] = nullptr;
   // Reported by mediation (SPEC §6), those its rate limit held back included.
   const Logs* logs = view.context.logs;
@@ -579,8 +588,11 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
   service["denials"] = logs != nullptr && view.context.mediation && stats.has_value()
                            ? Json(stats->denials + stats->denials_suppressed)
                            : Json(nullptr);
-  service["memoryBytes"] = nullptr;
-  service["tasks"] = nullptr;
+  const ServiceUsage usage = usage_of(view, status.name);
+  service["memoryBytes"] = optional_number(usage.memory_bytes);
+  service["tasks"] = optional_number(usage.tasks);
+  service["oomKills"] = optional_number(usage.oom_kills);
+  service["forksRefused"] = optional_number(usage.forks_refused);
   return service;
 }
 

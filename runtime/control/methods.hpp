@@ -19,6 +19,7 @@
 #include "runtime/control/queue_census.hpp"
 #include "runtime/control/varlink_idl.hpp"
 #include "runtime/control/varlink_protocol.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
 #include "runtime/logs/log_ring.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
@@ -43,7 +44,8 @@ struct ControlContext {
   const Plan* plan = nullptr;  // its identities say who each service runs as
   std::string manifest_path;  // absolute
   bool mediation = false;     // name-level mediation runs (SPEC §6)
-  Logs* logs = nullptr;       // what GetLogs reads (SPEC §14); none: it has no lines
+  const ServiceCgroups* cgroups = nullptr;  // SPEC §13; nullptr without cgroup v2
+  Logs* logs = nullptr;  // what GetLogs reads (SPEC §14); none: it has no lines
 };
 
 // GetLogs replies carry at most this many entries each (with more, or following).

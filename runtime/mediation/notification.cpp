@@ -21,6 +21,7 @@
 #include "platform/fd.hpp"
 #include "platform/mqueue.hpp"
 #include "platform/seccomp_notify.hpp"
+#include "runtime/mediation/denial_detail.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::runtime {
@@ -215,20 +216,21 @@ const MediatedQueue* ServiceMediator::queue_of(const QueueGrant& grant) const {
   return nullptr;
 }
 
-void ServiceMediator::report(const Call& call, const std::string& argument,
-                             const std::string& need) {
-  Logfmt line(service_.complain ? "info" : "warn", "denied");
+void ServiceMediator::report(const Call& call, const std::string& argument, const std::string& need,
+                             bool recoverable) {
+  Logfmt line(service_.complain || recoverable ? "info" : "warn", "denied");
   line.field("service", service_.name).field("pid", call.pid()).field("syscall", call.syscall);
   if (!argument.empty()) line.field("arg", argument);
   line.field("need", need);
-  log_.report(line.text());
+  log_.report(line.text(), call.syscall, need);
 }
 
 // Reports a call mediation refuses, then refuses it with `errnum` or, in complain mode, lets
 // the kernel run it with the caller's own credentials.
 ServiceMediator::Answer ServiceMediator::refuse(const Call& call, const std::string& argument,
-                                                const std::string& need, int errnum) {
-  report(call, argument, need);
+                                                const std::string& need, int errnum,
+                                                bool recoverable) {
+  report(call, argument, need, recoverable);
   return service_.complain ? Answer::let_through() : Answer::error(errnum);
 }
 
@@ -427,11 +429,25 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
       return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM);
     }
     if (!open && !unlink) {
+      // What the line says is read before the lock (the caller's memory may be slow to read)
+      // and only informs: the call is refused whatever it holds.
+      const pid_t pid = call.pid();
+      RefusedCall refused{call.syscall, {}, call.wide_abi, {}, {}};
+      for (std::size_t i = 0; i < refused.args.size(); ++i) {
+        refused.args[i] = call.notification.args[i];
+      }
+      refused.read_string = [pid](std::uint64_t address, std::size_t max) {
+        auto text = platform::read_remote_string(pid, address, max);
+        return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
+      };
+      refused.read_memory = [pid](std::uint64_t address, void* out, std::size_t size) {
+        return platform::read_remote_memory(pid, address, out, size).has_value();
+      };
+      const DenialAdvice advice =
+          advise(refused, service_.need_for_syscall ? service_.need_for_syscall(call.syscall)
+                                                    : "seccomp.allow: " + call.syscall);
       std::lock_guard lock(mutex_);
-      return refuse(call, "",
-                    service_.need_for_syscall ? service_.need_for_syscall(call.syscall)
-                                              : "seccomp.allow: " + call.syscall,
-                    EPERM);
+      return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable);
     }
     // Everything the decision and the call use is copied now, before the validity check:
     // what the caller changes afterwards is never read. The decision on the name comes

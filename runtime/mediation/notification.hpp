@@ -135,9 +135,11 @@ class ServiceMediator {
                                            const std::string& path, const MediatedQueue& queue);
   [[nodiscard]] Answer create_declared(const Call& call, ActingThread& thread,
                                        const std::string& path, const MediatedQueue& queue);
+  // `recoverable`: a call programs make and go on without (logged at info, SPEC §15).
   [[nodiscard]] Answer refuse(const Call& call, const std::string& argument,
-                              const std::string& need, int errnum);
-  void report(const Call& call, const std::string& argument, const std::string& need);
+                              const std::string& need, int errnum, bool recoverable = false);
+  void report(const Call& call, const std::string& argument, const std::string& need,
+              bool recoverable = false);
   [[nodiscard]] const MediatedQueue* queue_of(const QueueGrant& grant) const;
   // An ABI the service's filter covers, and its numbers of the mediated syscalls.
   struct ServedAbi {

@@ -85,32 +85,11 @@ std::string need_for_syscall(const config::Service& service, std::string_view sy
     if (denied == syscall) return "removing it from seccomp.deny";
   }
   if (is_mq_syscall(syscall)) return "a posix-mq plug or slot granting it";
-  if (is_never_allowed(syscall)) return cat("seccomp.allow: ", syscall);
-  // Every service has @default: a syscall of it that was refused failed its argument filter
-  // (clone with CLONE_NEW*, prlimit64 with a new limit), which only naming it lifts.
-  bool in_default = false;
-  if (const SyscallGroup* base = find_syscall_group("@default")) {
-    for_each_group_syscall(
-        *base, [&](std::string_view name) { in_default = in_default || name == syscall; });
-  }
-  if (in_default) return cat("seccomp.allow: ", syscall);
-  // The smallest group that contains it names the narrowest fix.
-  const SyscallGroup* best = nullptr;
-  std::size_t best_size = 0;
-  for (const auto& group : syscall_groups()) {
-    if (group.name == "@default") continue;
-    bool contains = false;
-    std::size_t size = 0;
-    for_each_group_syscall(group, [&](std::string_view name) {
-      ++size;
-      contains = contains || name == syscall;
-    });
-    if (contains && (best == nullptr || size < best_size)) {
-      best = &group;
-      best_size = size;
-    }
-  }
-  if (best != nullptr) return cat("seccomp.allow: ", best->name);
+  // The syscall itself: a @default one that was refused failed its argument filter (clone
+  // with CLONE_NEW*, prlimit64 with a new limit), which only naming it lifts; any other is
+  // named rather than the smallest group that holds it, since a group brings its neighbours
+  // (@process's kill and fork with setpriority), wider than the denial needs (SPEC §15). A
+  // program that needs more of a group shows each call as a denial of its own kind.
   return cat("seccomp.allow: ", syscall);
 }
 

@@ -47,7 +47,7 @@ class FilterCache {
 };
 
 // For a denial line: what in the manifest would allow `syscall` for `service`
-// ("seccomp.allow: @network-io", "seccomp.allow: ptrace", "removing it from seccomp.deny").
+// ("seccomp.allow: setpriority", "removing it from seccomp.deny").
 [[nodiscard]] std::string need_for_syscall(const config::Service& service,
                                            std::string_view syscall);
 

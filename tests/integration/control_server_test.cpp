@@ -65,7 +65,8 @@ class LiveServer {
     options.socket_path = dir_.path() + "/control.varlink";
     options.idle_timeout = idle_timeout;
     server_ = std::make_unique<control::ControlServer>(
-        control::ControlContext{&manifest_, &plan_, "/manifest.json", false, logs}, options);
+        control::ControlContext{&manifest_, &plan_, "/manifest.json", false, nullptr, logs},
+        options);
     auto listening = server_->listen();
     if (!listening) FAIL(listening.error().describe().c_str());
 

@@ -14,6 +14,8 @@
 
 #include "common/file.hpp"
 #include "platform/process.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
+#include "runtime/cgroups/support.hpp"
 #include "tests/support/background.hpp"
 #include "tests/support/process.hpp"
 
@@ -214,8 +216,11 @@ TEST(Sandbox, AServicesProcessesDieWithTheRuntimeEvenWhenItIsSigkilled) {
   background.signal(SIGKILL);
   LONGS_EQUAL(128 + SIGKILL, background.wait());
   CHECK_TRUE_TEXT(session_gone_soon(init), "a process of the service outlived the runtime");
-  // What a SIGKILLed runtime could not remove.
+  // What a SIGKILLed runtime could not remove (the next run of the manifest would).
   ::rmdir(("/dev/shm/ipcrt." + name + ".leaver").c_str());
+  if (const auto cgroups = ipcrt::runtime::probe_cgroups(); cgroups.usable) {
+    (void)ipcrt::runtime::remove_leftover_cgroups(cgroups.manifest_dir(name));
+  }
 }
 
 TEST(Sandbox, ASecondRunOfTheSameManifestExitsThreeNamingTheFirstAndTouchesNothing) {

@@ -510,9 +510,10 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
                json["connections"][0].dump().c_str());
   STRCMP_EQUAL(
       R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"queues":{"/q":["read","write"]},)"
+      R"("command":["/bin/true"],)"
       R"("environment":{"IPCRT_SERVICE":"app","IPCRT_Q_PATHS":"/q","IPCRT_FRAMES_PATHS":"frames",)"
       R"("HOME":"/var/lib/ipcrt/gateway/app","USER":"ipcrt-app","LOGNAME":"ipcrt-app",)"
-      R"("SHELL":"/bin/sh"}})",
+      R"("SHELL":"/bin/sh"},"view":[]})",
       json["services"][1].dump().c_str());
   CHECK_TRUE(json["warnings"].is_array());
 }
