@@ -215,7 +215,7 @@ ExitCode Daemon::supervise() {
   });
   control_ = std::make_unique<control::ControlServer>(
       control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
-                              mediation_support().has_value(), cgroups_.get()},
+                              mediation_support().has_value(), cgroups_.get(), logs_.get()},
       options_.control);
   // The device runs without its control socket rather than not at all; services' plug
   // connections do not need the socket.
