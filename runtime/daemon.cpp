@@ -58,6 +58,7 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   request.manifest_path = path;
   request.identities = IdentityMode::Allocate;  // new dynamic ids are saved by boot()
   request.board = daemon->options_.board ? &*daemon->options_.board : nullptr;
+  request.confinement = daemon->options_.confinement;
   auto planned = plan_manifest(request, diagnostics);
   if (!planned) return std::unexpected(planned.error());
   daemon->manifest_ = std::move(planned->manifest);
@@ -183,6 +184,7 @@ ExitCode Daemon::supervise() {
                                                  std::string_view line) {
     logs->denial(service, line);
   });
+  if (options_.on_denial) mediation_->observe_denials(options_.on_denial);
   control_ = std::make_unique<control::ControlServer>(
       control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
                               mediation_support().has_value(), cgroups_.get()},
@@ -212,6 +214,11 @@ ExitCode Daemon::supervise() {
   }
   if (auto attached = control_->attach(*supervisor_); !attached) {
     log_error("control socket unavailable").field("error", attached.error().describe());
+  }
+  if (options_.run_for) {
+    // As SIGTERM would: consumers first, then providers, each with its stop signal.
+    supervisor_->after(*options_.run_for,
+                       [supervisor = supervisor_.get()] { supervisor->shutdown(); });
   }
   auto result = supervisor_->run();
   mediation_->flush();

@@ -11,6 +11,7 @@
 // cleans up.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,9 +27,10 @@
 #include "runtime/cgroups/service_cgroups.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
-#include "runtime/manifest_input.hpp"
 #include "runtime/identities.hpp"
 #include "runtime/logs/logs.hpp"
+#include "runtime/manifest_input.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -45,6 +47,11 @@ struct DaemonOptions {
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
   control::ControlOptions control;     // the control socket (SPEC §10)
   LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
+  // `ipcrt suggest` (SPEC §15): every service in this confinement (a plan-time override), the
+  // run stopped as by SIGTERM after `run_for`, and every refused call given to `on_denial`.
+  std::optional<config::Confinement> confinement;
+  std::optional<std::chrono::milliseconds> run_for;
+  DenialObserver on_denial;
 };
 
 // Why prepare() or run() did not get the device running.
@@ -102,7 +109,8 @@ class Daemon {
   std::optional<BootedResources> resources_;
   std::unique_ptr<ServiceCgroups> cgroups_;  // SPEC §13; none without cgroup v2
   std::vector<SupervisedService> services_;
-  std::unique_ptr<Logs> logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
+  std::unique_ptr<Logs>
+      logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
   std::unique_ptr<MediationServer> mediation_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first

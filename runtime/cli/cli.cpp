@@ -47,6 +47,9 @@ const std::vector<CommandSpec>& command_table() {
        {{"--format", true}}, command_policy},
       {"limits", "[--json]", "print the kernel's mqueue limits, usage and headroom", 0, 0,
        {{"--json", false}}, command_limits},
+      {"suggest", "MANIFEST [--seconds N]",
+       "run in complain mode (default 10 s), print the merge patch that lets it run strict", 1,
+       1, {{"--seconds", true}}, command_suggest},
       // The control commands (SPEC §10): clients of a running runtime.
       {"status", "[SERVICE] [--json] [--manifest NAME]",
        "show the runtime and each service's state, pid, uid, restarts and last exit", 0, 1,
