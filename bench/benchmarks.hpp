@@ -18,6 +18,8 @@ void run_message_flow(const Options& options, Report& report);
 void run_filter_cost(const Options& options, Report& report);
 // mq_open direct, under the filter alone, and mediated by the supervisor.
 void run_mq_open_cost(const Options& options, Report& report);
+// mkstemp + unlink and open + close of a service that may write a shared-memory object.
+void run_shm_calls_cost(const Options& options, Report& report);
 // The supervisor's CPU per MiB of service output; round trips while another service floods.
 void run_log_cost(const Options& options, Report& report);
 // Stripped binary sizes given by scripts/size.

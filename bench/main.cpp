@@ -1,7 +1,7 @@
 // ipcrt-bench: every benchmark of issue #8 in one run, printed as one Markdown table with the
 // machine it ran on. Not a test: nothing here fails on a slow machine; missed targets are
 // reported as such. Run it through scripts/bench, which builds what it needs first.
-//   ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,logs]
+//   ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,shm,logs]
 //               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
 //               [--print PATH] [--trivial PATH] [--bwrap PATH|""]
 #include <sys/utsname.h>
@@ -51,7 +51,8 @@ bool starts_with_option(const char* argument, const char* option) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,logs]\n"
+               "usage: ipcrt-bench [--rounds N]\n"
+               "                   [--only startup,boot,stop,flow,filter,open,shm,logs]\n"
                "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
                "                   [--flow PATH] [--print PATH] [--trivial PATH] [--bwrap PATH]\n");
   return 2;
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   options.print = (here / "bench-print").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
-  std::string only = "startup,boot,stop,flow,filter,open,logs";
+  std::string only = "startup,boot,stop,flow,filter,open,shm,logs";
   for (int i = 1; i < argc; ++i) {
     if (i + 1 >= argc) return usage();
     const char* value = argv[++i];
@@ -154,6 +155,7 @@ int main(int argc, char** argv) {
                                   {",flow,", run_message_flow},
                                   {",filter,", run_filter_cost},
                                   {",open,", run_mq_open_cost},
+                                  {",shm,", run_shm_calls_cost},
                                   {",logs,", run_log_cost}};
   for (const auto& benchmark : benchmarks) {
     if (!wanted(benchmark.name)) continue;

@@ -32,11 +32,14 @@
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/sd_notify.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
 
 class MediationServer;
+class NotifySockets;
+class HostNotifier;
 namespace control {
 class ControlServer;
 }
@@ -52,6 +55,9 @@ struct DaemonOptions {
   std::optional<config::Confinement> confinement;
   std::optional<std::chrono::milliseconds> run_for;
   DenialObserver on_denial;
+  // The host systemd's socket (SPEC §11): run_manifest takes it from ipcrt's environment.
+  NotifyClient host_notify;
+  bool pid1 = false;  // PID-1 mode: the caller carries out the failure action
 };
 
 // Why prepare() or run() did not get the device running.
@@ -90,6 +96,9 @@ class Daemon {
   [[nodiscard]] Logs* logs() { return logs_.get(); }
   // The services' cgroups from boot() to the end of supervise(); nullptr without cgroup v2.
   [[nodiscard]] const ServiceCgroups* cgroups() const { return cgroups_.get(); }
+  // After supervise(): what the device must do because a critical service failed for good
+  // (SPEC §11); None if none did or the manifest says so.
+  [[nodiscard]] config::FailureAction failure_action_due() const { return failure_action_due_; }
 
  private:
   Daemon() = default;
@@ -109,8 +118,10 @@ class Daemon {
   std::optional<BootedResources> resources_;
   std::unique_ptr<ServiceCgroups> cgroups_;  // SPEC §13; none without cgroup v2
   std::vector<SupervisedService> services_;
-  std::unique_ptr<Logs>
-      logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
+  std::unique_ptr<Logs> logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
+  std::unique_ptr<NotifySockets> notify_;  // from boot() to release()
+  std::unique_ptr<HostNotifier> host_;
+  config::FailureAction failure_action_due_ = config::FailureAction::None;
   std::unique_ptr<MediationServer> mediation_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first
@@ -118,7 +129,10 @@ class Daemon {
 
 // prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the
 // compiler's format, a failure logged with its step; returns the exit status.
-[[nodiscard]] ExitCode run_manifest(DaemonOptions options);
+// `failure_action`, if given, receives Daemon::failure_action_due(); outside PID-1 mode a due
+// action is logged as left to the host.
+[[nodiscard]] ExitCode run_manifest(DaemonOptions options,
+                                    config::FailureAction* failure_action = nullptr);
 
 // Logs `failure` as `level=error msg="boot failed" step=... error=...`.
 void log_daemon_failure(const DaemonFailure& failure);

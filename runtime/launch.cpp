@@ -69,12 +69,12 @@ struct ChildPlan {
   int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
 };
 
-// The signals ipcrt's init passes on to the service: the stop signals a supervisor or an
-// operator sends, SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
+// The signals ipcrt's init passes on to the service: every stop signal a manifest may name
+// (config/quantities), SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
 // namespace only if it has a handler for it, so each gets this one (never run: they are
 // blocked and taken with sigwaitinfo).
-constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
-                                     SIGUSR1, SIGUSR2, SIGABRT, SIGALRM};
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,  SIGUSR1,
+                                     SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR};
 void never_runs(int) {}
 
 [[noreturn]] void report_failure(const ChildPlan& plan, LaunchPhase phase, int errnum,
@@ -146,6 +146,11 @@ void build_sandbox(const ChildPlan& plan) noexcept {
   }
   for (const auto& [target, link] : sandbox.symlinks) {
     check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
+  }
+  // A notify service's socket, the one socket of the runtime's it can reach.
+  if (!sandbox.notify_socket.empty()) {
+    check(plan, LaunchPhase::PrivateDev,
+          platform::bind_file(sandbox.notify_socket.c_str(), sandbox.staged_notify.c_str(), 0600));
   }
   check(plan, LaunchPhase::PrivateDev, syscall_status(::mkdir(sandbox.staged_pts.c_str(), 0755)));
   check(plan, LaunchPhase::PrivateDev, platform::mount_devpts(sandbox.staged_pts.c_str()));
@@ -415,15 +420,20 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
              {"/proc/self/fd/2", "stderr"}}) {
       sandbox.symlinks.emplace_back(target, cat(planned.shm_dir, "/", link));
     }
+    // From the runtime's own tmpfs (SPEC §4.2), bound in before /run/ipcrt is masked.
     for (const auto& grant : planned.shm) {
-      spec.shm_mounts.push_back(
-          {"/dev/shm/" + grant.name, sandbox.staged_shm + "/" + grant.name, !grant.writable});
+      spec.shm_mounts.push_back({cat(planned.shm_store, '/', grant.name),
+                                 sandbox.staged_shm + "/" + grant.name, !grant.writable});
     }
     // uid 0 keeps root's file access (not its capabilities): the host must be read-only to it.
     if (identity.uid == 0) {
       auto mounts = platform::all_mount_points();
       sandbox.readonly_mounts = mounts ? std::move(*mounts) : std::vector<std::string>{"/"};
-      // ...except what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
+      // ...but the runtime's shm store: a bind keeps its source mount's read-only flag, and
+      // the objects it may write must stay writable. The store itself is out of its view
+      // (/run/ipcrt is masked); what it may only read is bound read-only anyway.
+      std::erase(sandbox.readonly_mounts, planned.shm_store);
+      // ...and what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
       for (const auto& writable : service.writable_paths) {
         sandbox.writable_paths.push_back(writable.path);
       }

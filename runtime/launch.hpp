@@ -25,7 +25,7 @@ namespace ipcrt::runtime {
 
 // One shared-memory object made visible in the service's private /dev/shm.
 struct ShmMount {
-  std::string source;  // "/dev/shm/frames" on the host
+  std::string source;  // "/run/ipcrt/gateway/shm/frames": in the runtime's shm store
   std::string target;  // "/dev/shm/ipcrt.gateway.uploader/frames": inside the private dir
   bool read_only = false;
 };
@@ -60,6 +60,10 @@ struct Sandbox {
   std::string staged_pts;   // staging + "/pts"
   std::vector<ShmMount> device_nodes;  // host /dev/null, ... onto staging/null, ...
   std::vector<std::pair<std::string, std::string>> symlinks;  // target, link under staging
+  // A notify service's socket (SPEC §11): the runtime's host path, bound onto staged_notify
+  // (staging + "/ipcrt-notify", its /dev/ipcrt-notify); "" for other services.
+  std::string notify_socket;
+  std::string staged_notify;
   // uid 0: the host's mount points, made read-only (parents before children), but for the
   // manifest's writable-paths.
   std::vector<std::string> readonly_mounts;

@@ -89,12 +89,21 @@ int run_pid1(const Pid1Options& options) {
 
   DaemonOptions run_options;
   run_options.manifest_path = manifest;
-  int status = run_manifest(std::move(run_options));
-  log_info("poweroff").field("status", status);
+  run_options.pid1 = true;
+  config::FailureAction due = config::FailureAction::None;
+  int status = run_manifest(std::move(run_options), &due);
+  // A critical service failed for good: the manifest's failure-action, after the orderly
+  // stop run_manifest has done (SPEC §11). Every other end of the run powers off.
+  const bool reboot = due == config::FailureAction::Reboot;
+  {
+    auto line = log_info(reboot ? "reboot" : "poweroff");
+    line.field("status", status);
+    if (due != config::FailureAction::None) line.field("reason", "failure-action");
+  }
   if (!options.power_off) return status;
 
   ::sync();
-  ::reboot(RB_POWER_OFF);
+  ::reboot(reboot ? RB_AUTOBOOT : RB_POWER_OFF);
   // PID 1 must never exit: the kernel would panic.
   for (;;) ::pause();
 }

@@ -86,6 +86,7 @@ class Planner {
     check_writable_paths();
     check_cgroup_limits();
     plan_services();
+    warn_unconfined_neighbours();
     if (diagnostics_.has_errors()) return std::nullopt;
     return std::move(plan_);
   }
@@ -300,6 +301,8 @@ class Planner {
         for (const auto& object : shm->read) add(object, false);
       }
     }
+    plan_.shm_store = shm_store_path(manifest_.name);
+    plan_.shm_store_bytes = shm_store_bytes(plan_.shm);
   }
 
   // SPEC §13: a limit that cannot be applied here is an error naming the fix, never ignored.
@@ -327,6 +330,7 @@ class Planner {
       PlannedService planned;
       planned.name = service.name;
       planned.start_order = position_of[index];
+      planned.type = service.type;
       // The edges the order honours: a provider edge between services that provide to each
       // other is dropped for the one that starts first (document order), so nothing waits in
       // a circle.
@@ -345,10 +349,40 @@ class Planner {
         planned.cgroup = cat(kernel_.cgroups.manifest_dir(manifest_.name), "/", service.name);
         planned.cgroup_settings = cgroup_settings(service.resources);
       }
+      planned.shm_store = plan_.shm_store;
       add_grants(service, planned);
+      if (service.confinement == config::Confinement::Off && !planned.shm.empty()) {
+        warn(service.pointer + "/confinement",
+             cat("service ", service.name, " has confinement off: its /dev/shm is the host's, "
+                 "and the shared-memory objects it is granted are not there (they are on "
+                 "ipcrt's own tmpfs, ", plan_.shm_store, "); confine it to see them"));
+      }
       add_account_variables(service, planned);
       expand_command(service, planned);
       plan_.services.push_back(std::move(planned));
+    }
+  }
+
+  // A confined service's pid namespace keeps a neighbour of the same user out of its /proc
+  // (SPEC §4.3), but a `confinement: off` service sees the host's /proc: running as the same
+  // uid, it can open a confined service's /proc/PID/root, descriptors and memory.
+  void warn_unconfined_neighbours() {
+    for (const auto& loose : manifest_.services) {
+      if (loose.confinement != config::Confinement::Off) continue;
+      const Account* account = plan_.identities.find_account(loose.name);
+      if (account == nullptr) continue;
+      for (const auto& other : manifest_.services) {
+        const Account* theirs = plan_.identities.find_account(other.name);
+        if (other.confinement == config::Confinement::Off || theirs == nullptr ||
+            theirs->identity.uid != account->identity.uid) {
+          continue;
+        }
+        warn(loose.pointer + "/confinement",
+             cat("services ", loose.name, " (confinement off) and ", other.name,
+                 " run as the same user (uid ", account->identity.uid, "): ", loose.name,
+                 " can reach ", other.name, "'s processes through /proc (its files, descriptors "
+                 "and memory); give them different users, or drop \"user\" from one"));
+      }
     }
   }
 
@@ -525,6 +559,21 @@ class Planner {
 };
 
 }  // namespace
+
+std::string shm_store_path(std::string_view manifest_name) {
+  return cat("/run/ipcrt/", manifest_name, "/shm");
+}
+
+std::uint64_t shm_store_bytes(const std::vector<PlannedShmObject>& objects) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::uint64_t bytes = kShmStoreMargin;
+  for (const auto& object : objects) {
+    const std::uint64_t size = object.semaphore_value ? 1 : object.size.value_or(0);
+    const std::uint64_t rounded = (size + page - 1) / page * page;  // sizes fit in an off_t
+    bytes = rounded > UINT64_MAX - bytes ? UINT64_MAX : bytes + rounded;
+  }
+  return bytes;
+}
 
 std::optional<Plan> make_plan(const Manifest& manifest, const std::vector<Connection>& connections,
                               const KernelState& kernel, Diagnostics& diagnostics,

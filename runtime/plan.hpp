@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -96,12 +97,16 @@ struct ShmGrant {
 struct PlannedService {
   std::string name;
   int start_order = 0;  // 0 starts first
+  config::ServiceType type = config::ServiceType::Simple;  // what "ready" means (SPEC §11)
   // Services that must have started before this one: its `after` entries and the providers of
   // its connections, as far as the start order honours them (the one list the supervisor uses).
   std::vector<std::string> depends_on;
   std::vector<QueueGrant> queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
+  // Where its granted objects are on the host (Plan::shm_store): bound from there into its
+  // /dev/shm.
+  std::string shm_store;
   // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
   // unless the manifest sets them (with identities only), in a stable order.
   std::vector<std::pair<std::string, std::string>> environment;
@@ -129,6 +134,10 @@ struct Plan {
   std::string manifest_name;
   std::vector<PlannedQueue> queues;  // document order
   std::vector<PlannedShmObject> shm;
+  // The runtime's tmpfs the objects live on (SPEC §4.2), shm_store_path(manifest_name), and
+  // its size: shm_store_bytes() of the objects. Unused when there are no objects.
+  std::string shm_store;
+  std::uint64_t shm_store_bytes = 0;
   std::vector<config::Connection> connections;
   std::vector<PlannedService> services;  // start order
   std::vector<std::string> warnings;     // also emitted as diagnostics
@@ -147,6 +156,16 @@ struct Plan {
     return nullptr;
   }
 };
+
+// "/run/ipcrt/<manifest>/shm": the runtime's own tmpfs for the manifest's shared-memory
+// objects, 0700 and root's (SPEC §4.2).
+[[nodiscard]] std::string shm_store_path(std::string_view manifest_name);
+
+// What the store of `objects` may hold: each sized object, page by page (a semaphore is one
+// page), plus kShmStoreMargin for what programs size themselves (an object without `size`,
+// Python's SharedMemory(create=True, size=N) after an unlink) or grow beyond its `size`.
+inline constexpr std::uint64_t kShmStoreMargin = 16ULL << 20;
+[[nodiscard]] std::uint64_t shm_store_bytes(const std::vector<PlannedShmObject>& objects);
 
 // Plans a validated manifest. Limit violations and ordering errors (an `after` cycle) are
 // reported in `diagnostics` at the offending JSON pointer; the plan is returned only if there

@@ -100,6 +100,9 @@ std::string render_plan_json(const Plan& plan, const ServiceViews& views) {
                         {"start-order", service.start_order},
                         {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
                         {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
+                        {"type", service.type == config::ServiceType::Notify    ? "notify"
+                                 : service.type == config::ServiceType::Oneshot ? "oneshot"
+                                                                                : "simple"},
                         {"queues", granted},
                         {"command", service.command},
                         {"environment", environment},
@@ -140,7 +143,10 @@ std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
                or_unknown(queue_owner(plan, queue)), " slot ", queue.slot,
                queue.repair ? " (owner and mode put back)" : "", '\n');
   }
-  if (!plan.shm.empty()) out += "shared memory:\n";
+  if (!plan.shm.empty()) {
+    out += cat("shared memory (on a tmpfs of ", std::to_string(plan.shm_store_bytes), " bytes at ",
+               plan.shm_store, ", seen by services at /dev/shm/NAME):\n");
+  }
   for (const auto& object : plan.shm) {
     out += cat("  create /dev/shm/", object.name, " slot ", object.slot, " writers ",
                join(object.writers, ","), " readers ",

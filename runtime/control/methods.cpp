@@ -511,8 +511,9 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
   service["controlAccess"] = declared && declared->control_plug
                                  ? Json(config::control_access_name(declared->control_plug->access))
                                  : Json(nullptr);
-  // Filled by later features (SPEC §11, §6, §13).
-  service["readiness"] = nullptr;
+  service["readiness"] = status.readiness.empty() ? Json(nullptr) : Json(status.readiness);
+  service["statusText"] = status.status_text.empty() ? Json(nullptr) : Json(status.status_text);
+  // Filled by later features (SPEC §6, §13).
   service["denials"] = nullptr;
   const ServiceUsage usage = usage_of(view, status.name);
   service["memoryBytes"] = optional_number(usage.memory_bytes);

@@ -25,6 +25,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   // and reports each one; otherwise the kernel answers, and complain relies on its audit log.
   if (mediate) {
     builder.default_action(SCMP_ACT_NOTIFY).mediate_queues();
+    builder.mediate_shm(shm_mediated_syscalls(service, planned));
   } else {
     builder.default_action(service.confinement == config::Confinement::Complain
                                ? SCMP_ACT_LOG
@@ -34,6 +35,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   builder.allow_group("@default");
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
   for (const auto& grant : planned.queues) builder.allow_mq(grant);
+  if (service.type == config::ServiceType::Notify) builder.allow_sd_notify();
   for (const auto& name : service.seccomp.deny) {
     // Checked here too, not only by `validate`, for services built without the loader.
     if (auto problem = syscall_deny_problem(name)) {
@@ -79,6 +81,23 @@ Result<platform::BpfProgram> FilterCache::filter_for(const config::Service& serv
   if (!policy) return std::unexpected(policy.error());
   programs_.emplace(std::move(key), policy->program);
   return std::move(policy->program);
+}
+
+std::vector<std::string> shm_mediated_syscalls(const config::Service& service,
+                                               const PlannedService& planned) {
+  std::vector<std::string> names;
+  const bool writes = std::any_of(planned.shm.begin(), planned.shm.end(),
+                                  [](const ShmGrant& grant) { return grant.writable; });
+  if (!writes || service.confinement == config::Confinement::Off) return names;
+  // All four are in @default (@file-system), which every service has: only seccomp.deny
+  // takes one away.
+  for (const char* name : {"open", "openat", "unlink", "unlinkat"}) {
+    if (std::find(service.seccomp.deny.begin(), service.seccomp.deny.end(), name) ==
+        service.seccomp.deny.end()) {
+      names.emplace_back(name);
+    }
+  }
+  return names;
 }
 
 namespace {

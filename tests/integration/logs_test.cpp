@@ -300,7 +300,9 @@ TEST(LogBudget, AFloodIsPausedOnceAndCountedWhileOtherServicesRoundTripsStayFast
   auto resumed = lines_with(result.err, "msg=\"output resumed\" service=flood held-back-bytes=");
   LONGS_EQUAL_TEXT(1, resumed.size(), result.err.c_str());
   const auto held = std::stol(resumed[0].substr(resumed[0].find("held-back-bytes=") + 16));
-  CHECK_TEXT(held > 100 * 1024, resumed[0].c_str());
+  // How much depends on how fast the flood refills its pipe during the pause (under
+  // qemu-system a few KiB, on a fast machine the whole pipe): only that some was.
+  CHECK_TEXT(held > 0, resumed[0].c_str());
   // Nothing was dropped: every line came through, in order.
   auto flood_lines = lines_with(result.err, "service=flood stream=stdout");
   LONGS_EQUAL(524288 / 100 + 1, flood_lines.size());

@@ -132,9 +132,11 @@ TEST(Suggest, ANetworkServiceGetsItsSocketCallsAndRunsStrict) {
   TempDir dir;
   const std::string name = unique_name("suggest");
   const std::string port = std::to_string(20000 + ::getpid() % 20000);
-  const std::string script = nc + " nc -l -p " + port + " 127.0.0.1 > /tmp/got & sleep 0.3; " +
-                             "echo hello-tcp | " + nc + " nc -w 2 127.0.0.1 " + port +
-                             "; wait; cat /tmp/got";
+  // The client retries until the listener is up (a loaded machine may be slow to start it).
+  const std::string script =
+      nc + " nc -l -p " + port + " 127.0.0.1 > /tmp/got & " +
+      "i=0; while [ $$i -lt 100 ]; do echo hello-tcp | " + nc + " nc -w 2 127.0.0.1 " + port +
+      " 2>/dev/null && break; i=$$((i+1)); sleep 0.1; done; wait; cat /tmp/got";
   auto trip = round_trip(dir, name, one_service(name, {"/bin/sh", "-c", script}));
   const Json& allow = trip.patch["services"]["svc"]["seccomp"]["allow"];
   for (const char* call : {"socket", "bind", "listen", "connect"}) {

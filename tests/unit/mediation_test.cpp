@@ -17,6 +17,7 @@
 #include "runtime/mediation/credentials.hpp"
 #include "runtime/mediation/denial_detail.hpp"
 #include "runtime/mediation/notification.hpp"
+#include "runtime/mediation/shm_calls.hpp"
 #include "runtime/mediation/token_bucket.hpp"
 
 using namespace ipcrt::runtime;
@@ -276,4 +277,37 @@ TEST(Mediation, TokenBucketAllowsABurstThenTheRate) {
   // Rate 0: unlimited.
   TokenBucket unlimited(0, 0, start);
   for (int i = 0; i < 1000; ++i) CHECK_TRUE(unlimited.take(start));
+}
+
+TEST_GROUP(ShmCalls){};
+
+// Which path names an object a service may write, on the text alone (SPEC §2.3).
+TEST(ShmCalls, AbsolutePathsNameAnObjectOnlyInDevShmRelativeOnesAreLeftToCheck) {
+  const std::vector<ipcrt::runtime::MediatedObject> objects = {
+      {"frames", "/run/ipcrt/gw/shm/frames"}, {"sem.ready", "/run/ipcrt/gw/shm/sem.ready"}};
+  auto named = [&](const char* path) {
+    const auto found = ipcrt::runtime::object_path(objects, path);
+    return found.object == nullptr ? std::string("-")
+           : found.relative        ? "relative:" + found.directory + ":" + found.object->name
+                                   : found.object->name;
+  };
+  STRCMP_EQUAL("frames", named("/dev/shm/frames").c_str());
+  STRCMP_EQUAL("sem.ready", named("/dev/shm/sem.ready").c_str());
+  STRCMP_EQUAL("frames", named("//dev//shm/./frames").c_str());
+  STRCMP_EQUAL("frames", named("/dev/../dev/shm/frames").c_str());
+  STRCMP_EQUAL("frames", named("/../dev/shm/frames").c_str());
+  // Not an object: another directory, another name, a directory's name, the name's prefix.
+  STRCMP_EQUAL("-", named("/tmp/frames").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/sub/frames").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/../frames").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/frames/").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/frame").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/psm_3f2a").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/.").c_str());
+  STRCMP_EQUAL("-", named("").c_str());
+  STRCMP_EQUAL("-", named("/tmp/tmpXXXXXX").c_str());
+  // Relative: decided against the caller's directory, by the mediator.
+  STRCMP_EQUAL("relative::frames", named("frames").c_str());
+  STRCMP_EQUAL("relative:./dev/shm/:frames", named("./dev/shm/frames").c_str());
+  STRCMP_EQUAL("-", named("other").c_str());
 }

@@ -4,6 +4,8 @@
 #include "runtime/plan.hpp"
 
 #include <CppUTest/TestHarness.h>
+#include <cstdint>
+#include <limits>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -419,6 +421,58 @@ TEST(PlanGrants, SharedMemoryReadersWritersAndPrivateDirs) {
   CHECK_TRUE(viewer->shm.at(0).writable);
   CHECK_FALSE(viewer->shm.at(1).writable);
   STRCMP_EQUAL("", outcome.plan->find_service("debug")->shm_dir.c_str());
+  // The objects live on the runtime's own tmpfs (SPEC §4.2), sized to what is declared (no
+  // sizes here) plus the margin, and every service binds them from there.
+  STRCMP_EQUAL("/run/ipcrt/gateway/shm", outcome.plan->shm_store.c_str());
+  CHECK_EQUAL(ipcrt::runtime::kShmStoreMargin, outcome.plan->shm_store_bytes);
+  STRCMP_EQUAL("/run/ipcrt/gateway/shm", viewer->shm_store.c_str());
+}
+
+TEST(PlanGrants, TheShmStoreHoldsEverySizedObjectPageByPageAndTheMargin) {
+  std::vector<ipcrt::runtime::PlannedShmObject> objects(4);
+  objects[0].size = 1;
+  objects[1].size = 2 * 4096 + 1;
+  objects[2].semaphore_value = 3;  // one page whatever sem_t's size
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const auto pages = [&](std::uint64_t bytes) { return (bytes + page - 1) / page * page; };
+  CHECK_EQUAL(ipcrt::runtime::kShmStoreMargin + pages(1) + pages(8193) + page,
+              ipcrt::runtime::shm_store_bytes(objects));
+  objects[3].size = std::numeric_limits<std::int64_t>::max();
+  objects.push_back(objects[3]);
+  CHECK_EQUAL(UINT64_MAX, ipcrt::runtime::shm_store_bytes(objects));  // saturates
+}
+
+// A pid namespace keeps a same-user neighbour out of a confined service's /proc, but not an
+// unconfined one, which sees the host's.
+TEST(PlanGrants, AnUnconfinedServiceSharingAConfinedOnesUserIsWarned) {
+  auto m = provider_and_consumer(4, 64);
+  m.services[1].confinement = config::Confinement::Off;
+  auto shared = hub_and_app();
+  shared.set_account("app", {{1000, 1000, {1000, 3000}}, false, "hub", "/", "/bin/sh"});
+  for (const auto& [identities, warned] :
+       {std::pair{hub_and_app(), false}, std::pair{shared, true}}) {
+    config::Diagnostics diagnostics;
+    auto plan = runtime::make_plan(m, {}, kernel(), diagnostics, &identities);
+    CHECK_TRUE(plan.has_value());
+    const std::string text = diagnostics.format("gateway.json");
+    CHECK_EQUAL_TEXT(warned,
+                     text.find("services app (confinement off) and hub run as the same user "
+                               "(uid 1000): app can reach hub's processes through /proc") !=
+                         std::string::npos,
+                     text.c_str());
+  }
+}
+
+TEST(PlanGrants, AServiceWithConfinementOffIsWarnedThatItCannotSeeItsObjects) {
+  auto m = manifest({service("cam", {shm_slot("cam", "frames", {"frames"}, {})}),
+                     service("debug", {}, {plug("debug", "frames", Interface::SharedMemory)})});
+  m.services[1].confinement = config::Confinement::Off;
+  auto outcome =
+      plan_of(m, {connect("debug", "frames", "cam", "frames", Interface::SharedMemory)}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  LONGS_EQUAL(1, outcome.plan->warnings.size());
+  STRCMP_CONTAINS("service debug has confinement off: its /dev/shm is the host's",
+                  outcome.plan->warnings[0].c_str());
 }
 
 TEST(PlanGrants, EnvironmentNamesEverySlotAndConnectedPlug) {
@@ -509,7 +563,7 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
   STRCMP_EQUAL(R"({"plug":"app:q","slot":"cam:q","interface":"posix-mq","auto":true})",
                json["connections"][0].dump().c_str());
   STRCMP_EQUAL(
-      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"queues":{"/q":["read","write"]},)"
+      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"type":"simple","queues":{"/q":["read","write"]},)"
       R"("command":["/bin/true"],)"
       R"("environment":{"IPCRT_SERVICE":"app","IPCRT_Q_PATHS":"/q","IPCRT_FRAMES_PATHS":"frames",)"
       R"("HOME":"/var/lib/ipcrt/gateway/app","USER":"ipcrt-app","LOGNAME":"ipcrt-app",)"
