@@ -60,6 +60,7 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   request.manifest_path = path;
   request.identities = IdentityMode::Allocate;  // new dynamic ids are saved by boot()
   request.board = daemon->options_.board ? &*daemon->options_.board : nullptr;
+  request.confinement = daemon->options_.confinement;
   auto planned = plan_manifest(request, diagnostics);
   if (!planned) return std::unexpected(planned.error());
   daemon->manifest_ = std::move(planned->manifest);
@@ -213,6 +214,7 @@ ExitCode Daemon::supervise() {
                                                  std::string_view line) {
     logs->denial(service, line);
   });
+  if (options_.on_denial) mediation_->observe_denials(options_.on_denial);
   control_ = std::make_unique<control::ControlServer>(
       control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
                               mediation_support().has_value(), cgroups_.get(), logs_.get()},
@@ -256,6 +258,11 @@ ExitCode Daemon::supervise() {
     }
   }
   host_->attach(*supervisor_);
+  if (options_.run_for) {
+    // As SIGTERM would: consumers first, then providers, each with its stop signal.
+    supervisor_->after(*options_.run_for,
+                       [supervisor = supervisor_.get()] { supervisor->shutdown(); });
+  }
   auto result = supervisor_->run();
   if (result && !result->critical_failure.empty()) {
     failure_action_due_ = manifest_.failure_action;

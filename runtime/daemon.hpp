@@ -11,6 +11,7 @@
 // cleans up.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@
 #include "runtime/identities.hpp"
 #include "runtime/logs/logs.hpp"
 #include "runtime/manifest_input.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/sd_notify.hpp"
 #include "runtime/supervisor.hpp"
@@ -48,6 +50,11 @@ struct DaemonOptions {
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
   control::ControlOptions control;     // the control socket (SPEC §10)
   LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
+  // `ipcrt suggest` (SPEC §15): every service in this confinement (a plan-time override), the
+  // run stopped as by SIGTERM after `run_for`, and every refused call given to `on_denial`.
+  std::optional<config::Confinement> confinement;
+  std::optional<std::chrono::milliseconds> run_for;
+  DenialObserver on_denial;
   // The host systemd's socket (SPEC §11): run_manifest takes it from ipcrt's environment.
   NotifyClient host_notify;
   bool pid1 = false;  // PID-1 mode: the caller carries out the failure action

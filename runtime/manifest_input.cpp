@@ -34,6 +34,9 @@ std::expected<PlannedManifest, StepFailure> plan_manifest(const PlanRequest& req
   PlannedManifest planned;
   planned.manifest = std::move(*loaded.manifest);
   planned.connections = std::move(loaded.connections);
+  if (request.confinement) {
+    for (auto& service : planned.manifest.services) service.confinement = *request.confinement;
+  }
 
   if (request.identities == IdentityMode::Allocate) {
     // One `run` per manifest name, before anything else is touched: a second one would share

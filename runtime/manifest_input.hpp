@@ -49,6 +49,9 @@ struct PlanRequest {
   std::string manifest_path;
   IdentityMode identities = IdentityMode::Preview;
   const config::Board* board = nullptr;  // planned against the sysctls it will write
+  // Every service planned with this confinement instead of its own (`ipcrt suggest` runs the
+  // manifest in complain mode); the file is not changed.
+  std::optional<config::Confinement> confinement = std::nullopt;
 };
 
 struct PlannedManifest {

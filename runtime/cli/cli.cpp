@@ -72,6 +72,13 @@ const std::vector<CommandSpec>& command_table() {
        0,
        {{"--json", false}},
        command_limits},
+      {"suggest",
+       "MANIFEST [--seconds N]",
+       "run in complain mode (default 10 s), print the merge patch that lets it run strict",
+       1,
+       1,
+       {{"--seconds", true}},
+       command_suggest},
       // The control commands (SPEC §10): clients of a running runtime.
       {"status",
        "[SERVICE] [--json] [--manifest NAME]",

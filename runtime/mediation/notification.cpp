@@ -23,6 +23,7 @@
 #include "platform/mqueue.hpp"
 #include "platform/seccomp_notify.hpp"
 #include "runtime/mediation/denial_detail.hpp"
+#include "runtime/seccomp/complain_limits.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::runtime {
@@ -229,8 +230,12 @@ const MediatedQueue* ServiceMediator::queue_of(const QueueGrant& grant) const {
 }
 
 void ServiceMediator::report(const Call& call, const std::string& argument, const std::string& need,
-                             bool recoverable) {
-  Logfmt line(service_.complain || recoverable ? "info" : "warn", "denied");
+                             bool recoverable, std::string_view still_refused) {
+  if (observer_) {
+    observer_(DenialEvent{service_.name, call.syscall, argument, need, recoverable, still_refused});
+  }
+  const bool let_through = service_.complain && still_refused.empty();
+  Logfmt line(let_through || recoverable ? "info" : "warn", "denied");
   line.field("service", service_.name).field("pid", call.pid()).field("syscall", call.syscall);
   if (!argument.empty()) line.field("arg", argument);
   line.field("need", need);
@@ -238,12 +243,17 @@ void ServiceMediator::report(const Call& call, const std::string& argument, cons
 }
 
 // Reports a call mediation refuses, then refuses it with `errnum` or, in complain mode, lets
-// the kernel run it with the caller's own credentials.
+// the kernel run it with the caller's own credentials (unless complain refuses it too).
 ServiceMediator::Answer ServiceMediator::refuse(const Call& call, const std::string& argument,
                                                 const std::string& need, int errnum,
-                                                bool recoverable) {
-  report(call, argument, need, recoverable);
-  return service_.complain ? Answer::let_through() : Answer::error(errnum);
+                                                bool recoverable, std::string_view still_refused) {
+  report(call, argument, need, recoverable, still_refused);
+  return service_.complain && still_refused.empty() ? Answer::let_through() : Answer::error(errnum);
+}
+
+void ServiceMediator::observe_denials(DenialObserver observer) {
+  std::lock_guard lock(mutex_);
+  observer_ = std::move(observer);
 }
 
 // A call mediation cannot make (no credentials to judge it with, or they cannot be taken
@@ -309,11 +319,17 @@ ServiceMediator::Answer ServiceMediator::create_from_pattern(const Call& call, A
     if (call.has_attributes && !attributes_acceptable(call, caller.credentials)) {
       return Answer::error(EINVAL);
     }
+    const std::string need = over == PatternBudget::Over::Queues
+                                 ? cat("resources.queues: ", budget_.queues() + 1)
+                                 : cat("resources.queue-bytes: ", budget_.bytes() + charge);
     // The kernel's own answers when queues_max (ENOSPC) or RLIMIT_MSGQUEUE (EMFILE) is reached.
-    if (over == PatternBudget::Over::Queues) {
-      return refuse(call, path, cat("resources.queues: ", budget_.queues() + 1), ENOSPC);
+    if (!service_.complain) {
+      return refuse(call, path, need, over == PatternBudget::Over::Queues ? ENOSPC : EMFILE);
     }
-    return refuse(call, path, cat("resources.queue-bytes: ", budget_.bytes() + charge), EMFILE);
+    // Complain: created and counted as if the budget were what the line names, so that the
+    // next queue's line names a budget that holds this one too (`ipcrt suggest` takes the
+    // largest).
+    report(call, path, need);
   }
   if (auto failed = become(call, thread, caller.credentials)) return std::move(*failed);
   mq_attr attributes{};
@@ -520,7 +536,8 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
   Answer answer = [&]() -> Answer {
     if (served == nullptr) {
       std::lock_guard lock(mutex_);
-      return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM);
+      return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM,
+                    false, service_.complain ? kForeignAbiRefusal : std::string_view{});
     }
     if (shm_call != nullptr) return mediate_shm_call(listener, call, passed, thread);
     if (!open && !unlink) {
@@ -538,11 +555,19 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
       refused.read_memory = [pid](std::uint64_t address, void* out, std::size_t size) {
         return platform::read_remote_memory(pid, address, out, size).has_value();
       };
+      if (changes_ids(call.syscall)) {
+        if (auto caller = read_caller_credentials(pid)) {
+          refused.caller_ids = std::make_pair(caller->credentials.uid, caller->credentials.gid);
+        }
+      }
       const DenialAdvice advice =
           advise(refused, service_.need_for_syscall ? service_.need_for_syscall(call.syscall)
                                                     : "seccomp.allow: " + call.syscall);
+      // Complain mode lets the call run, except what it never lets through.
+      const std::string refusal =
+          service_.complain ? complain_refusal(call.syscall, refused.args) : std::string();
       std::lock_guard lock(mutex_);
-      return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable);
+      return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable, refusal);
     }
     // Everything the decision and the call use is copied now, before the validity check:
     // what the caller changes afterwards is never read. The decision on the name comes

@@ -164,8 +164,8 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   if (plan.kernel.limits.msgsize_max > 0) mediated.msgsize_max = plan.kernel.limits.msgsize_max;
   mediated.complain = service.confinement == config::Confinement::Complain;
   // A copy: a thread left behind at exit may still ask after the manifest is gone.
-  mediated.need_for_syscall = [service](const std::string& syscall) {
-    return need_for_syscall(service, syscall);
+  mediated.need_for_syscall = [service, grants = planned.queues](const std::string& syscall) {
+    return need_for_syscall(service, syscall, grants);
   };
   return mediated;
 }
@@ -243,6 +243,10 @@ void MediationServer::adopt_lines() {
 
 void MediationServer::route_denials(const DenialLog::Route& route) {
   route_ = route;
+}
+
+void MediationServer::observe_denials(const DenialObserver& observer) {
+  for (auto& [name, mediator] : services_) mediator->observe_denials(observer);
 }
 
 ListenerHandler MediationServer::handler() {

@@ -69,6 +69,9 @@ class MediationServer {
   // Every service's denial lines go to `route` (the log subsystem) instead of stderr. Lines of
   // the mediation threads wait for the supervisor's loop, which alone calls `route`.
   void route_denials(const DenialLog::Route& route);
+  // Every service's refused calls also go to `observer` (DenialObserver says how it is
+  // called). Before the first serve().
+  void observe_denials(const DenialObserver& observer);
 
   // The service's mediator, nullptr if unknown (tests read its budget).
   [[nodiscard]] ServiceMediator* mediator(const std::string& service);

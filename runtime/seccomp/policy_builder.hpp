@@ -38,7 +38,9 @@ class PolicyBuilder {
   explicit PolicyBuilder(std::string_view architecture = "native");
 
   // Action for everything not allowed: SCMP_ACT_ERRNO(EPERM) (strict, the default) or
-  // SCMP_ACT_LOG (complain). Also used for syscalls of ABIs outside the filter.
+  // SCMP_ACT_LOG (complain). Also used for syscalls of ABIs outside the filter. With
+  // SCMP_ACT_LOG, what complain never lets through (complain_limits.hpp) and foreign ABIs are
+  // refused with EPERM.
   PolicyBuilder& default_action(std::uint32_t action);
   // An extra ABI (seccomp.architectures), by libseccomp name.
   PolicyBuilder& add_architecture(std::string_view architecture);
