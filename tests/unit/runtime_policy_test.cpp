@@ -417,6 +417,13 @@ TEST(ShmRouting, OnlyWritersOfAnObjectRouteTheirUnlinksAndExclusiveCreates) {
          std::vector<std::string>{"open", "openat", "unlinkat"}));
   service.seccomp.deny.clear();
 
+  // A mediated filter's notify action needs the kernel API level 5 (SECCOMP_RET_USER_NOTIF),
+  // which qemu-user does not report: there only the rules above are checked (the ARM images run
+  // this on real kernels).
+  if (seccomp_api_get() < 5) {
+    UT_PRINT("skipped the mediated compile: libseccomp reports no user notification here");
+    return;
+  }
   auto routed = ipcrt::runtime::compile_service_policy(service, with_object(true), "native", true);
   auto plain = ipcrt::runtime::compile_service_policy(service, with_object(false), "native", true);
   CHECK(routed.has_value() && plain.has_value());
