@@ -258,6 +258,17 @@ Result<BootedResources> boot_resources(const Plan& plan) {
   return resources;
 }
 
+Status boot_queue(const Plan& plan, const PlannedQueue& queue, BootedResources& resources) {
+  auto owner = owner_of(plan, queue.owner_service, queue.slot);
+  if (!owner) return std::unexpected(owner.error());
+  BootJournal journal;
+  if (auto created = create_queue(queue, *owner, journal, resources); !created) {
+    journal.rollback();
+    return created;
+  }
+  return {};
+}
+
 void release_resources(const BootedResources& resources) {
   for (const auto& dir : resources.private_dirs) {
     if (auto removed = platform::remove_private_dir(dir); !removed) {

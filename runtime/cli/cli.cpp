@@ -66,6 +66,9 @@ const std::vector<CommandSpec>& command_table() {
        kAnyNumber, {{"--manifest", true}}, command_restart},
       {"shutdown", "[--manifest NAME]", "stop every service and end the runtime (root)", 0, 0,
        {{"--manifest", true}}, command_shutdown},
+      {"reload", "[MANIFEST] [--confirm-ms N] [--manifest NAME]",
+       "apply a changed manifest, only the difference; roll back unless confirmed (root)", 0, 1,
+       {{"--confirm-ms", true}, {"--manifest", true}}, command_reload},
       {"metrics", "[--manifest NAME]", "print the runtime's state in the Prometheus text format",
        0, 0, {{"--manifest", true}}, command_metrics},
   };

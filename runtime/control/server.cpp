@@ -140,12 +140,13 @@ struct ControlServer::Client {
   bool broken = false;            // writing failed or it would not read: close now
   bool resume_scheduled = false;  // held calls are answered on a later turn
   std::optional<PendingOperation> pending;
+  bool deferred = false;  // a call answered later (Reload): the next ones wait
   Supervisor::Clock::time_point last_active{};    // last call answered, or the connect
   Supervisor::Clock::time_point last_progress{};  // last byte of output written
   std::optional<Supervisor::TimerId> timer;       // idle or stalled-output deadline
 
   [[nodiscard]] bool busy() const {
-    return pending.has_value() || !output.empty() || resume_scheduled;
+    return pending.has_value() || deferred || !output.empty() || resume_scheduled;
   }
 };
 
@@ -175,6 +176,14 @@ class ControlServer::CallExchange final : public Exchange {
     client_.pending = std::move(pending);
     server_.service_changed();  // it may have settled already (stopping a stopped service)
   }
+  DeferredReply defer() override {
+    client_.deferred = true;
+    return [server = &server_, alive = server_.alive_, id = client_.id, oneway = call_.oneway](
+               std::string_view error, Json parameters) {
+      if (!*alive) return;
+      server->finish_deferred(id, oneway, error, std::move(parameters));
+    };
+  }
 
  private:
   ControlServer& server_;
@@ -194,6 +203,7 @@ ControlServer::ControlServer(ControlContext context, ControlOptions options)
 }
 
 ControlServer::~ControlServer() {
+  *alive_ = false;  // deferred replies still held elsewhere are dropped
   std::vector<std::uint64_t> ids;
   for (const auto& [id, client] : clients_) ids.push_back(id);
   for (auto id : ids) close_client(id);
@@ -489,7 +499,8 @@ void ControlServer::read_input(Client& client) {
 
 // Clients are never closed in here, only marked: the caller reaps them.
 void ControlServer::process_input(Client& client) {
-  for (int handled = 0; !client.closing && !client.broken && !client.pending; ++handled) {
+  for (int handled = 0; !client.closing && !client.broken && !client.pending && !client.deferred;
+       ++handled) {
     if (handled == kCallsPerTurn) {
       resume_later(client);
       return;
@@ -616,6 +627,20 @@ void ControlServer::settle_operations() {
   }
 }
 
+void ControlServer::finish_deferred(std::uint64_t id, bool oneway, std::string_view error,
+                                    Json parameters) {
+  auto found = clients_.find(id);
+  if (found == clients_.end()) return;
+  Client& client = *found->second;
+  client.deferred = false;
+  if (!oneway) {
+    send(client, error.empty() ? encode_reply(parameters) : encode_error(error, parameters));
+  }
+  client.last_active = supervisor_->now();
+  process_input(client);
+  if (!reap(client.id)) rearm_timer(client);
+}
+
 void ControlServer::finish_operation(Client& client, bool timed_out) {
   PendingOperation pending = std::move(*client.pending);
   client.pending.reset();
@@ -690,7 +715,7 @@ void ControlServer::rearm_timer(Client& client) {
   Supervisor::Clock::time_point deadline;
   if (!client.output.empty()) {
     deadline = client.last_progress + options_.idle_timeout;  // a client that does not read
-  } else if (client.pending || !client.peer) {
+  } else if (client.pending || client.deferred || !client.peer) {
     return;  // the operation has its own deadline; a plug's connection is never idle-closed
   } else {
     deadline = client.last_active + options_.idle_timeout;

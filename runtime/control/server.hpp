@@ -79,6 +79,7 @@ class ControlServer {
   bool reap(std::uint64_t id);
   void settle_operations();
   void finish_operation(Client& client, bool timed_out);
+  void finish_deferred(std::uint64_t id, bool oneway, std::string_view error, Json parameters);
   [[nodiscard]] std::vector<OpenClient> open_socket_clients() const;
   [[nodiscard]] std::string denial_reason(const Client& client, AccessLevel need) const;
   // The server's warnings (refused, dropped, malformed) at most once per interval: nullopt
@@ -105,6 +106,7 @@ class ControlServer {
   Supervisor::Clock::time_point next_warning_{};
   std::uint64_t warnings_suppressed_ = 0;
   bool serving_ = false;  // the IDL and the method table agree
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace ipcrt::runtime::control
