@@ -53,6 +53,11 @@ struct BootedResources {
 [[nodiscard]] Status boot_queue(const Plan& plan, const PlannedQueue& queue,
                                 BootedResources& resources);
 
+// A service's private /dev/shm staging directory with its grants' mount points, made again
+// for a reload's new or changed service.
+[[nodiscard]] Status boot_private_dir(const Plan& plan, const PlannedService& service,
+                                      BootedResources& resources);
+
 // Removes what the end of a run removes: remove-on-stop queues, private shm dirs, and the
 // objects' tmpfs with every object in it.
 void release_resources(const BootedResources& resources);

@@ -265,15 +265,6 @@ void Reloader::request(std::string path, std::chrono::milliseconds confirm,
   next.fingerprints = service_fingerprints(
       next.text, next.plan, daemon_.options_.board ? daemon_.options_.board->name : std::string());
   const ReloadDiff diff = diff_generations(current_, next);
-  // A queue whose attributes change holds messages: refused before anything stops.
-  for (const auto& path_ : diff.queues_recreated) {
-    auto attributes = platform::queue_attributes(path_);
-    if (attributes && attributes->current_messages > 0) {
-      return refuse(cat("queue ", path_, " holds ", attributes->current_messages,
-                        " messages and its attributes change: drain it first, or keep its "
-                        "max-messages and message-size"));
-    }
-  }
   // New dynamic ids are kept from now on: the services about to start own things with them.
   if (planned->registry) {
     if (auto saved = planned->registry->save(); !saved) return refuse(saved.error().describe());
@@ -359,8 +350,7 @@ void Reloader::apply() {
     const long messages = attributes ? attributes->current_messages : 0;
     if (messages == 0) continue;
     if (!transition_.rollback) {
-      for (const auto& name : diff.removed) (void)supervisor_.start_service(name);
-      for (const auto& name : diff.changed) (void)supervisor_.start_service(name);
+      for (const auto& name : transition_.stop_asked) (void)supervisor_.start_service(name);
       return finish(control::kReloadRefused,
                     {{"reason", cat("queue ", path, " holds ", messages,
                                     " messages and its attributes change: drain it first, or "
@@ -409,6 +399,7 @@ void Reloader::apply() {
     const PlannedService* planned = planned_of(to.plan, name);
     Status ready;
     if (daemon_.cgroups_) ready = daemon_.cgroups_->configure(*service);
+    if (ready) ready = boot_private_dir(to.plan, *planned, resources);
     if (ready && service->type == config::ServiceType::Notify && daemon_.notify_) {
       const auto& identity = to.plan.identities.account(name).identity;
       ready = daemon_.notify_->add(notify_directory(kRunDir, to.manifest.name),
