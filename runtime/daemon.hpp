@@ -25,6 +25,7 @@
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/cgroups/service_cgroups.hpp"
+#include "runtime/control/methods.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
 #include "runtime/identities.hpp"
@@ -38,6 +39,7 @@
 namespace ipcrt::runtime {
 
 class MediationServer;
+class Reloader;
 class NotifySockets;
 class HostNotifier;
 namespace control {
@@ -101,8 +103,13 @@ class Daemon {
   [[nodiscard]] config::FailureAction failure_action_due() const { return failure_action_due_; }
 
  private:
+  friend class Reloader;
   Daemon() = default;
   void release();
+  // What the supervisor gets for one planned service of `manifest`.
+  [[nodiscard]] SupervisedService supervised(const config::Manifest& manifest, const Plan& plan,
+                                             const PlannedService& planned,
+                                             platform::BpfProgram filter);
   void open_logs();
 
   DaemonOptions options_;
@@ -125,6 +132,9 @@ class Daemon {
   std::unique_ptr<MediationServer> mediation_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first
+  std::string manifest_text_;  // the file as prepare() planned it: what a reload compares
+  control::ReloadCounts reload_counts_;
+  std::unique_ptr<Reloader> reloader_;  // SPEC §12: from supervise() on, dies before the rest
 };
 
 // prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the

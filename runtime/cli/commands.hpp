@@ -27,6 +27,7 @@ namespace ipcrt::runtime {
 [[nodiscard]] int command_stop(const CommandLine& command_line);
 [[nodiscard]] int command_restart(const CommandLine& command_line);
 [[nodiscard]] int command_shutdown(const CommandLine& command_line);
+[[nodiscard]] int command_reload(const CommandLine& command_line);
 [[nodiscard]] int command_metrics(const CommandLine& command_line);
 [[nodiscard]] int command_logs(const CommandLine& command_line);
 

@@ -322,8 +322,13 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
   runtime["logFollowers"] = logs != nullptr ? Json(logs->followers()) : Json(nullptr);
   runtime["logFollowersDropped"] =
       logs != nullptr ? Json(view.counters.followers_dropped) : Json(nullptr);
-  runtime["reloads"] = nullptr;
-  runtime["reloadRollbacks"] = nullptr;
+  if (const ReloadCounts* counts = view.context.reload_counts) {
+    runtime["reloads"] = counts->reloads;
+    runtime["reloadRollbacks"] = counts->rollbacks;
+  } else {
+    runtime["reloads"] = nullptr;
+    runtime["reloadRollbacks"] = nullptr;
+  }
 
   Json services = Json::array();
   for (const auto& status : view.supervisor.status()) {
@@ -426,11 +431,28 @@ void shutdown(RuntimeView& view, Exchange& exchange) {
   view.supervisor.shutdown();
 }
 
-void reload(RuntimeView&, Exchange& exchange) {
-  exchange.error(kReloadRefused,
-                 {{"reason",
-                   "reload is not implemented yet (SPEC §12): to apply a changed manifest, "
-                   "stop the runtime (ipcrt shutdown) and run it again"}});
+void reload(RuntimeView& view, Exchange& exchange) {
+  if (!view.context.reload) {
+    exchange.error(kReloadRefused, {{"reason", "this runtime cannot reload"}});
+    return;
+  }
+  const Json& parameters = exchange.call().parameters;
+  std::string path;
+  if (auto found = parameters.find("manifest"); found != parameters.end() && found->is_string()) {
+    path = found->get<std::string>();
+  }
+  std::chrono::milliseconds confirm{30000};
+  if (auto found = parameters.find("confirmMs");
+      found != parameters.end() && found->is_number_integer()) {
+    const auto value = found->get<long long>();
+    if (value < 0 || value > 3600 * 1000) {
+      exchange.error(kReloadRefused,
+                     {{"reason", "confirmMs must be between 0 and 3600000"}, {"diagnostics", nullptr}});
+      return;
+    }
+    confirm = std::chrono::milliseconds(value);
+  }
+  view.context.reload(std::move(path), confirm, exchange.defer());
 }
 
 constexpr MethodSpec kMethods[] = {

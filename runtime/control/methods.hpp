@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,8 +36,21 @@ inline constexpr const char* kNoSuchService = "io.ipcrt.Runtime.NoSuchService";
 inline constexpr const char* kPermissionDenied = "io.ipcrt.Runtime.PermissionDenied";
 inline constexpr const char* kInvalidManifest = "io.ipcrt.Runtime.InvalidManifest";
 inline constexpr const char* kReloadRefused = "io.ipcrt.Runtime.ReloadRefused";
+inline constexpr const char* kReloadRolledBack = "io.ipcrt.Runtime.ReloadRolledBack";
 inline constexpr const char* kOperationFailed = "io.ipcrt.Runtime.OperationFailed";
 inline constexpr const char* kInvalidRequest = "io.ipcrt.Runtime.InvalidRequest";
+
+// A reply given later from the loop (`error` empty: a reply); dropped if the client has gone.
+using DeferredReply = std::function<void(std::string_view error, Json parameters)>;
+
+// Reload (SPEC §12): the path (empty: the runtime's own manifest), the confirm window, and how
+// to answer once the reload has ended.
+using ReloadHandler = std::function<void(std::string path, std::chrono::milliseconds confirm,
+                                         DeferredReply reply)>;
+struct ReloadCounts {
+  std::uint64_t reloads = 0;    // applied and confirmed
+  std::uint64_t rollbacks = 0;  // applied, not confirmed, rolled back
+};
 
 // What the control interface reads: one running manifest. Everything outlives the server.
 struct ControlContext {
@@ -46,6 +60,8 @@ struct ControlContext {
   bool mediation = false;     // name-level mediation runs (SPEC §6)
   const ServiceCgroups* cgroups = nullptr;  // SPEC §13; nullptr without cgroup v2
   Logs* logs = nullptr;  // what GetLogs reads (SPEC §14); none: it has no lines
+  ReloadHandler reload{};                   // none: Reload is refused
+  const ReloadCounts* reload_counts = nullptr;
 };
 
 // GetLogs replies carry at most this many entries each (with more, or following).
@@ -86,6 +102,8 @@ class Exchange {
   // Answers later, once `service` has settled after `operation` (settle() below), or when the
   // operation times out. `previous_pid` is the process that must be replaced (0: any will do).
   virtual void await(ServiceOperation operation, std::string service, pid_t previous_pid) = 0;
+  // Answers later through what it returns; the client's next calls wait until then.
+  [[nodiscard]] virtual DeferredReply defer() = 0;
 };
 
 struct MethodSpec {

@@ -149,12 +149,14 @@ struct ControlServer::Client {
   bool resume_scheduled = false;  // held calls are answered on a later turn
   std::optional<PendingOperation> pending;
   std::optional<LogFollow> follow;  // the connection's last call: it streams until closed
+  bool deferred = false;  // a call answered later (Reload): the next ones wait
   Supervisor::Clock::time_point last_active{};    // last call answered, or the connect
   Supervisor::Clock::time_point last_progress{};  // last byte of output written
   std::optional<Supervisor::TimerId> timer;       // idle or stalled-output deadline
 
   [[nodiscard]] bool busy() const {
-    return pending.has_value() || follow.has_value() || !output.empty() || resume_scheduled;
+    return pending.has_value() || deferred || follow.has_value() || !output.empty() ||
+           resume_scheduled;
   }
 };
 
@@ -190,6 +192,14 @@ class ControlServer::CallExchange final : public Exchange {
     client_.pending = std::move(pending);
     server_.service_changed();  // it may have settled already (stopping a stopped service)
   }
+  DeferredReply defer() override {
+    client_.deferred = true;
+    return [server = &server_, alive = server_.alive_, id = client_.id, oneway = call_.oneway](
+               std::string_view error, Json parameters) {
+      if (!*alive) return;
+      server->finish_deferred(id, oneway, error, std::move(parameters));
+    };
+  }
 
  private:
   ControlServer& server_;
@@ -209,6 +219,7 @@ ControlServer::ControlServer(ControlContext context, ControlOptions options)
 }
 
 ControlServer::~ControlServer() {
+  *alive_ = false;  // deferred replies still held elsewhere are dropped
   std::vector<std::uint64_t> ids;
   for (const auto& [id, client] : clients_) ids.push_back(id);
   destroying_ = true;  // no more turns of the loop for us
@@ -514,8 +525,9 @@ void ControlServer::read_input(Client& client) {
 
 // Clients are never closed in here, only marked: the caller reaps them.
 void ControlServer::process_input(Client& client) {
-  // A call in progress holds the rest; a follow is the connection's last call.
-  for (int handled = 0; !client.closing && !client.broken && !client.pending && !client.follow;
+  // A call in progress or answered later holds the rest; a follow is the connection's last call.
+  for (int handled = 0; !client.closing && !client.broken && !client.pending && !client.deferred &&
+                        !client.follow;
        ++handled) {
     if (handled == kCallsPerTurn) {
       resume_later(client);
@@ -641,6 +653,20 @@ void ControlServer::settle_operations() {
     }
     finish_operation(client, false);
   }
+}
+
+void ControlServer::finish_deferred(std::uint64_t id, bool oneway, std::string_view error,
+                                    Json parameters) {
+  auto found = clients_.find(id);
+  if (found == clients_.end()) return;
+  Client& client = *found->second;
+  client.deferred = false;
+  if (!oneway) {
+    send(client, error.empty() ? encode_reply(parameters) : encode_error(error, parameters));
+  }
+  client.last_active = supervisor_->now();
+  process_input(client);
+  if (!reap(client.id)) rearm_timer(client);
 }
 
 void ControlServer::finish_operation(Client& client, bool timed_out) {
@@ -782,7 +808,7 @@ void ControlServer::rearm_timer(Client& client) {
   Supervisor::Clock::time_point deadline;
   if (!client.output.empty()) {
     deadline = client.last_progress + options_.idle_timeout;  // a client that does not read
-  } else if (client.pending || client.follow || !client.peer) {
+  } else if (client.pending || client.deferred || client.follow || !client.peer) {
     // The operation has its own deadline; a follower waits for lines; a plug's connection
     // is never idle-closed.
     return;

@@ -89,6 +89,7 @@ class ControlServer {
   // Sends what was logged since the client's cursor, up to kFollowHighWater queued.
   void pump_follow(Client& client);
   void finish_operation(Client& client, bool timed_out);
+  void finish_deferred(std::uint64_t id, bool oneway, std::string_view error, Json parameters);
   [[nodiscard]] std::vector<OpenClient> open_socket_clients() const;
   [[nodiscard]] std::string denial_reason(const Client& client, AccessLevel need) const;
   // The server's warnings (refused, dropped, malformed) at most once per interval: nullopt
@@ -116,6 +117,7 @@ class ControlServer {
   std::uint64_t warnings_suppressed_ = 0;
   bool serving_ = false;  // the IDL and the method table agree
   bool destroying_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace ipcrt::runtime::control

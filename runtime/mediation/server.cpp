@@ -233,6 +233,25 @@ MediationServer::~MediationServer() {
   outlet_->drain(route_);
 }
 
+void MediationServer::update(const config::Manifest& manifest, const Plan& plan,
+                             const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    const config::Service* service = manifest.find_service(name);
+    const PlannedService* planned = nullptr;
+    for (const auto& candidate : plan.services) {
+      if (candidate.name == name) planned = &candidate;
+    }
+    if (service == nullptr || planned == nullptr) {
+      services_.erase(name);
+      continue;
+    }
+    auto mediator = std::make_shared<ServiceMediator>(mediated_service(*service, *planned, plan));
+    mediator->count_existing(plan.kernel.existing_queues);
+    services_[name] = std::move(mediator);
+  }
+  adopt_lines();
+}
+
 void MediationServer::adopt_lines() {
   for (auto& [name, mediator] : services_) {
     mediator->route_denials([outlet = outlet_](const std::string& service, std::string_view line) {
