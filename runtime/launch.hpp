@@ -86,7 +86,16 @@ struct LaunchSpec {
   // The service's ipcrt-control connection (SPEC §10), set before each launch: the one
   // descriptor the child keeps open across exec, at this number (IPCRT_CONTROL_FD); -1: none.
   int control_fd = -1;
+  // pass-queues (SPEC §11): opened by begin_launch() before fork with these access modes, and
+  // placed at fds 3… in the child; LISTEN_PID in `environment` gets the pid the service sees.
+  std::vector<PassedQueue> passed_queues;
 };
+
+// The lowest descriptor number a launch hook may give the child (LaunchSpec::control_fd):
+// those below are the passed queues' (3…), which the child dup2()s into place.
+[[nodiscard]] inline int descriptor_floor(const LaunchSpec& spec) {
+  return kFirstPassedFd + static_cast<int>(spec.passed_queues.size());
+}
 
 // The runtime's PATH for services unless the manifest sets one.
 inline constexpr const char* kDefaultPath =
@@ -121,7 +130,8 @@ struct LaunchFailure {
   int errnum = 0;
   // What the phase worked on, where that names the fix: command[0] (exec), the working
   // directory, the host object (shm-bind, shm-readonly), the private shm directory
-  // (private-shm), the mqueue mount point (hide-mqueue); "" for the other phases.
+  // (private-shm), the mqueue mount point (hide-mqueue), the queue (pass-queues); "" for the
+  // other phases.
   std::string path;
 
   [[nodiscard]] std::string_view phase_name() const;  // "exec"
@@ -140,6 +150,7 @@ struct LaunchPaths {
   std::string private_shm_dir;
   std::vector<std::string> shm_objects;  // ShmMount::source, in the order of shm_mounts
   std::vector<std::string> hidden_mounts;
+  std::vector<std::string> passed_queues;
 };
 
 struct Launched {

@@ -3,6 +3,7 @@
 // environment.
 #include "runtime/plan.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -327,6 +328,7 @@ class Planner {
         planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
       }
       add_grants(service, planned);
+      if (service.pass_queues) add_passed_queues(service, planned);
       add_account_variables(service, planned);
       plan_.services.push_back(std::move(planned));
     }
@@ -393,6 +395,44 @@ class Planner {
         }
       }
     }
+  }
+
+  // SPEC §11 pre-opened queues: each declared path once, in grant order, with the access of
+  // all its grants. Patterns name no queue yet, and a create=false slot's queue may not exist
+  // when the service starts: both stay reachable by name (mq_open, mediated).
+  void add_passed_queues(const Service& service, PlannedService& planned) {
+    for (const auto& grant : planned.queues) {
+      if (is_pattern(grant.path)) continue;
+      const auto queue = std::find_if(plan_.queues.begin(), plan_.queues.end(),
+                                      [&](const PlannedQueue& q) { return q.path == grant.path; });
+      if (queue == plan_.queues.end() || !queue->create) continue;
+      const unsigned permissions = grant.owner ? config::kPermAll : grant.permissions;
+      auto passed = std::find_if(planned.passed_queues.begin(), planned.passed_queues.end(),
+                                 [&](const PassedQueue& p) { return p.path == grant.path; });
+      if (passed == planned.passed_queues.end()) {
+        planned.passed_queues.push_back(
+            {kFirstPassedFd + static_cast<int>(planned.passed_queues.size()), grant.path, 0, 0});
+        passed = planned.passed_queues.end() - 1;
+      }
+      passed->permissions |= permissions;
+      const bool read = (passed->permissions & config::kPermRead) != 0U;
+      const bool write = (passed->permissions & config::kPermWrite) != 0U;
+      // Neither read nor write (create, delete or open only): read-only, for mq_getattr.
+      passed->access = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
+    }
+    if (planned.passed_queues.empty()) {
+      if (!planned.queues.empty()) {
+        warn(cat("service ", service.name,
+                 " has \"pass-queues\" but none of its queues can be passed (patterns and "
+                 "queues of slots with \"create\": false are opened by name)"));
+      }
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& passed : planned.passed_queues) names.push_back(passed.path.substr(1));
+    planned.environment.emplace_back(kListenFdsVariable,
+                                     std::to_string(planned.passed_queues.size()));
+    planned.environment.emplace_back(kListenFdNamesVariable, join(names, kPathListSeparator));
   }
 
   // SPEC §4.3: what programs expect of a login (a shell's ~, Python's getpass), unless the
@@ -507,6 +547,13 @@ std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_
       0,
       cat("remove it (rm /dev/mqueue/", queue.path.substr(1),
           ") and run again: the runtime will create it with that owner and mode")};
+}
+
+const PassedQueue* passed_queue(const PlannedService& service, const std::string& path) {
+  for (const auto& passed : service.passed_queues) {
+    if (passed.path == path) return &passed;
+  }
+  return nullptr;
 }
 
 bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode, uid_t owner_uid,

@@ -91,6 +91,18 @@ struct ShmGrant {
   std::string via;  // "sensor-hub:frames"
 };
 
+// A granted queue that a `pass-queues` service receives already open (SPEC §11): fds 3… in
+// the order of PlannedService::passed_queues, blocking, close-on-exec cleared.
+struct PassedQueue {
+  int fd = 3;
+  std::string path;          // "/telemetry"; LISTEN_FDNAMES names it without the '/'
+  int access = 0;            // O_RDONLY, O_WRONLY or O_RDWR, as the grants allow
+  unsigned permissions = 0;  // config::Permission bits: the union of the grants of this path
+};
+
+// The first descriptor of LISTEN_FDS (systemd's SD_LISTEN_FDS_START).
+inline constexpr int kFirstPassedFd = 3;
+
 struct PlannedService {
   std::string name;
   int start_order = 0;  // 0 starts first
@@ -98,6 +110,9 @@ struct PlannedService {
   // its connections, as far as the start order honours them (the one list the supervisor uses).
   std::vector<std::string> depends_on;
   std::vector<QueueGrant> queues;
+  // pass-queues: its declared queues (not patterns, not create=false slots), grant order,
+  // paths once each; empty otherwise. LISTEN_FDS and LISTEN_FDNAMES are in `environment`.
+  std::vector<PassedQueue> passed_queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
   // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
@@ -149,6 +164,10 @@ struct Plan {
                                                     mode_t mode, uid_t owner_uid, gid_t slot_gid);
 
 // Whether an adopted queue found with this owner, group and mode needs the manifest's back.
+// Whether `path` is passed to `service` as a descriptor.
+[[nodiscard]] const PassedQueue* passed_queue(const PlannedService& service,
+                                              const std::string& path);
+
 [[nodiscard]] bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode,
                                 uid_t owner_uid, gid_t slot_gid);
 

@@ -1,6 +1,7 @@
 // Rendering of plans and limits. JSON key order is the order of SPEC §7 (ordered_json).
 #include "runtime/cli/plan_output.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -28,6 +29,17 @@ Json or_null(const std::string& text) {
 
 std::string or_unknown(const std::string& text) {
   return text.empty() ? std::string("?") : text;
+}
+
+const char* access_name(int access) {
+  switch (access & O_ACCMODE) {
+    case O_WRONLY:
+      return "O_WRONLY";
+    case O_RDWR:
+      return "O_RDWR";
+    default:
+      return "O_RDONLY";
+  }
 }
 
 std::string pad(std::string text, std::size_t width) {
@@ -86,12 +98,22 @@ std::string render_plan_json(const Plan& plan) {
     const Account* account = plan.identities.find_account(service.name);
     Json environment = Json::object();
     for (const auto& [key, value] : service.environment) environment[key] = value;
-    services.push_back({{"name", service.name},
-                        {"start-order", service.start_order},
-                        {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
-                        {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
-                        {"queues", granted},
-                        {"environment", environment}});
+    Json entry = {{"name", service.name},
+                  {"start-order", service.start_order},
+                  {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
+                  {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
+                  {"queues", granted},
+                  {"environment", environment}};
+    // pass-queues (SPEC §11): an extension of §7's object, only where queues are passed.
+    if (!service.passed_queues.empty()) {
+      Json passed = Json::array();
+      for (const auto& queue : service.passed_queues) {
+        passed.push_back(
+            {{"fd", queue.fd}, {"path", queue.path}, {"access", access_name(queue.access)}});
+      }
+      entry["passed-fds"] = passed;
+    }
+    services.push_back(std::move(entry));
   }
   root["queues"] = queues;
   root["shm"] = shm;
@@ -145,6 +167,10 @@ std::string render_plan_text(const Plan& plan) {
       out += cat("      mq  ", pad(grant.path, 20), ' ',
                  join(permission_names(grant.permissions), ","),
                  grant.owner ? " (owner)" : cat(" via ", grant.via), '\n');
+    }
+    for (const auto& queue : service.passed_queues) {
+      out += cat("      fd  ", queue.fd, ' ', pad(queue.path, 18), ' ', access_name(queue.access),
+                 " (pass-queues)\n");
     }
     for (const auto& grant : service.shm) {
       out += cat("      shm ", pad(grant.name, 20), ' ',

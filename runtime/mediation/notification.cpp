@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -146,6 +147,12 @@ bool ServiceMediator::attributes_acceptable(const Call& call, const Credentials&
 
 ServiceMediator::ServiceMediator(MediatedService service)
     : service_(std::move(service)), log_(service_.name), budget_(service_.pattern_limits) {
+  for (const auto& grant : service_.grants) {
+    const bool passed = std::any_of(service_.passed.begin(), service_.passed.end(),
+                                    [&](const PassedQueue& q) { return q.path == grant.path; });
+    if (!passed) open_grants_.push_back(grant);
+  }
+  opens_by_name_ = service_.passed.empty() || !open_grants_.empty();
   std::vector<std::uint32_t> abis = {seccomp_arch_native()};
   abis.insert(abis.end(), service_.architectures.begin(), service_.architectures.end());
   for (std::uint32_t abi : abis) {
@@ -433,6 +440,13 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
                                               : "seccomp.allow: " + call.syscall,
                     EPERM);
     }
+    if (open && !opens_by_name_) {
+      std::lock_guard lock(mutex_);
+      return refuse(call, "",
+                    "none: its queues are passed open from fd 3 (pass-queues, LISTEN_FDNAMES); "
+                    "use those descriptors",
+                    EPERM);
+    }
     // Everything the decision and the call use is copied now, before the validity check:
     // what the caller changes afterwards is never read. The decision on the name comes
     // first, so that a refused call costs no more reads.
@@ -440,8 +454,14 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
     call.name = platform::read_remote_string(call.pid(), args[0], NAME_MAX);
     MediationDecision decision;
     if (call.name) {
-      decision = open ? decide_mq_open(service_.grants, *call.name, call.flags())
+      decision = open ? decide_mq_open(open_grants_, *call.name, call.flags())
                       : decide_mq_unlink(service_.grants, *call.name);
+      for (const auto& passed : service_.passed) {
+        if (open && !decision.allowed && passed.path == decision.queue_path) {
+          decision.need = cat("none: ", passed.path, " is passed open at fd ", passed.fd,
+                              " (pass-queues); use that descriptor");
+        }
+      }
     }
     if (decision.allowed && open && args[3] != 0) {
       // The kernel copies the attributes whenever the pointer is set, O_CREAT or not.

@@ -49,6 +49,9 @@ struct MediatedQueue {
 struct MediatedService {
   std::string name;
   std::vector<QueueGrant> grants;
+  // pass-queues (SPEC §11): queues the service receives open from fd 3 and never opens by
+  // name. With every grant passed, mq_open is a refused syscall like any other.
+  std::vector<PassedQueue> passed;
   std::vector<MediatedQueue> queues;  // the paths and patterns of the grants' slots
   uid_t uid = 0;  // the service's user: its pattern queues that exist at boot count
   // ABIs served besides the native one (SCMP_ARCH_* tokens), from `seccomp.architectures`:
@@ -150,6 +153,8 @@ class ServiceMediator {
   static void send(int listener, std::uint64_t id, Answer& answer);
 
   const MediatedService service_;
+  std::vector<QueueGrant> open_grants_;  // the grants mq_open may use: those not passed
+  bool opens_by_name_ = true;            // false: every grant is passed, mq_open is refused
   std::vector<ServedAbi> served_;  // the native ABI first
   std::mutex mutex_;               // guards log_ and budget_
   DenialLog log_;

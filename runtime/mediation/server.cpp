@@ -120,6 +120,7 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   MediatedService mediated;
   mediated.name = planned.name;
   mediated.grants = planned.queues;
+  mediated.passed = planned.passed_queues;
   for (const auto& grant : planned.queues) {
     for (const auto& queue : plan.queues) {
       if (queue.path != grant.path) continue;
