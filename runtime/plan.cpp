@@ -399,7 +399,8 @@ class Planner {
 
   // SPEC §11 pre-opened queues: each declared path once, in grant order, with the access of
   // all its grants. Patterns name no queue yet, and a create=false slot's queue may not exist
-  // when the service starts: both stay reachable by name (mq_open, mediated).
+  // when the service starts: both stay reachable by name (mq_open, mediated), as do queues
+  // granted neither read nor write.
   void add_passed_queues(const Service& service, PlannedService& planned) {
     for (const auto& grant : planned.queues) {
       if (is_pattern(grant.path)) continue;
@@ -417,8 +418,16 @@ class Planner {
       passed->permissions |= permissions;
       const bool read = (passed->permissions & config::kPermRead) != 0U;
       const bool write = (passed->permissions & config::kPermWrite) != 0U;
-      // Neither read nor write (create, delete or open only): read-only, for mq_getattr.
       passed->access = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
+    }
+    // Neither read nor write (create, delete or open only): nothing to pass. An O_RDONLY
+    // descriptor would be readable through another grant's mq_timedreceive (the filter
+    // cannot tell descriptors apart), which mediation never allows either.
+    std::erase_if(planned.passed_queues, [](const PassedQueue& passed) {
+      return (passed.permissions & (config::kPermRead | config::kPermWrite)) == 0U;
+    });
+    for (std::size_t i = 0; i < planned.passed_queues.size(); ++i) {
+      planned.passed_queues[i].fd = kFirstPassedFd + static_cast<int>(i);
     }
     if (planned.passed_queues.empty()) {
       if (!planned.queues.empty()) {

@@ -110,8 +110,9 @@ struct PlannedService {
   // its connections, as far as the start order honours them (the one list the supervisor uses).
   std::vector<std::string> depends_on;
   std::vector<QueueGrant> queues;
-  // pass-queues: its declared queues (not patterns, not create=false slots), grant order,
-  // paths once each; empty otherwise. LISTEN_FDS and LISTEN_FDNAMES are in `environment`.
+  // pass-queues: its declared queues granted read or write (not patterns, not create=false
+  // slots), in grant order, each path once; empty otherwise. LISTEN_FDS and LISTEN_FDNAMES
+  // are in `environment`.
   std::vector<PassedQueue> passed_queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off

@@ -519,6 +519,20 @@ TEST(PlanGrants, PassQueuesPassesDeclaredQueuesInGrantOrder) {
   LONGS_EQUAL(O_RDWR, owner->passed_queues[2].access);
   CHECK_TRUE(runtime::passed_queue(*owner, "/cam-*") == nullptr);
   CHECK_TRUE(runtime::passed_queue(*owner, "/spare") == nullptr);
+  // A grant of neither read nor write passes nothing: an O_RDONLY descriptor would be
+  // readable through another grant's mq_timedreceive.
+  auto lister = service("lister", {}, {plug("lister", "none", Interface::PosixMq),
+                                       plug("lister", "in", Interface::PosixMq)});
+  lister.pass_queues = true;
+  auto listing = plan_of(
+      manifest({service("hub", {mq_slot("hub", "none", {"/none"}, 2, 16, config::kPermCreate),
+                                mq_slot("hub", "in", {"/in1"}, 2, 16, config::kPermRead)}),
+                lister}),
+      {connect("lister", "none", "hub", "none"), connect("lister", "in", "hub", "in")}, kernel());
+  const auto& passed = listing.plan->find_service("lister")->passed_queues;
+  LONGS_EQUAL(1, passed.size());
+  STRCMP_EQUAL("/in1", passed[0].path.c_str());
+  LONGS_EQUAL(3, passed[0].fd);
   // Without pass-queues nothing is passed.
   app.pass_queues = false;
   auto plain = plan_of(manifest({service("hub", {mq_slot("hub", "in", {"/in1"})}), app}),
