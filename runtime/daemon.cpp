@@ -182,6 +182,7 @@ ExitCode Daemon::supervise() {
   supervisor_options.on_state_change = [this](const std::string&) { control_->service_changed(); };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
+  if (options_.watchdog != nullptr) options_.watchdog->attach(*supervisor_);
   logs_->start(*supervisor_);
   if (auto attached = control_->attach(*supervisor_); !attached) {
     log_error("control socket unavailable").field("error", attached.error().describe());

@@ -22,6 +22,7 @@
 #include "config/manifest.hpp"
 #include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
+#include "runtime/hardware_watchdog.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
@@ -44,6 +45,8 @@ struct DaemonOptions {
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
   control::ControlOptions control;     // the control socket (SPEC §10)
   LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
+  // PID-1 mode's hardware watchdog (owned by run_pid1): petted from the supervisor's loop.
+  HardwareWatchdog* watchdog = nullptr;
 };
 
 // Why prepare() or run() did not get the device running.

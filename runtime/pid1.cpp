@@ -10,6 +10,7 @@
 #include "common/text.hpp"
 #include "platform/mount.hpp"
 #include "runtime/daemon.hpp"
+#include "runtime/hardware_watchdog.hpp"
 #include "runtime/logs/runtime_log.hpp"
 
 namespace ipcrt::runtime {
@@ -79,18 +80,35 @@ int run_pid1(const Pid1Options& options) {
   [[maybe_unused]] auto mounted = mount_missing_filesystems(options.root);
 
   std::string manifest = options.default_manifest;
-  if (auto cmdline = read_text_file(options.cmdline)) {
+  auto cmdline = read_text_file(options.cmdline);
+  if (cmdline) {
     if (auto chosen = manifest_from_cmdline(*cmdline)) manifest = *chosen;
   }
   log_info("booting").field("manifest", manifest);
 
   DaemonOptions run_options;
   run_options.manifest_path = manifest;
+  // `ipcrt.board=NAME`: its sysctls, and its hardware watchdog (SPEC §11), armed before the
+  // boot so that a runtime that hangs from here on resets the board.
+  std::optional<HardwareWatchdog> watchdog;
+  if (auto name = cmdline ? board_from_cmdline(*cmdline) : std::optional<std::string>{}) {
+    auto board = config::find_board(*name);
+    if (!board) {
+      log_error("board not found").field("board", *name).field("error", board.error().describe());
+    } else {
+      log_info("board").field("board", board->name);
+      if (board->watchdog) watchdog = HardwareWatchdog::arm(*board->watchdog);
+      run_options.board = std::move(*board);
+    }
+  }
+  if (watchdog) run_options.watchdog = &*watchdog;
   int status = run_manifest(std::move(run_options));
   log_info("poweroff").field("status", status);
+  if (watchdog) watchdog->power_off();
   if (!options.power_off) return status;
 
   ::sync();
+  if (watchdog) watchdog->pet();  // a NOWAYOUT watchdog, still armed: sync may have been long
   ::reboot(RB_POWER_OFF);
   // PID 1 must never exit: the kernel would panic.
   for (;;) ::pause();
