@@ -156,11 +156,11 @@ std::optional<WatchdogProfile> read_watchdog(JsonReader& reader, const Json& val
       }
     }
   }
-  if (const Json* timeout = reader.required(value, "/watchdog", "timeout-s",
-                                            "the seconds without a pet before the reset, e.g. 30")) {
-    if (auto seconds = reader.integer(*timeout, "/watchdog/timeout-s", 1,
-                                      kMaxWatchdogTimeoutSeconds,
-                                      "an hour without a reset is no longer a watchdog")) {
+  if (const Json* timeout = reader.required(
+          value, "/watchdog", "timeout-s", "the seconds without a pet before the reset, e.g. 30")) {
+    if (auto seconds =
+            reader.integer(*timeout, "/watchdog/timeout-s", 1, kMaxWatchdogTimeoutSeconds,
+                           "an hour without a reset is no longer a watchdog")) {
       watchdog.timeout_s = static_cast<unsigned>(*seconds);
     }
   }
@@ -173,11 +173,10 @@ void read_board(JsonReader& reader, const Json& document, const std::string& dir
     reader.error("", cat("a board profile is a JSON object, got ", json_type_name(document)));
     return;
   }
-  reader.check_keys(
-      document, "",
-      {"name", "description", "architecture", "toolchain", "mqueue", "manifest", "qemu",
-       "watchdog"},
-      "a board profile");
+  reader.check_keys(document, "",
+                    {"name", "description", "architecture", "toolchain", "mqueue", "manifest",
+                     "qemu", "watchdog"},
+                    "a board profile");
   board.directory = directory;
   read_required_text(reader, document, "", "name", board.name);
   read_required_text(reader, document, "", "description", board.description);

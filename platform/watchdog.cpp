@@ -84,9 +84,9 @@ Result<Watchdog> Watchdog::open(const std::string& device) {
 Result<unsigned> Watchdog::set_timeout(unsigned seconds) {
   int value = static_cast<int>(seconds);
   if (::ioctl(fd_.get(), WDIOC_SETTIMEOUT, &value) != 0) {
-    return fail_errno(cat("WDIOC_SETTIMEOUT ", seconds), errno,
-                      errno == EOPNOTSUPP ? "the driver's timeout is fixed"
-                                          : "the driver refuses this timeout");
+    return fail_errno(
+        cat("WDIOC_SETTIMEOUT ", seconds), errno,
+        errno == EOPNOTSUPP ? "the driver's timeout is fixed" : "the driver refuses this timeout");
   }
   return static_cast<unsigned>(value);
 }

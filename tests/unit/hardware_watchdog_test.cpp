@@ -2,12 +2,13 @@
 // read from a sysfs directory, the pet interval, the board named on the kernel command line.
 // Arming a real driver resets the machine it runs on when the test dies: that is tested in
 // the ARM images only, never on a development host.
+#include "runtime/hardware_watchdog.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 #include <filesystem>
 
 #include "platform/watchdog.hpp"
-#include "runtime/hardware_watchdog.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::platform::clamp_watchdog_timeout;
