@@ -166,7 +166,11 @@ Status mount_filesystem(const std::string& type, const std::string& target, unsi
               options.empty() ? nullptr : options.c_str()) != 0) {
     return fail_errno(
         cat("mount ", type, " on ", target), errno,
-        cat("requires CONFIG_", type == "mqueue" ? "POSIX_MQUEUE" : "TMPFS", " and CAP_SYS_ADMIN"));
+        cat("requires CONFIG_",
+            type == "mqueue"    ? "POSIX_MQUEUE"
+            : type == "cgroup2" ? "CGROUPS"
+                                : "TMPFS",
+            " and CAP_SYS_ADMIN"));
   }
   return {};
 }

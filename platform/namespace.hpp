@@ -13,4 +13,9 @@ namespace ipcrt::platform {
 // 0 in the child, or -errno.
 [[nodiscard]] long fork_raw(unsigned long namespace_flags = 0) noexcept;
 
+// fork_raw() with clone3's CLONE_INTO_CGROUP: the child starts in the cgroup of the directory
+// `cgroup_fd`, before its first instruction (Linux 5.7). -ENOSYS or -EINVAL where the kernel
+// lacks clone3 or the flag (the caller then forks and the child joins the cgroup itself).
+[[nodiscard]] long fork_raw_into_cgroup(unsigned long namespace_flags, int cgroup_fd) noexcept;
+
 }  // namespace ipcrt::platform

@@ -1,4 +1,4 @@
-// Files and directories under /dev/shm.
+// Private directories under /dev/shm and the objects of the runtime's shm store.
 #include "platform/shm.hpp"
 
 #include <dirent.h>
@@ -193,7 +193,7 @@ Status grow_shm_object(const std::string& path, std::uint64_t size) {
   if (static_cast<std::uint64_t>(info.st_size) >= size) return {};
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return fail_errno(cat("grow ", path, " to ", size, " bytes"), errno,
-                      "is /dev/shm large enough? (its tmpfs size)");
+                      "is its tmpfs large enough?");
   }
   return {};
 }

@@ -1,7 +1,8 @@
-// Shared-memory files under /dev/shm: private per-service directories and pre-created
-// objects. No policy: the caller decides names, owners and modes. /dev/shm is writable by
-// every local user, so nothing found there is trusted: symlinks are never followed and what a
-// boot adopts must be owned by the runtime (or the planned owner, for objects).
+// Shared-memory files: private per-service directories under /dev/shm and pre-created objects
+// (in the runtime's own tmpfs, platform/shm_store.hpp). No policy: the caller decides names,
+// owners and modes. /dev/shm is writable by every local user, and an object's service may
+// have changed what it was given, so nothing found is trusted: symlinks are never followed and
+// what a boot adopts must be owned by the runtime (or the planned owner, for objects).
 #pragma once
 
 #include <sys/types.h>

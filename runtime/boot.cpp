@@ -3,10 +3,13 @@
 
 #include <sys/resource.h>
 
+#include <set>
+
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/mqueue.hpp"
 #include "platform/shm.hpp"
+#include "platform/shm_store.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -19,6 +22,8 @@ const char* kind_name(BootJournal::Kind kind) {
       return "private-dir";
     case BootJournal::Kind::File:
       return "file";
+    case BootJournal::Kind::ShmStore:
+      return "shm-store";
   }
   return "?";
 }
@@ -145,6 +150,37 @@ Status create_private_dir(const PlannedService& service, const platform::Identit
   return {};
 }
 
+// The objects' own tmpfs (SPEC §4.2): mounted now, or adopted from a runtime of this manifest
+// that did not get to stop (killed, crashed), contents and all; what that one declared and
+// this manifest does not is removed. Without objects, such a leftover is just unmounted.
+Status mount_store(const Plan& plan, const std::string& store, BootJournal& journal,
+                   BootedResources& resources) {
+  if (plan.shm.empty()) {
+    if (!platform::shm_store_mounted(store)) return {};
+    if (auto removed = platform::unmount_shm_store(store); !removed) return removed;
+    log_info("removed leftover shm store").field("path", store);
+    return {};
+  }
+  std::set<std::string> declared;
+  for (const auto& object : plan.shm) declared.insert(object.name);
+  const std::uint64_t bytes =
+      plan.shm_store_bytes != 0 ? plan.shm_store_bytes : shm_store_bytes(plan.shm);
+  // Inodes: the root and each object; nothing else is ever made there.
+  const std::string options = platform::shm_store_options(bytes, declared.size() + 1);
+  auto mounted = platform::mount_shm_store(store, options, declared);
+  if (!mounted) return std::unexpected(mounted.error());
+  if (mounted->mounted) {
+    journal.record(BootJournal::Kind::ShmStore, store);
+  } else {
+    log_info("adopted shm store")
+        .field("path", store)
+        .field("bytes", bytes)
+        .field("removed", mounted->removed);
+  }
+  resources.shm_store = store;
+  return {};
+}
+
 Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resources) {
   if (auto raised = raise_msgqueue_limit(plan, resources); !raised) return raised;
   for (const auto& queue : plan.queues) {
@@ -153,10 +189,13 @@ Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resourc
     if (!owner) return std::unexpected(owner.error());
     if (auto created = create_queue(queue, *owner, journal, resources); !created) return created;
   }
+  const std::string store =
+      plan.shm_store.empty() ? shm_store_path(plan.manifest_name) : plan.shm_store;
+  if (auto mounted = mount_store(plan, store, journal, resources); !mounted) return mounted;
   for (const auto& object : plan.shm) {
     auto owner = owner_of(plan, object.owner_service, object.slot);
     if (!owner) return std::unexpected(owner.error());
-    std::string path = "/dev/shm/" + object.name;
+    std::string path = cat(store, '/', object.name);
     auto created = platform::create_shm_object(path, owner->uid, owner->gid, object_mode(object));
     if (!created) return std::unexpected(created.error());
     if (*created) journal.record(BootJournal::Kind::File, path);
@@ -193,6 +232,9 @@ void BootJournal::rollback() {
       case Kind::File:
         undone = platform::remove_file(it->path);
         break;
+      case Kind::ShmStore:
+        undone = platform::unmount_shm_store(it->path);
+        break;
     }
     if (undone) {
       log_info("rolled back").field("kind", kind_name(it->kind)).field("path", it->path);
@@ -219,6 +261,11 @@ Result<BootedResources> boot_resources(const Plan& plan) {
 void release_resources(const BootedResources& resources) {
   for (const auto& dir : resources.private_dirs) {
     if (auto removed = platform::remove_private_dir(dir); !removed) {
+      log_error("cleanup failed").field("error", removed.error().describe());
+    }
+  }
+  if (!resources.shm_store.empty()) {
+    if (auto removed = platform::unmount_shm_store(resources.shm_store); !removed) {
       log_error("cleanup failed").field("error", removed.error().describe());
     }
   }

@@ -1,6 +1,7 @@
-// Executing a plan's resources (SPEC §4.2): queues, private shm directories, shared-memory
-// objects. Every thing this boot creates is journaled; a failure rolls the journal back in
-// reverse so nothing is left behind. Adopted (pre-existing) things are never journaled.
+// Executing a plan's resources (SPEC §4.2): queues, private shm directories, the runtime's
+// tmpfs for shared-memory objects and the objects in it. Every thing this boot creates is
+// journaled; a failure rolls the journal back in reverse so nothing is left behind. Adopted
+// (pre-existing) things are never journaled.
 #pragma once
 
 #include <map>
@@ -15,7 +16,7 @@ namespace ipcrt::runtime {
 
 class BootJournal {
  public:
-  enum class Kind { Queue, PrivateDir, File };
+  enum class Kind { Queue, PrivateDir, File, ShmStore };
   struct Entry {
     Kind kind;
     std::string path;
@@ -38,6 +39,7 @@ class BootJournal {
 struct BootedResources {
   std::vector<std::string> remove_on_stop_queues;
   std::vector<std::string> private_dirs;
+  std::string shm_store;  // the objects' tmpfs, unmounted at the end of the run; "" if none
   // The runtime's RLIMIT_MSGQUEUE before boot raised it; services inherit this one.
   std::vector<ResourceLimit> service_default_rlimits;
 };
@@ -46,7 +48,8 @@ struct BootedResources {
 // cannot boot). On failure, everything created so far is removed and the error names the step.
 [[nodiscard]] Result<BootedResources> boot_resources(const Plan& plan);
 
-// Removes what a requested stop removes: remove-on-stop queues and private shm dirs.
+// Removes what the end of a run removes: remove-on-stop queues, private shm dirs, and the
+// objects' tmpfs with every object in it.
 void release_resources(const BootedResources& resources);
 
 }  // namespace ipcrt::runtime

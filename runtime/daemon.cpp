@@ -12,11 +12,13 @@
 #include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/control/server.hpp"
+#include "runtime/host_notify.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/logs/runtime_log.hpp"
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/server.hpp"
+#include "runtime/notify_sockets.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 
 namespace ipcrt::runtime {
@@ -123,12 +125,43 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     if (!applied) return failed(kExitBootFailed, "board-sysctls", applied.error());
     sysctls_ = std::move(*applied);
   }
+  // SPEC §13: the cgroups first, so that what a SIGKILLed run left running is gone before
+  // this run creates anything.
+  const CgroupSupport& cgroups = plan_.kernel.cgroups;
+  if (cgroups.usable) {
+    auto made = ServiceCgroups::create(cgroups, manifest_);
+    if (!made) {
+      sysctls_.restore();
+      return failed(kExitBootFailed, "cgroups", made.error());
+    }
+    cgroups_ = std::move(*made);
+  } else {
+    log_info("no cgroups: services are contained by their PID namespaces")
+        .field("reason", cgroups.why_not.describe());
+  }
   auto resources = boot_resources(plan_);
   if (!resources) {
+    cgroups_.reset();
     sysctls_.restore();
     return failed(kExitBootFailed, "resources", resources.error());
   }
   resources_ = std::move(*resources);
+  // A socket for each notify service (SPEC §11), before the specs that bind it.
+  std::vector<NotifyTarget> notify_targets;
+  for (const auto& planned : plan_.services) {
+    const config::Service& service = *manifest_.find_service(planned.name);
+    if (service.type != config::ServiceType::Notify) continue;
+    const auto& identity = plan_.identities.account(planned.name).identity;
+    notify_targets.push_back({planned.name, identity.uid, identity.gid,
+                              service.confinement != config::Confinement::Off});
+  }
+  auto notify = NotifySockets::create(notify_directory(kRunDir, manifest_.name), notify_targets);
+  if (!notify) {
+    release();
+    sysctls_.restore();
+    return failed(kExitBootFailed, "notify-sockets", notify.error());
+  }
+  notify_ = std::move(*notify);
   for (std::size_t i = 0; i < plan_.services.size(); ++i) {
     const auto& planned = plan_.services[i];
     const config::Service& service = *manifest_.find_service(planned.name);
@@ -140,9 +173,24 @@ std::expected<void, DaemonFailure> Daemon::boot() {
         prepare_launch(service, planned, plan_.identities.account(planned.name).identity,
                        std::move(filters_[i]), resources_->service_default_rlimits,
                        launch_options);
+    if (cgroups_) {
+      supervised.spec.cgroup_fd = cgroups_->fd_of(planned.name);
+      supervised.spec.cgroup = cgroups_->path_of(planned.name);
+    }
     supervised.restart = service.restart;
     supervised.restart_delay_ms = service.restart_delay_ms;
     supervised.depends_on = planned.depends_on;
+    using std::chrono::milliseconds;
+    supervised.type = service.type;
+    supervised.start_timeout = milliseconds(service.start_timeout_ms);
+    supervised.stop_signal = service.stop_signal;
+    supervised.stop_timeout = milliseconds(service.stop_timeout_ms);
+    if (service.watchdog_ms) supervised.watchdog = milliseconds(*service.watchdog_ms);
+    supervised.restart_limit = service.restart_limit;
+    supervised.critical = service.critical;
+    if (service.type == config::ServiceType::Notify) {
+      attach_notify_socket(supervised.spec, notify_->path_of(planned.name), supervised.watchdog);
+    }
     services_.push_back(std::move(supervised));
   }
   filters_.clear();
@@ -150,6 +198,9 @@ std::expected<void, DaemonFailure> Daemon::boot() {
 }
 
 void Daemon::release() {
+  // Every service has ended: what a killed one left is killed with its cgroup.
+  cgroups_.reset();
+  notify_.reset();
   if (!resources_) return;
   release_resources(*resources_);
   resources_.reset();
@@ -164,7 +215,7 @@ ExitCode Daemon::supervise() {
   });
   control_ = std::make_unique<control::ControlServer>(
       control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
-                              mediation_support().has_value()},
+                              mediation_support().has_value(), cgroups_.get(), logs_.get()},
       options_.control);
   // The device runs without its control socket rather than not at all; services' plug
   // connections do not need the socket.
@@ -176,23 +227,46 @@ ExitCode Daemon::supervise() {
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
   supervisor_options.on_output = logs_->handler();
+  host_ = std::make_unique<HostNotifier>(std::move(options_.host_notify));
   supervisor_options.before_launch = [this](LaunchSpec& spec) {
+    if (notify_) notify_->drain(spec.service);  // nothing of a previous run counts
     return control_->connect_plug(spec);
   };
-  supervisor_options.on_state_change = [this](const std::string&) { control_->service_changed(); };
+  supervisor_options.on_state_change = [this](const std::string&) {
+    control_->service_changed();
+    host_->changed();
+  };
+  supervisor_options.after_update = [this](Supervisor& supervisor) { host_->update(supervisor); };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   if (options_.watchdog != nullptr) options_.watchdog->attach(*supervisor_);
   logs_->start(*supervisor_);
+  if (cgroups_) {
+    if (auto watched = cgroups_->watch(*supervisor_); !watched) {
+      log_warn("cgroup events not watched: OOM kills and refused forks are not logged")
+          .field("error", watched.error().describe());
+    }
+  }
   if (auto attached = control_->attach(*supervisor_); !attached) {
     log_error("control socket unavailable").field("error", attached.error().describe());
   }
+  if (notify_) {
+    // Without them no notify service could become ready: each would fail its start timeout.
+    if (auto attached = notify_->attach(*supervisor_); !attached) {
+      log_error("notify sockets not read").field("error", attached.error().describe());
+    }
+  }
+  host_->attach(*supervisor_);
   auto result = supervisor_->run();
+  if (result && !result->critical_failure.empty()) {
+    failure_action_due_ = manifest_.failure_action;
+  }
   mediation_->flush();
   control_.reset();
   logs_->finish();  // what the pipes still hold, before the supervisor goes
   release();
   supervisor_.reset();
+  host_.reset();
   mediation_.reset();
   if (!result) {
     log_error("supervisor failed").field("error", result.error().describe());
@@ -212,7 +286,7 @@ ExitCode Daemon::run() {
   return supervise();
 }
 
-ExitCode run_manifest(DaemonOptions options) {
+ExitCode run_manifest(DaemonOptions options, config::FailureAction* failure_action) {
   // Signals that arrive during boot stay pending until the supervisor's signalfd reads them,
   // so a SIGTERM now still stops cleanly instead of leaving half-built state behind. They stay
   // blocked after the run: the process is about to exit with the run's status, which a late
@@ -228,6 +302,9 @@ ExitCode run_manifest(DaemonOptions options) {
   }
   // The runtime's own log never blocks from here on (SPEC §14).
   install_runtime_log();
+  // A host systemd's socket is ipcrt's, never its services' (SPEC §11).
+  options.host_notify = NotifyClient::from_environment();
+  const bool pid1 = options.pid1;
 
   const std::string path = options.manifest_path;
   config::Diagnostics diagnostics;
@@ -237,7 +314,19 @@ ExitCode run_manifest(DaemonOptions options) {
     if (daemon.error().error) log_daemon_failure(daemon.error());
     return daemon.error().exit_code;
   }
-  return (*daemon)->run();
+  const ExitCode status = (*daemon)->run();
+  const config::FailureAction due = (*daemon)->failure_action_due();
+  if (failure_action != nullptr) *failure_action = due;
+  if (!pid1 && due != config::FailureAction::None) {
+    // Never the machine's reboot from under a host init (SPEC §11): its unit decides.
+    log_warn("failure action left to the host")
+        .field("failure-action", due == config::FailureAction::Reboot ? "reboot" : "poweroff")
+        .field("status", static_cast<int>(status))
+        .field("hint",
+               "set FailureAction= (or Restart=) on ipcrt's unit, as "
+               "dist/systemd/ipcrt@.service shows, for the host to act");
+  }
+  return status;
 }
 
 }  // namespace ipcrt::runtime

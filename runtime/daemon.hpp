@@ -22,19 +22,23 @@
 #include "config/manifest.hpp"
 #include "platform/lock_file.hpp"
 #include "runtime/board_sysctls.hpp"
-#include "runtime/hardware_watchdog.hpp"
 #include "runtime/boot.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
-#include "runtime/manifest_input.hpp"
+#include "runtime/hardware_watchdog.hpp"
 #include "runtime/identities.hpp"
 #include "runtime/logs/logs.hpp"
+#include "runtime/manifest_input.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/sd_notify.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
 
 class MediationServer;
+class NotifySockets;
+class HostNotifier;
 namespace control {
 class ControlServer;
 }
@@ -45,6 +49,9 @@ struct DaemonOptions {
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
   control::ControlOptions control;     // the control socket (SPEC §10)
   LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
+  // The host systemd's socket (SPEC §11): run_manifest takes it from ipcrt's environment.
+  NotifyClient host_notify;
+  bool pid1 = false;  // PID-1 mode: the caller carries out the failure action
   // PID-1 mode's hardware watchdog (owned by run_pid1): petted from the supervisor's loop.
   HardwareWatchdog* watchdog = nullptr;
 };
@@ -83,6 +90,11 @@ class Daemon {
   // The log subsystem (SPEC §14): from boot() to the Daemon's end, so what was logged can
   // still be read after run().
   [[nodiscard]] Logs* logs() { return logs_.get(); }
+  // The services' cgroups from boot() to the end of supervise(); nullptr without cgroup v2.
+  [[nodiscard]] const ServiceCgroups* cgroups() const { return cgroups_.get(); }
+  // After supervise(): what the device must do because a critical service failed for good
+  // (SPEC §11); None if none did or the manifest says so.
+  [[nodiscard]] config::FailureAction failure_action_due() const { return failure_action_due_; }
 
  private:
   Daemon() = default;
@@ -100,8 +112,12 @@ class Daemon {
   std::vector<platform::BpfProgram> filters_;  // plan order, until boot() moves them
   AppliedSysctls sysctls_;
   std::optional<BootedResources> resources_;
+  std::unique_ptr<ServiceCgroups> cgroups_;  // SPEC §13; none without cgroup v2
   std::vector<SupervisedService> services_;
   std::unique_ptr<Logs> logs_;  // before mediation_ and supervisor_, which use it, so it outlives them
+  std::unique_ptr<NotifySockets> notify_;  // from boot() to release()
+  std::unique_ptr<HostNotifier> host_;
+  config::FailureAction failure_action_due_ = config::FailureAction::None;
   std::unique_ptr<MediationServer> mediation_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first
@@ -109,7 +125,10 @@ class Daemon {
 
 // prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the
 // compiler's format, a failure logged with its step; returns the exit status.
-[[nodiscard]] ExitCode run_manifest(DaemonOptions options);
+// `failure_action`, if given, receives Daemon::failure_action_due(); outside PID-1 mode a due
+// action is logged as left to the host.
+[[nodiscard]] ExitCode run_manifest(DaemonOptions options,
+                                    config::FailureAction* failure_action = nullptr);
 
 // Logs `failure` as `level=error msg="boot failed" step=... error=...`.
 void log_daemon_failure(const DaemonFailure& failure);

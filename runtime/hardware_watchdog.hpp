@@ -26,8 +26,8 @@ class HardwareWatchdog {
   // Pets it from `supervisor`'s loop from now on, every third of the timeout.
   void attach(Supervisor& supervisor);
   void pet();
-  // The clean end of PID-1 mode: disarms it (magic close) unless the driver cannot stop,
-  // which is logged; then only pet() and reboot(2) remain.
+  // The clean end of PID-1 mode, a power-off or a failure-action reboot: disarms it (magic
+  // close) unless the driver cannot stop, which is logged; then only pet() and reboot(2) remain.
   void power_off();
 
   [[nodiscard]] unsigned timeout_s() const { return timeout_s_; }

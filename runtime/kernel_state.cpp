@@ -47,6 +47,7 @@ HostPaths read_host_paths() {
 Result<KernelState> read_kernel_state() {
   KernelState state;
   state.host = read_host_paths();
+  state.cgroups = probe_cgroups();
   auto limits = platform::read_mqueue_limits();
   if (!limits) return std::unexpected(limits.error());
   state.limits = *limits;

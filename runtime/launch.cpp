@@ -74,14 +74,15 @@ struct ChildPlan {
   const int* passed_fds = nullptr;
   std::uint32_t passed_count = 0;
   char* listen_pid = nullptr;
+  int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
 };
 
-// The signals ipcrt's init passes on to the service: the stop signals a supervisor or an
-// operator sends, SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
+// The signals ipcrt's init passes on to the service: every stop signal a manifest may name
+// (config/quantities), SIGABRT of the watchdog, SIGHUP. An init gets a signal from outside its pid
 // namespace only if it has a handler for it, so each gets this one (never run: they are
 // blocked and taken with sigwaitinfo).
-constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
-                                     SIGUSR1, SIGUSR2, SIGABRT, SIGALRM};
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,  SIGUSR1,
+                                     SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR};
 void never_runs(int) {}
 
 [[noreturn]] void report_failure(const ChildPlan& plan, LaunchPhase phase, int errnum,
@@ -167,6 +168,11 @@ void build_sandbox(const ChildPlan& plan) noexcept {
   for (const auto& [target, link] : sandbox.symlinks) {
     check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
   }
+  // A notify service's socket, the one socket of the runtime's it can reach.
+  if (!sandbox.notify_socket.empty()) {
+    check(plan, LaunchPhase::PrivateDev,
+          platform::bind_file(sandbox.notify_socket.c_str(), sandbox.staged_notify.c_str(), 0600));
+  }
   check(plan, LaunchPhase::PrivateDev, syscall_status(::mkdir(sandbox.staged_pts.c_str(), 0755)));
   check(plan, LaunchPhase::PrivateDev, platform::mount_devpts(sandbox.staged_pts.c_str()));
   // Its own /dev/shm, fresh at each start, size-limited; the granted objects bound in while
@@ -187,15 +193,13 @@ void build_sandbox(const ChildPlan& plan) noexcept {
 
   // A /proc of its own pid namespace: it sees and can signal only its own processes.
   check(plan, LaunchPhase::Proc, platform::mount_proc("/proc"));
-  for (const char* path : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
-                           "/proc/fs", "/sys"}) {
+  for (const char* path : kReadonlyPaths) {
     check(plan, LaunchPhase::ReadonlyPaths, platform::make_path_readonly(path));
   }
-  for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware",
-                           "/run/ipcrt", "/run/systemd"}) {
+  for (const char* path : kMaskedPaths) {
     check(plan, LaunchPhase::MaskedPaths, platform::mask_path(path, "/dev/null"));
   }
-  for (const char* path : {"/tmp", "/var/tmp"}) {
+  for (const char* path : kPrivateTmpPaths) {
     const int status = platform::mount_tmpfs(path, sandbox.tmp_options.c_str());
     if (status != -ENOENT) check(plan, LaunchPhase::PrivateTmp, status);
   }
@@ -258,6 +262,10 @@ void become_init_of(const ChildPlan& plan) noexcept {
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
+  // Before anything else runs: nothing of the service may happen outside its cgroup.
+  if (plan.cgroup_procs_fd >= 0) {
+    check(plan, LaunchPhase::Cgroup, syscall_status(::write(plan.cgroup_procs_fd, "0", 1)));
+  }
   platform::reset_signal_dispositions();  // the runtime ignores most; execve keeps that
   platform::unblock_all_signals();        // the supervisor's signalfd mask is inherited
   // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
@@ -398,27 +406,29 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
                           const LaunchOptions& options) {
   LaunchSpec spec;
   spec.service = service.name;
-  spec.arguments = service.command;
-
-  bool has_path = false;
-  for (const auto& [key, value] : service.environment) has_path = has_path || key == "PATH";
-  if (!has_path) spec.environment.push_back(cat("PATH=", kDefaultPath));
-  for (const auto& [key, value] : service.environment)
-    spec.environment.push_back(key + "=" + value);
-  // The runtime's variables come last: glibc's getenv returns the first match, so drop any
-  // manifest entry of the same name.
-  for (const auto& [key, value] : planned.environment) {
-    std::erase_if(spec.environment,
-                  [&](const std::string& entry) { return entry.starts_with(key + "="); });
+  // Planned without identities (unit tests), the command is the manifest's as it is.
+  spec.arguments = planned.command.empty() ? service.command : planned.command;
+  for (auto& [key, value] : service_environment(service, planned)) {
     spec.environment.push_back(key + "=" + value);
   }
   spec.passed_queues = planned.passed_queues;
   if (!spec.passed_queues.empty()) {
-    // Written by the child once it knows the pid the service sees (SPEC §11).
-    const std::string prefix = cat(kListenPidVariable, '=');
-    std::erase_if(spec.environment,
-                  [&](const std::string& entry) { return entry.starts_with(prefix); });
-    spec.environment.push_back(prefix + "0");
+    // sd_listen_fds_with_names()'s variables (SPEC §11), added by the launch as the other
+    // protocol variables are (NOTIFY_SOCKET, IPCRT_CONTROL_FD): validate keeps the manifest
+    // from setting them, the erase keeps anything else from doubling them. LISTEN_PID is
+    // written by the child once it knows the pid the service sees.
+    std::vector<std::string> names;
+    for (const auto& queue : spec.passed_queues) names.push_back(queue.path.substr(1));
+    const std::pair<const char*, std::string> variables[] = {
+        {kListenFdsVariable, std::to_string(spec.passed_queues.size())},
+        {kListenFdNamesVariable, join(names, kPathListSeparator)},
+        {kListenPidVariable, "0"}};
+    for (const auto& [key, value] : variables) {
+      const std::string prefix = cat(key, '=');
+      std::erase_if(spec.environment,
+                    [&](const std::string& entry) { return entry.starts_with(prefix); });
+      spec.environment.push_back(prefix + value);
+    }
   }
 
   const bool confined = service.confinement != config::Confinement::Off;
@@ -459,15 +469,20 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
              {"/proc/self/fd/2", "stderr"}}) {
       sandbox.symlinks.emplace_back(target, cat(planned.shm_dir, "/", link));
     }
+    // From the runtime's own tmpfs (SPEC §4.2), bound in before /run/ipcrt is masked.
     for (const auto& grant : planned.shm) {
-      spec.shm_mounts.push_back(
-          {"/dev/shm/" + grant.name, sandbox.staged_shm + "/" + grant.name, !grant.writable});
+      spec.shm_mounts.push_back({cat(planned.shm_store, '/', grant.name),
+                                 sandbox.staged_shm + "/" + grant.name, !grant.writable});
     }
     // uid 0 keeps root's file access (not its capabilities): the host must be read-only to it.
     if (identity.uid == 0) {
       auto mounts = platform::all_mount_points();
       sandbox.readonly_mounts = mounts ? std::move(*mounts) : std::vector<std::string>{"/"};
-      // ...except what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
+      // ...but the runtime's shm store: a bind keeps its source mount's read-only flag, and
+      // the objects it may write must stay writable. The store itself is out of its view
+      // (/run/ipcrt is masked); what it may only read is bound read-only anyway.
+      std::erase(sandbox.readonly_mounts, planned.shm_store);
+      // ...and what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
       for (const auto& writable : service.writable_paths) {
         sandbox.writable_paths.push_back(writable.path);
       }
@@ -522,6 +537,7 @@ LaunchPaths paths_of(const LaunchSpec& spec) {
   for (const auto& mount : spec.shm_mounts) paths.shm_objects.push_back(mount.source);
   paths.hidden_mounts = spec.hidden_mounts;
   for (const auto& queue : spec.passed_queues) paths.passed_queues.push_back(queue.path);
+  paths.cgroup = spec.cgroup;
   return paths;
 }
 
@@ -551,6 +567,9 @@ LaunchFailure failure_of(const ChildReport& report, const LaunchPaths& paths) {
       break;
     case LaunchPhase::PassQueues:
       failure.path = item_of(paths.passed_queues, report.item);
+      break;
+    case LaunchPhase::Cgroup:
+      failure.path = paths.cgroup;
       break;
     default:
       break;
@@ -600,7 +619,8 @@ ssize_t read_report(int fd, ChildReport& report) {
 
 }  // namespace
 
-std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec) {
+std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
+                                                        bool join_cgroup_in_child) {
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
@@ -734,7 +754,35 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec)
     namespaces = CLONE_NEWPID | CLONE_NEWNS;
     if (spec.sandbox.new_ipc_namespace) namespaces |= CLONE_NEWIPC;
   }
-  const long forked = platform::fork_raw(namespaces);
+  long forked;
+  platform::UniqueFd cgroup_procs;
+  if (spec.cgroup_fd >= 0) {
+    forked = join_cgroup_in_child ? -ENOSYS
+                                  : platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
+    if (forked == -ENOSYS || forked == -EINVAL || forked == -E2BIG) {
+      // Linux < 5.7, or asked: the child joins its cgroup as its first step.
+      cgroup_procs.reset(::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
+      if (!cgroup_procs.valid()) {
+        return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+      }
+      // Written before the passed queues are placed, but above them all the same, as every
+      // descriptor the child is given.
+      if (cgroup_procs.get() < floor) {
+        const int moved = ::fcntl(cgroup_procs.get(), F_DUPFD_CLOEXEC, floor);
+        if (moved < 0) {
+          return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+        }
+        cgroup_procs.reset(moved);
+      }
+      plan.cgroup_procs_fd = cgroup_procs.get();
+      forked = platform::fork_raw(namespaces);
+    } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES ||
+               forked == -EBADF || forked == -ENOENT) {
+      return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup});
+    }
+  } else {
+    forked = platform::fork_raw(namespaces);
+  }
   if (forked < 0) {
     return std::unexpected(LaunchFailure{
         namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork, static_cast<int>(-forked), {}});

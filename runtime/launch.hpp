@@ -25,7 +25,7 @@ namespace ipcrt::runtime {
 
 // One shared-memory object made visible in the service's private /dev/shm.
 struct ShmMount {
-  std::string source;  // "/dev/shm/frames" on the host
+  std::string source;  // "/run/ipcrt/gateway/shm/frames": in the runtime's shm store
   std::string target;  // "/dev/shm/ipcrt.gateway.uploader/frames": inside the private dir
   bool read_only = false;
 };
@@ -41,6 +41,14 @@ struct ResourceLimit {
 // over /dev), its own /dev/shm tmpfs with the granted objects bound in, private /tmp and
 // /var/tmp, the OCI set of read-only and masked paths, /run/ipcrt and /run/systemd masked,
 // and for a service running as uid 0 every host mount read-only.
+// What every sandbox makes read-only, masks (with /dev/null) and gives a private tmpfs, as OCI
+// runtimes do (SPEC §4.3).
+inline constexpr const char* kReadonlyPaths[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+                                                 "/proc/bus", "/proc/fs",           "/sys"};
+inline constexpr const char* kMaskedPaths[] = {"/proc/kcore",   "/proc/keys", "/proc/timer_list",
+                                               "/sys/firmware", "/run/ipcrt", "/run/systemd"};
+inline constexpr const char* kPrivateTmpPaths[] = {"/tmp", "/var/tmp"};
+
 struct Sandbox {
   std::string staging;      // "/dev/shm/ipcrt.<manifest>.<service>": made by the boot
   std::string dev_options;  // tmpfs options of the new /dev
@@ -52,6 +60,10 @@ struct Sandbox {
   std::string staged_pts;   // staging + "/pts"
   std::vector<ShmMount> device_nodes;  // host /dev/null, ... onto staging/null, ...
   std::vector<std::pair<std::string, std::string>> symlinks;  // target, link under staging
+  // A notify service's socket (SPEC §11): the runtime's host path, bound onto staged_notify
+  // (staging + "/ipcrt-notify", its /dev/ipcrt-notify); "" for other services.
+  std::string notify_socket;
+  std::string staged_notify;
   // uid 0: the host's mount points, made read-only (parents before children), but for the
   // manifest's writable-paths.
   std::vector<std::string> readonly_mounts;
@@ -89,6 +101,11 @@ struct LaunchSpec {
   // pass-queues (SPEC §11): opened by begin_launch() before fork with these access modes, and
   // placed at fds 3… in the child; LISTEN_PID in `environment` gets the pid the service sees.
   std::vector<PassedQueue> passed_queues;
+  // SPEC §13: the service's cgroup, a directory descriptor the runtime keeps open: the child
+  // starts in it (CLONE_INTO_CGROUP) and the supervisor kills it whole (cgroup.kill) when the
+  // main process ends. -1 and "": no cgroup v2, its PID namespace alone contains it.
+  int cgroup_fd = -1;
+  std::string cgroup;
 };
 
 // The lowest descriptor number a launch hook may give the child (LaunchSpec::control_fd):
@@ -96,10 +113,6 @@ struct LaunchSpec {
 [[nodiscard]] inline int descriptor_floor(const LaunchSpec& spec) {
   return kFirstPassedFd + static_cast<int>(spec.passed_queues.size());
 }
-
-// The runtime's PATH for services unless the manifest sets one.
-inline constexpr const char* kDefaultPath =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // What a run decides for every service's launch.
 struct LaunchOptions {
@@ -151,6 +164,7 @@ struct LaunchPaths {
   std::vector<std::string> shm_objects;  // ShmMount::source, in the order of shm_mounts
   std::vector<std::string> hidden_mounts;
   std::vector<std::string> passed_queues;
+  std::string cgroup;
 };
 
 struct Launched {
@@ -180,8 +194,11 @@ struct PendingLaunch {
 // The service's wait status as its init reported it on `exit_status`, else `init_status`.
 [[nodiscard]] int service_wait_status(int exit_status_fd, int init_status);
 
-// Forks the child, which confines itself and execs; nothing here waits for it.
-[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec);
+// Forks the child, which confines itself and execs; nothing here waits for it. With
+// `join_cgroup_in_child`, the child enters spec.cgroup by writing its cgroup.procs as its first
+// syscall instead of being cloned into it (see SystemLauncher::contain).
+[[nodiscard]] std::expected<PendingLaunch, LaunchFailure> begin_launch(
+    const LaunchSpec& spec, bool join_cgroup_in_child = false);
 
 // Handles the child's next report (one read of `report`: call it when readable). true: the
 // program was exec'd; false: the listener was taken, the child goes on; a failure: the

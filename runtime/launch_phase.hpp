@@ -14,6 +14,7 @@ namespace ipcrt::runtime {
 enum class LaunchPhase : std::uint8_t {
   Fork,
   Pipe,
+  Cgroup,
   Session,
   Stdio,
   CloseFds,

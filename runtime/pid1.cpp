@@ -26,6 +26,9 @@ struct KernelFilesystem {
 constexpr KernelFilesystem kFilesystems[] = {
     {"proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
     {"sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
+    // SPEC §4.5, §13: cgroup v2 with every controller, so that services get their limits;
+    // nsdelegate as systemd mounts it (a cgroup namespace is a delegation boundary).
+    {"sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
     {"dev", "devtmpfs", MS_NOSUID, "mode=0755"},
     {"dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
     {"dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
@@ -88,6 +91,7 @@ int run_pid1(const Pid1Options& options) {
 
   DaemonOptions run_options;
   run_options.manifest_path = manifest;
+  run_options.pid1 = true;
   // `ipcrt.board=NAME`: its sysctls, and its hardware watchdog (SPEC §11), armed before the
   // boot so that a runtime that hangs from here on resets the board.
   std::optional<HardwareWatchdog> watchdog;
@@ -102,14 +106,24 @@ int run_pid1(const Pid1Options& options) {
     }
   }
   if (watchdog) run_options.watchdog = &*watchdog;
-  int status = run_manifest(std::move(run_options));
-  log_info("poweroff").field("status", status);
+  config::FailureAction due = config::FailureAction::None;
+  int status = run_manifest(std::move(run_options), &due);
+  // A critical service failed for good: the manifest's failure-action, after the orderly
+  // stop run_manifest has done (SPEC §11). Every other end of the run powers off.
+  const bool reboot = due == config::FailureAction::Reboot;
+  {
+    auto line = log_info(reboot ? "reboot" : "poweroff");
+    line.field("status", status);
+    if (due != config::FailureAction::None) line.field("reason", "failure-action");
+  }
+  // Both ends are clean ones (the orderly stop is done): disarmed where the driver allows,
+  // so that neither the reboot nor the power-off races a reset by the watchdog.
   if (watchdog) watchdog->power_off();
   if (!options.power_off) return status;
 
   ::sync();
   if (watchdog) watchdog->pet();  // a NOWAYOUT watchdog, still armed: sync may have been long
-  ::reboot(RB_POWER_OFF);
+  ::reboot(reboot ? RB_AUTOBOOT : RB_POWER_OFF);
   // PID 1 must never exit: the kernel would panic.
   for (;;) ::pause();
 }

@@ -12,6 +12,7 @@
 
 #include "common/service_env.hpp"
 #include "common/text.hpp"
+#include "config/expansion.hpp"
 #include "config/parser.hpp"
 
 namespace ipcrt::runtime {
@@ -73,8 +74,8 @@ class Planner {
     if (identities != nullptr) plan_.identities = *identities;
   }
 
-  void warn(std::string text) {
-    diagnostics_.warning("", text);
+  void warn(std::string pointer, std::string text) {
+    diagnostics_.warning(std::move(pointer), text);
     plan_.warnings.push_back(std::move(text));
   }
 
@@ -84,7 +85,9 @@ class Planner {
     check_charge();
     plan_shm();
     check_writable_paths();
+    check_cgroup_limits();
     plan_services();
+    warn_unconfined_neighbours();
     if (diagnostics_.has_errors()) return std::nullopt;
     return std::move(plan_);
   }
@@ -122,9 +125,9 @@ class Planner {
                 platform::queue_charge_bytes(queue.max_messages, queue.message_size);
           }
           if (!mq->create && !is_pattern(queue.path) && !find_existing(kernel_, queue.path)) {
-            warn(cat("queue ", queue.path, " (", queue.slot,
-                     ") has create=false and does not exist yet: a service "
-                     "must create it before its consumers open it"));
+            warn(queue.pointer, cat("queue ", queue.path, " (", queue.slot,
+                                    ") has create=false and does not exist yet: a service "
+                                    "must create it before its consumers open it"));
           }
           plan_.queues.push_back(std::move(queue));
         }
@@ -215,9 +218,9 @@ class Planner {
     if (kernel_.privileged) {
       // CAP_SYS_RESOURCE may raise both limits: `run` raises them, so nothing is refused here.
       if (total > limits.rlimit_msgqueue_hard) {
-        warn(cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
-                 " is below the ", number(total),
-                 " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
+        warn("", cat("RLIMIT_MSGQUEUE hard limit ", number(limits.rlimit_msgqueue_hard),
+                     " is below the ", number(total),
+                     " bytes the queues need; run raises it (CAP_SYS_RESOURCE)"));
       }
       return;
     }
@@ -286,7 +289,8 @@ class Planner {
           PlannedShmObject object;
           object.name = declared.name;
           object.size = declared.size;
-          if (declared.is_semaphore()) object.semaphore_value = declared.semaphore_value.value_or(0);
+          if (declared.is_semaphore())
+            object.semaphore_value = declared.semaphore_value.value_or(0);
           object.slot = cat(service.name, ':', slot.name);
           object.owner_service = service.name;
           object.writers.push_back(service.name);
@@ -296,6 +300,20 @@ class Planner {
         };
         for (const auto& object : shm->write) add(object, true);
         for (const auto& object : shm->read) add(object, false);
+      }
+    }
+    plan_.shm_store = shm_store_path(manifest_.name);
+    plan_.shm_store_bytes = shm_store_bytes(plan_.shm);
+  }
+
+  // SPEC §13: a limit that cannot be applied here is an error naming the fix, never ignored.
+  void check_cgroup_limits() {
+    for (const auto& service : manifest_.services) {
+      for (auto key : service.resources.cgroup_keys()) {
+        if (auto refusal = limit_refusal(kernel_.cgroups, key)) {
+          diagnostics_.error(cat(service.pointer, "/resources/", key), refusal->message,
+                             refusal->hint);
+        }
       }
     }
   }
@@ -313,6 +331,7 @@ class Planner {
       PlannedService planned;
       planned.name = service.name;
       planned.start_order = position_of[index];
+      planned.type = service.type;
       // The edges the order honours: a provider edge between services that provide to each
       // other is dropped for the one that starts first (document order), so nothing waits in
       // a circle.
@@ -327,10 +346,45 @@ class Planner {
       if (service.confinement != config::Confinement::Off) {
         planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
       }
+      if (kernel_.cgroups.usable) {
+        planned.cgroup = cat(kernel_.cgroups.manifest_dir(manifest_.name), "/", service.name);
+        planned.cgroup_settings = cgroup_settings(service.resources);
+      }
+      planned.shm_store = plan_.shm_store;
       add_grants(service, planned);
       if (service.pass_queues) add_passed_queues(service, planned);
+      if (service.confinement == config::Confinement::Off && !planned.shm.empty()) {
+        warn(service.pointer + "/confinement",
+             cat("service ", service.name, " has confinement off: its /dev/shm is the host's, "
+                 "and the shared-memory objects it is granted are not there (they are on "
+                 "ipcrt's own tmpfs, ", plan_.shm_store, "); confine it to see them"));
+      }
       add_account_variables(service, planned);
+      expand_command(service, planned);
       plan_.services.push_back(std::move(planned));
+    }
+  }
+
+  // A confined service's pid namespace keeps a neighbour of the same user out of its /proc
+  // (SPEC §4.3), but a `confinement: off` service sees the host's /proc: running as the same
+  // uid, it can open a confined service's /proc/PID/root, descriptors and memory.
+  void warn_unconfined_neighbours() {
+    for (const auto& loose : manifest_.services) {
+      if (loose.confinement != config::Confinement::Off) continue;
+      const Account* account = plan_.identities.find_account(loose.name);
+      if (account == nullptr) continue;
+      for (const auto& other : manifest_.services) {
+        const Account* theirs = plan_.identities.find_account(other.name);
+        if (other.confinement == config::Confinement::Off || theirs == nullptr ||
+            theirs->identity.uid != account->identity.uid) {
+          continue;
+        }
+        warn(loose.pointer + "/confinement",
+             cat("services ", loose.name, " (confinement off) and ", other.name,
+                 " run as the same user (uid ", account->identity.uid, "): ", loose.name,
+                 " can reach ", other.name, "'s processes through /proc (its files, descriptors "
+                 "and memory); give them different users, or drop \"user\" from one"));
+      }
     }
   }
 
@@ -431,17 +485,15 @@ class Planner {
     }
     if (planned.passed_queues.empty()) {
       if (!planned.queues.empty()) {
-        warn(cat("service ", service.name,
-                 " has \"pass-queues\" but none of its queues can be passed (patterns and "
-                 "queues of slots with \"create\": false are opened by name)"));
+        warn(service.pointer + "/pass-queues",
+             cat("service ", service.name,
+                 " has \"pass-queues\" but none of its queues can be passed (patterns, "
+                 "queues of slots with \"create\": false and queues granted neither read nor "
+                 "write are opened by name)"));
       }
-      return;
     }
-    std::vector<std::string> names;
-    for (const auto& passed : planned.passed_queues) names.push_back(passed.path.substr(1));
-    planned.environment.emplace_back(kListenFdsVariable,
-                                     std::to_string(planned.passed_queues.size()));
-    planned.environment.emplace_back(kListenFdNamesVariable, join(names, kPathListSeparator));
+    // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID are the launch's (prepare_launch), as the
+    // other protocol variables: not in `environment`, not expandable in `command`.
   }
 
   // SPEC §4.3: what programs expect of a login (a shell's ~, Python's getpass), unless the
@@ -459,6 +511,23 @@ class Planner {
           std::any_of(service.environment.begin(), service.environment.end(),
                       [&](const auto& entry) { return entry.first == key; });
       if (!set_by_manifest) planned.environment.emplace_back(key, value);
+    }
+  }
+
+  // SPEC §15: an undefined name is a plan error at its argument. Without identities the
+  // account variables are not known yet, so nothing is expanded (or refused).
+  void expand_command(const Service& service, PlannedService& planned) const {
+    if (identities_ == nullptr) return;
+    const auto environment = service_environment(service, planned);
+    auto expanded = config::expand_arguments(service.command, environment);
+    if (expanded) {
+      planned.command = std::move(*expanded);
+      return;
+    }
+    for (const auto& problem : expanded.error()) {
+      diagnostics_.error(
+          cat(service.pointer, "/command/", number(static_cast<long>(problem.argument))),
+          problem.error.message, problem.error.hint);
     }
   }
 
@@ -510,7 +579,8 @@ class Planner {
         }
         if (next) {
           if (hard_only) {
-            warn(cat("services provide slots to each other; ", manifest_.services[*next].name,
+            warn(manifest_.services[*next].pointer,
+                 cat("services provide slots to each other; ", manifest_.services[*next].name,
                      " starts first (document order)"));
           }
           break;
@@ -536,6 +606,21 @@ class Planner {
 };
 
 }  // namespace
+
+std::string shm_store_path(std::string_view manifest_name) {
+  return cat("/run/ipcrt/", manifest_name, "/shm");
+}
+
+std::uint64_t shm_store_bytes(const std::vector<PlannedShmObject>& objects) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::uint64_t bytes = kShmStoreMargin;
+  for (const auto& object : objects) {
+    const std::uint64_t size = object.semaphore_value ? 1 : object.size.value_or(0);
+    const std::uint64_t rounded = (size + page - 1) / page * page;  // sizes fit in an off_t
+    bytes = rounded > UINT64_MAX - bytes ? UINT64_MAX : bytes + rounded;
+  }
+  return bytes;
+}
 
 std::optional<Plan> make_plan(const Manifest& manifest, const std::vector<Connection>& connections,
                               const KernelState& kernel, Diagnostics& diagnostics,
@@ -565,9 +650,36 @@ const PassedQueue* passed_queue(const PlannedService& service, const std::string
   return nullptr;
 }
 
+const char* access_mode_name(int access) {
+  switch (access & O_ACCMODE) {
+    case O_WRONLY:
+      return "O_WRONLY";
+    case O_RDWR:
+      return "O_RDWR";
+    default:
+      return "O_RDONLY";
+  }
+}
+
 bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode, uid_t owner_uid,
                   gid_t slot_gid) {
   return uid != owner_uid || gid != slot_gid || (mode & 07777) != queue.mode;
+}
+
+std::vector<std::pair<std::string, std::string>> service_environment(
+    const config::Service& service, const PlannedService& planned) {
+  std::vector<std::pair<std::string, std::string>> environment;
+  const auto sets = [&](const std::string& key) {
+    return std::any_of(service.environment.begin(), service.environment.end(),
+                       [&](const auto& entry) { return entry.first == key; });
+  };
+  if (!sets("PATH")) environment.emplace_back("PATH", kDefaultPath);
+  for (const auto& entry : service.environment) environment.push_back(entry);
+  for (const auto& entry : planned.environment) {
+    std::erase_if(environment, [&](const auto& existing) { return existing.first == entry.first; });
+    environment.push_back(entry);
+  }
+  return environment;
 }
 
 }  // namespace ipcrt::runtime

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "config/manifest.hpp"
 #include "config/paths.hpp"
 #include "platform/mqueue.hpp"
+#include "runtime/cgroups/support.hpp"
 #include "runtime/identities.hpp"
 
 namespace ipcrt::runtime {
@@ -50,6 +52,7 @@ struct KernelState {
   std::vector<ExistingQueue> existing_queues;
   bool privileged = false;  // CAP_SYS_RESOURCE: RLIMIT_MSGQUEUE can be raised before creating
   HostPaths host;
+  CgroupSupport cgroups;  // left as it is (unit tests): no cgroup v2, limits are refused
 };
 
 struct PlannedQueue {
@@ -106,25 +109,51 @@ inline constexpr int kFirstPassedFd = 3;
 struct PlannedService {
   std::string name;
   int start_order = 0;  // 0 starts first
+  config::ServiceType type = config::ServiceType::Simple;  // what "ready" means (SPEC §11)
   // Services that must have started before this one: its `after` entries and the providers of
   // its connections, as far as the start order honours them (the one list the supervisor uses).
   std::vector<std::string> depends_on;
   std::vector<QueueGrant> queues;
   // pass-queues: its declared queues granted read or write (not patterns, not create=false
-  // slots), in grant order, each path once; empty otherwise. LISTEN_FDS and LISTEN_FDNAMES
-  // are in `environment`.
+  // slots), in grant order, each path once; empty otherwise. prepare_launch() adds LISTEN_FDS,
+  // LISTEN_FDNAMES and LISTEN_PID to the launch's environment.
   std::vector<PassedQueue> passed_queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
+  // Where its granted objects are on the host (Plan::shm_store): bound from there into its
+  // /dev/shm.
+  std::string shm_store;
   // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
   // unless the manifest sets them (with identities only), in a stable order.
   std::vector<std::pair<std::string, std::string>> environment;
+  // The manifest's command with `${NAME}` and `$$` expanded in every argument but the first,
+  // from service_environment() (SPEC §15); empty when planned without identities (`policy`),
+  // whose account variables are unknown.
+  std::vector<std::string> command;
+  // SPEC §13: its cgroup ("" without cgroup v2) and the files its limits set there.
+  std::string cgroup;
+  std::vector<std::pair<std::string, std::string>> cgroup_settings;
 };
+
+// The runtime's PATH for services unless the manifest sets one.
+inline constexpr const char* kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// What the service's program gets as its environment, in order: PATH unless the manifest sets
+// it, the manifest's variables, then the runtime's (`planned.environment`), each replacing a
+// manifest entry of the same name (glibc's getenv returns the first match). The one source of
+// both the launch's envp and the `${NAME}` expansion.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> service_environment(
+    const config::Service& service, const PlannedService& planned);
 
 struct Plan {
   std::string manifest_name;
   std::vector<PlannedQueue> queues;  // document order
   std::vector<PlannedShmObject> shm;
+  // The runtime's tmpfs the objects live on (SPEC §4.2), shm_store_path(manifest_name), and
+  // its size: shm_store_bytes() of the objects. Unused when there are no objects.
+  std::string shm_store;
+  std::uint64_t shm_store_bytes = 0;
   std::vector<config::Connection> connections;
   std::vector<PlannedService> services;  // start order
   std::vector<std::string> warnings;     // also emitted as diagnostics
@@ -143,6 +172,16 @@ struct Plan {
     return nullptr;
   }
 };
+
+// "/run/ipcrt/<manifest>/shm": the runtime's own tmpfs for the manifest's shared-memory
+// objects, 0700 and root's (SPEC §4.2).
+[[nodiscard]] std::string shm_store_path(std::string_view manifest_name);
+
+// What the store of `objects` may hold: each sized object, page by page (a semaphore is one
+// page), plus kShmStoreMargin for what programs size themselves (an object without `size`,
+// Python's SharedMemory(create=True, size=N) after an unlink) or grow beyond its `size`.
+inline constexpr std::uint64_t kShmStoreMargin = 16ULL << 20;
+[[nodiscard]] std::uint64_t shm_store_bytes(const std::vector<PlannedShmObject>& objects);
 
 // Plans a validated manifest. Limit violations and ordering errors (an `after` cycle) are
 // reported in `diagnostics` at the offending JSON pointer; the plan is returned only if there
@@ -164,11 +203,14 @@ struct Plan {
 [[nodiscard]] std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_t gid,
                                                     mode_t mode, uid_t owner_uid, gid_t slot_gid);
 
-// Whether an adopted queue found with this owner, group and mode needs the manifest's back.
 // Whether `path` is passed to `service` as a descriptor.
 [[nodiscard]] const PassedQueue* passed_queue(const PlannedService& service,
                                               const std::string& path);
 
+// "O_RDONLY", "O_WRONLY" or "O_RDWR" of PassedQueue::access, as `plan` shows it.
+[[nodiscard]] const char* access_mode_name(int access);
+
+// Whether an adopted queue found with this owner, group and mode needs the manifest's back.
 [[nodiscard]] bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode,
                                 uid_t owner_uid, gid_t slot_gid);
 

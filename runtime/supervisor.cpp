@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <set>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "platform/cgroup.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/process.hpp"
 #include "platform/signalfd.hpp"
@@ -45,7 +47,7 @@ bool alive(ServiceState state) {
 class SystemLauncher final : public Launcher {
  public:
   std::expected<PendingLaunch, LaunchFailure> begin(const LaunchSpec& spec) override {
-    return begin_launch(spec);
+    return begin_launch(spec, !spec.cgroup.empty() && killed_.contains(spec.cgroup));
   }
   std::expected<bool, LaunchFailure> advance(PendingLaunch& pending) override {
     return continue_launch(pending);
@@ -61,6 +63,20 @@ class SystemLauncher final : public Launcher {
     if (pid > 0) ::kill(pid, signal);
   }
   void contain(const LaunchSpec& spec, pid_t pid) override {
+    // SPEC §13: everything in the service's cgroup, whatever session or namespace it is in.
+    // One write, no scan of /proc; the kernel signals them and nothing waits for them here.
+    if (!spec.cgroup.empty()) {
+      auto killed = platform::kill_cgroup(spec.cgroup);
+      // Linux 6.18 kills a child cloned into a cgroup (CLONE_INTO_CGROUP) that has had a
+      // cgroup.kill, as if the kill raced with its fork: from then on the service's starts
+      // join the cgroup from the child, as its first syscall.
+      killed_.insert(spec.cgroup);
+      if (killed) return;
+      log_warn("cgroup not killed")
+          .field("service", spec.service)
+          .field("cgroup", spec.cgroup)
+          .field("error", killed.error().describe());
+    }
     // A sandboxed service's init has ended, and the kernel has killed and reaped everything
     // of its pid namespace before its exit completed: nothing is left to sweep.
     if (spec.sandboxed) return;
@@ -86,6 +102,9 @@ class SystemLauncher final : public Launcher {
           .field("processes", sweep.killed);
     }
   }
+
+ private:
+  std::set<std::string> killed_;  // cgroups that have had a cgroup.kill
 };
 
 }  // namespace
@@ -270,11 +289,28 @@ Result<SupervisorResult> Supervisor::run() {
 
 void Supervisor::update() {
   fire_due_timers();
-  if (stopping_) {
-    stop_ready_services();
-  } else {
-    start_ready_services();
+  if (!stopping_) start_ready_services();
+  if (!critical_failure_.empty() && !stopping_) {
+    log_error("critical service failed")
+        .field("service", critical_failure_)
+        .field("hint", "the run ends: every other service is stopped in order");
+    shutdown();
   }
+  if (stopping_) stop_ready_services();
+  if (options_.after_update) options_.after_update(*this);
+}
+
+bool Supervisor::settled() const {
+  return std::all_of(services_.begin(), services_.end(), [](const Tracked& service) {
+    return service.state == ServiceState::Running || ended_for_good(service.state);
+  });
+}
+
+pid_t Supervisor::main_pid(const std::string& name) const {
+  for (const auto& service : services_) {
+    if (service.config.spec.service == name && alive(service.state)) return service.pid;
+  }
+  return 0;
 }
 
 bool Supervisor::finished() const {
@@ -288,6 +324,7 @@ bool Supervisor::finished() const {
 SupervisorResult Supervisor::result() const {
   SupervisorResult result;
   result.outcome = stopping_ ? SupervisorOutcome::Stopped : SupervisorOutcome::AllEnded;
+  result.critical_failure = critical_failure_;
   for (const auto& service : services_) {
     result.any_failed = result.any_failed || service.state == ServiceState::Failed;
   }
@@ -319,8 +356,9 @@ void Supervisor::reap_children() {
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
     const pid_t pid = info.si_pid;
     if (Tracked* service = find_pid(pid)) {
-      // A child still starting is reaped by its launch (on_launch_report), which comes back.
-      if (service->state == ServiceState::Starting) return;
+      // A child still confining itself is reaped by its launch (on_launch_report), which
+      // comes back.
+      if (service->launching) return;
       if (!finish_main(*service)) return;
       continue;
     }
@@ -366,6 +404,12 @@ bool Supervisor::finish_main(Tracked& service) {
 void Supervisor::set_state(Tracked& service, ServiceState state) {
   service.state = state;
   service.since = std::chrono::system_clock::now();
+  // update() ends the run on the next step: not from here, which may be inside a loop over
+  // the services.
+  if (state == ServiceState::Failed && service.config.critical && critical_failure_.empty() &&
+      !stopping_) {
+    critical_failure_ = service.config.spec.service;
+  }
   if (options_.on_state_change) options_.on_state_change(service.config.spec.service);
 }
 
@@ -374,6 +418,9 @@ void Supervisor::on_main_exited(pid_t pid, int wait_status) {
   if (found == nullptr) return;
   Tracked& service = *found;
   clear_timer(service);
+  if (service.watchdog_timer) cancel(*service.watchdog_timer);
+  service.watchdog_timer.reset();
+  service.says_stopping = false;
   if (service.pidfd_watch) unwatch(*service.pidfd_watch);
   service.pidfd_watch.reset();
   service.pidfd.reset();
@@ -400,7 +447,23 @@ void Supervisor::on_main_exited(pid_t pid, int wait_status) {
     set_state(service, ServiceState::Waiting);  // started again by the next update()
     return;
   }
-  after_end(service, !exited_cleanly(wait_status), ran_for);
+  bool failed = service.forced_failure || !exited_cleanly(wait_status);
+  if (!failed && service.state == ServiceState::Starting) {
+    if (service.config.type == config::ServiceType::Oneshot) {
+      service.ready_once = true;  // its dependants start now
+    } else if (service.config.type == config::ServiceType::Notify) {
+      // As systemd's Type=notify: ending before READY=1 is a protocol failure.
+      failed = true;
+      service.last_failure = "exited before READY=1";
+      log_error("not ready")
+          .field("service", service.config.spec.service)
+          .field("reason", "exited with status 0 before sending READY=1")
+          .field("hint",
+                 "a notify service sends READY=1 to $NOTIFY_SOCKET once it serves; "
+                 "a program that does its work and exits is \"type\": \"oneshot\"");
+    }
+  }
+  after_end(service, failed, ran_for);
 }
 
 void Supervisor::after_end(Tracked& service, bool failed, Clock::duration ran_for) {
@@ -410,6 +473,10 @@ void Supervisor::after_end(Tracked& service, bool failed, Clock::duration ran_fo
                                       (config.restart == RestartPolicy::OnFailure && failed));
   if (!restart) {
     set_state(service, failed ? ServiceState::Failed : ServiceState::Exited);
+    return;
+  }
+  if (!within_restart_limit(service)) {
+    set_state(service, ServiceState::Failed);
     return;
   }
   if (ran_for >= options_.stable_after) service.consecutive_restarts = 0;
@@ -431,9 +498,36 @@ void Supervisor::after_end(Tracked& service, bool failed, Clock::duration ran_fo
       .field("restarts", service.consecutive_restarts);
 }
 
+// restart-limit (SPEC §11): `burst` automatic restarts within any `interval-ms`; the next
+// one inside the window is refused and the service fails for good.
+bool Supervisor::within_restart_limit(Tracked& service) {
+  const auto& limit = service.config.restart_limit;
+  const auto interval = std::chrono::milliseconds(limit.interval_ms);
+  const auto current = now();
+  std::erase_if(service.restart_times,
+                [&](Clock::time_point when) { return current - when >= interval; });
+  if (service.restart_times.size() >= limit.burst) {
+    service.last_failure =
+        cat("restart limit: ", limit.burst, " restarts within ", limit.interval_ms, " ms");
+    log_error("restart limit reached")
+        .field("service", service.config.spec.service)
+        .field("burst", limit.burst)
+        .field("interval-ms", limit.interval_ms)
+        .field("hint",
+               "it keeps failing: see its last exit and its log (ipcrt logs SERVICE), "
+               "fix it, then ipcrt start SERVICE");
+    return false;
+  }
+  service.restart_times.push_back(current);
+  return true;
+}
+
 // Forks the service; its child confines itself while the loop goes on (on_launch_report).
 void Supervisor::start(Tracked& service) {
   service.kill_sent = false;
+  service.forced_failure = false;
+  service.says_stopping = false;
+  service.status_text.clear();
   service.intent = Intent::Run;
   service.started_at = now();
   platform::UniqueFd childs_end;
@@ -449,10 +543,16 @@ void Supervisor::start(Tracked& service) {
   const int report = pending->report.get();
   service.launching = std::move(*pending);
   const std::string name = service.config.spec.service;
-  set_timer(service, service.started_at + options_.launch_timeout, [this, name] {
-    if (Tracked* starting = find(name); starting != nullptr && starting->launching) {
-      starting->timer.reset();
+  // One deadline until ready: the launch's own, or the start timeout if that is shorter.
+  const auto deadline = std::min(options_.launch_timeout, service.config.start_timeout);
+  set_timer(service, service.started_at + deadline, [this, name] {
+    Tracked* starting = find(name);
+    if (starting == nullptr || starting->state != ServiceState::Starting) return;
+    starting->timer.reset();
+    if (starting->launching) {
       launch_timed_out(*starting);
+    } else {
+      start_timed_out(*starting);
     }
   });
   if (report < 0) return;  // a test's launcher, driven through on_launch_report()
@@ -486,6 +586,24 @@ void Supervisor::on_launch_report(const std::string& name) {
   running(service);
 }
 
+// Exec'd, but not ready within start-timeout-ms: the start failed. It gets its stop signal,
+// SIGKILL after its stop timeout, and its end counts as a failure.
+void Supervisor::start_timed_out(Tracked& service) {
+  const bool oneshot = service.config.type == config::ServiceType::Oneshot;
+  service.last_failure = cat("start timeout: ", oneshot ? "no exit" : "no READY=1", " within ",
+                             service.config.start_timeout.count(), " ms");
+  log_error("start timed out")
+      .field("service", service.config.spec.service)
+      .field("start-timeout-ms", service.config.start_timeout.count())
+      .field("hint", oneshot ? "a oneshot must exit 0 within start-timeout-ms: raise it if "
+                               "its work takes longer"
+                             : "it did not send READY=1 to $NOTIFY_SOCKET in time: raise "
+                               "start-timeout-ms, or use \"type\": \"simple\" for a "
+                               "program that does not notify");
+  service.forced_failure = true;
+  terminate(service, service.config.stop_signal);
+}
+
 void Supervisor::launch_timed_out(Tracked& service) {
   // The child stalls before exec: kill it; its zombie is reaped as an orphan.
   launcher_.abandon(*service.launching);
@@ -504,10 +622,12 @@ void Supervisor::start_failed(Tracked& service, const LaunchFailure& failure) {
         .field("phase", failure.phase_name())
         .field("errno", failure.errno_name());
     if (!failure.path.empty()) line.field("path", failure.path);
-    line.field("hint", failure.phase == LaunchPhase::Timeout
-                           ? cat("the child did not exec within ", options_.launch_timeout.count(),
-                                 " ms: check the working directory and mounts it uses")
-                           : std::string(failure.hint()));
+    line.field("hint",
+               failure.phase == LaunchPhase::Timeout
+                   ? cat("the child did not exec within ",
+                         std::min(options_.launch_timeout, service.config.start_timeout).count(),
+                         " ms: check the working directory and mounts it uses")
+                   : std::string(failure.hint()));
   }
   switch (std::exchange(service.intent, Intent::Run)) {
     case Intent::Stop:
@@ -537,10 +657,21 @@ void Supervisor::running(Tracked& service) {
   platform::UniqueFd errors = std::move(service.launching->errors);
   service.exit_status = std::move(service.launching->exit_status);
   service.launching.reset();
-  set_state(service, ServiceState::Running);
-  service.started_once = true;
   const std::string name = service.config.spec.service;
   log_info("started").field("service", name).field("pid", service.pid);
+  if (service.config.watchdog) arm_watchdog(service);
+  if (service.config.type == config::ServiceType::Simple) {
+    became_ready(service);
+  } else {
+    // Ready (READY=1, or a oneshot's exit 0) within start-timeout-ms of the fork.
+    set_timer(service, service.started_at + service.config.start_timeout, [this, name] {
+      Tracked* starting = find(name);
+      if (starting == nullptr || starting->state != ServiceState::Starting) return;
+      starting->timer.reset();
+      start_timed_out(*starting);
+    });
+    if (options_.on_state_change) options_.on_state_change(name);  // now with a program
+  }
   if (listener.valid()) {
     if (options_.on_listener) {
       options_.on_listener(*this, name, service.pid, std::move(listener));
@@ -577,14 +708,106 @@ void Supervisor::running(Tracked& service) {
   reap_children();
 }
 
+// Ready as its type defines it: simple at exec, notify at READY=1 (a oneshot is done when it
+// exits instead, on_main_exited).
+void Supervisor::became_ready(Tracked& service) {
+  clear_timer(service);  // the start deadline
+  service.ready_once = true;
+  set_state(service, ServiceState::Running);
+  if (service.config.type == config::ServiceType::Notify) {
+    auto line = log_info("ready");
+    line.field("service", service.config.spec.service);
+    if (!service.status_text.empty()) line.field("status", service.status_text);
+  }
+}
+
+void Supervisor::arm_watchdog(Tracked& service) {
+  if (service.watchdog_timer) cancel(*service.watchdog_timer);
+  const std::string name = service.config.spec.service;
+  service.watchdog_timer = after(*service.config.watchdog, [this, name] {
+    Tracked* watched = find(name);
+    if (watched == nullptr) return;
+    watched->watchdog_timer.reset();
+    watchdog_expired(*watched, "no WATCHDOG=1 within watchdog-ms");
+  });
+}
+
+// A missed watchdog (or WATCHDOG=trigger): SIGABRT, so a hung program leaves a core where the
+// system keeps them, then SIGKILL after its stop timeout; the run counts as failed.
+void Supervisor::watchdog_expired(Tracked& service, const char* reason) {
+  if (!alive(service.state) || service.launching || service.state == ServiceState::Stopping) {
+    return;
+  }
+  service.last_failure = cat("watchdog: ", reason);
+  log_error("watchdog timeout")
+      .field("service", service.config.spec.service)
+      .field("pid", service.pid)
+      .field("watchdog-ms", service.config.watchdog ? service.config.watchdog->count() : 0)
+      .field("reason", reason)
+      .field("hint",
+             "the program hangs, or sends WATCHDOG=1 less often than watchdog-ms "
+             "(send it every WATCHDOG_USEC / 2)");
+  service.forced_failure = true;
+  terminate(service, SIGABRT);
+}
+
+void Supervisor::notified(const std::string& name, const NotifyMessage& message) {
+  Tracked* found = find(name);
+  // Before exec nothing of the service's own runs; a datagram then is a leftover.
+  if (found == nullptr || !alive(found->state) || found->launching) return;
+  Tracked& service = *found;
+  bool changed = false;
+  if (message.status && *message.status != service.status_text) {
+    service.status_text = *message.status;
+    changed = true;
+  }
+  if (message.stopping && !service.says_stopping) {
+    service.says_stopping = true;
+    changed = true;
+  }
+  if (message.watchdog && service.watchdog_timer && service.state != ServiceState::Stopping) {
+    arm_watchdog(service);
+  }
+  if (message.watchdog_trigger) {
+    watchdog_expired(service, "WATCHDOG=trigger");
+    return;
+  }
+  if (message.ready && service.state == ServiceState::Starting &&
+      service.config.type == config::ServiceType::Notify) {
+    became_ready(service);
+    return;
+  }
+  if (changed && options_.on_state_change) options_.on_state_change(name);
+}
+
+std::chrono::milliseconds Supervisor::stop_timeout_of(const Tracked& service) const {
+  return service.config.stop_timeout.value_or(options_.stop_timeout);
+}
+
 void Supervisor::send_stop(Tracked& service) {
-  log_info("stopping").field("service", service.config.spec.service).field("pid", service.pid);
-  launcher_.signal(service.pid, service.pidfd.get(), SIGTERM);
+  terminate(service, service.config.stop_signal);
+}
+
+// Sends `signal` now and SIGKILL once the service's stop timeout has passed.
+void Supervisor::terminate(Tracked& service, int signal) {
+  log_info("stopping")
+      .field("service", service.config.spec.service)
+      .field("pid", service.pid)
+      .field("signal", signal_name(signal));
+  if (service.watchdog_timer) cancel(*service.watchdog_timer);
+  service.watchdog_timer.reset();
+  launcher_.signal(service.pid, service.pidfd.get(), signal);
   set_state(service, ServiceState::Stopping);
   const std::string name = service.config.spec.service;
-  set_timer(service, now() + options_.stop_timeout, [this, name] {
+  set_timer(service, now() + stop_timeout_of(service), [this, name, signal] {
     if (Tracked* stopping = find(name); stopping != nullptr) {
       stopping->timer.reset();
+      if (stopping->state != ServiceState::Stopping || stopping->kill_sent) return;
+      log_warn("killing")
+          .field("service", name)
+          .field("pid", stopping->pid)
+          .field("reason", cat("no exit ", stop_timeout_of(*stopping).count(), " ms after ",
+                               signal_name(signal)));
       kill_after_timeout(*stopping);
     }
   });
@@ -592,27 +815,28 @@ void Supervisor::send_stop(Tracked& service) {
 
 void Supervisor::kill_after_timeout(Tracked& service) {
   if (service.state != ServiceState::Stopping || service.kill_sent) return;
-  log_warn("killing")
-      .field("service", service.config.spec.service)
-      .field("pid", service.pid)
-      .field("reason", "no exit after SIGTERM");
   launcher_.signal(service.pid, service.pidfd.get(), SIGKILL);
   service.kill_sent = true;
 }
 
+// A service starts once each service it depends on is ready now, or has ended for good after
+// it was ready once (a oneshot that did its work, a provider an operator stopped). One that
+// ended for good without ever being ready fails it.
 void Supervisor::start_ready_services() {
   for (auto& service : services_) {
+    if (!critical_failure_.empty()) return;  // the run ends: start nothing more
     if (service.state != ServiceState::Waiting) continue;
     bool ready = true;
     for (const auto& dependency : service.config.depends_on) {
       Tracked* provider = find(dependency);
-      if (provider == nullptr || provider->started_once) continue;
+      if (provider == nullptr || provider->state == ServiceState::Running) continue;
+      if (ended_for_good(provider->state) && provider->ready_once) continue;
       ready = false;
       if (ended_for_good(provider->state)) {
         log_error("not started")
             .field("service", service.config.spec.service)
-            .field("reason", cat(dependency, " never started"));
-        service.last_failure = cat(dependency, " never started");
+            .field("reason", cat(dependency, " never became ready"));
+        service.last_failure = cat(dependency, " never became ready");
         set_state(service, ServiceState::Failed);
       }
       break;
@@ -636,10 +860,14 @@ void Supervisor::shutdown() {
 }
 
 // At shutdown a service gets its stop signal once no service that depends on it is alive:
-// consumers stop first.
+// consumers stop first. A program not ready yet is stopped too; one still confining itself
+// is stopped once it has exec'd (running()).
 void Supervisor::stop_ready_services() {
   for (auto& service : services_) {
-    if (service.state != ServiceState::Running) continue;
+    if (!(service.state == ServiceState::Running ||
+          (service.state == ServiceState::Starting && !service.launching))) {
+      continue;
+    }
     bool needed = false;
     for (const auto& other : services_) {
       if (!alive(other.state)) continue;
@@ -669,7 +897,10 @@ Status Supervisor::start_service(const std::string& name) {
     case ServiceState::Failed:
     case ServiceState::Restarting:
       clear_timer(*service);
+      // An operator's start begins afresh: backoff and restart limit (systemd's
+      // reset-failed).
       service->consecutive_restarts = 0;
+      service->restart_times.clear();
       set_state(*service, ServiceState::Waiting);
       break;
     case ServiceState::Stopping:
@@ -696,6 +927,7 @@ Status Supervisor::stop_service(const std::string& name) {
       break;
     case ServiceState::Starting:
       service->intent = Intent::Stop;  // stopped once it has exec'd (running())
+      if (!service->launching) send_stop(*service);
       break;
     case ServiceState::Running:
       service->intent = Intent::Stop;
@@ -722,6 +954,9 @@ Status Supervisor::restart_service(const std::string& name) {
       send_stop(*service);
       return {};
     case ServiceState::Starting:
+      service->intent = Intent::Restart;
+      if (!service->launching) send_stop(*service);
+      return {};
     case ServiceState::Stopping:
       service->intent = Intent::Restart;
       return {};
@@ -741,9 +976,29 @@ std::vector<ServiceStatus> Supervisor::status() const {
     status.since = service.since;
     status.last_wait_status = service.last_wait_status;
     status.last_failure = service.last_failure;
+    status.readiness = readiness_of(service);
+    status.status_text = service.status_text;
     statuses.push_back(std::move(status));
   }
   return statuses;
+}
+
+std::string Supervisor::readiness_of(const Tracked& service) const {
+  using config::ServiceType;
+  switch (service.state) {
+    case ServiceState::Running:
+      return service.says_stopping ? "stopping (STOPPING=1)" : "ready";
+    case ServiceState::Starting:
+      if (service.launching) return "waiting for exec";
+      return service.config.type == ServiceType::Oneshot ? "waiting for exit 0"
+                                                         : "waiting for READY=1";
+    case ServiceState::Stopping:
+      return service.says_stopping ? "stopping (STOPPING=1)" : "";
+    case ServiceState::Exited:
+      return service.config.type == ServiceType::Oneshot ? "done" : "";
+    default:
+      return "";
+  }
 }
 
 Supervisor::Tracked* Supervisor::find(const std::string& name) {

@@ -1,9 +1,11 @@
-// The supervisor (SPEC §4.4): one thread, one epoll loop over a signalfd, the services' pidfds
-// and launch reports, and any other fd registered with watch() (seccomp listeners, later the
-// control socket), plus timers. It starts services in plan order once their dependencies have
-// started, restarts them per policy with exponential backoff, stops them in reverse dependency
-// order at shutdown, and takes per-service start / stop / restart requests. Nothing in the loop
-// blocks: a service that misbehaves delays only itself.
+// The supervisor (SPEC §4.4, §11): one thread, one epoll loop over a signalfd, the services'
+// pidfds and launch reports, and any other fd registered with watch() (seccomp listeners, the
+// control socket, the services' notify sockets), plus timers. It starts services in plan order
+// once their dependencies are ready (as their `type` defines it), bounds each start by its
+// start timeout, watches notify services' watchdogs, restarts per policy with exponential
+// backoff within the restart limit, stops them in reverse dependency order at shutdown (or when
+// a critical service failed for good), and takes per-service start / stop / restart requests.
+// Nothing in the loop blocks: a service that misbehaves delays only itself.
 //
 // The operating-system side of a service (fork and confine, signal, contain) goes through a
 // Launcher, and time through an injectable clock, so that the state machine can be tested
@@ -27,6 +29,7 @@
 #include "platform/epoll.hpp"
 #include "platform/fd.hpp"
 #include "runtime/launch.hpp"
+#include "runtime/sd_notify.hpp"
 
 namespace ipcrt::runtime {
 
@@ -35,13 +38,22 @@ struct SupervisedService {
   config::RestartPolicy restart = config::RestartPolicy::No;
   unsigned restart_delay_ms = 100;
   std::vector<std::string> depends_on;  // `after` plus the providers of its connections
+  // SPEC §11. simple: ready once exec'd; notify: once it sends READY=1 (Supervisor::notified);
+  // oneshot: once it exits 0.
+  config::ServiceType type = config::ServiceType::Simple;
+  std::chrono::milliseconds start_timeout{30000};  // from fork until ready; past it: failed
+  int stop_signal = SIGTERM;
+  std::optional<std::chrono::milliseconds> stop_timeout;  // unset: SupervisorOptions's
+  std::optional<std::chrono::milliseconds> watchdog;      // WATCHDOG=1 at least this often
+  config::RestartLimit restart_limit;
+  bool critical = false;  // failing for good ends the run (SupervisorResult::critical_failure)
 };
 
 // A service's state as `ipcrt status` shows it (SPEC §10).
 enum class ServiceState {
   Waiting,     // not forked yet: its dependencies have not started
-  Starting,    // forked, confining itself
-  Running,     // exec'd ("ready" for a simple service)
+  Starting,    // forked, confining itself; notify: until READY=1; oneshot: until it exits
+  Running,     // ready: exec'd (simple), READY=1 sent (notify)
   Stopping,    // its stop signal was sent
   Restarting,  // waiting out its backoff
   Stopped,     // by an operator or a shutdown; starts again only when asked
@@ -60,6 +72,10 @@ struct ServiceStatus {
   std::chrono::system_clock::time_point since{};  // of the current state
   std::optional<int> last_wait_status;  // of the last run that ended (waitpid's status)
   std::string last_failure;             // "phase=exec errno=ENOENT ..." of the last failed start
+  // What readiness its type waits for and whether it came: "ready", "waiting for READY=1",
+  // "waiting for exit 0", "done" (a oneshot that exited 0); "" while not forked or ended.
+  std::string readiness;
+  std::string status_text;  // its last STATUS= (notify)
 };
 
 // What the supervisor asks of the operating system for one service. The system one forks and
@@ -124,6 +140,9 @@ struct SupervisorOptions {
   // Called whenever a service changes state, from inside the supervisor: it must not call
   // back into it (the control server only schedules a look at its waiting calls).
   std::function<void(const std::string& service)> on_state_change;
+  // Called from the loop after each of its steps, when the services' states are settled for
+  // now: may read the supervisor and set timers (the host's sd_notify, SPEC §11).
+  std::function<void(Supervisor& supervisor)> after_update;
   Launcher* launcher = nullptr;                // nullptr: system_launcher()
   std::function<Clock::time_point()> now;      // empty: steady_clock::now
 };
@@ -133,6 +152,8 @@ enum class SupervisorOutcome { AllEnded, Stopped };
 struct SupervisorResult {
   SupervisorOutcome outcome = SupervisorOutcome::AllEnded;
   bool any_failed = false;  // a service ended for good with a failure or never started
+  // The critical service whose failure for good stopped the run; "" if none did.
+  std::string critical_failure;
 };
 
 // The delay before restart number `consecutive` + 1: `start` doubled `consecutive` times,
@@ -181,6 +202,15 @@ class Supervisor {
   [[nodiscard]] bool shutting_down() const { return stopping_; }
 
   [[nodiscard]] std::vector<ServiceStatus> status() const;
+  // Every service is ready or has ended for good (exited, failed, stopped): what a host's
+  // systemd waits for before READY=1.
+  [[nodiscard]] bool settled() const;
+  // The main process of a running service (ipcrt's init when sandboxed); 0 when none.
+  [[nodiscard]] pid_t main_pid(const std::string& name) const;
+
+  // A datagram on service `name`'s notify socket, from one of its processes (the caller
+  // checked the sender, runtime/notify_sockets). Ignored unless its program runs.
+  void notified(const std::string& name, const NotifyMessage& message);
 
   // The loop's steps, public for tests that drive the state machine without the loop.
   // Starts and stops what can be started or stopped now and fires due timers.
@@ -207,9 +237,14 @@ class Supervisor {
     platform::UniqueFd exit_status;  // sandboxed: where its init reports the service's end
     std::optional<PendingLaunch> launching;  // while Starting
     std::optional<WatchId> report_watch;
-    std::optional<TimerId> timer;  // launch deadline, restart delay or kill deadline
-    bool started_once = false;
+    std::optional<TimerId> timer;           // start deadline, restart delay or kill deadline
+    std::optional<TimerId> watchdog_timer;  // while its program runs, with `watchdog`
+    bool ready_once = false;                // was ready at least once (a oneshot: exited 0)
     bool kill_sent = false;
+    bool forced_failure = false;  // we ended this run (start timeout, watchdog): a failure
+    bool says_stopping = false;   // STOPPING=1
+    std::string status_text;
+    std::vector<Clock::time_point> restart_times;  // automatic restarts within the limit's window
     unsigned consecutive_restarts = 0;
     unsigned restarts = 0;
     Clock::time_point started_at{};
@@ -233,9 +268,18 @@ class Supervisor {
   void start_failed(Tracked& service, const LaunchFailure& failure);
   void launch_timed_out(Tracked& service);
   void running(Tracked& service);
+  void became_ready(Tracked& service);
+  void start_timed_out(Tracked& service);
+  void arm_watchdog(Tracked& service);
+  void watchdog_expired(Tracked& service, const char* reason);
   void after_end(Tracked& service, bool failed, Clock::duration ran_for);
+  [[nodiscard]] bool within_restart_limit(Tracked& service);
+  void failed_for_good(Tracked& service);
   void send_stop(Tracked& service);
+  void terminate(Tracked& service, int signal);
   void kill_after_timeout(Tracked& service);
+  [[nodiscard]] std::chrono::milliseconds stop_timeout_of(const Tracked& service) const;
+  [[nodiscard]] std::string readiness_of(const Tracked& service) const;
   void start_ready_services();
   void stop_ready_services();
   void fire_due_timers();
@@ -255,6 +299,7 @@ class Supervisor {
   std::map<TimerId, std::pair<Clock::time_point, std::function<void()>>> timers_;
   TimerId next_timer_ = 1;
   bool stopping_ = false;
+  std::string critical_failure_;  // a critical service failed for good: the run ends
 };
 
 }  // namespace ipcrt::runtime

@@ -1,7 +1,6 @@
 // Rendering of plans and limits. JSON key order is the order of SPEC §7 (ordered_json).
 #include "runtime/cli/plan_output.hpp"
 
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -31,17 +30,6 @@ std::string or_unknown(const std::string& text) {
   return text.empty() ? std::string("?") : text;
 }
 
-const char* access_name(int access) {
-  switch (access & O_ACCMODE) {
-    case O_WRONLY:
-      return "O_WRONLY";
-    case O_RDWR:
-      return "O_RDWR";
-    default:
-      return "O_RDONLY";
-  }
-}
-
 std::string pad(std::string text, std::size_t width) {
   if (text.size() < width) text.append(width - text.size(), ' ');
   return text;
@@ -56,7 +44,16 @@ std::string queue_owner(const Plan& plan, const PlannedQueue& queue) {
   return cat(account->identity.uid, ':', *group);
 }
 
-std::string render_plan_json(const Plan& plan) {
+namespace {
+
+ServiceDetail detail_of(const ServiceViews& views, const PlannedService& service) {
+  auto found = views.find(service.name);
+  return found == views.end() ? ServiceDetail{service.environment, {}} : found->second;
+}
+
+}  // namespace
+
+std::string render_plan_json(const Plan& plan, const ServiceViews& views) {
   Json root = Json::object();
   Json queues = Json::array();
   for (const auto& queue : plan.queues) {
@@ -96,24 +93,36 @@ std::string render_plan_json(const Plan& plan) {
       }
     }
     const Account* account = plan.identities.find_account(service.name);
+    const ServiceDetail detail = detail_of(views, service);
     Json environment = Json::object();
-    for (const auto& [key, value] : service.environment) environment[key] = value;
-    Json entry = {{"name", service.name},
-                  {"start-order", service.start_order},
-                  {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
-                  {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
-                  {"queues", granted},
-                  {"environment", environment}};
+    for (const auto& [key, value] : detail.environment) environment[key] = value;
+    services.push_back({{"name", service.name},
+                        {"start-order", service.start_order},
+                        {"uid", account ? Json(account->identity.uid) : Json(nullptr)},
+                        {"gid", account ? Json(account->identity.gid) : Json(nullptr)},
+                        {"type", service.type == config::ServiceType::Notify    ? "notify"
+                                 : service.type == config::ServiceType::Oneshot ? "oneshot"
+                                                                                : "simple"},
+                        {"queues", granted},
+                        {"command", service.command},
+                        {"environment", environment},
+                        {"view", detail.view}});
     // pass-queues (SPEC §11): an extension of §7's object, only where queues are passed.
     if (!service.passed_queues.empty()) {
       Json passed = Json::array();
       for (const auto& queue : service.passed_queues) {
         passed.push_back(
-            {{"fd", queue.fd}, {"path", queue.path}, {"access", access_name(queue.access)}});
+            {{"fd", queue.fd}, {"path", queue.path}, {"access", access_mode_name(queue.access)}});
       }
-      entry["passed-fds"] = passed;
+      services.back()["passed-fds"] = passed;
     }
-    services.push_back(std::move(entry));
+    // SPEC §13, beside §7's keys where there is a cgroup: its directory and its limits' files.
+    if (!service.cgroup.empty()) {
+      Json cgroup_files = Json::object();
+      for (const auto& [file, value] : service.cgroup_settings) cgroup_files[file] = value;
+      services.back()["cgroup"] = service.cgroup;
+      services.back()["cgroup-files"] = cgroup_files;
+    }
   }
   root["queues"] = queues;
   root["shm"] = shm;
@@ -124,7 +133,7 @@ std::string render_plan_json(const Plan& plan) {
   return root.dump(2) + "\n";
 }
 
-std::string render_plan_text(const Plan& plan) {
+std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
   std::string out = cat("plan for ", plan.manifest_name, '\n');
   long to_create = 0;
   long adopted = 0;
@@ -143,11 +152,23 @@ std::string render_plan_text(const Plan& plan) {
                or_unknown(queue_owner(plan, queue)), " slot ", queue.slot,
                queue.repair ? " (owner and mode put back)" : "", '\n');
   }
-  if (!plan.shm.empty()) out += "shared memory:\n";
+  if (!plan.shm.empty()) {
+    out += cat("shared memory (on a tmpfs of ", std::to_string(plan.shm_store_bytes), " bytes at ",
+               plan.shm_store, ", seen by services at /dev/shm/NAME):\n");
+  }
   for (const auto& object : plan.shm) {
     out += cat("  create /dev/shm/", object.name, " slot ", object.slot, " writers ",
                join(object.writers, ","), " readers ",
                object.readers.empty() ? std::string("-") : join(object.readers, ","), '\n');
+  }
+  const auto& cgroups = plan.kernel.cgroups;
+  if (cgroups.usable) {
+    out += cat("cgroups: ", cgroups.manifest_dir(plan.manifest_name), " (controllers offered: ",
+               cgroups.controllers.empty() ? std::string("none") : join(cgroups.controllers, " "),
+               ")\n");
+  } else {
+    out += cat("cgroups: none, services are contained by their PID namespaces (",
+               cgroups.why_not.message, ")\n");
   }
   out += "start order:\n";
   for (const auto& service : plan.services) {
@@ -160,21 +181,29 @@ std::string render_plan_text(const Plan& plan) {
           cat("      user ", account->user_name, " uid ", identity.uid, " gid ", identity.gid,
               " groups ", join(identity.groups, ","), account->dynamic ? " (dynamic)" : "", '\n');
     }
-    for (const auto& [key, value] : service.environment) {
+    const ServiceDetail detail = detail_of(views, service);
+    if (!service.command.empty()) out += cat("      command ", join(service.command, " "), '\n');
+    for (const auto& [key, value] : detail.environment) {
       out += cat("      env ", key, '=', value, '\n');
     }
+    for (const auto& line : detail.view) out += cat("      view ", line, '\n');
     for (const auto& grant : service.queues) {
       out += cat("      mq  ", pad(grant.path, 20), ' ',
                  join(permission_names(grant.permissions), ","),
                  grant.owner ? " (owner)" : cat(" via ", grant.via), '\n');
     }
     for (const auto& queue : service.passed_queues) {
-      out += cat("      fd  ", queue.fd, ' ', pad(queue.path, 18), ' ', access_name(queue.access),
-                 " (pass-queues)\n");
+      out += cat("      fd  ", queue.fd, ' ', pad(queue.path, 18), ' ',
+                 access_mode_name(queue.access), " (pass-queues)\n");
     }
     for (const auto& grant : service.shm) {
       out += cat("      shm ", pad(grant.name, 20), ' ',
                  grant.writable ? "read-write" : "read-only", " via ", grant.via, '\n');
+    }
+    if (!service.cgroup.empty()) {
+      out += cat("      cgroup ", service.cgroup);
+      for (const auto& [file, value] : service.cgroup_settings) out += cat(' ', file, '=', value);
+      out += '\n';
     }
   }
   for (const auto& warning : plan.warnings) out += cat("warning: ", warning, '\n');

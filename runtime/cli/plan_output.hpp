@@ -1,7 +1,9 @@
 // What `plan` and `limits` print: human text and the JSON of SPEC §7.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "config/manifest.hpp"
 #include "runtime/plan.hpp"
@@ -12,8 +14,17 @@ namespace ipcrt::runtime {
 // planned without identities.
 [[nodiscard]] std::string queue_owner(const Plan& plan, const PlannedQueue& queue);
 
-[[nodiscard]] std::string render_plan_text(const Plan& plan);
-[[nodiscard]] std::string render_plan_json(const Plan& plan);
+// What `plan` shows of a service beyond its grants, from what its launch would use: the whole
+// environment (service_environment) and the filesystem view (describe_view).
+struct ServiceDetail {
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::vector<std::string> view;
+};
+// By service name; a service missing from it shows the runtime's variables and no view.
+using ServiceViews = std::map<std::string, ServiceDetail>;
+
+[[nodiscard]] std::string render_plan_text(const Plan& plan, const ServiceViews& views = {});
+[[nodiscard]] std::string render_plan_json(const Plan& plan, const ServiceViews& views = {});
 
 // Usage as far as the runtime can see it: every queue counts toward queues_max; bytes are
 // those of queues owned by this uid (the kernel charges the creator, which it does not show).

@@ -69,9 +69,12 @@ void print_one(const Json& reply) {
       {"confinement", cell(service, "confinement")},
       {"control plug", cell(service, "controlAccess")},
       {"readiness", cell(service, "readiness")},
+      {"status", cell(service, "statusText")},
       {"denials", cell(service, "denials")},
       {"memory", cell(service, "memoryBytes")},
       {"tasks", cell(service, "tasks")},
+      {"oom kills", cell(service, "oomKills")},
+      {"forks refused", cell(service, "forksRefused")},
   };
   for (const auto& [label, value] : lines) {
     text +=

@@ -19,8 +19,14 @@
 #include "runtime/control/queue_census.hpp"
 #include "runtime/control/varlink_idl.hpp"
 #include "runtime/control/varlink_protocol.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
+#include "runtime/logs/log_ring.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/supervisor.hpp"
+
+namespace ipcrt::runtime {
+class Logs;
+}
 
 namespace ipcrt::runtime::control {
 
@@ -38,13 +44,19 @@ struct ControlContext {
   const Plan* plan = nullptr;  // its identities say who each service runs as
   std::string manifest_path;  // absolute
   bool mediation = false;     // name-level mediation runs (SPEC §6)
+  const ServiceCgroups* cgroups = nullptr;  // SPEC §13; nullptr without cgroup v2
+  Logs* logs = nullptr;  // what GetLogs reads (SPEC §14); none: it has no lines
 };
+
+// GetLogs replies carry at most this many entries each (with more, or following).
+inline constexpr std::size_t kLogBatch = 128;
 
 // Connection counts for GetMetrics.
 struct ControlCounters {
   std::uint64_t clients = 0;  // open now, plug connections included
   std::uint64_t refused = 0;
   std::uint64_t evicted = 0;
+  std::uint64_t followers_dropped = 0;  // `logs -f` readers closed for not reading
 };
 
 // Everything a handler may look at or act on.
@@ -66,6 +78,11 @@ class Exchange {
   [[nodiscard]] virtual const Call& call() const = 0;
   virtual void reply(Json parameters) = 0;
   virtual void error(std::string_view name, Json parameters) = 0;
+  // One reply of several (`continues`), for a call made with more.
+  virtual void stream(Json parameters) = 0;
+  // After the replies so far: every line logged from `cursor` on (of `service`, or all) is
+  // sent as it comes, until the client hangs up. The call never ends by itself.
+  virtual void follow_logs(std::optional<std::string> service, std::uint64_t cursor) = 0;
   // Answers later, once `service` has settled after `operation` (settle() below), or when the
   // operation times out. `previous_pid` is the process that must be replaced (0: any will do).
   virtual void await(ServiceOperation operation, std::string service, pid_t previous_pid) = 0;
@@ -101,6 +118,8 @@ struct Settlement {
 [[nodiscard]] Json no_such_service(const RuntimeView& view, const std::string& name);
 [[nodiscard]] std::optional<ServiceStatus> find_status(const RuntimeView& view,
                                                        const std::string& name);
-[[nodiscard]] std::string describe_exit(int wait_status);  // "status 3", "signal SIGSEGV"
+[[nodiscard]] std::string describe_exit(int wait_status);
+// A GetLogs entry (LogEntry of the IDL).
+[[nodiscard]] Json log_entry_json(const LogRecord& record);  // "status 3", "signal SIGSEGV"
 
 }  // namespace ipcrt::runtime::control

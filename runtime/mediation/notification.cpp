@@ -22,6 +22,7 @@
 #include "platform/fd.hpp"
 #include "platform/mqueue.hpp"
 #include "platform/seccomp_notify.hpp"
+#include "runtime/mediation/denial_detail.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::runtime {
@@ -51,6 +52,7 @@ struct ServiceMediator::Answer {
   Kind kind = Kind::Drop;
   int errnum = 0;
   platform::UniqueFd fd;
+  bool cloexec = true;  // Descriptor: of the caller's copy (an mq_open descriptor always is)
 
   static Answer drop() { return {}; }
   static Answer error(int errnum) { return {Kind::Error, errnum, {}}; }
@@ -60,6 +62,9 @@ struct ServiceMediator::Answer {
 };
 
 namespace {
+
+// The longest path to a shared-memory object that is answered (mediate_shm_call).
+constexpr std::size_t kShmPathMax = 511;
 
 // x32 shares x86_64's AUDIT_ARCH and marks its syscall numbers with this bit.
 constexpr int kX32SyscallBit = 0x40000000;
@@ -155,9 +160,16 @@ ServiceMediator::ServiceMediator(MediatedService service)
   opens_by_name_ = service_.passed.empty() || !open_grants_.empty();
   std::vector<std::uint32_t> abis = {seccomp_arch_native()};
   abis.insert(abis.end(), service_.architectures.begin(), service_.architectures.end());
+  auto routed = [&](std::uint32_t abi, const char* name) {
+    const auto& names = service_.shm_syscalls;
+    return std::find(names.begin(), names.end(), name) == names.end()
+               ? -1
+               : seccomp_syscall_resolve_name_arch(abi, name);
+  };
   for (std::uint32_t abi : abis) {
     served_.push_back({abi, seccomp_syscall_resolve_name_arch(abi, "mq_open"),
-                       seccomp_syscall_resolve_name_arch(abi, "mq_unlink")});
+                       seccomp_syscall_resolve_name_arch(abi, "mq_unlink"), routed(abi, "open"),
+                       routed(abi, "openat"), routed(abi, "unlink"), routed(abi, "unlinkat")});
   }
 }
 
@@ -222,20 +234,21 @@ const MediatedQueue* ServiceMediator::queue_of(const QueueGrant& grant) const {
   return nullptr;
 }
 
-void ServiceMediator::report(const Call& call, const std::string& argument,
-                             const std::string& need) {
-  Logfmt line(service_.complain ? "info" : "warn", "denied");
+void ServiceMediator::report(const Call& call, const std::string& argument, const std::string& need,
+                             bool recoverable) {
+  Logfmt line(service_.complain || recoverable ? "info" : "warn", "denied");
   line.field("service", service_.name).field("pid", call.pid()).field("syscall", call.syscall);
   if (!argument.empty()) line.field("arg", argument);
   line.field("need", need);
-  log_.report(line.text());
+  log_.report(line.text(), call.syscall, need);
 }
 
 // Reports a call mediation refuses, then refuses it with `errnum` or, in complain mode, lets
 // the kernel run it with the caller's own credentials.
 ServiceMediator::Answer ServiceMediator::refuse(const Call& call, const std::string& argument,
-                                                const std::string& need, int errnum) {
-  report(call, argument, need);
+                                                const std::string& need, int errnum,
+                                                bool recoverable) {
+  report(call, argument, need, recoverable);
   return service_.complain ? Answer::let_through() : Answer::error(errnum);
 }
 
@@ -413,9 +426,79 @@ ServiceMediator::Answer ServiceMediator::mediate_unlink(const Call& call,
   return Answer::success();
 }
 
-void ServiceMediator::handle(int listener, ActingThread& thread) {
+// Shared-memory objects (SPEC §2.3, runtime/mediation/shm_calls.hpp). Only the path is read,
+// and only when the flags are an exclusive create or an unlink of a file: anything that names
+// no object the service may write is let through at once, untouched.
+ServiceMediator::Answer ServiceMediator::mediate_shm_call(int listener, Call& call, bool& passed,
+                                                          ActingThread& thread) {
+  const ServedAbi& served = *served_abi(call.abi);
+  const auto& args = call.notification.args;
+  const int number = call.notification.syscall;
+  const bool at = number == served.openat || number == served.unlinkat;
+  const bool creating = number == served.open || number == served.openat;
+  const int flags = static_cast<int>(args[at ? 2 : 1]);  // open's and openat's; unlinkat's
+  const int dirfd = at ? static_cast<int>(args[0]) : AT_FDCWD;
+  auto let_through = [&] {
+    passed = true;
+    return Answer::let_through();
+  };
+  // The filter sends only these; checked again, as the filter's rules could change.
+  if (creating && ((flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL) ||
+                   (flags & (O_DIRECTORY | O_PATH)) != 0)) {
+    return let_through();
+  }
+  if (!creating && at && (flags & AT_REMOVEDIR) != 0) return let_through();
+  // An unreadable path is the kernel's to answer (EFAULT). The path of an object is at most
+  // "/dev/shm/" and a name of 255 bytes: a longer one (padded with "./" or "//", or a long
+  // relative one) is let through too, and the kernel answers it as without mediation
+  // (EBUSY, EEXIST). Reading less than PATH_MAX keeps the copy small for every mkstemp.
+  auto path = platform::read_remote_string(call.pid(), at ? args[1] : args[0], kShmPathMax);
+  if (!path) return let_through();
+  const ObjectPath target = object_path(service_.objects, *path);
+  if (target.object == nullptr) return let_through();
+  if (target.relative) {
+    // Relative to a directory of the caller's: an object only if that is its /dev/shm.
+    const std::string base = dirfd == AT_FDCWD ? cat("/proc/", call.pid(), "/cwd")
+                                               : cat("/proc/", call.pid(), "/fd/", dirfd);
+    struct stat directory {};
+    struct stat shm {};
+    if (::stat(cat(base, '/', target.directory).c_str(), &directory) != 0 ||
+        ::stat(cat("/proc/", call.pid(), "/root/dev/shm").c_str(), &shm) != 0 ||
+        directory.st_dev != shm.st_dev || directory.st_ino != shm.st_ino) {
+      return let_through();
+    }
+  }
+  // Only now: the path belongs to this very call, still blocked.
+  if (!platform::notification_still_valid(listener, call.notification.id)) return Answer::drop();
+  // The object belongs to the manifest: an unlink leaves it, contents and all, for every
+  // service granted it (a reader may still map it). Not logged: a service may unlink and
+  // create again at the rate it is answered.
+  if (!creating) return Answer::success();
+  // An exclusive create makes it a fresh, empty object again: truncated, and handed over.
+  // As the runtime, whose store it is (root's, 0700); the grant was the check. The object
+  // keeps the owner and mode boot gave it: the call's mode is not applied.
+  if (auto restored = thread.restore(); !restored) {
+    std::lock_guard lock(mutex_);
+    return failure(call, "cannot act as the runtime for a shared-memory object", restored.error());
+  }
+  // With the caller's status flags (they belong to the open file description it gets; the
+  // store holds regular files only, boot checked); close-on-exec is set on the caller's copy.
+  const int status_flags = (flags & (O_APPEND | O_NONBLOCK)) | O_NOFOLLOW | O_CLOEXEC;
+  platform::UniqueFd fd(::open(target.object->path.c_str(), O_RDWR | status_flags));
+  if (!fd.valid() || ::ftruncate(fd.get(), 0) != 0) return Answer::error(errno);
+  // And its access mode: O_RDWR for every program seen so far, else opened again.
+  if (const int access = flags & O_ACCMODE; access != O_RDWR) {
+    fd.reset(::open(target.object->path.c_str(), access | status_flags));
+    if (!fd.valid()) return Answer::error(errno);
+  }
+  Answer answer = Answer::descriptor(fd.release());
+  answer.cloexec = (flags & O_CLOEXEC) != 0;
+  return answer;
+}
+
+bool ServiceMediator::handle(int listener, ActingThread& thread) {
   auto received = platform::receive_notification(listener);
-  if (!received) return;  // the caller died or was interrupted: nothing to answer
+  if (!received) return false;  // the caller died or was interrupted: nothing to answer
   Call call;
   call.notification = *received;
   call.abi = abi_of(call.notification);
@@ -426,23 +509,55 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
   const int number = call.notification.syscall;
   const bool open = served != nullptr && number == served->mq_open;
   const bool unlink = served != nullptr && number == served->mq_unlink;
-  call.syscall = open ? "mq_open" : unlink ? "mq_unlink" : syscall_name(call.abi, number);
+  const char* shm_call = nullptr;
+  if (served != nullptr && number >= 0) {
+    shm_call = number == served->open       ? "open"
+               : number == served->openat   ? "openat"
+               : number == served->unlink   ? "unlink"
+               : number == served->unlinkat ? "unlinkat"
+                                            : nullptr;
+  }
+  call.syscall = open     ? "mq_open"
+                 : unlink ? "mq_unlink"
+                 : shm_call != nullptr ? shm_call
+                                       : syscall_name(call.abi, number);
+  bool passed = false;
 
   Answer answer = [&]() -> Answer {
     if (served == nullptr) {
       std::lock_guard lock(mutex_);
       return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM);
     }
+    if (shm_call != nullptr) return mediate_shm_call(listener, call, passed, thread);
     if (!open && !unlink) {
+      // What the line says is read before the lock (the caller's memory may be slow to read)
+      // and only informs: the call is refused whatever it holds.
+      const pid_t pid = call.pid();
+      RefusedCall refused{call.syscall, {}, call.wide_abi, {}, {}};
+      for (std::size_t i = 0; i < refused.args.size(); ++i) {
+        refused.args[i] = call.notification.args[i];
+      }
+      refused.read_string = [pid](std::uint64_t address, std::size_t max) {
+        auto text = platform::read_remote_string(pid, address, max);
+        return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
+      };
+      refused.read_memory = [pid](std::uint64_t address, void* out, std::size_t size) {
+        return platform::read_remote_memory(pid, address, out, size).has_value();
+      };
+      const DenialAdvice advice =
+          advise(refused, service_.need_for_syscall ? service_.need_for_syscall(call.syscall)
+                                                    : "seccomp.allow: " + call.syscall);
       std::lock_guard lock(mutex_);
-      return refuse(call, "",
-                    service_.need_for_syscall ? service_.need_for_syscall(call.syscall)
-                                              : "seccomp.allow: " + call.syscall,
-                    EPERM);
+      return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable);
     }
     if (open && !opens_by_name_) {
+      // The name it asked for, as every denial's `arg` names what matters (SPEC §15): read
+      // before the lock, and it only informs a refusal.
+      auto name = platform::read_remote_string(call.pid(), call.notification.args[0], NAME_MAX);
+      std::string argument;
+      if (name) argument = name->starts_with('/') ? *name : cat('/', *name);
       std::lock_guard lock(mutex_);
-      return refuse(call, "",
+      return refuse(call, argument,
                     "none: its queues are passed open from fd 3 (pass-queues, LISTEN_FDNAMES); "
                     "use those descriptors",
                     EPERM);
@@ -456,9 +571,9 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
     if (call.name) {
       decision = open ? decide_mq_open(open_grants_, *call.name, call.flags())
                       : decide_mq_unlink(service_.grants, *call.name);
-      for (const auto& passed : service_.passed) {
-        if (open && !decision.allowed && passed.path == decision.queue_path) {
-          decision.need = cat("none: ", passed.path, " is passed open at fd ", passed.fd,
+      for (const auto& queue : service_.passed) {
+        if (open && !decision.allowed && queue.path == decision.queue_path) {
+          decision.need = cat("none: ", queue.path, " is passed open at fd ", queue.fd,
                               " (pass-queues); use that descriptor");
         }
       }
@@ -480,6 +595,7 @@ void ServiceMediator::handle(int listener, ActingThread& thread) {
     return open ? mediate_open(call, decision, thread) : mediate_unlink(call, decision, thread);
   }();
   send(listener, call.notification.id, answer);
+  return passed;
 }
 
 void ServiceMediator::send(int listener, std::uint64_t id, Answer& answer) {
@@ -500,7 +616,7 @@ void ServiceMediator::send(int listener, std::uint64_t id, Answer& answer) {
       // If the caller died meanwhile, ADDFD fails with ENOENT and the descriptor is just
       // closed. It waits until the caller runs to take the descriptor: only this service's
       // mediation thread waits (runtime/mediation/server.hpp).
-      (void)platform::answer_with_fd(listener, id, answer.fd.get(), true);
+      (void)platform::answer_with_fd(listener, id, answer.fd.get(), answer.cloexec);
       return;
   }
 }

@@ -29,6 +29,7 @@
 #include "runtime/mediation/credentials.hpp"
 #include "runtime/mediation/decision.hpp"
 #include "runtime/mediation/denial_log.hpp"
+#include "runtime/mediation/shm_calls.hpp"
 #include "runtime/plan.hpp"
 
 namespace ipcrt::runtime {
@@ -53,6 +54,12 @@ struct MediatedService {
   // name. With every grant passed, mq_open is a refused syscall like any other.
   std::vector<PassedQueue> passed;
   std::vector<MediatedQueue> queues;  // the paths and patterns of the grants' slots
+  // The shared-memory objects it may write, and the syscalls its filter sends here for them
+  // (shm_mediated_syscalls(): open, openat, unlink, unlinkat less seccomp.deny): their
+  // unlinks and exclusive creates of an object are answered here (SPEC §2.3), every other
+  // such call is let through.
+  std::vector<MediatedObject> objects;
+  std::vector<std::string> shm_syscalls;
   uid_t uid = 0;  // the service's user: its pattern queues that exist at boot count
   // ABIs served besides the native one (SCMP_ARCH_* tokens), from `seccomp.architectures`:
   // the service's filter covers exactly these, so a notification from any other ABI is a
@@ -101,11 +108,14 @@ class ServiceMediator {
   // against its budget: they were created through its patterns by an earlier run.
   void count_existing(const std::vector<ExistingQueue>& existing);
 
-  // Handles one pending notification on `listener`: mediates mq_open and mq_unlink, reports
-  // and refuses (EPERM) any other syscall the filter sent here. Never fails the supervisor:
-  // a caller that died or a notification that became invalid is dropped. `thread` is the
-  // calling thread's ActingThread; it keeps the last caller's credentials afterwards.
-  void handle(int listener, ActingThread& thread);
+  // Handles one pending notification on `listener`: mediates mq_open and mq_unlink, answers
+  // the unlinks and exclusive creates of its shared-memory objects, reports and refuses
+  // (EPERM) any other syscall the filter sent here. Never fails the supervisor: a caller that
+  // died or a notification that became invalid is dropped. `thread` is the calling thread's
+  // ActingThread; it keeps the last caller's credentials afterwards. true: the call was let
+  // through unread but for its path (an unlink or exclusive create elsewhere), which costs the
+  // supervisor a fraction of a mediated call.
+  bool handle(int listener, ActingThread& thread);
 
   // Writes the suppressed-denials line if one is due.
   void flush_denials();
@@ -138,15 +148,26 @@ class ServiceMediator {
                                            const std::string& path, const MediatedQueue& queue);
   [[nodiscard]] Answer create_declared(const Call& call, ActingThread& thread,
                                        const std::string& path, const MediatedQueue& queue);
+  // An unlink or exclusive create that may be about a shared-memory object.
+  [[nodiscard]] Answer mediate_shm_call(int listener, Call& call, bool& passed,
+                                        ActingThread& thread);
+  // `recoverable`: a call programs make and go on without (logged at info, SPEC §15).
   [[nodiscard]] Answer refuse(const Call& call, const std::string& argument,
-                              const std::string& need, int errnum);
-  void report(const Call& call, const std::string& argument, const std::string& need);
+                              const std::string& need, int errnum, bool recoverable = false);
+  void report(const Call& call, const std::string& argument, const std::string& need,
+              bool recoverable = false);
   [[nodiscard]] const MediatedQueue* queue_of(const QueueGrant& grant) const;
   // An ABI the service's filter covers, and its numbers of the mediated syscalls.
   struct ServedAbi {
     std::uint32_t abi = 0;
     int mq_open = -1;
     int mq_unlink = -1;
+    // Those of MediatedService::shm_syscalls; -1: not sent here for objects (absent on the
+    // ABI, or taken away by seccomp.deny: then refused like any other syscall).
+    int open = -1;
+    int openat = -1;
+    int unlink = -1;
+    int unlinkat = -1;
   };
   [[nodiscard]] const ServedAbi* served_abi(std::uint32_t abi) const;
   [[nodiscard]] bool attributes_acceptable(const Call& call, const Credentials& caller) const;

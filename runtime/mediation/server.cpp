@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "runtime/mediation/token_bucket.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 
@@ -27,6 +28,9 @@ using Clock = std::chrono::steady_clock;
 // string, a log line) needs a few KiB. The default 8 MiB would reserve 2 GiB of address space
 // for 256 services, most of a 32-bit (armhf) process's.
 constexpr std::size_t kThreadStack = 256 * 1024;
+
+// What a call let through gives back of the token its answer took (TokenBucket::refund).
+constexpr double kPassThroughRefund = 0.9;
 
 // A stopped thread that is still inside ADDFD, waiting for a caller that never runs, is
 // left behind after this.
@@ -82,7 +86,11 @@ void serve_listener(ThreadContext& context) {
         continue;
       }
       try {
-        mediator.handle(context.listener.get(), thread);
+        // A call let through unread but for its path (an unlink or exclusive create outside
+        // /dev/shm, which services with shared-memory objects to write send here) costs a
+        // tenth of an answer: such a service is not throttled at mediation's rate for its
+        // ordinary file work, and a loop of them still has a bound.
+        if (mediator.handle(context.listener.get(), thread)) answers.refund(kPassThroughRefund);
       } catch (const std::exception& error) {
         // Out of memory while copying a name: this call is dropped, the caller stays
         // blocked until it is interrupted or killed, the supervisor goes on.
@@ -121,6 +129,14 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   mediated.name = planned.name;
   mediated.grants = planned.queues;
   mediated.passed = planned.passed_queues;
+  // The objects it may write, in the runtime's store, and the calls its filter sends here
+  // for them (runtime/seccomp/service_policy.cpp makes the filter from the same list).
+  for (const auto& grant : planned.shm) {
+    if (grant.writable) {
+      mediated.objects.push_back({grant.name, cat(planned.shm_store, '/', grant.name)});
+    }
+  }
+  mediated.shm_syscalls = shm_mediated_syscalls(service, planned);
   for (const auto& grant : planned.queues) {
     for (const auto& queue : plan.queues) {
       if (queue.path != grant.path) continue;

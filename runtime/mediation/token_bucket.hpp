@@ -25,6 +25,9 @@ class TokenBucket {
     return true;
   }
 
+  // Gives back part of a token taken for an event that cost less than a whole one.
+  void refund(double tokens) { tokens_ = std::min(burst_, tokens_ + tokens); }
+
   // How long until take() succeeds; zero when it would now.
   [[nodiscard]] Clock::duration wait(Clock::time_point now = Clock::now()) {
     if (per_second_ <= 0) return Clock::duration::zero();

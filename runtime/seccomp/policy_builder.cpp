@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,10 @@ constexpr std::string_view kClone3Note =
     "answered ENOSYS: flags unreadable, glibc falls back to clone";
 constexpr std::string_view kPrlimitReadNote = "reads only: new limit NULL";
 constexpr std::string_view kPrlimitSetNote = "sets limits too: setrlimit is allowed";
+constexpr std::string_view kShmCreateNote =
+    "O_CREAT|O_EXCL seen by the supervisor for the shared-memory objects it may write";
+constexpr std::string_view kShmUnlinkNote =
+    "seen by the supervisor for the shared-memory objects it may write";
 
 // Runs `writer(fd)` on a memfd and returns what it wrote.
 template <class Writer>
@@ -89,6 +94,39 @@ int add_mq_open_rules(scmp_filter_ctx ctx, int number, unsigned permissions,
   return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value));
 }
 
+// A syscall of mediate_shm(): what cannot concern a shared-memory object is allowed in the
+// filter; the rest goes to the supervisor (the default action where mediation runs). open's
+// flags are argument 1, openat's 2; unlinkat's flags argument 2 (AT_REMOVEDIR: rmdir, never
+// an object). libseccomp takes one comparison of an argument per rule, and rules of one
+// syscall must not overlap: the three flag combinations other than O_CREAT|O_EXCL each get one.
+int add_shm_routing_rules(scmp_filter_ctx ctx, std::string_view name, int number,
+                          std::uint32_t default_action) {
+  const bool open = name == "open" || name == "openat";
+  const unsigned argument = name == "open" ? 1 : 2;
+  int rc = 0;
+  if (open) {
+    constexpr std::uint64_t kExclusive = O_CREAT | O_EXCL;
+    constexpr std::uint64_t kOthers[] = {0, O_CREAT, O_EXCL};
+    for (std::uint64_t allowed : kOthers) {
+      rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
+                            SCMP_CMP(argument, SCMP_CMP_MASKED_EQ, kExclusive, allowed));
+      if (rc != 0) return rc;
+    }
+    if (default_action == SCMP_ACT_NOTIFY) return 0;
+    return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 1,
+                            SCMP_CMP(argument, SCMP_CMP_MASKED_EQ, kExclusive, kExclusive));
+  }
+  if (name == "unlinkat") {
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, AT_REMOVEDIR, AT_REMOVEDIR));
+    if (rc != 0 || default_action == SCMP_ACT_NOTIFY) return rc;
+    return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 1,
+                            SCMP_A2(SCMP_CMP_MASKED_EQ, AT_REMOVEDIR, 0));
+  }
+  // unlink: every call.
+  return default_action == SCMP_ACT_NOTIFY ? 0 : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 0);
+}
+
 // clone's flags are argument 0 on x86_64, aarch64 and arm (the argument order differs only
 // after the flags).
 int add_clone_rule(scmp_filter_ctx ctx, int number) {
@@ -102,6 +140,41 @@ int add_clone_rule(scmp_filter_ctx ctx, int number) {
 int add_clone3_rule(scmp_filter_ctx ctx, int number, std::uint32_t default_action) {
   if (default_action == SCMP_ACT_ERRNO(ENOSYS)) return 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), number, 0);
+}
+
+constexpr std::string_view kSdNotifySocketNote = "AF_UNIX, SOCK_DGRAM only";
+
+// socket(AF_UNIX, SOCK_DGRAM[|SOCK_CLOEXEC|SOCK_NONBLOCK], *): sd_notify's socket and no
+// other. Both are int arguments: only their low 32 bits are compared.
+int add_sd_notify_socket_rule(scmp_filter_ctx ctx, int number) {
+  constexpr std::uint64_t kInt = 0xffffffffU;
+  constexpr std::uint64_t kTypeMask =
+      kInt & ~static_cast<std::uint64_t>(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 2,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, AF_UNIX),
+                          SCMP_A1(SCMP_CMP_MASKED_EQ, kTypeMask, SOCK_DGRAM));
+}
+
+// libsystemd's sd_notify first tries to enlarge its socket's send buffer (getsockopt and
+// setsockopt of SO_SNDBUF, then SO_SNDBUFFORCE) and goes on without when refused. Refused
+// here by the kernel, quietly: allowing them is not needed, and reporting them would advise
+// @network-io for a call the program recovers from (SPEC §15).
+int add_sd_notify_quiet_refusals(scmp_filter_ctx ctx) {
+  const int getsockopt = seccomp_syscall_resolve_name("getsockopt");
+  const int setsockopt = seccomp_syscall_resolve_name("setsockopt");
+  constexpr std::uint64_t kInt = 0xffffffffU;
+  const std::uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
+  int rc = 0;
+  if (getsockopt >= 0) {
+    rc = seccomp_rule_add(ctx, refuse, getsockopt, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, SOL_SOCKET),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, SO_SNDBUF));
+  }
+  for (int option : {SO_SNDBUF, SO_SNDBUFFORCE}) {
+    if (rc != 0 || setsockopt < 0) break;
+    rc = seccomp_rule_add(ctx, refuse, setsockopt, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, SOL_SOCKET),
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, static_cast<std::uint64_t>(option)));
+  }
+  return rc;
 }
 
 // prlimit64(pid, resource, new_limit, old_limit): only the read form (new_limit NULL,
@@ -259,6 +332,17 @@ PolicyBuilder& PolicyBuilder::mediate_queues() {
   return *this;
 }
 
+PolicyBuilder& PolicyBuilder::mediate_shm(const std::vector<std::string>& names) {
+  shm_routed_.insert(names.begin(), names.end());
+  return *this;
+}
+
+PolicyBuilder& PolicyBuilder::allow_sd_notify() {
+  sd_notify_ = true;
+  for (auto name : kSdNotifySyscalls) add(name, kSdNotifyReason);
+  return *this;
+}
+
 PolicyBuilder& PolicyBuilder::without_pseudo_code() {
   pseudo_code_ = false;
   return *this;
@@ -269,6 +353,9 @@ std::string PolicyBuilder::fingerprint() const {
   for (std::uint32_t token : architectures_) key += cat(token, ",");
   key += cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_,
              " mediate=", mediate_queues_ ? 1 : 0, " passed=", queues_passed_ ? 1 : 0);
+  key += " shm=";
+  for (const auto& name : shm_routed_) key += name + ",";
+  key += cat(" sd-notify=", sd_notify_ ? 1 : 0);
   key += " allow=";
   for (const auto& [name, reasons] : allowed_) key += name + ",";
   key += " named=";
@@ -327,8 +414,17 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     // Named one by one in seccomp.allow, clone, clone3 and prlimit64 are allowed whole.
     bool restricted = !named_.contains(name);
     std::vector<std::string> listed = reasons;
-    if (name == "mq_open" && mq_granted_) {
+    if (shm_routed_.contains(name)) {
+      rc = add_shm_routing_rules(ctx, name, number, default_action_);
+      listed = {cat(join(reasons, ", "), " (", name.starts_with("open") ? kShmCreateNote
+                                                                         : kShmUnlinkNote, ")")};
+    } else if (name == "mq_open" && mq_granted_) {
       rc = add_mq_open_rules(ctx, number, mq_permissions_, policy.mq_open_flags);
+    } else if (name == "socket" && restricted && sd_notify_ &&
+               std::all_of(reasons.begin(), reasons.end(),
+                           [](const std::string& why) { return why == kSdNotifyReason; })) {
+      rc = add_sd_notify_socket_rule(ctx, number);
+      listed = {cat(join(reasons, ", "), " (", kSdNotifySocketNote, ")")};
     } else if (name == "clone" && restricted) {
       rc = add_clone_rule(ctx, number);
       listed = {cat(join(reasons, ", "), " (", kCloneNote, ")")};
@@ -346,6 +442,15 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     }
     if (rc != 0) return fail_errno(cat("seccomp_rule_add ", name), -rc);
     policy.allowed.push_back({name, std::move(listed)});
+  }
+
+  // Only where the default would not refuse them the same way already (libseccomp refuses a
+  // rule whose action is the default one), and not where something allows them.
+  if (sd_notify_ && default_action_ != SCMP_ACT_ERRNO(EPERM) && !allowed_.contains("getsockopt") &&
+      !allowed_.contains("setsockopt")) {
+    if (int rc = add_sd_notify_quiet_refusals(ctx); rc != 0) {
+      return fail_errno("seccomp_rule_add getsockopt/setsockopt (sd_notify)", -rc);
+    }
   }
 
   if (mediate_queues_) {
@@ -373,7 +478,8 @@ Result<CompiledPolicy> PolicyBuilder::build() {
               [](const auto& a, const auto& b) { return a.name < b.name; });
     policy.mq_open_flags = "checked per queue name by the supervisor";
   }
-  policy.program.uses_notify = mediate_queues_ || default_action_ == SCMP_ACT_NOTIFY;
+  policy.program.uses_notify =
+      mediate_queues_ || !shm_routed_.empty() || default_action_ == SCMP_ACT_NOTIFY;
 
   auto bpf =
       export_to_memory("seccomp_export_bpf", [&](int fd) { return seccomp_export_bpf(ctx, fd); });

@@ -60,6 +60,16 @@ class PolicyBuilder {
   // and the flags against the grants. Combine with default_action(SCMP_ACT_NOTIFY) so that the
   // supervisor also sees, and reports, every other refused syscall.
   PolicyBuilder& mediate_queues();
+  // Shared-memory objects the service may write (SPEC §2.3): of `names` (open, openat, unlink,
+  // unlinkat), those the policy allows send their exclusive creates (O_CREAT|O_EXCL) and
+  // unlinks to the supervisor, which lets every call that is not about a granted object
+  // through unchanged (runtime/mediation/shm_calls.hpp); everything else stays with the
+  // kernel. Combine with default_action(SCMP_ACT_NOTIFY).
+  PolicyBuilder& mediate_shm(const std::vector<std::string>& names);
+  // What the sd_notify protocol needs (SPEC §11, a `type: notify` service), and nothing of
+  // @network-io beyond it: socket(AF_UNIX, SOCK_DGRAM) only, connect, and the sending calls
+  // (kSdNotifySyscalls). socket keeps its argument filter unless something else allows it.
+  PolicyBuilder& allow_sd_notify();
 
   // Leaves CompiledPolicy::pfc empty: `run` loads the program and never shows the pseudo
   // code, whose export costs about as much as the compile.
@@ -87,9 +97,17 @@ class PolicyBuilder {
   bool mq_granted_ = false;      // some grant allows mq_open
   bool queues_passed_ = false;   // some grant's queue is passed as a descriptor
   bool mediate_queues_ = false;
+  std::set<std::string, std::less<>> shm_routed_;  // mediate_shm()
+  bool sd_notify_ = false;
   bool pseudo_code_ = true;  // not in the fingerprint: it does not change the program
   std::optional<Error> error_;
 };
+
+// The syscalls of sd_notify(3): a datagram socket, connect(2), and sendto/sendmsg (send is
+// sendto's twin where the ABI has it, as glibc's send() on 32-bit ARM uses it).
+inline constexpr std::string_view kSdNotifySyscalls[] = {"socket", "connect", "sendto", "send",
+                                                         "sendmsg"};
+inline constexpr std::string_view kSdNotifyReason = "type notify (sd_notify)";
 
 // The libseccomp name of an ABI token (SCMP_ARCH_*, equal to the kernel's AUDIT_ARCH_* but for
 // x32), as `seccomp.architectures` spells it: "x86_64", "x86", "aarch64", "arm".

@@ -4,6 +4,7 @@
 
 #include <seccomp.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/text.hpp"
@@ -24,6 +25,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   // and reports each one; otherwise the kernel answers, and complain relies on its audit log.
   if (mediate) {
     builder.default_action(SCMP_ACT_NOTIFY).mediate_queues();
+    builder.mediate_shm(shm_mediated_syscalls(service, planned));
   } else {
     builder.default_action(service.confinement == config::Confinement::Complain
                                ? SCMP_ACT_LOG
@@ -35,6 +37,7 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   for (const auto& grant : planned.queues) {
     builder.allow_mq(grant, passed_queue(planned, grant.path) != nullptr);
   }
+  if (service.type == config::ServiceType::Notify) builder.allow_sd_notify();
   for (const auto& name : service.seccomp.deny) {
     // Checked here too, not only by `validate`, for services built without the loader.
     if (auto problem = syscall_deny_problem(name)) {
@@ -82,37 +85,33 @@ Result<platform::BpfProgram> FilterCache::filter_for(const config::Service& serv
   return std::move(policy->program);
 }
 
+std::vector<std::string> shm_mediated_syscalls(const config::Service& service,
+                                               const PlannedService& planned) {
+  std::vector<std::string> names;
+  const bool writes = std::any_of(planned.shm.begin(), planned.shm.end(),
+                                  [](const ShmGrant& grant) { return grant.writable; });
+  if (!writes || service.confinement == config::Confinement::Off) return names;
+  // All four are in @default (@file-system), which every service has: only seccomp.deny
+  // takes one away.
+  for (const char* name : {"open", "openat", "unlink", "unlinkat"}) {
+    if (std::find(service.seccomp.deny.begin(), service.seccomp.deny.end(), name) ==
+        service.seccomp.deny.end()) {
+      names.emplace_back(name);
+    }
+  }
+  return names;
+}
+
 std::string need_for_syscall(const config::Service& service, std::string_view syscall) {
   for (const auto& denied : service.seccomp.deny) {
     if (denied == syscall) return "removing it from seccomp.deny";
   }
   if (is_mq_syscall(syscall)) return "a posix-mq plug or slot granting it";
-  if (is_never_allowed(syscall)) return cat("seccomp.allow: ", syscall);
-  // Every service has @default: a syscall of it that was refused failed its argument filter
-  // (clone with CLONE_NEW*, prlimit64 with a new limit), which only naming it lifts.
-  bool in_default = false;
-  if (const SyscallGroup* base = find_syscall_group("@default")) {
-    for_each_group_syscall(
-        *base, [&](std::string_view name) { in_default = in_default || name == syscall; });
-  }
-  if (in_default) return cat("seccomp.allow: ", syscall);
-  // The smallest group that contains it names the narrowest fix.
-  const SyscallGroup* best = nullptr;
-  std::size_t best_size = 0;
-  for (const auto& group : syscall_groups()) {
-    if (group.name == "@default") continue;
-    bool contains = false;
-    std::size_t size = 0;
-    for_each_group_syscall(group, [&](std::string_view name) {
-      ++size;
-      contains = contains || name == syscall;
-    });
-    if (contains && (best == nullptr || size < best_size)) {
-      best = &group;
-      best_size = size;
-    }
-  }
-  if (best != nullptr) return cat("seccomp.allow: ", best->name);
+  // The syscall itself: a @default one that was refused failed its argument filter (clone
+  // with CLONE_NEW*, prlimit64 with a new limit), which only naming it lifts; any other is
+  // named rather than the smallest group that holds it, since a group brings its neighbours
+  // (@process's kill and fork with setpriority), wider than the denial needs (SPEC §15). A
+  // program that needs more of a group shows each call as a denial of its own kind.
   return cat("seccomp.allow: ", syscall);
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 #include "config/manifest.hpp"
@@ -46,8 +47,16 @@ class FilterCache {
   std::map<std::string, platform::BpfProgram> programs_;
 };
 
+// The syscalls through which a service that may write a shared-memory object unlinks it or
+// creates it exclusively (shm_unlink, shm_open with O_CREAT|O_EXCL): open, openat, unlink,
+// unlinkat, less what seccomp.deny removes. Empty when it may write none. Where mediation
+// runs they go to the supervisor (PolicyBuilder::mediate_shm), which answers them for the
+// objects (SPEC §2.3) and lets the rest through.
+[[nodiscard]] std::vector<std::string> shm_mediated_syscalls(const config::Service& service,
+                                                             const PlannedService& planned);
+
 // For a denial line: what in the manifest would allow `syscall` for `service`
-// ("seccomp.allow: @network-io", "seccomp.allow: ptrace", "removing it from seccomp.deny").
+// ("seccomp.allow: setpriority", "removing it from seccomp.deny").
 [[nodiscard]] std::string need_for_syscall(const config::Service& service,
                                            std::string_view syscall);
 

@@ -5,6 +5,8 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@ using ipcrt::runtime::Plan;
 using ipcrt::test::path_exists;
 using ipcrt::test::queue_exists;
 using ipcrt::test::queue_state;
+using ipcrt::test::shm_store_mounted;
 using ipcrt::test::unique_name;
 
 namespace {
@@ -28,9 +31,11 @@ namespace {
 struct Cleanup {
   std::vector<std::string> queues;
   std::vector<std::string> files;
+  std::vector<std::string> stores;  // manifests whose shm store is removed at the end
   ~Cleanup() {
     for (const auto& queue : queues) ::mq_unlink(queue.c_str());
     for (const auto& file : files) ::unlink(file.c_str());
+    for (const auto& manifest : stores) ipcrt::test::ShmStoreCleanup{manifest};
   }
 };
 
@@ -96,30 +101,36 @@ TEST_GROUP(BootResources){};
 
 TEST(BootResources, JournalRollsBackInReverseAndOnlyWhatWasRecorded) {
   Cleanup cleanup;
+  ipcrt::test::TempDir scratch;
   std::string queue_path = "/" + unique_name("bj");
-  std::string file = "/dev/shm/" + unique_name("bj");
+  std::string file = scratch.write_file("object", "x");
   std::string dir = "/dev/shm/" + unique_name("bj");
+  std::string manifest = unique_name("bj");
   cleanup.queues.push_back(queue_path);
-  cleanup.files.push_back(file);
+  cleanup.stores.push_back(manifest);
   mq_attr attributes{};
   attributes.mq_maxmsg = 2;
   attributes.mq_msgsize = 16;
   ::mq_close(::mq_open(queue_path.c_str(), O_CREAT | O_RDWR, 0600, &attributes));
-  ::close(::open(file.c_str(), O_CREAT | O_WRONLY, 0600));
   ::mkdir(dir.c_str(), 01777);
   ::close(::open((dir + "/placeholder").c_str(), O_CREAT | O_WRONLY, 0600));
+  ipcrt::test::LeftoverShmStore store(manifest);
+  CHECK_TRUE(shm_store_mounted(manifest));
   {
     BootJournal journal;
     journal.record(BootJournal::Kind::Queue, queue_path);
+    journal.record(BootJournal::Kind::ShmStore, store.path);
     journal.record(BootJournal::Kind::File, file);
     journal.record(BootJournal::Kind::PrivateDir, dir);
-    LONGS_EQUAL(3, journal.entries().size());
+    LONGS_EQUAL(4, journal.entries().size());
     journal.rollback();
     LONGS_EQUAL(0, journal.entries().size());
   }
   CHECK_FALSE(queue_exists(queue_path));
   CHECK_FALSE(path_exists(file));
   CHECK_FALSE(path_exists(dir));
+  CHECK_FALSE(shm_store_mounted(manifest));
+  CHECK_FALSE(path_exists(store.path));
 }
 
 TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
@@ -128,8 +139,9 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   Plan plan = plan_with(name);
   plan.queues.push_back(queue("/" + name, 4, true));
   cleanup.queues.push_back("/" + name);
+  cleanup.stores.push_back(name);
   plan.shm.push_back(shm_object(name, {"svc"}));
-  cleanup.files.push_back("/dev/shm/" + name);
+  plan.shm.back().size = 5000;
   ipcrt::runtime::PlannedService service;
   service.name = "svc";
   service.shm_dir = "/dev/shm/ipcrt." + name + ".svc";
@@ -142,11 +154,30 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   CHECK_EQUAL(0, ::stat(service.shm_dir.c_str(), &info));
   LONGS_EQUAL(01777, info.st_mode & 07777);
   CHECK(path_exists(service.shm_dir + "/" + name));  // the mount point for the granted object
+  // The object is on the runtime's own tmpfs (SPEC §4.2), not in the host's /dev/shm: a
+  // tmpfs root's 0700, the size of what is declared (a page) plus the margin.
+  CHECK_FALSE(path_exists("/dev/shm/" + name));
+  const std::string store = ipcrt::test::shm_store(name);
+  CHECK_TRUE(shm_store_mounted(name));
+  struct statfs filesystem {};
+  CHECK_EQUAL(0, ::statfs(store.c_str(), &filesystem));
+  CHECK_EQUAL(TMPFS_MAGIC, static_cast<unsigned long>(filesystem.f_type));
+  CHECK_EQUAL(0, ::stat(store.c_str(), &info));
+  LONGS_EQUAL(0, info.st_uid);
+  LONGS_EQUAL(0700, info.st_mode & 07777);
+  CHECK_EQUAL(0, ::stat((store + "/..").c_str(), &info));
+  LONGS_EQUAL(0700, info.st_mode & 07777);
+  const auto page = static_cast<unsigned long long>(::sysconf(_SC_PAGESIZE));
+  const unsigned long long expected =
+      ipcrt::runtime::kShmStoreMargin + (5000 + page - 1) / page * page;
+  CHECK_EQUAL(expected, ipcrt::test::shm_store_size(name));
   // The slot service's uid and the slot's group own both; only the owner may write.
-  auto object = file_state("/dev/shm/" + name);
+  auto object = file_state(ipcrt::test::shm_object(name, name));
   LONGS_EQUAL(kServiceUid, object.uid);
   LONGS_EQUAL(kSlotGid, object.gid);
   LONGS_EQUAL(0640, object.mode);
+  CHECK_EQUAL(0, ::stat(ipcrt::test::shm_object(name, name).c_str(), &info));
+  LONGS_EQUAL(5000, info.st_size);
   mqd_t created = ::mq_open(("/" + name).c_str(), O_RDONLY);
   CHECK_EQUAL(0, ::fstat(created, &info));
   ::mq_close(created);
@@ -157,7 +188,82 @@ TEST(BootResources, CreatesQueuesObjectsAndPrivateDirsWithExactModes) {
   ipcrt::runtime::release_resources(*booted);
   CHECK_FALSE(path_exists(service.shm_dir));
   CHECK_FALSE(queue_exists("/" + name));
-  CHECK_TRUE_TEXT(path_exists("/dev/shm/" + name), "objects persist like queues");
+  CHECK_FALSE_TEXT(shm_store_mounted(name), "the objects' tmpfs ends with the run");
+  CHECK_FALSE(path_exists(store));
+  CHECK_FALSE(path_exists("/run/ipcrt/" + name));
+}
+
+// A runtime that was SIGKILLed (or crashed) leaves its store mounted: the next boot of the
+// manifest adopts it with the objects it still declares, contents and all, and removes what
+// it no longer declares. A boot that then fails leaves the adopted store as it found it (it
+// did not make it) and removes only the objects it created; a manifest without objects
+// unmounts such a leftover.
+TEST(BootResources, ALeftoverStoreIsAdoptedSweptAndNeverUnmountedByARollback) {
+  Cleanup cleanup;
+  std::string name = unique_name("bl");
+  cleanup.stores.push_back(name);
+  ipcrt::test::LeftoverShmStore leftover(name);
+  CHECK_FALSE(leftover.path.empty());
+  int kept = ::open(leftover.object("kept").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+  CHECK_EQUAL(4, ::write(kept, "kept", 4));
+  ::close(kept);
+  ::close(::open(leftover.object("gone").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600));
+
+  Plan plan = plan_with(name);
+  plan.shm.push_back(shm_object("kept", {"svc"}));
+  plan.shm.push_back(shm_object("new", {"svc"}));
+  auto booted = ipcrt::runtime::boot_resources(plan);
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  struct stat info {};
+  CHECK_EQUAL(0, ::stat(leftover.object("kept").c_str(), &info));
+  LONGS_EQUAL_TEXT(4, info.st_size, "the adopted object keeps its contents");
+  LONGS_EQUAL(kServiceUid, info.st_uid);
+  CHECK_FALSE_TEXT(path_exists(leftover.object("gone")), "no longer declared: swept");
+  CHECK_TRUE(path_exists(leftover.object("new")));
+  CHECK_EQUAL(ipcrt::runtime::kShmStoreMargin, ipcrt::test::shm_store_size(name));
+
+  // Failing half-way (a queue in the way, after the objects): the object this boot made is
+  // rolled back, the adopted one and the store stay.
+  Plan failing = plan_with(name);
+  failing.shm.push_back(shm_object("kept", {"svc"}));
+  failing.shm.push_back(shm_object("another", {"svc"}));
+  ipcrt::runtime::PlannedService service;
+  service.name = "svc";
+  service.shm_dir = "/dev/shm/ipcrt." + name + ".svc";
+  failing.services.push_back(service);
+  ::mkdir(service.shm_dir.c_str(), 0700);  // root's, mode 0700: refused as a private dir
+  booted = ipcrt::runtime::boot_resources(failing);
+  ::rmdir(service.shm_dir.c_str());
+  CHECK_FALSE(booted.has_value());
+  CHECK_FALSE_TEXT(path_exists(leftover.object("another")), "rolled back");
+  CHECK_TRUE(path_exists(leftover.object("kept")));
+  CHECK_TRUE_TEXT(shm_store_mounted(name), "an adopted store is never unmounted by a rollback");
+
+  // Nothing declared any more: the leftover is unmounted.
+  booted = ipcrt::runtime::boot_resources(plan_with(name));
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  CHECK_FALSE(shm_store_mounted(name));
+  CHECK_FALSE(path_exists(leftover.path));
+}
+
+// Only a store a runtime made is adopted: another filesystem, or a tmpfs with another mode
+// (someone else's), fails the boot and is left as it is.
+TEST(BootResources, AForeignMountAtTheStoresPathFailsTheBootUntouched) {
+  Cleanup cleanup;
+  std::string name = unique_name("bm");
+  cleanup.stores.push_back(name);
+  ipcrt::test::LeftoverShmStore foreign(name, "mode=0755");
+  CHECK_FALSE(foreign.path.empty());
+  ::close(::open(foreign.object("theirs").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600));
+  Plan plan = plan_with(name);
+  plan.shm.push_back(shm_object("obj", {"svc"}));
+  auto booted = ipcrt::runtime::boot_resources(plan);
+  CHECK_FALSE(booted.has_value());
+  STRCMP_CONTAINS("is a tmpfs with another owner or mode", booted.error().describe().c_str());
+  STRCMP_CONTAINS(("umount " + foreign.path).c_str(), booted.error().describe().c_str());
+  CHECK_TRUE(path_exists(foreign.object("theirs")));
+  CHECK_FALSE(path_exists(foreign.object("obj")));
+  CHECK_TRUE(shm_store_mounted(name));
 }
 
 TEST(BootResources, AdoptsAnIdenticalQueueAndNeverRemovesItOnRollback) {
@@ -465,11 +571,15 @@ TEST(BootShmOwnership, SymlinkAtThePrivateDirPathFailsTheBoot) {
   CHECK_TRUE_TEXT(S_ISLNK(info.st_mode), "the symlink is not removed either");
 }
 
+// In a store left by an earlier run (only root can write there): an object another uid owns
+// (a service of an earlier manifest may have made it so), or one with a second name, is not
+// adopted.
 TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
   Cleanup cleanup;
   std::string name = unique_name("bo");
-  std::string path = "/dev/shm/" + name;
-  cleanup.files.push_back(path);
+  cleanup.stores.push_back(name);
+  ipcrt::test::LeftoverShmStore store(name);
+  std::string path = store.object(name);
   ::close(::open(path.c_str(), O_CREAT | O_WRONLY, 0600));
   CHECK_EQUAL(0, ::chown(path.c_str(), kOtherUid, kOtherUid));
   Plan plan = plan_with(name);
@@ -483,16 +593,27 @@ TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
   CHECK_TEXT(described.find("rm -r " + path) != std::string::npos, described.c_str());
   CHECK_TRUE_TEXT(path_exists(path), "the planted object is never removed");
 
-  // Ours, but with a second name elsewhere (a hard link to some other file): refused too.
-  CHECK_EQUAL(0, ::chown(path.c_str(), ::geteuid(), ::getegid()));
-  std::string second = path + "-link";
-  cleanup.files.push_back(second);
-  CHECK_EQUAL(0, ::link(path.c_str(), second.c_str()));
-  booted = ipcrt::runtime::boot_resources(plan);
+  // Ours, but with a second name (a hard link to some other file): refused too. (A store a
+  // runtime mounted has no inode to spare for a link: made in a fresh leftover.)
+  std::string linked = unique_name("bo");
+  cleanup.stores.push_back(linked);
+  ipcrt::test::LeftoverShmStore second_store(linked);
+  std::string object = second_store.object(linked);
+  ::close(::open(object.c_str(), O_CREAT | O_WRONLY, 0600));
+  std::string second = second_store.object("second-name");
+  CHECK_EQUAL(0, ::link(object.c_str(), second.c_str()));
+  Plan with_link = plan_with(linked);
+  with_link.shm.push_back(shm_object(linked, {"svc"}));
+  with_link.shm.push_back(shm_object("second-name", {"svc"}));  // not swept
+  booted = ipcrt::runtime::boot_resources(with_link);
   CHECK_FALSE(booted.has_value());
+  STRCMP_CONTAINS("is not a regular file with a single link", booted.error().describe().c_str());
   ::unlink(second.c_str());
-  booted = ipcrt::runtime::boot_resources(plan);
+  with_link.shm.pop_back();
+  booted = ipcrt::runtime::boot_resources(with_link);
   CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  ipcrt::runtime::release_resources(*booted);
+  CHECK_FALSE(shm_store_mounted(linked));
 }
 
 // Every service granted an object has the slot's group: the mode lets exactly them in
@@ -501,10 +622,11 @@ TEST(BootShmOwnership, ObjectOwnedByAnotherUserOrHardLinkedFailsTheBoot) {
 TEST(BootShmOwnership, ObjectsBelongToTheSlotsGroupAndGiveOthersNothing) {
   Cleanup cleanup;
   std::string name = unique_name("bw");
-  std::string shared = "/dev/shm/" + name + "-w";
-  std::string read_only = "/dev/shm/" + name + "-r";
-  std::string adopted = "/dev/shm/" + name + "-a";
-  cleanup.files = {shared, read_only, adopted};
+  cleanup.stores.push_back(name);
+  ipcrt::test::LeftoverShmStore store(name);
+  std::string shared = store.object(name + "-w");
+  std::string read_only = store.object(name + "-r");
+  std::string adopted = store.object(name + "-a");
   int existing = ::open(adopted.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
   CHECK_EQUAL(4, ::write(existing, "kept", 4));
   CHECK_EQUAL(0, ::fchmod(existing, 0666));
@@ -539,11 +661,11 @@ TEST(BootShmOwnership, RunWithAPlantedPrivateDirExitsThreeAndDeletesNothing) {
                          "\", \"exit\", \"0\"], \"slots\": {\"f\": {\"interface\": "
                          "\"shared-memory\", \"write\": [\"" +
                          object + "\"]}}}}}\n";
+  ipcrt::test::ShmStoreCleanup store{name};
   auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("manifest.json", manifest)});
-  bool object_left = path_exists("/dev/shm/" + object);
-  ::unlink(("/dev/shm/" + object).c_str());
+  bool object_left = path_exists(ipcrt::test::shm_object(name, object)) || shm_store_mounted(name);
   LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
   CHECK_TEXT(result.err.find("rm -r " + planted.path) != std::string::npos, result.err.c_str());
   CHECK_TRUE(path_exists(planted.path + "/theirs"));
-  CHECK_FALSE_TEXT(object_left, "the object this boot created was rolled back");
+  CHECK_FALSE_TEXT(object_left, "the object and the store this boot created were rolled back");
 }

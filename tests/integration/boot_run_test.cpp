@@ -64,7 +64,8 @@ struct Names {
   ~Names() {
     ::mq_unlink(queue.c_str());
     ::mq_unlink(queue2.c_str());
-    for (const auto& name : {object, object2, other}) ::unlink(("/dev/shm/" + name).c_str());
+    ::unlink(("/dev/shm/" + other).c_str());  // the only one a case puts in the host's /dev/shm
+    ipcrt::test::ShmStoreCleanup{manifest};
   }
   [[nodiscard]] std::string private_dir(const std::string& service) const {
     return "/dev/shm/ipcrt." + manifest + "." + service;
@@ -261,7 +262,12 @@ TEST(BootRun, RuntimeKilledWithSigkillAdoptsItsQueueWithItsMessages) {
     first.signal(SIGKILL);
     first.wait();
   }
-  // The same queue, now with a provider that reads what the first boot's consumer sent.
+  // The objects' tmpfs could not be unmounted: it is still there with what the sensor wrote.
+  CHECK_TRUE(ipcrt::test::shm_store_mounted(names.manifest));
+  STRCMP_CONTAINS("hello from sensor",
+                  read_file(ipcrt::test::shm_object(names.manifest, names.object)).c_str());
+  // The same queue, now with a provider that reads what the first boot's consumer sent, and
+  // the same object, adopted with its contents.
   auto result = run_manifest(
       dir, demo_manifest(names, {example("mq-provider"), "--count", "2"}, {probe(), "exit", "0"}));
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
@@ -269,6 +275,12 @@ TEST(BootRun, RuntimeKilledWithSigkillAdoptsItsQueueWithItsMessages) {
                                       " slot=collector:telemetry messages=2"),
              result.err.c_str());
   CHECK_TEXT(contains(result.out, "received #2: reading 2 from sensor"), result.out.c_str());
+  CHECK_TEXT(contains(result.err, "msg=\"adopted shm store\" path=" +
+                                      ipcrt::test::shm_store(names.manifest)),
+             result.err.c_str());
+  CHECK_TEXT(contains(result.out, "shm " + names.object + ": \"hello from sensor"),
+             result.out.c_str());
+  CHECK_FALSE_TEXT(ipcrt::test::shm_store_mounted(names.manifest), "unmounted at the end");
 }
 
 TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
@@ -291,6 +303,8 @@ TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
   CHECK_FALSE(path_exists(names.private_dir("collector")));
   CHECK_FALSE_TEXT(queue_exists(names.queue), "remove-on-stop queue removed");
   CHECK(contains(run.err(), "msg=\"removed queue\" path=" + names.queue));
+  CHECK_FALSE_TEXT(ipcrt::test::shm_store_mounted(names.manifest), "the objects' tmpfs too");
+  CHECK_FALSE(path_exists("/run/ipcrt/" + names.manifest));
 }
 
 TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
@@ -321,7 +335,7 @@ TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
   CHECK_TEXT(contains(result.err, names.queue2 + " already exists"), result.err.c_str());
   CHECK_FALSE_TEXT(queue_exists(names.queue), "the queue this boot created was removed");
   CHECK_TRUE_TEXT(queue_exists(names.queue2), "the pre-existing queue is never removed");
-  CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+  CHECK_FALSE(ipcrt::test::shm_store_mounted(names.manifest));
   CHECK_FALSE(path_exists(names.private_dir("collector")));
 }
 
@@ -353,7 +367,7 @@ TEST(BootRun, QueueLeftByAnotherUserFailsTheBootUntouched) {
   CHECK_TEXT(contains(result.err, "remove it (rm /dev/mqueue" + names.queue + ")"),
              result.err.c_str());
   CHECK_FALSE_TEXT(contains(result.err, "msg=started"), result.err.c_str());
-  CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+  CHECK_FALSE(ipcrt::test::shm_store_mounted(names.manifest));
   CHECK_FALSE(path_exists(names.private_dir("collector")));
   CHECK_FALSE(path_exists(names.private_dir("sensor")));
 
@@ -397,12 +411,15 @@ TEST(BootRun, BootFailingHalfWayUndoesWhatItCreated) {
   Names names;
   TempDir dir;
   // The queue is created first; the shared-memory object then cannot be (a directory is in
-  // the way), so the boot must remove the queue again.
-  std::string in_the_way = "/dev/shm/" + names.object;
+  // the way, in the store a SIGKILLed runtime left), so the boot must remove the queue again,
+  // and leave the store it adopted as it was.
+  ipcrt::test::LeftoverShmStore store(names.manifest);
+  std::string in_the_way = store.object(names.object);
   CHECK_EQUAL(0, ::mkdir(in_the_way.c_str(), 0700));
   auto result =
       run_manifest(dir, demo_manifest(names, {probe(), "exit", "0"}, {probe(), "exit", "0"}, "",
                                       ", \"remove-on-stop\": false"));
+  CHECK_TRUE(path_exists(in_the_way));
   ::rmdir(in_the_way.c_str());
   LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
   CHECK_TEXT(contains(result.err, "msg=\"rolled back\" kind=queue path=" + names.queue),
@@ -422,7 +439,7 @@ TEST(BootRun, UnknownUserFailsBeforeAnythingIsCreated) {
   LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
   CHECK_TEXT(contains(result.err, "unknown user \\\"no-such-user-ipcrt\\\""), result.err.c_str());
   CHECK_FALSE(queue_exists(names.queue));
-  CHECK_FALSE(path_exists("/dev/shm/" + names.object));
+  CHECK_FALSE(ipcrt::test::shm_store_mounted(names.manifest));
   CHECK_FALSE(path_exists(names.private_dir("collector")));
 }
 

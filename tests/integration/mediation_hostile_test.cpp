@@ -22,6 +22,7 @@
 #include "platform/mqueue.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/system_state.hpp"
 
 using ipcrt::test::ProcessResult;
 using ipcrt::test::TempDir;
@@ -61,7 +62,7 @@ struct Queues {
   std::string hostile_extra;  // more keys of the hostile service (JSON members)
   ~Queues() {
     for (const auto& raw : {granted, secret, telemetry, camera}) ::mq_unlink(("/" + raw).c_str());
-    ::unlink(("/dev/shm/" + object).c_str());
+    ipcrt::test::ShmStoreCleanup{manifest};  // what a failed case left of the objects' tmpfs
   }
 
   // `attack`: hostile_service's arguments. `extra`: more services (JSON members).
@@ -560,10 +561,12 @@ TEST(MediationHostile, AStarvedCallerDelaysNoOtherServicesMediatedCalls) {
   // The attack happened: the starved service's own calls were slow.
   const std::string stall = result.out.substr(result.out.find("op=stall"));
   CHECK_TEXT(number_after(stall, "max_us") > 20'000, result.out.c_str());
-  // Its neighbour's were not: a few ms on a quiet machine (see the benchmark); 100 ms leaves
-  // room for a loaded 2-core VM, far below the stall's hundreds of ms.
+  // Its neighbour's were not: a few ms on a quiet machine (see the benchmark) against the
+  // stall's hundreds. Compared with the stall measured in the same run, not with a fixed time,
+  // so that a loaded machine slowing both does not make the test fail (nor pass) by itself.
   const std::string latency = result.out.substr(result.out.find("op=latency"));
-  CHECK_TEXT(number_after(latency, "max_us") < 100'000, result.out.c_str());
+  CHECK_TEXT(number_after(latency, "max_us") * 2 < number_after(stall, "max_us"),
+             result.out.c_str());
 }
 
 // The sandbox around mediation: what a service could use to go around it.

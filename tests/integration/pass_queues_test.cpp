@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "platform/fd.hpp"
@@ -49,7 +50,7 @@ std::string slot(const std::string& path, const std::string& permissions) {
 
 // `owner` owns three queues and exits; `reader` plugs into all three with pass-queues.
 std::string manifest(const Queues& queues, const std::string& reader_extra = "",
-                     const std::string& reader_plugs = "") {
+                     const std::string& reader_plugs = "", const std::string& mode = "listen") {
   return "{\"version\": 1, \"name\": \"" + queues.manifest +
          "\", \"services\": {\n"
          "  \"owner\": {\"command\": [\"" +
@@ -60,7 +61,7 @@ std::string manifest(const Queues& queues, const std::string& reader_extra = "",
          ",\n      \"writes\": " + slot(queues.writes, "[\"write\"]") +
          "}},\n"
          "  \"reader\": {\"command\": [\"" +
-         probe() + "\", \"listen\"], \"pass-queues\": true" + reader_extra +
+         probe() + "\", \"" + mode + "\"], \"pass-queues\": true" + reader_extra +
          ",\n    \"plugs\": {\"both\": {\"interface\": \"posix-mq\"}, "
          "\"reads\": {\"interface\": \"posix-mq\"}, \"writes\": {\"interface\": \"posix-mq\"}" +
          reader_plugs + "}}}}\n";
@@ -164,9 +165,10 @@ TEST(PassQueues, GrantedQueuesArriveOpenFromFdThreeWithTheirAccessModes) {
   CHECK_EQUAL(0, ::mq_getattr(writes, &attributes));
   ::mq_close(writes);
   LONGS_EQUAL(1, attributes.mq_curmsgs);
-  // The refused mq_open was reported as a refused syscall.
+  // The refused mq_open was reported as a refused syscall, naming the queue it asked for.
   CHECK_TEXT(contains(result.err, "service=reader") && contains(result.err, "syscall=mq_open"),
              result.err.c_str());
+  CHECK_TEXT(contains(result.err, "arg=" + queues.both + " "), result.err.c_str());
 }
 
 // `plan` says which fd each queue is, in the order LISTEN_FDNAMES has them; the policy has no
@@ -180,7 +182,12 @@ TEST(PassQueues, PlanShowsThePassedFdsAndThePolicyHasNoMqOpen) {
   CHECK_TEXT(contains(plan.out, "fd  3 " + queues.both), plan.out.c_str());
   CHECK_TEXT(contains(plan.out, "fd  4 " + queues.reads), plan.out.c_str());
   CHECK_TEXT(contains(plan.out, "fd  5 " + queues.writes), plan.out.c_str());
-  CHECK_TEXT(contains(plan.out, "env LISTEN_FDS=3\n"), plan.out.c_str());
+  // The launch's variables, in the view (SPEC §15): not in the manifest's environment.
+  const std::string fds = "view fds       3 " + queues.both + " O_RDWR, 4 " + queues.reads +
+                          " O_RDONLY, 5 " + queues.writes + " O_WRONLY (LISTEN_FDS=3 ";
+  CHECK_TEXT(contains(plan.out, fds + "LISTEN_FDNAMES="), plan.out.c_str());
+  CHECK_TEXT(contains(plan.out, " LISTEN_PID=2)\n"), plan.out.c_str());
+  CHECK_FALSE_TEXT(contains(plan.out, "env LISTEN_"), plan.out.c_str());
   auto json = ipcrt::test::run_ipcrt({"plan", path, "--json"});
   LONGS_EQUAL_TEXT(0, json.exit_code, json.err.c_str());
   CHECK_TEXT(contains(json.out, "\"fd\": 4,\n          \"path\": \"" + queues.reads +
@@ -237,6 +244,48 @@ TEST(PassQueues, ControlPlugDescriptorStaysAboveThePassedQueues) {
   CHECK_TEXT(control >= 6, out.c_str());
   CHECK_TEXT(contains(out, "control-fd-open yes\n"), out.c_str());
   CHECK_TEXT(contains(out, "fd 5 name " + name_of(queues.writes)), out.c_str());
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t found = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++found;
+  return found;
+}
+
+// A notify service with passed queues that fails once: both starts get the queues at 3… and a
+// notify socket (sd_notify's rule in a filter without mq_open); the restart follows the kill of
+// its cgroup, so it joins that cgroup from the child (launch.cpp), before the queues are placed.
+TEST(PassQueues, RestartedNotifyServiceGetsItsQueuesAgainInItsCgroup) {
+  Queues queues;
+  TempDir dir;
+  auto result = ipcrt::test::run_ipcrt(
+      {"run", dir.write_file("manifest.json",
+                             manifest(queues,
+                                      ", \"type\": \"notify\", \"restart\": \"on-failure\", "
+                                      "\"restart-delay-ms\": 50",
+                                      "", "restart"))});
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  const std::string out = reader_output(result);
+  CHECK_TEXT(contains(out, "run first\n") && contains(out, "run again\n"), out.c_str());
+  LONGS_EQUAL_TEXT(2, count(out, "ready 1\n"), out.c_str());
+  LONGS_EQUAL_TEXT(2, count(out, "LISTEN_PID 2\n"), out.c_str());
+  LONGS_EQUAL_TEXT(2, count(out, "fd-after closed\n"), out.c_str());
+  for (const auto& [fd, queue, access] :
+       {std::tuple{"3", queues.both, "O_RDWR"}, std::tuple{"4", queues.reads, "O_RDONLY"},
+        std::tuple{"5", queues.writes, "O_WRONLY"}}) {
+    const std::string line = std::string("fd ") + fd + " name " + name_of(queue) + " access " +
+                             access + " cloexec 0 nonblock 0\n";
+    LONGS_EQUAL_TEXT(2, count(out, line), out.c_str());
+  }
+  // The same cgroup both times: the service's own, where the run has cgroups.
+  const auto first = out.find("cgroup ");
+  const auto second = out.find("cgroup ", first + 1);
+  CHECK_TEXT(first != std::string::npos && second != std::string::npos, out.c_str());
+  const std::string cgroup = out.substr(first, out.find('\n', first) - first);
+  STRCMP_EQUAL(cgroup.c_str(), out.substr(second, out.find('\n', second) - second).c_str());
+  if (!contains(result.err, "no cgroups")) {
+    CHECK_TEXT(cgroup.ends_with("ipcrt." + queues.manifest + "/reader"), out.c_str());
+  }
 }
 
 TEST(PassQueues, HeaderSendsTheNotifyProtocolToAPathSocket) {

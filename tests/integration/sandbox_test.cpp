@@ -14,6 +14,8 @@
 
 #include "common/file.hpp"
 #include "platform/process.hpp"
+#include "runtime/cgroups/service_cgroups.hpp"
+#include "runtime/cgroups/support.hpp"
 #include "tests/support/background.hpp"
 #include "tests/support/process.hpp"
 
@@ -94,6 +96,76 @@ TEST(Sandbox, AServiceSeesOnlyItsOwnProcessesWithItsInitAsPidOne) {
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   STRCMP_CONTAINS("looker: pids 1,2\n", result.out.c_str());
   STRCMP_CONTAINS("other: pids 1,2\n", result.out.c_str());
+}
+
+// SPEC §4.3: services with the same explicit user still cannot reach each other through
+// /proc. The attacker shares its uid with a strict victim (granted an object, which its
+// /proc/PID/root would expose) and with a `confinement: off` one (whose /proc/PID/root is the
+// host's, mqueue filesystem included); it is told their pids as the host sees them and tries
+// /proc/PID/root, /proc/PID/fd/N and /proc/PID/mem of each, of its own init, and of whatever
+// else its /proc shows. Its own pid namespace's /proc has none of them, and its init (root's,
+// not dumpable, holding the pipe the service's status goes through) lets it into nothing.
+// Also as root: uid 0 without capabilities gets no further.
+TEST(Sandbox, ServicesOfTheSameUserCannotReachEachOtherThroughProc) {
+  for (const char* user : {"60997", "\"root\""}) {
+    TempDir dir;
+    dir.share_with_services();
+    const std::string pids = dir.path() + "/pids";
+    const std::string as = std::string(", \"user\": ") + user;
+    const std::string object = unique_name("sameuid");
+    Background background(
+        dir, dir.write_file("m.json",
+                            manifest_of(unique_name("su"),
+                                        {{"victim", {probe(), "wait"},
+                                          as + ", \"slots\": {\"mem\": {\"interface\": "
+                                               "\"shared-memory\", \"write\": [\"" +
+                                              object + "\"]}}"},
+                                         {"loose", {probe(), "wait"},
+                                          as + ", \"confinement\": \"off\""},
+                                         {"attacker", {probe(), "reach", pids},
+                                          as + ", \"after\": [\"victim\", \"loose\"]"},
+                                         {"peeker", {probe(), "reach", pids},
+                                          as + ", \"confinement\": \"off\", "
+                                               "\"after\": [\"victim\"]"}})));
+    CHECK_TEXT(background.wait_for("victim: waiting"), background.err().c_str());
+    CHECK_TEXT(background.wait_for("loose: waiting"), background.err().c_str());
+    const pid_t victim_init = started_pid(background.err(), "victim");
+    const pid_t loose = started_pid(background.err(), "loose");
+    auto children = ipcrt::platform::child_pids(victim_init);
+    CHECK_TRUE(victim_init > 0 && loose > 0 && children && children->size() == 1);
+    const pid_t victim = children->front();
+    // The victim's own /proc/PID/root is a way in from the host: what the attacker tries.
+    CHECK_TRUE(::access(("/proc/" + std::to_string(victim) + "/root/dev/shm/" + object).c_str(),
+                        F_OK) == 0);
+    const std::string listed = std::to_string(victim_init) + " " + std::to_string(victim) + " " +
+                               std::to_string(loose) + " " + std::to_string(background.pid()) +
+                               "\n";
+    const std::string partial = dir.write_file("pids.partial", listed);
+    CHECK_EQUAL(0, ::rename(partial.c_str(), pids.c_str()));
+    CHECK_TEXT(background.wait_for("msg=exited service=attacker"), background.err().c_str());
+    CHECK_TEXT(background.wait_for("msg=exited service=peeker"), background.err().c_str());
+    const std::string out = background.out();
+    // The probe finds a way in where there is one: an unconfined service of the same user
+    // sees the host's /proc and opens the victim's root (what `plan` warns about).
+    STRCMP_CONTAINS(("peeker: reach pid=" + std::to_string(victim) + " stat=ok root=ok").c_str(),
+                    out.c_str());
+    for (pid_t pid : {victim_init, victim, loose, background.pid()}) {
+      STRCMP_CONTAINS(("attacker: reach pid=" + std::to_string(pid) +
+                       " stat=ENOENT root=ENOENT fd=ENOENT mem=ENOENT\n")
+                          .c_str(),
+                      out.c_str());
+    }
+    STRCMP_CONTAINS("attacker: reach pid=1 stat=ok root=EACCES fd=EACCES mem=EACCES\n",
+                    out.c_str());
+    STRCMP_CONTAINS("attacker: reach visible=1,2 reached=0\n", out.c_str());
+    CHECK_TEXT(contains(background.err(), "services loose (confinement off) and victim run as the "
+                                          "same user"),
+               background.err().c_str());
+    CHECK_TRUE(background.running());
+    CHECK_FALSE(contains(background.err(), "msg=exited service=victim"));
+    background.signal(SIGTERM);
+    LONGS_EQUAL_TEXT(0, background.wait(), background.err().c_str());
+  }
 }
 
 TEST(Sandbox, KillMinusOneReachesNothingOutsideTheService) {
@@ -214,8 +286,11 @@ TEST(Sandbox, AServicesProcessesDieWithTheRuntimeEvenWhenItIsSigkilled) {
   background.signal(SIGKILL);
   LONGS_EQUAL(128 + SIGKILL, background.wait());
   CHECK_TRUE_TEXT(session_gone_soon(init), "a process of the service outlived the runtime");
-  // What a SIGKILLed runtime could not remove.
+  // What a SIGKILLed runtime could not remove (the next run of the manifest would).
   ::rmdir(("/dev/shm/ipcrt." + name + ".leaver").c_str());
+  if (const auto cgroups = ipcrt::runtime::probe_cgroups(); cgroups.usable) {
+    (void)ipcrt::runtime::remove_leftover_cgroups(cgroups.manifest_dir(name));
+  }
 }
 
 TEST(Sandbox, ASecondRunOfTheSameManifestExitsThreeNamingTheFirstAndTouchesNothing) {

@@ -6,6 +6,8 @@
  *                                of its name give, and ipcrt_queue_open() of each name
  *   pass-queues-probe notify     ipcrt_ready(), ipcrt_status(), ipcrt_watchdog(),
  *                                ipcrt_stopping() return codes and ipcrt_watchdog_usec()
+ *   pass-queues-probe restart    as `listen`, then its cgroup and ipcrt_ready(); exits 1 the
+ *                                first time (fd 5's queue was empty), 0 once restarted
  *   pass-queues-probe paths PLUG every entry of IPCRT_<PLUG>_PATHS through ipcrt_paths()
  *   pass-queues-probe exit       exits 0 (a provider that only owns queues) */
 #include <errno.h>
@@ -136,6 +138,30 @@ static int notify_mode(void) {
   return 0;
 }
 
+/* A notify service that fails its first run (SPEC §11, §13): the restart after its cgroup's
+ * kill joins the cgroup from the child, with the passed queues placed after that. */
+static int restart_mode(void) {
+  struct mq_attr attributes;
+  const long before = mq_getattr(5, &attributes) == 0 ? attributes.mq_curmsgs : -1;
+  listen_mode();
+  /* The cgroup v2 line ("0::/..."), also on a hybrid layout whose v1 lines come first. */
+  char line[512];
+  char found[512] = "-";
+  FILE* cgroup = fopen("/proc/self/cgroup", "r");
+  if (cgroup != NULL) {
+    while (fgets(line, sizeof line, cgroup) != NULL) {
+      if (strncmp(line, "0::", 3) != 0) continue;
+      line[strcspn(line, "\n")] = '\0';
+      snprintf(found, sizeof found, "%s", line + 3);
+    }
+    fclose(cgroup);
+  }
+  printf("cgroup %s\n", found);
+  printf("ready %d\n", ipcrt_ready());
+  printf("run %s\n", before == 0 ? "first" : "again");
+  return before == 0 ? 1 : 0;
+}
+
 static int paths_mode(const char* plug) {
   char entry[256];
   unsigned index = 0;
@@ -152,8 +178,9 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && strcmp(argv[1], "listen") == 0) return listen_mode();
   if (argc >= 2 && strcmp(argv[1], "notify") == 0) return notify_mode();
+  if (argc >= 2 && strcmp(argv[1], "restart") == 0) return restart_mode();
   if (argc >= 3 && strcmp(argv[1], "paths") == 0) return paths_mode(argv[2]);
   if (argc >= 2 && strcmp(argv[1], "exit") == 0) return 0;
-  fprintf(stderr, "usage: pass-queues-probe listen|notify|paths PLUG|exit\n");
+  fprintf(stderr, "usage: pass-queues-probe listen|notify|restart|paths PLUG|exit\n");
   return 2;
 }

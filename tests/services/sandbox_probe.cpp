@@ -11,6 +11,12 @@
 //   sandbox-probe kill-all             kill(-1, SIGKILL): everything it may signal
 //   sandbox-probe chmod-shm            chmod("/dev/shm", 0777) and mkdir in it
 //   sandbox-probe wait                 print "SERVICE: waiting" and sleep until killed
+//   sandbox-probe reach FILE           wait (10 s) for FILE to list pids (of other services, as
+//                                      the host sees them), then try /proc/PID/root,
+//                                      /proc/PID/fd/N and /proc/PID/mem of each, of its own init
+//                                      (pid 1) and of every other pid its /proc shows:
+//                                      "SERVICE: reach pid=P stat=R root=R fd=R mem=R", then
+//                                      "SERVICE: reach visible=PIDS reached=N"
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -55,6 +61,70 @@ std::string joined(const std::vector<std::string>& names) {
   std::string text;
   for (const auto& name : names) text += (text.empty() ? "" : ",") + name;
   return text;
+}
+
+bool is_pid(const std::string& name) {
+  return !name.empty() &&
+         std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What a same-uid neighbour could take through /proc/PID: its whole view (root), its open
+// descriptors (fd), its memory (mem). Each "ok" is a way in; returns how many there were.
+int reach(const std::string& pid) {
+  const std::string base = "/proc/" + pid;
+  struct stat info {};
+  const std::string stat_result = result_of(::stat(base.c_str(), &info) == 0 ? 0 : -1);
+  const int root = ::open((base + "/root/").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const std::string root_result = result_of(root < 0 ? -1 : 0);
+  if (root >= 0) ::close(root);
+  // Any descriptor it may have open: the first that opens counts.
+  std::string fd_result;
+  for (int n = 0; n < 64 && fd_result != "ok"; ++n) {
+    const int fd = ::open((base + "/fd/" + std::to_string(n)).c_str(), O_RDONLY | O_CLOEXEC |
+                                                                          O_NONBLOCK);
+    const std::string result = result_of(fd < 0 ? -1 : 0);
+    if (fd >= 0) ::close(fd);
+    if (fd_result.empty() || result == "ok") fd_result = result;
+  }
+  const int mem = ::open((base + "/mem").c_str(), O_RDWR | O_CLOEXEC);
+  const std::string mem_result = result_of(mem < 0 ? -1 : 0);
+  if (mem >= 0) ::close(mem);
+  std::printf("%s: reach pid=%s stat=%s root=%s fd=%s mem=%s\n", service(), pid.c_str(),
+              stat_result.c_str(), root_result.c_str(), fd_result.c_str(), mem_result.c_str());
+  return (root_result == "ok") + (fd_result == "ok") + (mem_result == "ok");
+}
+
+int reach_others(const std::string& file) {
+  std::string listed;
+  for (int i = 0; i < 1000 && listed.find('\n') == std::string::npos; ++i) {
+    if (FILE* in = std::fopen(file.c_str(), "r")) {
+      char line[256] = {};
+      if (std::fgets(line, sizeof line, in) != nullptr) listed = line;
+      std::fclose(in);
+    }
+    if (listed.find('\n') == std::string::npos) ::usleep(10'000);
+  }
+  std::vector<std::string> targets = {"1"};
+  std::string word;
+  for (char c : listed) {
+    if (c >= '0' && c <= '9') {
+      word += c;
+    } else if (!word.empty()) {
+      targets.push_back(word);
+      word.clear();
+    }
+  }
+  const std::string self = std::to_string(::getpid());
+  std::vector<std::string> visible;
+  for (const auto& name : entries("/proc")) {
+    if (!is_pid(name)) continue;
+    visible.push_back(name);
+    if (name != self && name != "1") targets.push_back(name);
+  }
+  int reached = 0;
+  for (const auto& pid : targets) reached += reach(pid);
+  std::printf("%s: reach visible=%s reached=%d\n", service(), joined(visible).c_str(), reached);
+  return 0;
 }
 
 int run(const std::string& mode, int argc, char** argv) {
@@ -106,6 +176,8 @@ int run(const std::string& mode, int argc, char** argv) {
   } else if (mode == "chmod-shm") {
     const int chmoded = ::chmod("/dev/shm", 0777) == 0 ? 0 : -1;
     std::printf("%s: chmod-shm result=%s\n", service(), result_of(chmoded).c_str());
+  } else if (mode == "reach") {
+    return reach_others(arg);
   } else if (mode == "wait") {
     std::printf("%s: waiting\n", service());
     std::fflush(stdout);

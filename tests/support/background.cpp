@@ -25,15 +25,23 @@ std::string read_all(const std::string& path) {
 
 }  // namespace
 
-Background::Background(const TempDir& dir, const std::string& manifest)
+Background::Background(const TempDir& dir, const std::string& manifest, const std::string& cgroup)
     : out_(dir.path() + "/" + unique_name("out")), err_(dir.path() + "/" + unique_name("err")) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::string binary = ipcrt_binary();
-  const char* argv[] = {binary.c_str(), "run", manifest.c_str(), nullptr};
-  ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, const_cast<char**>(argv), environ);
+  if (cgroup.empty()) {
+    const char* argv[] = {binary.c_str(), "run", manifest.c_str(), nullptr};
+    ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, const_cast<char**>(argv), environ);
+  } else {
+    // The shell moves itself into the cgroup, then becomes ipcrt (the same pid).
+    const char* script = "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"";
+    const char* argv[] = {"/bin/sh", "-c",  script,           cgroup.c_str(),
+                          binary.c_str(), "run", manifest.c_str(), nullptr};
+    ::posix_spawn(&pid_, "/bin/sh", &actions, nullptr, const_cast<char**>(argv), environ);
+  }
   posix_spawn_file_actions_destroy(&actions);
 }
 

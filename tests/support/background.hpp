@@ -12,7 +12,9 @@ namespace ipcrt::test {
 
 class Background {
  public:
-  Background(const TempDir& dir, const std::string& manifest);
+  // With `cgroup` (a cgroup2 directory), ipcrt starts inside that cgroup, as under a
+  // systemd unit with Delegate=yes.
+  Background(const TempDir& dir, const std::string& manifest, const std::string& cgroup = {});
   Background(const Background&) = delete;
   Background& operator=(const Background&) = delete;
   ~Background();  // stop_runtime(), if still running

@@ -21,4 +21,29 @@ struct QueueState {
 // nullopt when the queue cannot be opened for reading.
 std::optional<QueueState> queue_state(const std::string& path);
 
+// A manifest's shm store (/run/ipcrt/<manifest>/shm): where its objects are, whether it is
+// mounted, its tmpfs size in bytes (0 when not mounted).
+std::string shm_store(const std::string& manifest);
+std::string shm_object(const std::string& manifest, const std::string& object);
+bool shm_store_mounted(const std::string& manifest);
+unsigned long long shm_store_size(const std::string& manifest);
+
+// Whatever a case leaves of a manifest's shm store is unmounted and removed at the end of the
+// case, also when a check failed.
+struct ShmStoreCleanup {
+  std::string manifest;
+  ~ShmStoreCleanup();
+};
+
+// A store as a runtime of `manifest` that was SIGKILLed leaves it: a tmpfs mounted at
+// shm_store(manifest) with `options` (a runtime's is "mode=0700"); removed at the end.
+struct LeftoverShmStore {
+  explicit LeftoverShmStore(const std::string& manifest, const std::string& options = "mode=0700");
+  ~LeftoverShmStore();
+  LeftoverShmStore(const LeftoverShmStore&) = delete;
+  LeftoverShmStore& operator=(const LeftoverShmStore&) = delete;
+  [[nodiscard]] std::string object(const std::string& name) const { return path + "/" + name; }
+  std::string path;
+};
+
 }  // namespace ipcrt::test

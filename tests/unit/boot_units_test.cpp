@@ -102,6 +102,7 @@ TEST(LaunchPreparation, EnvironmentMountsRlimitsAndIdentity) {
   ipcrt::runtime::PlannedService planned;
   planned.name = "uploader";
   planned.shm_dir = "/dev/shm/ipcrt.gw.uploader";
+  planned.shm_store = "/run/ipcrt/gw/shm";
   planned.shm = {{"frames", false, "hub:frames"}, {"state", true, "hub:frames"}};
   planned.environment = {{"IPCRT_SERVICE", "uploader"}, {"IPCRT_TELEMETRY_PATHS", "/a:/b"}};
   ipcrt::platform::Identity identity{1002, 100, {100, 20}};
@@ -127,7 +128,8 @@ TEST(LaunchPreparation, EnvironmentMountsRlimitsAndIdentity) {
   // Not uid 0: the host's mounts keep their own flags.
   CHECK_TRUE(spec.sandbox.readonly_mounts.empty());
   LONGS_EQUAL(2, spec.shm_mounts.size());
-  STRCMP_EQUAL("/dev/shm/frames", spec.shm_mounts[0].source.c_str());
+  // From the runtime's own tmpfs, never the host's /dev/shm.
+  STRCMP_EQUAL("/run/ipcrt/gw/shm/frames", spec.shm_mounts[0].source.c_str());
   STRCMP_EQUAL("/dev/shm/ipcrt.gw.uploader/shm/frames", spec.shm_mounts[0].target.c_str());
   CHECK_TRUE(spec.shm_mounts[0].read_only);
   CHECK_FALSE(spec.shm_mounts[1].read_only);

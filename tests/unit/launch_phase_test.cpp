@@ -22,6 +22,7 @@ namespace {
 const std::vector<std::pair<LaunchPhase, std::string>> kExpectedNames = {
     {LaunchPhase::Fork, "fork"},
     {LaunchPhase::Pipe, "pipe"},
+    {LaunchPhase::Cgroup, "cgroup"},
     {LaunchPhase::Session, "session"},
     {LaunchPhase::Stdio, "stdio"},
     {LaunchPhase::CloseFds, "close-fds"},
@@ -61,6 +62,7 @@ const std::vector<std::pair<LaunchPhase, std::string>> kExpectedNames = {
 const std::vector<std::pair<LaunchPhase, std::vector<int>>> kCommonErrnos = {
     {LaunchPhase::Fork, {EAGAIN, ENOMEM}},
     {LaunchPhase::Pipe, {EMFILE, ENFILE}},
+    {LaunchPhase::Cgroup, {EBUSY, EACCES, ENOENT}},
     {LaunchPhase::Session, {EPERM}},
     {LaunchPhase::Stdio, {EBADF}},
     {LaunchPhase::CloseFds, {ENOENT, EACCES, EMFILE}},

@@ -3,6 +3,7 @@
 // would allow it, and keeps the pattern budget.
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <mqueue.h>
 #include <poll.h>
@@ -22,8 +23,10 @@
 #include "config/manifest.hpp"
 #include "platform/mqueue.hpp"
 #include "runtime/mediation/notification.hpp"
+#include "runtime/seccomp/service_policy.hpp"
 #include "tests/support/confined_child.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/system_state.hpp"
 
 using namespace ipcrt::runtime;
 using namespace ipcrt::config;
@@ -336,4 +339,106 @@ TEST(MediationKernel, ActingChangesTheCallingThreadOnly) {
   LONGS_EQUAL(0, main_open_while_acting);
   CHECK_TRUE(restored);
   LONGS_EQUAL(0, restored_open);
+}
+
+// SPEC §2.3 under the filter `run` loads for a service that may write an object: ordinary
+// file work (open without O_EXCL, read, write, ftruncate, mmap, rmdir) never reaches the
+// supervisor, which here serves nothing: had one call gone to it, the child would hang. Its
+// exclusive creates and unlinks do; those of anything but the object are let through
+// (mkstemp and unlink in the test's directory), the object's are answered: the unlink
+// leaves it, the create truncates the store's file and hands it over.
+namespace {
+
+std::string g_dir;     // a TempDir of the test, where the child does ordinary file work
+std::string g_object;  // the object's name: the child sees it at /dev/shm/<name>
+
+int ordinary_body() {
+  const std::string file = g_dir + "/plain";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ::write(fd, "abc", 3) != 3 || ::ftruncate(fd, 4096) != 0) return 10;
+  void* mapped = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapped == MAP_FAILED || static_cast<char*>(mapped)[1] != 'b') return 11;
+  ::munmap(mapped, 4096);
+  ::close(fd);
+  fd = ::openat(AT_FDCWD, file.c_str(), O_RDONLY | O_CLOEXEC);
+  char byte = 0;
+  if (fd < 0 || ::read(fd, &byte, 1) != 1) return 12;
+  ::close(fd);
+  const std::string dir = g_dir + "/sub";
+  if (::mkdir(dir.c_str(), 0700) != 0 || ::unlinkat(AT_FDCWD, dir.c_str(), AT_REMOVEDIR) != 0) {
+    return 13;
+  }
+  return 0;
+}
+
+int exclusive_body() {
+  std::string pattern = g_dir + "/tmpXXXXXX";
+  const int temporary = ::mkstemp(pattern.data());
+  if (temporary < 0 || ::unlink(pattern.c_str()) != 0) return 20;
+  ::close(temporary);
+  const std::string object = "/dev/shm/" + g_object;
+  if (::unlink(object.c_str()) != 0) return 21;  // answered: the object stays
+  const int fd = ::open(object.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  struct stat info {};
+  if (fd < 0 || ::fstat(fd, &info) != 0 || info.st_size != 0) return 22;
+  if (::write(fd, "new", 3) != 3) return 23;
+  if ((::fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) return 24;
+  return 0;
+}
+
+}  // namespace
+
+TEST(MediationKernel, OnlyExclusiveCreatesAndUnlinksOfAWritersObjectReachTheSupervisor) {
+  if (!mediation_support()) {
+    UT_PRINT("skipped: no name-level mediation on this kernel");
+    return;
+  }
+  ipcrt::test::TempDir dir;
+  g_dir = dir.path();
+  g_object = ipcrt::test::unique_name("mko");
+  const std::string store_file = dir.write_file("store-object", "old contents");
+  // The service's own filter as `run` compiles it for a writer of the object.
+  Service service;
+  service.name = "cam";
+  service.pointer = "/services/cam";
+  PlannedService planned;
+  planned.name = "cam";
+  planned.shm.push_back({g_object, true, "cam:frames"});
+  auto policy = compile_service_policy(service, planned, "native", true);
+  CHECK_TRUE_TEXT(policy.has_value(), policy ? "" : policy.error().describe().c_str());
+  static CompiledPolicy compiled;
+  compiled = std::move(*policy);
+  static sock_fprog program;
+  program = {static_cast<unsigned short>(compiled.program.instructions.size()),
+             compiled.program.instructions.data()};
+
+  // Nobody serves the listener: the child must finish on its own.
+  auto ordinary = ipcrt::test::start_confined_child(program, ordinary_body);
+  pollfd ready{ordinary.listener.get(), POLLIN, 0};
+  int status = 0;
+  for (int i = 0; i < 500 && ::waitpid(ordinary.pid, &status, WNOHANG) == 0; ++i) ::usleep(10000);
+  // A call waiting for the supervisor (the child could then not have exited either).
+  const bool notified = ::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN) != 0;
+  if (::waitpid(ordinary.pid, &status, WNOHANG) == 0) {
+    ::kill(ordinary.pid, SIGKILL);
+    ::waitpid(ordinary.pid, &status, 0);
+  }
+  CHECK_FALSE_TEXT(notified, "an ordinary file call went to the supervisor");
+  CHECK_TRUE(WIFEXITED(status));
+  LONGS_EQUAL(0, WEXITSTATUS(status));
+
+  MediatedService mediated;
+  mediated.name = "cam";
+  mediated.objects = {{g_object, store_file}};
+  mediated.shm_syscalls = shm_mediated_syscalls(service, planned);
+  ServiceMediator mediator(std::move(mediated));
+  auto exclusive = ipcrt::test::start_confined_child(program, exclusive_body);
+  LONGS_EQUAL(0, supervise(exclusive, mediator));
+  std::string contents(16, '\0');
+  const int fd = ::open(store_file.c_str(), O_RDONLY | O_CLOEXEC);
+  const ssize_t n = ::read(fd, contents.data(), contents.size());
+  ::close(fd);
+  contents.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  STRCMP_EQUAL_TEXT("new", contents.c_str(), "truncated and written through the descriptor");
+  CHECK_FALSE(ipcrt::test::path_exists("/dev/shm/" + g_object));
 }

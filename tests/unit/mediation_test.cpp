@@ -2,15 +2,22 @@
 // rate limits; the pattern budget; the caller's credentials as /proc shows them.
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "config/manifest.hpp"
 #include "runtime/mediation/budget.hpp"
 #include "runtime/mediation/credentials.hpp"
+#include "runtime/mediation/denial_detail.hpp"
 #include "runtime/mediation/notification.hpp"
+#include "runtime/mediation/shm_calls.hpp"
 #include "runtime/mediation/token_bucket.hpp"
 
 using namespace ipcrt::runtime;
@@ -115,6 +122,101 @@ TEST(Mediation, DenialLinesAreRateLimitedAndTheRestCounted) {
   LONGS_EQUAL(0, log.suppressed());
 }
 
+// SPEC §15: noise of one kind cannot hide a denial of another.
+TEST(Mediation, TheFirstDenialOfEachKindIsAlwaysWrittenAndSuppressionsNameTheirKind) {
+  DenialLog log("svc", 2, std::chrono::seconds(1));
+  std::vector<std::string> lines;
+  log.route_to([&](const std::string&, std::string_view line) { lines.emplace_back(line); });
+  auto start = DenialLog::Clock::now();
+  int written = 0;
+  for (int i = 0; i < 50; ++i) {
+    written += log.report("msg=denied syscall=socket", "socket", "probe", start) ? 1 : 0;
+  }
+  LONGS_EQUAL(2, written);
+  // The budget is spent, but setpriority is a new kind: written at once, after the count of
+  // what was held back.
+  CHECK_TRUE(log.report("msg=denied syscall=setpriority", "setpriority", "allow", start));
+  CHECK_FALSE(log.report("msg=denied syscall=setpriority", "setpriority", "allow", start));
+  log.flush();
+  std::string all;
+  for (const auto& line : lines) all += line + "\n";
+  STRCMP_CONTAINS("msg=denials-suppressed service=svc count=48 syscall=socket need=probe",
+                  all.c_str());
+  STRCMP_CONTAINS("msg=denied syscall=setpriority", all.c_str());
+  STRCMP_CONTAINS("count=1 syscall=setpriority need=allow", all.c_str());
+  LONGS_EQUAL(0, log.suppressed());
+}
+
+TEST(Mediation, KindsBeyondTheLimitShareOneBudget) {
+  DenialLog log("svc", 1, std::chrono::seconds(1));
+  auto start = DenialLog::Clock::now();
+  int written = 0;
+  for (std::size_t i = 0; i < DenialLog::kMaxKinds + 10; ++i) {
+    written += log.report("msg=denied", "mq_open", std::to_string(i), start) ? 1 : 0;
+  }
+  LONGS_EQUAL(DenialLog::kMaxKinds, written);
+  LONGS_EQUAL(10, log.suppressed());
+}
+
+namespace {
+
+RefusedCall refused(std::string_view syscall, std::array<std::uint64_t, 6> args) {
+  RefusedCall call;
+  call.syscall = syscall;
+  call.args = args;
+  return call;
+}
+
+}  // namespace
+
+TEST(Mediation, DenialArgumentsSayWhatMattersForTheCall) {
+  STRCMP_EQUAL("AF_INET SOCK_DGRAM|SOCK_CLOEXEC",
+               describe_argument(refused("socket", {AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0})).c_str());
+  STRCMP_EQUAL("fd 1 request TCGETS", describe_argument(refused("ioctl", {1, 0x5401})).c_str());
+  STRCMP_EQUAL("CLONE_NEWNS|CLONE_NEWUSER",
+               describe_argument(refused("unshare", {CLONE_NEWNS | CLONE_NEWUSER})).c_str());
+  // clone's exit signal is not a flag.
+  STRCMP_EQUAL("CLONE_NEWPID", describe_argument(refused("clone", {CLONE_NEWPID | 17})).c_str());
+  RefusedCall open = refused("openat", {static_cast<std::uint64_t>(AT_FDCWD), 0x1000});
+  open.read_string = [](std::uint64_t address, std::size_t) -> std::optional<std::string> {
+    return address == 0x1000 ? std::optional<std::string>("/etc/shadow") : std::nullopt;
+  };
+  STRCMP_EQUAL("/etc/shadow", describe_argument(open).c_str());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strcpy(address.sun_path, "/var/run/nscd/socket");
+  RefusedCall connect = refused("connect", {3, 0x2000, sizeof address});
+  connect.read_memory = [&](std::uint64_t at, void* out, std::size_t size) {
+    if (at != 0x2000) return false;
+    std::memcpy(out, &address, std::min(size, sizeof address));
+    return true;
+  };
+  STRCMP_EQUAL("AF_UNIX /var/run/nscd/socket", describe_argument(connect).c_str());
+  // Unreadable memory leaves the argument out rather than guessing.
+  STRCMP_EQUAL("", describe_argument(refused("openat", {0, 0x1000})).c_str());
+}
+
+TEST(Mediation, AdviceForCallsNoFilterCanHelpNamesTheManifestChange) {
+  auto setgroups = advise(refused("setgroups", {0, 0}), "seccomp.allow: @process");
+  STRCMP_CONTAINS("set \"user\"", setgroups.need.c_str());
+  CHECK_FALSE(setgroups.recoverable);
+  STRCMP_CONTAINS("CAP_SYSLOG", advise(refused("syslog", {3}), "seccomp.allow: syslog").need.c_str());
+  STRCMP_CONTAINS("CAP_SYS_NICE",
+                  advise(refused("setpriority", {0, 0, static_cast<std::uint64_t>(-5)}),
+                         "seccomp.allow: setpriority")
+                      .need.c_str());
+  // A positive nice value needs only the syscall.
+  STRCMP_EQUAL("seccomp.allow: setpriority",
+               advise(refused("setpriority", {0, 0, 10}), "seccomp.allow: setpriority").need.c_str());
+  // glibc's nscd probe: recoverable, and the advice does not just say "give it sockets".
+  auto probe = advise(refused("socket", {AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK}),
+                      "seccomp.allow: @network-io");
+  CHECK_TRUE(probe.recoverable);
+  STRCMP_CONTAINS("nscd", probe.need.c_str());
+  auto raw = advise(refused("socket", {AF_INET, SOCK_RAW, 1}), "seccomp.allow: @network-io");
+  STRCMP_CONTAINS("net_raw", raw.need.c_str());
+}
+
 TEST(Mediation, CallerCredentialsAreTheFsIdsGroupsCapabilitiesAndUmask) {
   const char* status =
       "Name:\tcam\nUmask:\t0027\nState:\tS (sleeping)\nUid:\t1000\t1001\t1002\t1003\n"
@@ -175,4 +277,37 @@ TEST(Mediation, TokenBucketAllowsABurstThenTheRate) {
   // Rate 0: unlimited.
   TokenBucket unlimited(0, 0, start);
   for (int i = 0; i < 1000; ++i) CHECK_TRUE(unlimited.take(start));
+}
+
+TEST_GROUP(ShmCalls){};
+
+// Which path names an object a service may write, on the text alone (SPEC §2.3).
+TEST(ShmCalls, AbsolutePathsNameAnObjectOnlyInDevShmRelativeOnesAreLeftToCheck) {
+  const std::vector<ipcrt::runtime::MediatedObject> objects = {
+      {"frames", "/run/ipcrt/gw/shm/frames"}, {"sem.ready", "/run/ipcrt/gw/shm/sem.ready"}};
+  auto named = [&](const char* path) {
+    const auto found = ipcrt::runtime::object_path(objects, path);
+    return found.object == nullptr ? std::string("-")
+           : found.relative        ? "relative:" + found.directory + ":" + found.object->name
+                                   : found.object->name;
+  };
+  STRCMP_EQUAL("frames", named("/dev/shm/frames").c_str());
+  STRCMP_EQUAL("sem.ready", named("/dev/shm/sem.ready").c_str());
+  STRCMP_EQUAL("frames", named("//dev//shm/./frames").c_str());
+  STRCMP_EQUAL("frames", named("/dev/../dev/shm/frames").c_str());
+  STRCMP_EQUAL("frames", named("/../dev/shm/frames").c_str());
+  // Not an object: another directory, another name, a directory's name, the name's prefix.
+  STRCMP_EQUAL("-", named("/tmp/frames").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/sub/frames").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/../frames").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/frames/").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/frame").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/psm_3f2a").c_str());
+  STRCMP_EQUAL("-", named("/dev/shm/.").c_str());
+  STRCMP_EQUAL("-", named("").c_str());
+  STRCMP_EQUAL("-", named("/tmp/tmpXXXXXX").c_str());
+  // Relative: decided against the caller's directory, by the mediator.
+  STRCMP_EQUAL("relative::frames", named("frames").c_str());
+  STRCMP_EQUAL("relative:./dev/shm/:frames", named("./dev/shm/frames").c_str());
+  STRCMP_EQUAL("-", named("other").c_str());
 }

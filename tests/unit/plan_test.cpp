@@ -7,11 +7,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
-#include "runtime/kernel_state.hpp"
 #include "runtime/cli/plan_output.hpp"
+#include "runtime/kernel_state.hpp"
+#include "runtime/launch.hpp"
 
 using namespace ipcrt;
 using config::Connection;
@@ -420,6 +424,58 @@ TEST(PlanGrants, SharedMemoryReadersWritersAndPrivateDirs) {
   CHECK_TRUE(viewer->shm.at(0).writable);
   CHECK_FALSE(viewer->shm.at(1).writable);
   STRCMP_EQUAL("", outcome.plan->find_service("debug")->shm_dir.c_str());
+  // The objects live on the runtime's own tmpfs (SPEC §4.2), sized to what is declared (no
+  // sizes here) plus the margin, and every service binds them from there.
+  STRCMP_EQUAL("/run/ipcrt/gateway/shm", outcome.plan->shm_store.c_str());
+  CHECK_EQUAL(ipcrt::runtime::kShmStoreMargin, outcome.plan->shm_store_bytes);
+  STRCMP_EQUAL("/run/ipcrt/gateway/shm", viewer->shm_store.c_str());
+}
+
+TEST(PlanGrants, TheShmStoreHoldsEverySizedObjectPageByPageAndTheMargin) {
+  std::vector<ipcrt::runtime::PlannedShmObject> objects(4);
+  objects[0].size = 1;
+  objects[1].size = 2 * 4096 + 1;
+  objects[2].semaphore_value = 3;  // one page whatever sem_t's size
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const auto pages = [&](std::uint64_t bytes) { return (bytes + page - 1) / page * page; };
+  CHECK_EQUAL(ipcrt::runtime::kShmStoreMargin + pages(1) + pages(8193) + page,
+              ipcrt::runtime::shm_store_bytes(objects));
+  objects[3].size = std::numeric_limits<std::int64_t>::max();
+  objects.push_back(objects[3]);
+  CHECK_EQUAL(UINT64_MAX, ipcrt::runtime::shm_store_bytes(objects));  // saturates
+}
+
+// A pid namespace keeps a same-user neighbour out of a confined service's /proc, but not an
+// unconfined one, which sees the host's.
+TEST(PlanGrants, AnUnconfinedServiceSharingAConfinedOnesUserIsWarned) {
+  auto m = provider_and_consumer(4, 64);
+  m.services[1].confinement = config::Confinement::Off;
+  auto shared = hub_and_app();
+  shared.set_account("app", {{1000, 1000, {1000, 3000}}, false, "hub", "/", "/bin/sh"});
+  for (const auto& [identities, warned] :
+       {std::pair{hub_and_app(), false}, std::pair{shared, true}}) {
+    config::Diagnostics diagnostics;
+    auto plan = runtime::make_plan(m, {}, kernel(), diagnostics, &identities);
+    CHECK_TRUE(plan.has_value());
+    const std::string text = diagnostics.format("gateway.json");
+    CHECK_EQUAL_TEXT(warned,
+                     text.find("services app (confinement off) and hub run as the same user "
+                               "(uid 1000): app can reach hub's processes through /proc") !=
+                         std::string::npos,
+                     text.c_str());
+  }
+}
+
+TEST(PlanGrants, AServiceWithConfinementOffIsWarnedThatItCannotSeeItsObjects) {
+  auto m = manifest({service("cam", {shm_slot("cam", "frames", {"frames"}, {})}),
+                     service("debug", {}, {plug("debug", "frames", Interface::SharedMemory)})});
+  m.services[1].confinement = config::Confinement::Off;
+  auto outcome =
+      plan_of(m, {connect("debug", "frames", "cam", "frames", Interface::SharedMemory)}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  LONGS_EQUAL(1, outcome.plan->warnings.size());
+  STRCMP_CONTAINS("service debug has confinement off: its /dev/shm is the host's",
+                  outcome.plan->warnings[0].c_str());
 }
 
 TEST(PlanGrants, EnvironmentNamesEverySlotAndConnectedPlug) {
@@ -510,9 +566,20 @@ TEST(PlanGrants, PassQueuesPassesDeclaredQueuesInGrantOrder) {
     }
     return std::string("(unset)");
   };
-  STRCMP_EQUAL("3", variable(*planned, "LISTEN_FDS").c_str());
-  STRCMP_EQUAL("in1:in2:out", variable(*planned, "LISTEN_FDNAMES").c_str());
-  STRCMP_EQUAL("(unset)", variable(*planned, "LISTEN_PID").c_str());  // the launch sets it
+  // The launch's variables, as the other protocols' (NOTIFY_SOCKET): not the plan's.
+  STRCMP_EQUAL("(unset)", variable(*planned, "LISTEN_FDS").c_str());
+  auto launch_variable = [](const runtime::LaunchSpec& spec, const std::string& key) {
+    for (const auto& entry : spec.environment) {
+      if (entry.starts_with(key + "=")) return entry.substr(key.size() + 1);
+    }
+    return std::string("(unset)");
+  };
+  const auto spec = runtime::prepare_launch(app, *planned, {}, {});
+  STRCMP_EQUAL("3", launch_variable(spec, "LISTEN_FDS").c_str());
+  STRCMP_EQUAL("in1:in2:out", launch_variable(spec, "LISTEN_FDNAMES").c_str());
+  STRCMP_EQUAL("0", launch_variable(spec, "LISTEN_PID").c_str());  // the child writes it
+  LONGS_EQUAL(3, spec.passed_queues.size());
+  LONGS_EQUAL(6, runtime::descriptor_floor(spec));
   // The owner: read-write on every declared queue it creates.
   const auto* owner = outcome.plan->find_service("hub");
   LONGS_EQUAL(3, owner->passed_queues.size());
@@ -538,7 +605,10 @@ TEST(PlanGrants, PassQueuesPassesDeclaredQueuesInGrantOrder) {
   auto plain = plan_of(manifest({service("hub", {mq_slot("hub", "in", {"/in1"})}), app}),
                        {connect("app", "in", "hub", "in")}, kernel());
   CHECK_TRUE(plain.plan->find_service("app")->passed_queues.empty());
-  STRCMP_EQUAL("(unset)", variable(*plain.plan->find_service("app"), "LISTEN_FDS").c_str());
+  const auto plain_spec = runtime::prepare_launch(app, *plain.plan->find_service("app"), {}, {});
+  STRCMP_EQUAL("(unset)", launch_variable(plain_spec, "LISTEN_FDS").c_str());
+  STRCMP_EQUAL("(unset)", launch_variable(plain_spec, "LISTEN_PID").c_str());
+  LONGS_EQUAL(3, runtime::descriptor_floor(plain_spec));
 }
 
 TEST(PlanGrants, PassQueuesWithOnlyPatternsIsWarned) {
@@ -587,10 +657,11 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
   STRCMP_EQUAL(R"({"plug":"app:q","slot":"cam:q","interface":"posix-mq","auto":true})",
                json["connections"][0].dump().c_str());
   STRCMP_EQUAL(
-      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"queues":{"/q":["read","write"]},)"
+      R"({"name":"app","start-order":1,"uid":61300,"gid":61300,"type":"simple","queues":{"/q":["read","write"]},)"
+      R"("command":["/bin/true"],)"
       R"("environment":{"IPCRT_SERVICE":"app","IPCRT_Q_PATHS":"/q","IPCRT_FRAMES_PATHS":"frames",)"
       R"("HOME":"/var/lib/ipcrt/gateway/app","USER":"ipcrt-app","LOGNAME":"ipcrt-app",)"
-      R"("SHELL":"/bin/sh"}})",
+      R"("SHELL":"/bin/sh"},"view":[]})",
       json["services"][1].dump().c_str());
   CHECK_TRUE(json["warnings"].is_array());
 }

@@ -292,9 +292,10 @@ TEST(PolicyBuilder, DenialHintForAnArgumentFilteredDefaultSyscallNamesIt) {
   STRCMP_EQUAL("seccomp.allow: prlimit64",
                ipcrt::runtime::need_for_syscall(service, "prlimit64").c_str());
   STRCMP_EQUAL("seccomp.allow: clone", ipcrt::runtime::need_for_syscall(service, "clone").c_str());
-  STRCMP_EQUAL("seccomp.allow: @process",
+  // Outside @default: the syscall itself, never the wider group that holds it.
+  STRCMP_EQUAL("seccomp.allow: setrlimit",
                ipcrt::runtime::need_for_syscall(service, "setrlimit").c_str());
-  STRCMP_EQUAL("seccomp.allow: @network-io",
+  STRCMP_EQUAL("seccomp.allow: socket",
                ipcrt::runtime::need_for_syscall(service, "socket").c_str());
 }
 
@@ -417,4 +418,105 @@ TEST(SeccompNames, GroupTyposGetTheClosestGroup) {
   CHECK(problem.has_value());
   STRCMP_CONTAINS("did you mean \"@process\"?", problem->hint.c_str());
   CHECK_FALSE(ipcrt::runtime::syscall_group_problem("@timer").has_value());
+}
+
+TEST_GROUP(ShmRouting){};
+
+namespace {
+
+bool reason_mentions(const CompiledPolicy& policy, const std::string& name,
+                     const std::string& part) {
+  const auto* entry = find(policy, name);
+  return entry != nullptr && std::any_of(entry->reasons.begin(), entry->reasons.end(),
+                                         [&](const std::string& reason) {
+                                           return reason.find(part) != std::string::npos;
+                                         });
+}
+
+ipcrt::runtime::PlannedService with_object(bool writable) {
+  ipcrt::runtime::PlannedService planned;
+  planned.shm.push_back({"frames", writable, "cam:frames"});
+  return planned;
+}
+
+}  // namespace
+
+// SPEC §2.3: only a service that may write an object sends its exclusive creates and unlinks
+// to the supervisor, and only where mediation runs; seccomp.deny takes a call away from it
+// (the call is then refused like any denied one), and the program says so.
+TEST(ShmRouting, OnlyWritersOfAnObjectRouteTheirUnlinksAndExclusiveCreates) {
+  auto service = cache_service("cam");
+  CHECK(ipcrt::runtime::shm_mediated_syscalls(service, with_object(false)).empty());
+  CHECK(ipcrt::runtime::shm_mediated_syscalls(service, {}).empty());
+  CHECK((ipcrt::runtime::shm_mediated_syscalls(service, with_object(true)) ==
+         std::vector<std::string>{"open", "openat", "unlink", "unlinkat"}));
+  service.seccomp.deny = {"unlink"};
+  CHECK((ipcrt::runtime::shm_mediated_syscalls(service, with_object(true)) ==
+         std::vector<std::string>{"open", "openat", "unlinkat"}));
+  service.seccomp.deny.clear();
+
+  auto routed = ipcrt::runtime::compile_service_policy(service, with_object(true), "native", true);
+  auto plain = ipcrt::runtime::compile_service_policy(service, with_object(false), "native", true);
+  CHECK(routed.has_value() && plain.has_value());
+  CHECK(reason_mentions(*routed, "openat", "O_CREAT|O_EXCL seen by the supervisor"));
+  CHECK(reason_mentions(*routed, "unlinkat", "seen by the supervisor"));
+  CHECK_FALSE(reason_mentions(*plain, "openat", "seen by the supervisor"));
+  CHECK_FALSE(same(routed->program.instructions, plain->program.instructions));
+  // Without mediation nothing is routed: the filter alone decides, as before.
+  auto unmediated = ipcrt::runtime::compile_service_policy(service, with_object(true));
+  CHECK(unmediated.has_value());
+  CHECK_FALSE(reason_mentions(*unmediated, "openat", "seen by the supervisor"));
+
+  ipcrt::runtime::FilterCache cache;
+  CHECK(cache.filter_for(service, with_object(true), true).has_value());
+  CHECK(cache.filter_for(service, with_object(false), true).has_value());
+  LONGS_EQUAL(2, cache.compiled());
+}
+
+TEST_GROUP(SdNotifyPolicy){};
+
+TEST(SdNotifyPolicy, ANotifyServiceGetsADatagramSocketAndTheSendingCallsNothingMore) {
+  ipcrt::config::Service service;
+  service.name = "broker";
+  service.pointer = "/services/broker";
+  service.type = ipcrt::config::ServiceType::Notify;
+  ipcrt::runtime::PlannedService planned;
+  auto policy = ipcrt::runtime::compile_service_policy(service, planned);
+  if (!policy) FAIL(policy.error().describe().c_str());
+  for (auto name : ipcrt::runtime::kSdNotifySyscalls) {
+    // send is a syscall of some ABIs only (32-bit ARM's glibc uses it).
+    if (name == "send" && find(*policy, "send") == nullptr) continue;
+    CHECK_TEXT(find(*policy, std::string(name)) != nullptr, std::string(name).c_str());
+  }
+  const auto* socket = find(*policy, "socket");
+  STRCMP_CONTAINS("AF_UNIX, SOCK_DGRAM only", socket->reasons[0].c_str());
+  for (const char* other : {"bind", "listen", "accept", "accept4", "recvfrom", "socketpair"}) {
+    CHECK_TEXT(find(*policy, other) == nullptr, other);
+  }
+  // A simple service has none of them.
+  service.type = ipcrt::config::ServiceType::Simple;
+  auto simple = ipcrt::runtime::compile_service_policy(service, planned);
+  CHECK(find(*simple, "socket") == nullptr);
+  CHECK(find(*simple, "connect") == nullptr);
+}
+
+TEST(SdNotifyPolicy, NetworkIoLiftsTheSocketRestrictionAndTheCacheTellsThemApart) {
+  ipcrt::config::Service service;
+  service.name = "broker";
+  service.pointer = "/services/broker";
+  service.type = ipcrt::config::ServiceType::Notify;
+  ipcrt::runtime::PlannedService planned;
+  ipcrt::runtime::FilterCache cache;
+  auto notify_only = program_of(cache, service, planned);
+  service.seccomp.allow.push_back("@network-io");
+  auto policy = ipcrt::runtime::compile_service_policy(service, planned);
+  const auto* socket = find(*policy, "socket");
+  CHECK(socket != nullptr);
+  for (const auto& reason : socket->reasons) {
+    CHECK_TEXT(reason.find("SOCK_DGRAM only") == std::string::npos, reason.c_str());
+  }
+  CHECK_FALSE(same(notify_only, program_of(cache, service, planned)));
+  service.seccomp.allow.clear();
+  service.type = ipcrt::config::ServiceType::Simple;
+  CHECK_FALSE(same(notify_only, program_of(cache, service, planned)));
 }
