@@ -274,6 +274,7 @@ ExitCode Daemon::supervise() {
         manifest_text_, plan_, options_.board ? options_.board->name : std::string());
     reloader_ = std::make_unique<Reloader>(*this, *supervisor_, std::move(running), reload_counts_);
   }
+  if (options_.watchdog != nullptr) options_.watchdog->attach(*supervisor_);
   logs_->start(*supervisor_);
   if (cgroups_) {
     if (auto watched = cgroups_->watch(*supervisor_); !watched) {

@@ -28,6 +28,7 @@
 #include "runtime/control/methods.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
+#include "runtime/hardware_watchdog.hpp"
 #include "runtime/identities.hpp"
 #include "runtime/logs/logs.hpp"
 #include "runtime/manifest_input.hpp"
@@ -60,6 +61,8 @@ struct DaemonOptions {
   // The host systemd's socket (SPEC §11): run_manifest takes it from ipcrt's environment.
   NotifyClient host_notify;
   bool pid1 = false;  // PID-1 mode: the caller carries out the failure action
+  // PID-1 mode's hardware watchdog (owned by run_pid1): petted from the supervisor's loop.
+  HardwareWatchdog* watchdog = nullptr;
 };
 
 // Why prepare() or run() did not get the device running.

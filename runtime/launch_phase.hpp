@@ -36,6 +36,7 @@ enum class LaunchPhase : std::uint8_t {
   InheritableCapabilities,
   Rlimits,
   ServiceInit,
+  PassQueues,
   Setgroups,
   Setgid,
   Setuid,

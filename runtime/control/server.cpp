@@ -455,6 +455,19 @@ platform::UniqueFd ControlServer::connect_plug(LaunchSpec& spec) {
   const std::string plug = cat(service->name, ':', service->control_plug->name);
   Client& client = add_client(std::move(ours), level, cat("plug ", plug), std::nullopt, plug);
   if (reap(client.id)) return {};
+  // Above the descriptors of pass-queues, which the child puts at 3… (SPEC §11).
+  if (theirs.get() < descriptor_floor(spec)) {
+    const int moved = ::fcntl(theirs.get(), F_DUPFD_CLOEXEC, descriptor_floor(spec));
+    if (moved < 0) {
+      log_error("control plug not connected")
+          .field("service", spec.service)
+          .field("errno", errno_name(errno))
+          .field("hint", "the service starts without IPCRT_CONTROL_FD");
+      close_client(client.id);
+      return {};
+    }
+    theirs.reset(moved);
+  }
   spec.control_fd = theirs.get();
   spec.environment.push_back(cat(variable, theirs.get()));
   return theirs;

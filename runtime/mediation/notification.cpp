@@ -153,6 +153,12 @@ bool ServiceMediator::attributes_acceptable(const Call& call, const Credentials&
 
 ServiceMediator::ServiceMediator(MediatedService service)
     : service_(std::move(service)), log_(service_.name), budget_(service_.pattern_limits) {
+  for (const auto& grant : service_.grants) {
+    const bool passed = std::any_of(service_.passed.begin(), service_.passed.end(),
+                                    [&](const PassedQueue& q) { return q.path == grant.path; });
+    if (!passed) open_grants_.push_back(grant);
+  }
+  opens_by_name_ = service_.passed.empty() || !open_grants_.empty();
   std::vector<std::uint32_t> abis = {seccomp_arch_native()};
   abis.insert(abis.end(), service_.architectures.begin(), service_.architectures.end());
   auto routed = [&](std::uint32_t abi, const char* name) {
@@ -569,6 +575,18 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
       std::lock_guard lock(mutex_);
       return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable, refusal);
     }
+    if (open && !opens_by_name_) {
+      // The name it asked for, as every denial's `arg` names what matters (SPEC §15): read
+      // before the lock, and it only informs a refusal.
+      auto name = platform::read_remote_string(call.pid(), call.notification.args[0], NAME_MAX);
+      std::string argument;
+      if (name) argument = name->starts_with('/') ? *name : cat('/', *name);
+      std::lock_guard lock(mutex_);
+      return refuse(call, argument,
+                    "none: its queues are passed open from fd 3 (pass-queues, LISTEN_FDNAMES); "
+                    "use those descriptors",
+                    EPERM);
+    }
     // Everything the decision and the call use is copied now, before the validity check:
     // what the caller changes afterwards is never read. The decision on the name comes
     // first, so that a refused call costs no more reads.
@@ -576,8 +594,14 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
     call.name = platform::read_remote_string(call.pid(), args[0], NAME_MAX);
     MediationDecision decision;
     if (call.name) {
-      decision = open ? decide_mq_open(service_.grants, *call.name, call.flags())
+      decision = open ? decide_mq_open(open_grants_, *call.name, call.flags())
                       : decide_mq_unlink(service_.grants, *call.name);
+      for (const auto& queue : service_.passed) {
+        if (open && !decision.allowed && queue.path == decision.queue_path) {
+          decision.need = cat("none: ", queue.path, " is passed open at fd ", queue.fd,
+                              " (pass-queues); use that descriptor");
+        }
+      }
     }
     if (decision.allowed && open && args[3] != 0) {
       // The kernel copies the attributes whenever the pointer is set, O_CREAT or not.

@@ -50,6 +50,9 @@ struct MediatedQueue {
 struct MediatedService {
   std::string name;
   std::vector<QueueGrant> grants;
+  // pass-queues (SPEC §11): queues the service receives open from fd 3 and never opens by
+  // name. With every grant passed, mq_open is a refused syscall like any other.
+  std::vector<PassedQueue> passed;
   std::vector<MediatedQueue> queues;  // the paths and patterns of the grants' slots
   // The shared-memory objects it may write, and the syscalls its filter sends here for them
   // (shm_mediated_syscalls(): open, openat, unlink, unlinkat less seccomp.deny): their
@@ -194,6 +197,8 @@ class ServiceMediator {
   static void send(int listener, std::uint64_t id, Answer& answer);
 
   const MediatedService service_;
+  std::vector<QueueGrant> open_grants_;  // the grants mq_open may use: those not passed
+  bool opens_by_name_ = true;            // false: every grant is passed, mq_open is refused
   std::vector<ServedAbi> served_;  // the native ABI first
   std::mutex mutex_;               // guards log_ and budget_
   DenialLog log_;

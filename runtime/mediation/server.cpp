@@ -128,6 +128,7 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   MediatedService mediated;
   mediated.name = planned.name;
   mediated.grants = planned.queues;
+  mediated.passed = planned.passed_queues;
   // The objects it may write, in the runtime's store, and the calls its filter sends here
   // for them (runtime/seccomp/service_policy.cpp makes the filter from the same list).
   for (const auto& grant : planned.shm) {

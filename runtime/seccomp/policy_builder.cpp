@@ -324,7 +324,7 @@ PolicyBuilder& PolicyBuilder::deny_syscall(std::string_view name) {
   return *this;
 }
 
-PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
+PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant, bool passed) {
   unsigned permissions = grant.owner ? config::kPermAll : grant.permissions;
   std::string base = grant.owner
                          ? cat("posix-mq slot ", grant.via, " (owner)")
@@ -332,9 +332,14 @@ PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
   auto reason_for = [&](std::string_view word) {
     return grant.owner ? base : cat("posix-mq ", word, " on ", grant.via);
   };
-  mq_granted_ = true;
-  mq_permissions_ |= permissions;
-  add("mq_open", base);
+  if (passed) {
+    queues_passed_ = true;
+    base += cat(", ", grant.path, " passed open");
+  } else {
+    mq_granted_ = true;
+    mq_permissions_ |= permissions;
+    add("mq_open", base);
+  }
   add("mq_getsetattr", base);
   if ((permissions & config::kPermRead) != 0U) {
     for (auto name : {"mq_timedreceive", "mq_timedreceive_time64", "mq_notify"}) {
@@ -376,8 +381,8 @@ PolicyBuilder& PolicyBuilder::without_pseudo_code() {
 std::string PolicyBuilder::fingerprint() const {
   std::string key = cat("native=", native_, " default=", default_action_, " abis=");
   for (std::uint32_t token : architectures_) key += cat(token, ",");
-  key +=
-      cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
+  key += cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_,
+             " mediate=", mediate_queues_ ? 1 : 0, " passed=", queues_passed_ ? 1 : 0);
   key += " shm=";
   for (const auto& name : shm_routed_) key += name + ",";
   key += cat(" sd-notify=", sd_notify_ ? 1 : 0);
@@ -490,6 +495,9 @@ Result<CompiledPolicy> PolicyBuilder::build() {
 
   if (mediate_queues_) {
     for (const char* name : {"mq_open", "mq_unlink"}) {
+      // Every queue passed open: no name to open, so mq_open is a refused syscall (the
+      // supervisor answers EPERM and reports it), not a mediated one.
+      if (queues_passed_ && !mq_granted_ && std::string_view(name) == "mq_open") continue;
       int number = seccomp_syscall_resolve_name(name);
       // With a notify default they already go to the listener, and libseccomp refuses a rule
       // whose action is the default one.

@@ -34,7 +34,9 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   for (const auto& extra : service.seccomp.architectures) builder.add_architecture(extra);
   builder.allow_group("@default");
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
-  for (const auto& grant : planned.queues) builder.allow_mq(grant);
+  for (const auto& grant : planned.queues) {
+    builder.allow_mq(grant, passed_queue(planned, grant.path) != nullptr);
+  }
   if (service.type == config::ServiceType::Notify) builder.allow_sd_notify();
   for (const auto& name : service.seccomp.deny) {
     // Checked here too, not only by `validate`, for services built without the loader.
