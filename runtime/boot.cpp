@@ -10,6 +10,7 @@
 #include "platform/mqueue.hpp"
 #include "platform/shm.hpp"
 #include "platform/shm_store.hpp"
+#include "runtime/gateway_sandbox.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -206,6 +207,15 @@ Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resourc
     } else if (object.size) {
       if (auto grown = platform::grow_shm_object(path, *object.size); !grown) return grown;
     }
+  }
+  // SPEC §4a: kept across runs, so never rolled back; re-owned when the service's uid changed.
+  for (const auto& service : plan.services) {
+    if (service.state_dir.empty()) continue;
+    auto account = account_of(plan, service.name);
+    if (!account) return std::unexpected(account.error());
+    const auto& identity = (*account)->identity;
+    if (auto made = ensure_state_directory(service.state_dir, identity.uid, identity.gid); !made)
+      return made;
   }
   for (const auto& service : plan.services) {
     if (service.shm_dir.empty()) continue;

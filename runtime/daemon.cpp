@@ -12,6 +12,7 @@
 #include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/control/server.hpp"
+#include "runtime/gateway_sandbox.hpp"
 #include "runtime/host_notify.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
@@ -173,6 +174,8 @@ std::expected<void, DaemonFailure> Daemon::boot() {
         prepare_launch(service, planned, plan_.identities.account(planned.name).identity,
                        std::move(filters_[i]), resources_->service_default_rlimits,
                        launch_options);
+    add_gateway_sandbox(supervised.spec, service, planned, plan_.identities.account(planned.name),
+                        plan_.identities);
     if (cgroups_) {
       supervised.spec.cgroup_fd = cgroups_->fd_of(planned.name);
       supervised.spec.cgroup = cgroups_->path_of(planned.name);
