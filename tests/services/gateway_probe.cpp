@@ -61,7 +61,7 @@ int open_mode(const char* path, const char* mode) {
   int flags = std::strcmp(mode, "rw") == 0  ? O_RDWR
               : std::strcmp(mode, "w") == 0 ? O_WRONLY
                                             : O_RDONLY;
-  int fd = ::open(path, flags | O_CLOEXEC | O_NONBLOCK);
+  int fd = ::open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   std::printf("%s: open %s %s result=%s\n", service(), path, mode,
               fd >= 0 ? "ok" : errno_text().c_str());
   if (fd >= 0) ::close(fd);
