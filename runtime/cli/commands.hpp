@@ -27,5 +27,6 @@ namespace ipcrt::runtime {
 [[nodiscard]] int command_restart(const CommandLine& command_line);
 [[nodiscard]] int command_shutdown(const CommandLine& command_line);
 [[nodiscard]] int command_metrics(const CommandLine& command_line);
+[[nodiscard]] int command_exec(const CommandLine& command_line);
 
 }  // namespace ipcrt::runtime

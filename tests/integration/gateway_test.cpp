@@ -4,9 +4,11 @@
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
 #include <linux/loop.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,8 +16,10 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "tests/support/background.hpp"
 #include "tests/support/process.hpp"
 
+using ipcrt::test::Background;
 using ipcrt::test::TempDir;
 using ipcrt::test::unique_name;
 
@@ -327,4 +331,71 @@ TEST(Gateway, PlanShowsTheDevicesStateDirectoryAndCapabilities) {
                   result.out.c_str());
   STRCMP_CONTAINS("caps      ambient: net_admin", result.out.c_str());
   STRCMP_CONTAINS("/etc      passwd and group generated", result.out.c_str());
+}
+
+// SPEC §4a: `ipcrt exec` runs a command in a running service's sandbox: its pid namespace and
+// view, its user and groups, its capabilities and its filter (a denied syscall stays denied),
+// with the command's output and exit status the caller's; /bin/sh by default.
+TEST(Gateway, ExecRunsACommandInsideARunningServicesSandbox) {
+  TempDir dir;
+  const std::string name = unique_name("ge");
+  Background background(
+      dir,
+      dir.write_file("m.json", manifest_of(name, {{"target",
+                                                   {IPCRT_SANDBOX_PROBE, "wait"},
+                                                   ", \"seccomp\": {\"deny\": [\"getppid\"]}, "
+                                                   "\"capabilities\": [\"net_bind_service\"]"}})));
+  CHECK_TEXT(background.wait_for("target: waiting"), background.err().c_str());
+  auto exec = [&](std::vector<std::string> command, const std::string& input = {}) {
+    std::vector<std::string> argv{ipcrt::test::ipcrt_binary(), "exec", "--manifest", name,
+                                  "target"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    return ipcrt::test::run_process(argv, input);
+  };
+  auto pids = exec({IPCRT_SANDBOX_PROBE, "pids"});
+  LONGS_EQUAL_TEXT(0, pids.exit_code, pids.err.c_str());
+  STRCMP_EQUAL("target: pids 1,2,3\n", pids.out.c_str());  // its init, the service, itself
+  auto caps = exec({probe(), "caps"});
+  STRCMP_CONTAINS(
+      "target: caps CapEff=0000000000000400 CapBnd=0000000000000400 CapAmb=0000000000000400",
+      caps.out.c_str());
+  auto refused = exec({probe(), "getppid"});
+  STRCMP_CONTAINS("target: getppid result=EPERM", refused.out.c_str());
+  auto view = exec({probe(), "node", "/dev/loop-control"});
+  STRCMP_CONTAINS("target: node /dev/loop-control result=ENOENT", view.out.c_str());
+  // Default /bin/sh, reading the caller's stdin; its exit status is the caller's.
+  auto shell = exec({}, "id -un 2>/dev/null || busybox id -un; exit 7\n");
+  LONGS_EQUAL_TEXT(7, shell.exit_code, shell.err.c_str());
+  STRCMP_EQUAL("ipcrt-target\n", shell.out.c_str());
+  auto missing = exec({"no-such-program-here"});
+  LONGS_EQUAL(3, missing.exit_code);
+  STRCMP_CONTAINS("phase exec failed", missing.err.c_str());
+  // The service was not disturbed.
+  CHECK_TRUE(background.running());
+  background.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, background.wait(), background.err().c_str());
+}
+
+// Only root may enter a sandbox: anyone else is refused before anything is asked or done.
+TEST(Gateway, ExecIsRefusedForNonRoot) {
+  int out[2];
+  CHECK_EQUAL(0, ::pipe(out));
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out[1], STDERR_FILENO);
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) _exit(99);
+    const std::string binary = ipcrt::test::ipcrt_binary();
+    ::execl(binary.c_str(), binary.c_str(), "exec", "anything", "/bin/true", nullptr);
+    _exit(98);
+  }
+  ::close(out[1]);
+  std::string err;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) err.append(buffer, n);
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK_TRUE(WIFEXITED(status));
+  LONGS_EQUAL_TEXT(5, WEXITSTATUS(status), err.c_str());
+  STRCMP_CONTAINS("entering a service's sandbox needs root", err.c_str());
 }

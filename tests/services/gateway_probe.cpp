@@ -7,11 +7,13 @@
 //   gateway-probe poke PATH TEXT   writes TEXT at offset 0 of PATH, fdatasync, reads it back
 //   gateway-probe bind PORT        bind(2) of a TCP socket to 127.0.0.1:PORT
 //   gateway-probe caps             CapEff, CapBnd and CapAmb of /proc/self/status
+//   gateway-probe getppid          getppid(2) as a raw syscall: the parent's pid or the errno
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -144,6 +146,13 @@ int caps() {
   return 0;
 }
 
+int getppid_raw() {
+  const long parent = ::syscall(SYS_getppid);
+  std::printf("%s: getppid result=%s\n", service(),
+              parent >= 0 ? std::to_string(parent).c_str() : errno_text().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -155,8 +164,9 @@ int main(int argc, char** argv) {
   if (mode == "poke" && argc == 4) return poke(argv[2], argv[3]);
   if (mode == "bind" && argc == 3) return bind_port(argv[2]);
   if (mode == "caps" && argc == 2) return caps();
+  if (mode == "getppid" && argc == 2) return getppid_raw();
   std::fprintf(stderr,
                "usage: gateway-probe state DIR | open PATH r|w|rw | node PATH | "
-               "poke PATH TEXT | bind PORT | caps\n");
+               "poke PATH TEXT | bind PORT | caps | getppid\n");
   return 2;
 }
