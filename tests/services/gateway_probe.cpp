@@ -5,7 +5,7 @@
 //   gateway-probe open PATH MODE   open(PATH, O_RDONLY|O_WRONLY|O_RDWR for r|w|rw)
 //   gateway-probe node PATH        the node's type (c/b), major:minor, gid and mode bits
 //   gateway-probe poke PATH TEXT   writes TEXT at offset 0 of PATH, fdatasync, reads it back
-//   gateway-probe bind PORT        bind(2) of a TCP socket to 127.0.0.1:PORT
+//   gateway-probe bind PORT        bind(2) of a TCP socket to 0.0.0.0:PORT
 //   gateway-probe caps             CapEff, CapBnd and CapAmb of /proc/self/status
 //   gateway-probe getppid          getppid(2) as a raw syscall: the parent's pid or the errno
 #include <arpa/inet.h>
@@ -118,7 +118,7 @@ int bind_port(const char* port) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_addr.s_addr = htonl(INADDR_ANY);  // valid even where lo is down (images)
     if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
       result = errno_text();
     ::close(fd);
