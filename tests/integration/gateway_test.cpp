@@ -71,6 +71,10 @@ std::string field(const std::string& text, const std::string& prefix, const std:
   return line.substr(at, line.find(' ', at) - at);
 }
 
+bool contains_text(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // The first of `candidates` the host has (executable, unless `any`); "" if none.
 std::string first_program(const std::vector<std::string>& candidates, bool any = false) {
   for (const auto& candidate : candidates) {
@@ -331,6 +335,9 @@ TEST(Gateway, PlanShowsTheDevicesStateDirectoryAndCapabilities) {
                   result.out.c_str());
   STRCMP_CONTAINS("caps      ambient: net_admin", result.out.c_str());
   STRCMP_CONTAINS("/etc      passwd and group generated", result.out.c_str());
+  auto policy = ipcrt::test::run_ipcrt({"policy", manifest, "modem"});
+  LONGS_EQUAL_TEXT(0, policy.exit_code, policy.err.c_str());
+  STRCMP_CONTAINS("# capabilities: net_admin (ambient;", policy.out.c_str());
 }
 
 // SPEC §4a: `ipcrt exec` runs a command in a running service's sandbox: its pid namespace and
@@ -339,12 +346,21 @@ TEST(Gateway, PlanShowsTheDevicesStateDirectoryAndCapabilities) {
 TEST(Gateway, ExecRunsACommandInsideARunningServicesSandbox) {
   TempDir dir;
   const std::string name = unique_name("ge");
+  const std::string queue = "/" + unique_name("geq");
   Background background(
       dir,
-      dir.write_file("m.json", manifest_of(name, {{"target",
-                                                   {IPCRT_SANDBOX_PROBE, "wait"},
-                                                   ", \"seccomp\": {\"deny\": [\"getppid\"]}, "
-                                                   "\"capabilities\": [\"net_bind_service\"]"}})));
+      dir.write_file(
+          "m.json",
+          manifest_of(name, {{"owner",
+                              {IPCRT_SANDBOX_PROBE, "wait"},
+                              ", \"slots\": {\"q\": {\"interface\": \"posix-mq\", \"path\": \"" +
+                                  queue + "\", \"remove-on-stop\": true}}"},
+                             {"target",
+                              {IPCRT_SANDBOX_PROBE, "wait"},
+                              ", \"seccomp\": {\"deny\": [\"getppid\"]}, "
+                              "\"capabilities\": [\"net_bind_service\"], "
+                              "\"plugs\": {\"q\": {\"interface\": \"posix-mq\"}}, "
+                              "\"after\": [\"owner\"]"}})));
   CHECK_TEXT(background.wait_for("target: waiting"), background.err().c_str());
   auto exec = [&](std::vector<std::string> command, const std::string& input = {}) {
     std::vector<std::string> argv{ipcrt::test::ipcrt_binary(), "exec", "--manifest", name,
@@ -361,6 +377,14 @@ TEST(Gateway, ExecRunsACommandInsideARunningServicesSandbox) {
       caps.out.c_str());
   auto refused = exec({probe(), "getppid"});
   STRCMP_CONTAINS("target: getppid result=EPERM", refused.out.c_str());
+  // Mediated calls are answered (by the exec process) as for the service: its queue opens, an
+  // ungranted name is refused; an unanswered listener would give ENOSYS.
+  if (!contains_text(background.err(), "mediation unavailable")) {
+    auto granted = exec({probe(), "mq", queue});
+    STRCMP_CONTAINS(("target: mq " + queue + " result=ok").c_str(), granted.out.c_str());
+    auto other = exec({probe(), "mq", "/not-granted-here"});
+    STRCMP_CONTAINS("target: mq /not-granted-here result=EACCES", other.out.c_str());
+  }
   auto view = exec({probe(), "node", "/dev/loop-control"});
   STRCMP_CONTAINS("target: node /dev/loop-control result=ENOENT", view.out.c_str());
   // Default /bin/sh, reading the caller's stdin; its exit status is the caller's.

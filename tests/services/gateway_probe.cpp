@@ -7,9 +7,11 @@
 //   gateway-probe poke PATH TEXT   writes TEXT at offset 0 of PATH, fdatasync, reads it back
 //   gateway-probe bind PORT        bind(2) of a TCP socket to 0.0.0.0:PORT
 //   gateway-probe caps             CapEff, CapBnd and CapAmb of /proc/self/status
+//   gateway-probe mq NAME          mq_open(NAME, O_RDONLY | O_NONBLOCK)
 //   gateway-probe getppid          getppid(2) as a raw syscall: the parent's pid or the errno
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -146,6 +148,14 @@ int caps() {
   return 0;
 }
 
+int mq(const char* name) {
+  const mqd_t queue = ::mq_open(name, O_RDONLY | O_NONBLOCK);
+  std::printf("%s: mq %s result=%s\n", service(), name,
+              queue != static_cast<mqd_t>(-1) ? "ok" : errno_text().c_str());
+  if (queue != static_cast<mqd_t>(-1)) ::mq_close(queue);
+  return 0;
+}
+
 int getppid_raw() {
   const long parent = ::syscall(SYS_getppid);
   std::printf("%s: getppid result=%s\n", service(),
@@ -165,8 +175,9 @@ int main(int argc, char** argv) {
   if (mode == "bind" && argc == 3) return bind_port(argv[2]);
   if (mode == "caps" && argc == 2) return caps();
   if (mode == "getppid" && argc == 2) return getppid_raw();
+  if (mode == "mq" && argc == 3) return mq(argv[2]);
   std::fprintf(stderr,
                "usage: gateway-probe state DIR | open PATH r|w|rw | node PATH | "
-               "poke PATH TEXT | bind PORT | caps | getppid\n");
+               "poke PATH TEXT | bind PORT | caps | getppid | mq NAME\n");
   return 2;
 }
