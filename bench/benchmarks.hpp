@@ -22,6 +22,8 @@ void run_mq_open_cost(const Options& options, Report& report);
 void run_shm_calls_cost(const Options& options, Report& report);
 // The supervisor's CPU per MiB of service output; round trips while another service floods.
 void run_log_cost(const Options& options, Report& report);
+// `ipcrt status --json` of 64 services against `validate`; GetStatus; RSS with 16 clients.
+void run_control_cost(const Options& options, Report& report);
 // Stripped binary sizes given by scripts/size.
 void report_binary_sizes(const Options& options, Report& report);
 

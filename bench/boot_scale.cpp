@@ -135,7 +135,8 @@ int queue_headroom() {
 void run_boot_scale(const Options& options, Report& report) {
   RemoveQueuesAtExit remove_queues;
   const std::string fifo_path = options.scratch_dir + "/running";
-  if (::mkfifo(fifo_path.c_str(), 0600) != 0) {
+  // 0666 (mkfifo's mode is cut by the umask): the services run as dynamic users.
+  if (::mkfifo(fifo_path.c_str(), 0666) != 0 || ::chmod(fifo_path.c_str(), 0666) != 0) {
     report.failure("boot scale: cannot create the FIFO " + fifo_path);
     return;
   }

@@ -1,9 +1,10 @@
 // ipcrt-bench: every benchmark of issue #8 in one run, printed as one Markdown table with the
 // machine it ran on. Not a test: nothing here fails on a slow machine; missed targets are
 // reported as such. Run it through scripts/bench, which builds what it needs first.
-//   ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,shm,logs]
+//   ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,shm,logs,control]
 //               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
 //               [--print PATH] [--trivial PATH] [--bwrap PATH|""]
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +53,7 @@ bool starts_with_option(const char* argument, const char* option) {
 int usage() {
   std::fprintf(stderr,
                "usage: ipcrt-bench [--rounds N]\n"
-               "                   [--only startup,boot,stop,flow,filter,open,shm,logs]\n"
+               "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control]\n"
                "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
                "                   [--flow PATH] [--print PATH] [--trivial PATH] [--bwrap PATH]\n");
   return 2;
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
   options.print = (here / "bench-print").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
-  std::string only = "startup,boot,stop,flow,filter,open,shm,logs";
+  std::string only = "startup,boot,stop,flow,filter,open,shm,logs,control";
   for (int i = 1; i < argc; ++i) {
     if (i + 1 >= argc) return usage();
     const char* value = argv[++i];
@@ -134,9 +135,11 @@ int main(int argc, char** argv) {
     }
   }
   options.mediation = ipcrt::runtime::mediation_support().has_value();
-  char scratch[] = "/tmp/ipcrt-bench.XXXXXX";
-  if (::mkdtemp(scratch) == nullptr) {
-    std::perror("ipcrt-bench: mkdtemp");
+  // Not under /tmp: every service has a private one, and FIFOs here are how services say
+  // they run. Services run as dynamic users, so the directory is searchable by all.
+  char scratch[] = "/var/lib/ipcrt-bench.XXXXXX";
+  if (::mkdtemp(scratch) == nullptr || ::chmod(scratch, 0755) != 0) {
+    std::perror("ipcrt-bench: mkdtemp /var/lib/ipcrt-bench.*");
     return 1;
   }
   options.scratch_dir = scratch;
@@ -156,7 +159,8 @@ int main(int argc, char** argv) {
                                   {",filter,", run_filter_cost},
                                   {",open,", run_mq_open_cost},
                                   {",shm,", run_shm_calls_cost},
-                                  {",logs,", run_log_cost}};
+                                  {",logs,", run_log_cost},
+                                  {",control,", run_control_cost}};
   for (const auto& benchmark : benchmarks) {
     if (!wanted(benchmark.name)) continue;
     std::fprintf(stderr, "ipcrt-bench: running %.*s\n",

@@ -1,7 +1,8 @@
 // Message flow (issue #8): bench-flow's echo (provider, owns a request and a reply queue) and
 // client (consumer) exchange round trips and a one-way stream, for a small and a large message
-// size: booted by `ipcrt run` (both confined: filters, mediated mq_open, own namespaces) and
-// as the same two programs started unconfined on queues this process creates.
+// size: booted by `ipcrt run` (both confined: filters, mediated mq_open, own namespaces), the
+// same with "pass-queues" (the queues arrive open, the filters have no mq_open), and as the
+// same two programs started unconfined on queues this process creates.
 #include <fcntl.h>
 #include <mqueue.h>
 #include <unistd.h>
@@ -54,7 +55,8 @@ std::string quoted_list(const std::vector<std::string>& items) {
   return "[" + json + "]";
 }
 
-std::string flow_manifest(const Options& options, const FlowSetup& setup) {
+std::string flow_manifest(const Options& options, const FlowSetup& setup, bool pass_queues) {
+  const std::string passed = pass_queues ? R"(, "pass-queues": true)" : "";
   auto slot = [&](const std::string& path, const char* permission) {
     return R"({"interface": "posix-mq", "path": ")" + path + R"(", "permissions": [")" +
            permission + R"("], "max-messages": )" + std::to_string(setup.max_messages) +
@@ -63,11 +65,11 @@ std::string flow_manifest(const Options& options, const FlowSetup& setup) {
   };
   return R"({"version": 1, "name": "bench-flow", "services": {
   "echo": {"command": )" +
-         quoted_list({options.flow, "echo", setup.requests, setup.replies}) +
+         quoted_list({options.flow, "echo", setup.requests, setup.replies}) + passed +
          R"(, "slots": {"requests": )" + slot(setup.requests, "write") + R"(, "replies": )" +
          slot(setup.replies, "read") + R"(}},
   "client": {"command": )" +
-         quoted_list(client_command(options, setup)) + R"(, "after": ["echo"],
+         quoted_list(client_command(options, setup)) + passed + R"(, "after": ["echo"],
     "plugs": {"requests": {"interface": "posix-mq"}, "replies": {"interface": "posix-mq"}}}
 }}
 )";
@@ -165,17 +167,21 @@ void run_message_flow(const Options& options, Report& report) {
   setup.message_size = std::min(kLargeSize, limits->msgsize_max);
   setup.sizes = {kSmallSize, setup.message_size};
   const std::string manifest = options.scratch_dir + "/flow.json";
-  if (!write_file(manifest, flow_manifest(options, setup))) {
+  const std::string passing = options.scratch_dir + "/flow-pass-queues.json";
+  if (!write_file(manifest, flow_manifest(options, setup, false)) ||
+      !write_file(passing, flow_manifest(options, setup, true))) {
     report.failure("message flow: cannot write " + manifest);
     return;
   }
 
-  std::map<long, std::vector<double>> bare_trip, bare_rate, confined_trip, confined_rate;
+  std::map<long, std::vector<double>> bare_trip, bare_rate, confined_trip, confined_rate,
+      passed_trip, passed_rate;
   for (int round = 0; round < options.rounds; ++round) {
     std::string failure;
     auto bare = flow_unconfined(options, setup, failure);
     auto confined = bare ? flow_ipcrt(options, manifest, setup, failure) : std::nullopt;
-    if (!confined) {
+    auto passed = confined ? flow_ipcrt(options, passing, setup, failure) : std::nullopt;
+    if (!passed) {
       report.failure("message flow: " + failure);
       return;
     }
@@ -184,6 +190,8 @@ void run_message_flow(const Options& options, Report& report) {
       bare_rate[size].push_back(bare->at(size).second);
       confined_trip[size].push_back(confined->at(size).first / 1000);
       confined_rate[size].push_back(confined->at(size).second);
+      passed_trip[size].push_back(passed->at(size).first / 1000);
+      passed_rate[size].push_back(passed->at(size).second);
     }
   }
 
@@ -194,7 +202,8 @@ void run_message_flow(const Options& options, Report& report) {
           "of " +
           std::to_string(kMessages) + " messages, over two queues of " +
           std::to_string(setup.max_messages) + " messages; " + std::to_string(options.rounds) +
-          " rounds. Confined: both booted by `ipcrt run` (filters, mediated mq_open).",
+          " rounds. Confined: both booted by `ipcrt run` (filters, mediated mq_open); "
+          "pass-queues: the same with \"pass-queues\" (queues passed open, no mq_open).",
       "the unconfined pair");
   for (long size : setup.sizes) {
     const std::string bytes = std::to_string(size) + " B";
@@ -203,6 +212,12 @@ void run_message_flow(const Options& options, Report& report) {
     section.rows.push_back({"round trip, " + bytes + ", unconfined", trip, "µs", 1.0, {}});
     section.rows.push_back(
         {"round trip, " + bytes + ", confined", confined, "µs", confined.median / trip.median, {}});
+    Summary passed = summarize(passed_trip[size]);
+    section.rows.push_back({"round trip, " + bytes + ", confined, pass-queues",
+                            passed,
+                            "µs",
+                            passed.median / trip.median,
+                            {}});
     Summary rate = summarize(bare_rate[size]);
     Summary confined_messages = summarize(confined_rate[size]);
     section.rows.push_back({"throughput, " + bytes + ", unconfined", rate, "msg/s", 1.0, {}});
@@ -210,6 +225,12 @@ void run_message_flow(const Options& options, Report& report) {
                             confined_messages,
                             "msg/s",
                             confined_messages.median / rate.median,
+                            {}});
+    Summary passed_messages = summarize(passed_rate[size]);
+    section.rows.push_back({"throughput, " + bytes + ", confined, pass-queues",
+                            passed_messages,
+                            "msg/s",
+                            passed_messages.median / rate.median,
                             {}});
     report.target({"message throughput, " + bytes + ", confined / unconfined",
                    confined_messages.median / rate.median, 0.95, Better::Higher, "×"});

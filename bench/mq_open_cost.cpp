@@ -29,6 +29,7 @@
 
 #include "bench/benchmarks.hpp"
 #include "config/manifest.hpp"
+#include "ipcrt/service.h"
 #include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
@@ -45,16 +46,19 @@ struct Config {
   const char* label;
   BpfProgram program;  // empty: unconfined
   std::vector<double> samples;
+  // pass-queues (SPEC §11): the queue is fd 3 before the filter (as `run` passes it), and the
+  // loop "opens" it with ipcrt_queue_open(): what finding a passed queue costs.
+  bool passed = false;
 };
 
-BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated) {
+BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated, bool passed = false) {
   ipcrt::runtime::PolicyBuilder builder;
   if (mediated) {
     builder.default_action(SCMP_ACT_NOTIFY).mediate_queues();
   } else {
     builder.default_action(SCMP_ACT_ERRNO(EPERM));
   }
-  auto policy = builder.allow_group("@default").allow_mq(grant).build();
+  auto policy = builder.allow_group("@default").allow_mq(grant, passed).build();
   if (!policy) {
     std::fprintf(stderr, "mq_open_cost: %s\n", policy.error().describe().c_str());
     std::exit(1);
@@ -66,6 +70,13 @@ BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated) {
 // loop, write ns per open to `result`.
 [[noreturn]] void child(const Config& config, const sock_fprog& program, const char* queue,
                         long iterations, int report, int resume, int result) {
+  if (config.passed) {
+    mqd_t opened = ::mq_open(queue, O_RDONLY);
+    if (opened < 0 || ::dup2(opened, 3) != 3) ::_exit(16);
+    ::setenv("LISTEN_FDS", "1", 1);
+    ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+    ::setenv("LISTEN_FDNAMES", queue + 1, 1);
+  }
   if (!config.program.instructions.empty()) {
     if (ipcrt::platform::set_no_new_privs() != 0) ::_exit(10);
     int listener = ipcrt::platform::load_seccomp_filter(program, config.program.uses_notify);
@@ -78,7 +89,10 @@ BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated) {
     }
   }
   const double start = now_ns();
-  for (long i = 0; i < iterations; ++i) {
+  for (long i = 0; i < iterations && config.passed; ++i) {
+    if (::ipcrt_queue_open(queue, O_RDONLY) != 3) ::_exit(17);
+  }
+  for (long i = 0; i < iterations && !config.passed; ++i) {
     mqd_t opened = ::mq_open(queue, O_RDONLY);
     if (opened < 0) ::_exit(14);
     ::close(opened);
@@ -383,6 +397,10 @@ void run_mq_open_cost(const Options& options, Report& report) {
   configs.push_back({"direct, unconfined", {}, {}});
   configs.push_back({"filter only (SPEC §5)", compile(grant, false), {}});
   configs.push_back({"mediated by the supervisor (SPEC §6)", compile(grant, true), {}});
+  configs.push_back({"passed open (pass-queues, SPEC §11): ipcrt_queue_open() of fd 3",
+                     compile(grant, true, true),
+                     {},
+                     true});
 
   // The mediated call is two wake-ups (the caller's stop, the supervisor's answer); across
   // this VM's idle virtual CPUs each costs tens of microseconds, which would measure the
@@ -405,7 +423,9 @@ void run_mq_open_cost(const Options& options, Report& report) {
       "One sample: a fresh child times " + std::to_string(kIterations) +
           " mq_open + close of a queue it may read, on the same CPU as the supervisor; " +
           std::to_string(options.rounds) +
-          " rounds. Sends and receives on an open queue are never mediated.",
+          " rounds; a passed queue costs the runtime one mq_open per start, before fork, and "
+          "the service only the lookup of its name in LISTEN_FDNAMES (getenv, fcntl, "
+          "mq_setattr). Sends and receives on an open queue are never mediated.",
       "the direct call");
   const double baseline = summarize(configs[0].samples).median;
   for (const auto& config : configs) {

@@ -11,6 +11,13 @@ namespace ipcrt {
 // The service's own name from the manifest.
 inline constexpr char kServiceNameVariable[] = "IPCRT_SERVICE";
 
+// sd_listen_fds(3)'s variables, set for a `pass-queues` service (SPEC §11): how many queues
+// are passed from fd 3, the pid they are meant for (the one the service sees), and their
+// names (queue paths without the leading '/', separated by ':').
+inline constexpr char kListenFdsVariable[] = "LISTEN_FDS";
+inline constexpr char kListenPidVariable[] = "LISTEN_PID";
+inline constexpr char kListenFdNamesVariable[] = "LISTEN_FDNAMES";
+
 // Between the paths of one IPCRT_<NAME>_PATHS value; the manifest forbids it in paths and shm
 // names for that reason (SPEC §2.1, §2.3).
 inline constexpr std::string_view kPathListSeparator = ":";

@@ -140,16 +140,43 @@ std::optional<QemuProfile> read_qemu(JsonReader& reader, const Json& value) {
   return qemu;
 }
 
+std::optional<WatchdogProfile> read_watchdog(JsonReader& reader, const Json& value) {
+  if (!reader.expect_object(value, "/watchdog")) return std::nullopt;
+  reader.check_keys(value, "/watchdog", {"device", "timeout-s"}, "the watchdog");
+  WatchdogProfile watchdog;
+  if (auto device = value.find("device"); device != value.end()) {
+    if (auto path = reader.non_empty_text(*device, "/watchdog/device")) {
+      // Only a device node: ipcrt opens it as PID 1, before any service runs.
+      if (!path->starts_with("/dev/") || path->find("/..") != std::string::npos ||
+          path->find("/./") != std::string::npos || path->back() == '/') {
+        reader.error("/watchdog/device", cat("\"", *path, "\" is not a device under /dev"),
+                     "e.g. \"/dev/watchdog\" or \"/dev/watchdog0\"");
+      } else {
+        watchdog.device = *path;
+      }
+    }
+  }
+  if (const Json* timeout = reader.required(
+          value, "/watchdog", "timeout-s", "the seconds without a pet before the reset, e.g. 30")) {
+    if (auto seconds =
+            reader.integer(*timeout, "/watchdog/timeout-s", 1, kMaxWatchdogTimeoutSeconds,
+                           "an hour without a reset is no longer a watchdog")) {
+      watchdog.timeout_s = static_cast<unsigned>(*seconds);
+    }
+  }
+  return watchdog;
+}
+
 void read_board(JsonReader& reader, const Json& document, const std::string& directory,
                 Board& board) {
   if (!document.is_object()) {
     reader.error("", cat("a board profile is a JSON object, got ", json_type_name(document)));
     return;
   }
-  reader.check_keys(
-      document, "",
-      {"name", "description", "architecture", "toolchain", "mqueue", "manifest", "qemu"},
-      "a board profile");
+  reader.check_keys(document, "",
+                    {"name", "description", "architecture", "toolchain", "mqueue", "manifest",
+                     "qemu", "watchdog"},
+                    "a board profile");
   board.directory = directory;
   read_required_text(reader, document, "", "name", board.name);
   read_required_text(reader, document, "", "description", board.description);
@@ -183,6 +210,9 @@ void read_board(JsonReader& reader, const Json& document, const std::string& dir
   }
   if (auto qemu = document.find("qemu"); qemu != document.end()) {
     board.qemu = read_qemu(reader, *qemu);
+  }
+  if (auto watchdog = document.find("watchdog"); watchdog != document.end()) {
+    board.watchdog = read_watchdog(reader, *watchdog);
   }
   if (!board.manifest.empty()) {
     std::string manifest = board.manifest.front() == '/'

@@ -30,6 +30,17 @@ struct QemuProfile {
   std::string kernel_package;  // Debian metapackage, e.g. linux-image-arm64
 };
 
+// The board's hardware watchdog (SPEC §11), armed by ipcrt in PID-1 mode and petted from its
+// loop: a hung runtime resets the board.
+struct WatchdogProfile {
+  std::string device = "/dev/watchdog";  // a character device under /dev
+  unsigned timeout_s = 30;               // asked of the driver, clamped to what it allows
+};
+
+// The longest timeout a profile may ask for: watchdog drivers allow minutes at most, and an
+// hour without a reset is no longer a watchdog.
+inline constexpr unsigned kMaxWatchdogTimeoutSeconds = 3600;
+
 struct Board {
   std::string name;
   std::string description;
@@ -39,6 +50,7 @@ struct Board {
   std::string manifest;   // absolute path of the board's default manifest
   std::string directory;  // the directory board.json was read from
   std::optional<QemuProfile> qemu;
+  std::optional<WatchdogProfile> watchdog;
 };
 
 // Parses and validates board.json text. `file` names the file in errors; relative paths in

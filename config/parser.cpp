@@ -733,6 +733,24 @@ void read_service(Reader& reader, const Json& object, Service& service,
   }
   if (auto it = object.find("seccomp"); it != object.end()) {
     read_seccomp(reader, *it, at + "/seccomp", service.seccomp);
+    // SPEC §5: io_uring's operations bypass seccomp, so a filter that allows them filters
+    // nothing of what they do; only a service with no filter may name them.
+    const auto allow = it->is_object() ? it->find("allow") : it->end();
+    if (service.confinement != Confinement::Off && allow != it->end() && allow->is_array()) {
+      for (std::size_t i = 0; i < allow->size(); ++i) {
+        const Json& item = (*allow)[i];
+        if (!item.is_string()) continue;
+        const std::string name = item.get<std::string>();
+        if (name != "io_uring_setup" && name != "io_uring_enter" && name != "io_uring_register") {
+          continue;
+        }
+        reader.error(cat(at, "/seccomp/allow/", i),
+                     cat("\"", name, "\" cannot be allowed: io_uring's operations bypass seccomp"),
+                     "use read/write or epoll; only \"confinement\": \"off\" (for debugging) may "
+                     "name it");
+        std::erase(service.seccomp.allow, name);
+      }
+    }
   }
   if (auto it = object.find("slots"); it != object.end()) {
     read_slots(reader, *it, at + "/slots", service);

@@ -426,6 +426,18 @@ void check_service_keys(JsonReader& reader, const Service& service,
                    "slot or plug: nothing is passed",
                    "remove \"pass-queues\", or add a posix-mq plug");
   }
+  if (service.pass_queues) {
+    // sd_listen_fds(3)'s variables belong to the runtime once it passes descriptors.
+    for (const auto& [key, value] : service.environment) {
+      if (key == "LISTEN_FDS" || key == "LISTEN_PID" || key == "LISTEN_FDNAMES") {
+        reader.error(at + "/environment" + pointer_segment(key),
+                     cat("\"", key,
+                         "\" is set by the runtime for \"pass-queues\" (it says "
+                         "which descriptors are the passed queues)"),
+                     "remove it from \"environment\"");
+      }
+    }
+  }
   for (std::size_t i = 0; i < service.capabilities.size(); ++i) {
     if (service.capabilities[i].name != "sys_time" || service.confinement == Confinement::Off) {
       continue;

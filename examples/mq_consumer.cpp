@@ -1,6 +1,7 @@
 // mq-consumer: the sending side of the demo. Opens the existing queues of its plug
-// (IPCRT_<PLUG>_PATHS, no O_CREAT), writes one line into its shared-memory object, sends the
-// messages given on the command line (or --count generated ones) and exits.
+// (IPCRT_<PLUG>_PATHS, no O_CREAT; the passed descriptors under "pass-queues"), writes one line
+// into its shared-memory object, sends the messages given on the command line (or --count generated
+// ones) and exits.
 //   mq-consumer [--plug telemetry] [--shm-plug frames] [--count N] [MESSAGE...]
 #include <fcntl.h>
 #include <mqueue.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "examples/example_env.hpp"
+#include "ipcrt/service.h"
 
 int main(int argc, char** argv) {
   std::string plug = "telemetry";
@@ -37,10 +39,9 @@ int main(int argc, char** argv) {
   }
 
   for (const auto& name : examples::slot_paths(shm_plug)) {
-    std::string path = "/dev/shm/" + name;
-    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int fd = ::ipcrt_shm_open(name.c_str(), O_RDWR | O_TRUNC, 0);
     if (fd < 0) {
-      std::fprintf(stderr, "%s: open %s: %s\n", self, path.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "%s: shm_open %s: %s\n", self, name.c_str(), std::strerror(errno));
       return 1;
     }
     std::string line =
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
     bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
     ::close(fd);
     if (!ok) {
-      std::fprintf(stderr, "%s: write %s: %s\n", self, path.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "%s: write %s: %s\n", self, name.c_str(), std::strerror(errno));
       return 1;
     }
   }
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (const auto& path : paths) {
-    mqd_t queue = ::mq_open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    mqd_t queue = ::ipcrt_queue_open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (queue == static_cast<mqd_t>(-1)) {
       std::fprintf(stderr, "%s: mq_open %s: %s\n", self, path.c_str(), std::strerror(errno));
       return 1;

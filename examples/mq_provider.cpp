@@ -1,7 +1,8 @@
 // mq-provider: the receiving side of the demo. Opens the queues the runtime created for its
-// slot (IPCRT_<SLOT>_PATHS), waits for them with epoll (an mqueue descriptor is pollable) and
-// prints every message; prints its shared-memory object at the end; exits on SIGTERM or after
-// --count messages.
+// slot (IPCRT_<SLOT>_PATHS; the passed descriptors under "pass-queues"), says it is ready
+// (a no-op unless it runs as a notify service), waits for them with epoll (an mqueue
+// descriptor is pollable) and prints every message; prints its shared-memory object at the
+// end; exits on SIGTERM or after --count messages.
 //   mq-provider [--slot telemetry] [--shm-slot frames] [--count N]
 #include <fcntl.h>
 #include <mqueue.h>
@@ -18,12 +19,12 @@
 #include <vector>
 
 #include "examples/example_env.hpp"
+#include "ipcrt/service.h"
 
 namespace {
 
 void print_shared_memory(const std::string& name) {
-  std::string path = "/dev/shm/" + name;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::ipcrt_shm_open(name.c_str(), O_RDONLY, 0);
   if (fd < 0) {
     std::printf("%s: shm %s: %s\n", examples::service_name(), name.c_str(), std::strerror(errno));
     return;
@@ -75,8 +76,9 @@ int main(int argc, char** argv) {
 
   std::vector<mqd_t> queues;
   for (const auto& path : paths) {
-    // No O_CREAT: the runtime created the queue with the manifest's attributes.
-    mqd_t queue = ::mq_open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    // No O_CREAT: the runtime created the queue with the manifest's attributes (and with
+    // pass-queues, opened it: then this only sets O_NONBLOCK on the passed descriptor).
+    mqd_t queue = ::ipcrt_queue_open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (queue == static_cast<mqd_t>(-1)) {
       std::fprintf(stderr, "%s: mq_open %s: %s\n", self, path.c_str(), std::strerror(errno));
       return 1;
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
     queues.push_back(queue);
     std::printf("%s: listening on %s\n", self, path.c_str());
   }
+  ::ipcrt_ready();
 
   long received = 0;
   bool running = true;

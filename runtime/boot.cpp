@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/log.hpp"
@@ -266,6 +267,44 @@ Result<BootedResources> boot_resources(const Plan& plan) {
     return std::unexpected(booted.error());
   }
   return resources;
+}
+
+Status boot_queue(const Plan& plan, const PlannedQueue& queue, BootedResources& resources) {
+  auto owner = owner_of(plan, queue.owner_service, queue.slot);
+  if (!owner) return std::unexpected(owner.error());
+  BootJournal journal;
+  if (auto created = create_queue(queue, *owner, journal, resources); !created) {
+    journal.rollback();
+    return created;
+  }
+  return {};
+}
+
+Status boot_private_dir(const Plan& plan, const PlannedService& service,
+                        BootedResources& resources) {
+  // SPEC §4a: a service a reload adds (or gives another user) has its state directory too.
+  if (!service.state_dir.empty()) {
+    auto owner = account_of(plan, service.name);
+    if (!owner) return std::unexpected(owner.error());
+    const auto& identity = (*owner)->identity;
+    if (auto made = ensure_state_directory(service.state_dir, identity.uid, identity.gid); !made)
+      return made;
+  }
+  if (service.shm_dir.empty()) return {};
+  if (std::find(resources.private_dirs.begin(), resources.private_dirs.end(), service.shm_dir) !=
+      resources.private_dirs.end()) {
+    std::erase(resources.private_dirs, service.shm_dir);
+    (void)platform::remove_private_dir(service.shm_dir);  // made again with its grants
+  }
+  auto account = account_of(plan, service.name);
+  if (!account) return std::unexpected(account.error());
+  BootJournal journal;
+  if (auto created = create_private_dir(service, (*account)->identity, journal, resources);
+      !created) {
+    journal.rollback();
+    return created;
+  }
+  return {};
 }
 
 void release_resources(const BootedResources& resources) {

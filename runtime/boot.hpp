@@ -48,6 +48,16 @@ struct BootedResources {
 // cannot boot). On failure, everything created so far is removed and the error names the step.
 [[nodiscard]] Result<BootedResources> boot_resources(const Plan& plan);
 
+// One queue of `plan` as boot creates it, or adopts it (owner and mode put back) with its
+// messages: a reload's (SPEC §12). Noted in `resources` if it is removed at the stop.
+[[nodiscard]] Status boot_queue(const Plan& plan, const PlannedQueue& queue,
+                                BootedResources& resources);
+
+// A service's private /dev/shm staging directory with its grants' mount points, made again
+// for a reload's new or changed service; and its state directory (SPEC §4a).
+[[nodiscard]] Status boot_private_dir(const Plan& plan, const PlannedService& service,
+                                      BootedResources& resources);
+
 // Removes what the end of a run removes: remove-on-stop queues, private shm dirs, and the
 // objects' tmpfs with every object in it.
 void release_resources(const BootedResources& resources);

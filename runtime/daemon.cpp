@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "common/file.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/signalfd.hpp"
@@ -20,6 +21,7 @@
 #include "runtime/manifest_input.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/notify_sockets.hpp"
+#include "runtime/reload.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 
 namespace ipcrt::runtime {
@@ -61,6 +63,7 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   request.manifest_path = path;
   request.identities = IdentityMode::Allocate;  // new dynamic ids are saved by boot()
   request.board = daemon->options_.board ? &*daemon->options_.board : nullptr;
+  request.confinement = daemon->options_.confinement;
   auto planned = plan_manifest(request, diagnostics);
   if (!planned) return std::unexpected(planned.error());
   daemon->manifest_ = std::move(planned->manifest);
@@ -68,6 +71,7 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   daemon->plan_ = std::move(planned->plan);
   daemon->registry_ = std::move(planned->registry);
   daemon->lock_ = std::move(planned->lock);
+  daemon->manifest_text_ = read_text_file(path).value_or(std::string());
   const config::Manifest& manifest = daemon->manifest_;
 
   FilterCache filter_cache;
@@ -165,39 +169,43 @@ std::expected<void, DaemonFailure> Daemon::boot() {
   notify_ = std::move(*notify);
   for (std::size_t i = 0; i < plan_.services.size(); ++i) {
     const auto& planned = plan_.services[i];
-    const config::Service& service = *manifest_.find_service(planned.name);
-    SupervisedService supervised;
-    LaunchOptions launch_options;
-    launch_options.capture_output = true;
-    launch_options.new_ipc_namespace = mediation_support().has_value();
-    supervised.spec =
-        prepare_launch(service, planned, plan_.identities.account(planned.name).identity,
-                       std::move(filters_[i]), resources_->service_default_rlimits,
-                       launch_options);
-    add_gateway_sandbox(supervised.spec, service, planned, plan_.identities.account(planned.name),
-                        plan_.identities);
-    if (cgroups_) {
-      supervised.spec.cgroup_fd = cgroups_->fd_of(planned.name);
-      supervised.spec.cgroup = cgroups_->path_of(planned.name);
-    }
-    supervised.restart = service.restart;
-    supervised.restart_delay_ms = service.restart_delay_ms;
-    supervised.depends_on = planned.depends_on;
-    using std::chrono::milliseconds;
-    supervised.type = service.type;
-    supervised.start_timeout = milliseconds(service.start_timeout_ms);
-    supervised.stop_signal = service.stop_signal;
-    supervised.stop_timeout = milliseconds(service.stop_timeout_ms);
-    if (service.watchdog_ms) supervised.watchdog = milliseconds(*service.watchdog_ms);
-    supervised.restart_limit = service.restart_limit;
-    supervised.critical = service.critical;
-    if (service.type == config::ServiceType::Notify) {
-      attach_notify_socket(supervised.spec, notify_->path_of(planned.name), supervised.watchdog);
-    }
-    services_.push_back(std::move(supervised));
+    services_.push_back(supervised(manifest_, plan_, planned, std::move(filters_[i])));
   }
   filters_.clear();
   return {};
+}
+
+SupervisedService Daemon::supervised(const config::Manifest& manifest, const Plan& plan,
+                                     const PlannedService& planned, platform::BpfProgram filter) {
+  const config::Service& service = *manifest.find_service(planned.name);
+  SupervisedService supervised;
+  LaunchOptions launch_options;
+  launch_options.capture_output = true;
+  launch_options.new_ipc_namespace = mediation_support().has_value();
+  supervised.spec =
+      prepare_launch(service, planned, plan.identities.account(planned.name).identity,
+                     std::move(filter), resources_->service_default_rlimits, launch_options);
+  add_gateway_sandbox(supervised.spec, service, planned, plan.identities.account(planned.name),
+                      plan.identities);
+  if (cgroups_) {
+    supervised.spec.cgroup_fd = cgroups_->fd_of(planned.name);
+    supervised.spec.cgroup = cgroups_->path_of(planned.name);
+  }
+  supervised.restart = service.restart;
+  supervised.restart_delay_ms = service.restart_delay_ms;
+  supervised.depends_on = planned.depends_on;
+  using std::chrono::milliseconds;
+  supervised.type = service.type;
+  supervised.start_timeout = milliseconds(service.start_timeout_ms);
+  supervised.stop_signal = service.stop_signal;
+  supervised.stop_timeout = milliseconds(service.stop_timeout_ms);
+  if (service.watchdog_ms) supervised.watchdog = milliseconds(*service.watchdog_ms);
+  supervised.restart_limit = service.restart_limit;
+  supervised.critical = service.critical;
+  if (service.type == config::ServiceType::Notify && notify_) {
+    attach_notify_socket(supervised.spec, notify_->path_of(planned.name), supervised.watchdog);
+  }
+  return supervised;
 }
 
 void Daemon::release() {
@@ -216,10 +224,20 @@ ExitCode Daemon::supervise() {
                                                  std::string_view line) {
     logs->denial(service, line);
   });
-  control_ = std::make_unique<control::ControlServer>(
-      control::ControlContext{&manifest_, &plan_, absolute_path(options_.manifest_path),
-                              mediation_support().has_value(), cgroups_.get()},
-      options_.control);
+  if (options_.on_denial) mediation_->observe_denials(options_.on_denial);
+  control::ControlContext context;
+  context.manifest = &manifest_;
+  context.plan = &plan_;
+  context.manifest_path = absolute_path(options_.manifest_path);
+  context.mediation = mediation_support().has_value();
+  context.cgroups = cgroups_.get();
+  context.logs = logs_.get();
+  context.reload = [this](std::string path, std::chrono::milliseconds confirm,
+                          control::DeferredReply reply) {
+    if (reloader_) reloader_->request(std::move(path), confirm, std::move(reply));
+  };
+  context.reload_counts = &reload_counts_;
+  control_ = std::make_unique<control::ControlServer>(std::move(context), options_.control);
   // The device runs without its control socket rather than not at all; services' plug
   // connections do not need the socket.
   if (auto listening = control_->listen(); !listening) {
@@ -238,10 +256,28 @@ ExitCode Daemon::supervise() {
   supervisor_options.on_state_change = [this](const std::string&) {
     control_->service_changed();
     host_->changed();
+    if (reloader_) reloader_->service_changed();
+  };
+  // SIGHUP: the same file again (SPEC §12), with the default confirm window; the outcome is
+  // logged.
+  supervisor_options.on_reload_signal = [this] {
+    if (reloader_) reloader_->request({}, std::chrono::milliseconds(30000), {});
   };
   supervisor_options.after_update = [this](Supervisor& supervisor) { host_->update(supervisor); };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
+  {
+    Generation running;
+    running.path = absolute_path(options_.manifest_path);
+    running.text = manifest_text_;
+    running.manifest = manifest_;
+    running.connections = connections_;
+    running.plan = plan_;
+    running.fingerprints = service_fingerprints(
+        manifest_text_, plan_, options_.board ? options_.board->name : std::string());
+    reloader_ = std::make_unique<Reloader>(*this, *supervisor_, std::move(running), reload_counts_);
+  }
+  if (options_.watchdog != nullptr) options_.watchdog->attach(*supervisor_);
   logs_->start(*supervisor_);
   if (cgroups_) {
     if (auto watched = cgroups_->watch(*supervisor_); !watched) {
@@ -259,11 +295,17 @@ ExitCode Daemon::supervise() {
     }
   }
   host_->attach(*supervisor_);
+  if (options_.run_for) {
+    // As SIGTERM would: consumers first, then providers, each with its stop signal.
+    supervisor_->after(*options_.run_for,
+                       [supervisor = supervisor_.get()] { supervisor->shutdown(); });
+  }
   auto result = supervisor_->run();
   if (result && !result->critical_failure.empty()) {
     failure_action_due_ = manifest_.failure_action;
   }
   mediation_->flush();
+  reloader_.reset();
   control_.reset();
   logs_->finish();  // what the pipes still hold, before the supervisor goes
   release();

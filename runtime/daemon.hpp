@@ -11,6 +11,7 @@
 // cleans up.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,11 +25,14 @@
 #include "runtime/board_sysctls.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/cgroups/service_cgroups.hpp"
+#include "runtime/control/methods.hpp"
 #include "runtime/control/options.hpp"
 #include "runtime/exit_code.hpp"
+#include "runtime/hardware_watchdog.hpp"
 #include "runtime/identities.hpp"
 #include "runtime/logs/logs.hpp"
 #include "runtime/manifest_input.hpp"
+#include "runtime/mediation/notification.hpp"
 #include "runtime/plan.hpp"
 #include "runtime/sd_notify.hpp"
 #include "runtime/supervisor.hpp"
@@ -36,6 +40,7 @@
 namespace ipcrt::runtime {
 
 class MediationServer;
+class Reloader;
 class NotifySockets;
 class HostNotifier;
 namespace control {
@@ -48,9 +53,16 @@ struct DaemonOptions {
   SupervisorOptions supervisor;        // tests and benchmarks shorten timeouts
   control::ControlOptions control;     // the control socket (SPEC §10)
   LogOptions logs;                     // the manifest's `log` replaces ring_bytes and files
+  // `ipcrt suggest` (SPEC §15): every service in this confinement (a plan-time override), the
+  // run stopped as by SIGTERM after `run_for`, and every refused call given to `on_denial`.
+  std::optional<config::Confinement> confinement;
+  std::optional<std::chrono::milliseconds> run_for;
+  DenialObserver on_denial;
   // The host systemd's socket (SPEC §11): run_manifest takes it from ipcrt's environment.
   NotifyClient host_notify;
   bool pid1 = false;  // PID-1 mode: the caller carries out the failure action
+  // PID-1 mode's hardware watchdog (owned by run_pid1): petted from the supervisor's loop.
+  HardwareWatchdog* watchdog = nullptr;
 };
 
 // Why prepare() or run() did not get the device running.
@@ -94,8 +106,13 @@ class Daemon {
   [[nodiscard]] config::FailureAction failure_action_due() const { return failure_action_due_; }
 
  private:
+  friend class Reloader;
   Daemon() = default;
   void release();
+  // What the supervisor gets for one planned service of `manifest`.
+  [[nodiscard]] SupervisedService supervised(const config::Manifest& manifest, const Plan& plan,
+                                             const PlannedService& planned,
+                                             platform::BpfProgram filter);
   void open_logs();
 
   DaemonOptions options_;
@@ -118,6 +135,9 @@ class Daemon {
   std::unique_ptr<MediationServer> mediation_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<control::ControlServer> control_;  // after the supervisor it uses: dies first
+  std::string manifest_text_;  // the file as prepare() planned it: what a reload compares
+  control::ReloadCounts reload_counts_;
+  std::unique_ptr<Reloader> reloader_;  // SPEC §12: from supervise() on, dies before the rest
 };
 
 // prepare() and run() as `ipcrt run` and PID-1 mode do them: diagnostics on stderr in the

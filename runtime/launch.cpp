@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "common/service_env.hpp"
 #include "common/text.hpp"
 #include "platform/capabilities.hpp"
 #include "platform/descriptors.hpp"
@@ -67,6 +69,12 @@ struct ChildPlan {
   int null_fd = -1;         // capture_output: /dev/null for stdin
   int output_fd = -1;       // and the write ends of the stdout and stderr pipes
   int errors_fd = -1;
+  int control_fd = -1;  // LaunchSpec::control_fd
+  // pass-queues: the queues opened before fork, all at descriptor_floor() or above, to be
+  // dup2()ed to 3…; and the value of LISTEN_PID in envp, written once the pid is known.
+  const int* passed_fds = nullptr;
+  std::uint32_t passed_count = 0;
+  char* listen_pid = nullptr;
   int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
   const GatewayLaunch* gateway = nullptr;  // sandboxed: SPEC §4a's devices, resolved
 };
@@ -88,6 +96,19 @@ void never_runs(int) {}
   report.errnum = errnum;
   [[maybe_unused]] ssize_t written = ::write(plan.report_fd, &report, sizeof report);
   ::_exit(127);
+}
+
+// `value` in decimal at `out`, NUL-terminated: what LISTEN_PID needs, without the allocating
+// and locale-reading formatters.
+void write_decimal(char* out, long value) noexcept {
+  char digits[24];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0 && count < static_cast<int>(sizeof digits));
+  for (int i = 0; i < count; ++i) out[i] = digits[count - 1 - i];
+  out[count] = '\0';
 }
 
 // `status` is 0 or -errno, as the platform wrappers return and syscall_status() makes of a
@@ -301,8 +322,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
   // close-on-exec already.
   check(plan, LaunchPhase::CloseFds, platform::mark_descriptors_cloexec(3));
   // ...except the control plug's connection, the one descriptor a service inherits (§10).
-  if (spec.control_fd >= 0) {
-    check(plan, LaunchPhase::CloseFds, syscall_status(::fcntl(spec.control_fd, F_SETFD, 0)));
+  if (plan.control_fd >= 0) {
+    check(plan, LaunchPhase::CloseFds, syscall_status(::fcntl(plan.control_fd, F_SETFD, 0)));
   }
   if (spec.sandboxed) {
     // The runtime protects itself from the OOM killer (-1000), which children inherit.
@@ -346,6 +367,15 @@ void become_init_of(const ChildPlan& plan) noexcept {
         syscall_status(::setrlimit(static_cast<__rlimit_resource>(limit.resource), &limit.value)));
   }
   if (spec.sandboxed) become_init_of(plan);  // returns in the service, pid 2
+  // pass-queues (SPEC §11): every source is above the targets (begin_launch), so no dup2
+  // overwrites a queue still to be placed or a descriptor still needed; a new descriptor
+  // is not close-on-exec, while the sources are and go at exec.
+  for (std::uint32_t i = 0; i < plan.passed_count; ++i) {
+    check(plan, LaunchPhase::PassQueues,
+          syscall_status(::dup2(plan.passed_fds[i], kFirstPassedFd + static_cast<int>(i))), i);
+  }
+  // The pid the service sees: 2 under its init, its own where it is not sandboxed.
+  if (plan.listen_pid != nullptr) write_decimal(plan.listen_pid, ::getpid());
   if (spec.change_identity) {
     // The raw syscalls, not glibc's wrappers: those are setxid broadcasts that take glibc's
     // thread-list lock and signal every thread it knows of. This child was cloned raw from a
@@ -432,6 +462,25 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
   spec.arguments = planned.command.empty() ? service.command : planned.command;
   for (auto& [key, value] : service_environment(service, planned)) {
     spec.environment.push_back(key + "=" + value);
+  }
+  spec.passed_queues = planned.passed_queues;
+  if (!spec.passed_queues.empty()) {
+    // sd_listen_fds_with_names()'s variables (SPEC §11), added by the launch as the other
+    // protocol variables are (NOTIFY_SOCKET, IPCRT_CONTROL_FD): validate keeps the manifest
+    // from setting them, the erase keeps anything else from doubling them. LISTEN_PID is
+    // written by the child once it knows the pid the service sees.
+    std::vector<std::string> names;
+    for (const auto& queue : spec.passed_queues) names.push_back(queue.path.substr(1));
+    const std::pair<const char*, std::string> variables[] = {
+        {kListenFdsVariable, std::to_string(spec.passed_queues.size())},
+        {kListenFdNamesVariable, join(names, kPathListSeparator)},
+        {kListenPidVariable, "0"}};
+    for (const auto& [key, value] : variables) {
+      const std::string prefix = cat(key, '=');
+      std::erase_if(spec.environment,
+                    [&](const std::string& entry) { return entry.starts_with(prefix); });
+      spec.environment.push_back(prefix + value);
+    }
   }
 
   const bool confined = service.confinement != config::Confinement::Off;
@@ -539,6 +588,7 @@ LaunchPaths paths_of(const LaunchSpec& spec) {
   paths.private_shm_dir = spec.private_shm_dir;
   for (const auto& mount : spec.shm_mounts) paths.shm_objects.push_back(mount.source);
   paths.hidden_mounts = spec.hidden_mounts;
+  for (const auto& queue : spec.passed_queues) paths.passed_queues.push_back(queue.path);
   paths.cgroup = spec.cgroup;
   return paths;
 }
@@ -566,6 +616,9 @@ LaunchFailure failure_of(const ChildReport& report, const LaunchPaths& paths) {
       break;
     case LaunchPhase::HideMqueue:
       failure.path = item_of(paths.hidden_mounts, report.item);
+      break;
+    case LaunchPhase::PassQueues:
+      failure.path = item_of(paths.passed_queues, report.item);
       break;
     case LaunchPhase::Cgroup:
       failure.path = paths.cgroup;
@@ -625,6 +678,31 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   // of this memory, so none of it needs to outlive this function.
   auto argv = c_strings(spec.arguments);
   auto envp = c_strings(spec.environment);
+  // pass-queues: opened here as the runtime, with the access the grants give (SPEC §11), a
+  // description of their own at each start (so O_NONBLOCK set by one run is not the next's).
+  std::vector<platform::UniqueFd> passed;
+  for (const auto& queue : spec.passed_queues) {
+    const mqd_t opened = ::mq_open(queue.path.c_str(), queue.access | O_CLOEXEC);
+    if (opened < 0) {
+      return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, errno, queue.path});
+    }
+    passed.emplace_back(opened);
+  }
+  if (spec.control_fd >= 0 && spec.control_fd < descriptor_floor(spec)) {
+    // The launch hook must place it above the passed queues (descriptor_floor).
+    return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, EBADF, {}});
+  }
+  std::array<char, 32> listen_pid{};
+  char* listen_pid_value = nullptr;
+  if (!passed.empty()) {
+    const std::string prefix = cat(kListenPidVariable, '=');
+    for (std::size_t i = 0; i < spec.environment.size(); ++i) {
+      if (!spec.environment[i].starts_with(prefix)) continue;
+      std::copy(prefix.begin(), prefix.end(), listen_pid.begin());
+      listen_pid_value = listen_pid.data() + prefix.size();
+      envp[i] = listen_pid.data();
+    }
+  }
   std::vector<std::string> sources;
   std::vector<std::string> targets;
   for (const auto& mount : spec.shm_mounts) {
@@ -692,6 +770,25 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   }
   platform::UniqueFd resume_read(resume_fds[0]);
   platform::UniqueFd resume_write(resume_fds[1]);
+  // Whatever the child uses goes above the numbers the passed queues take (3…), so that
+  // placing them overwrites nothing.
+  const int floor = descriptor_floor(spec);
+  for (platform::UniqueFd* fd :
+       {&null_fd, &output_write, &errors_write, &exit_write, &report_write, &resume_read}) {
+    if (!fd->valid() || fd->get() >= floor) continue;
+    const int moved = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, floor);
+    if (moved < 0) return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+    fd->reset(moved);
+  }
+  std::vector<int> passed_fds;
+  for (auto& fd : passed) {
+    if (fd.get() < floor) {
+      const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor);
+      if (moved < 0) return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, errno, {}});
+      fd.reset(moved);
+    }
+    passed_fds.push_back(fd.get());
+  }
 
   ChildPlan plan;
   plan.spec = &spec;
@@ -704,12 +801,16 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.device_sources = device_source_pointers.data();
   plan.device_targets = device_target_pointers.data();
   plan.parent = ::getpid();
-  plan.report_fd = report_fds[1];
-  plan.resume_fd = resume_fds[0];
+  plan.report_fd = report_write.get();
+  plan.resume_fd = resume_read.get();
   plan.exit_status_fd = exit_write.get();
   plan.null_fd = null_fd.get();
   plan.output_fd = output_write.get();
   plan.errors_fd = errors_write.get();
+  plan.control_fd = spec.control_fd;
+  plan.passed_fds = passed_fds.data();
+  plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
+  plan.listen_pid = listen_pid_value;
   plan.gateway = &gateway;
 
   unsigned long namespaces = 0;
@@ -728,6 +829,15 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
       if (!cgroup_procs.valid()) {
         return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
       }
+      // Written before the passed queues are placed, but above them all the same, as every
+      // descriptor the child is given.
+      if (cgroup_procs.get() < floor) {
+        const int moved = ::fcntl(cgroup_procs.get(), F_DUPFD_CLOEXEC, floor);
+        if (moved < 0) {
+          return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+        }
+        cgroup_procs.reset(moved);
+      }
       plan.cgroup_procs_fd = cgroup_procs.get();
       forked = platform::fork_raw(namespaces);
     } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES ||
@@ -742,7 +852,7 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
         namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork, static_cast<int>(-forked), {}});
   }
   if (forked == 0) {
-    ::close(report_fds[0]);
+    ::close(report_read.get());
     exec_service_child(plan);
   }
   PendingLaunch pending;

@@ -119,12 +119,21 @@ struct LaunchSpec {
   // The service's ipcrt-control connection (SPEC §10), set before each launch: the one
   // descriptor the child keeps open across exec, at this number (IPCRT_CONTROL_FD); -1: none.
   int control_fd = -1;
+  // pass-queues (SPEC §11): opened by begin_launch() before fork with these access modes, and
+  // placed at fds 3… in the child; LISTEN_PID in `environment` gets the pid the service sees.
+  std::vector<PassedQueue> passed_queues;
   // SPEC §13: the service's cgroup, a directory descriptor the runtime keeps open: the child
   // starts in it (CLONE_INTO_CGROUP) and the supervisor kills it whole (cgroup.kill) when the
   // main process ends. -1 and "": no cgroup v2, its PID namespace alone contains it.
   int cgroup_fd = -1;
   std::string cgroup;
 };
+
+// The lowest descriptor number a launch hook may give the child (LaunchSpec::control_fd):
+// those below are the passed queues' (3…), which the child dup2()s into place.
+[[nodiscard]] inline int descriptor_floor(const LaunchSpec& spec) {
+  return kFirstPassedFd + static_cast<int>(spec.passed_queues.size());
+}
 
 // What a run decides for every service's launch.
 struct LaunchOptions {
@@ -155,7 +164,8 @@ struct LaunchFailure {
   int errnum = 0;
   // What the phase worked on, where that names the fix: command[0] (exec), the working
   // directory, the host object (shm-bind, shm-readonly), the private shm directory
-  // (private-shm), the mqueue mount point (hide-mqueue); "" for the other phases.
+  // (private-shm), the mqueue mount point (hide-mqueue), the queue (pass-queues); "" for the
+  // other phases.
   std::string path;
 
   [[nodiscard]] std::string_view phase_name() const;  // "exec"
@@ -174,6 +184,7 @@ struct LaunchPaths {
   std::string private_shm_dir;
   std::vector<std::string> shm_objects;  // ShmMount::source, in the order of shm_mounts
   std::vector<std::string> hidden_mounts;
+  std::vector<std::string> passed_queues;
   std::string cgroup;
 };
 

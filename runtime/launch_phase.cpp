@@ -70,6 +70,9 @@ constexpr std::array kPhases{
     PhaseRow{LaunchPhase::Rlimits, "rlimits", "a limit of \"rlimits\" could not be set"},
     PhaseRow{LaunchPhase::ServiceInit, "service-init",
              "ipcrt's init (pid 1 of the service's pid namespace) could not start the service"},
+    PhaseRow{LaunchPhase::PassQueues, "pass-queues",
+             "a queue of \"pass-queues\" could not be opened before fork, or placed at its "
+             "descriptor (3 and up) in the service"},
     PhaseRow{LaunchPhase::Setgroups, "setgroups",
              "the service's supplementary groups could not be set"},
     PhaseRow{LaunchPhase::Setgid, "setgid", "the service's group could not be set"},
@@ -144,6 +147,13 @@ constexpr ErrnoHint kErrnoHints[] = {
      "the service's private /dev/shm directory is gone: it is made at boot, so something "
      "removed it while ipcrt ran"},
     {LaunchPhase::PrivateShm, EPERM, kNeedsRoot},
+    {LaunchPhase::PassQueues, ENOENT,
+     "the queue no longer exists (a service with \"delete\" on it unlinked it): restart "
+     "ipcrt to create it again, or take \"delete\" away"},
+    {LaunchPhase::PassQueues, EMFILE, "ipcrt ran out of descriptors: raise its RLIMIT_NOFILE"},
+    {LaunchPhase::PassQueues, EBADF,
+     "the service's rlimits.nofile does not reach its last passed queue (3 plus the number "
+     "of queues): raise it"},
     {LaunchPhase::HideMqueue, ENOENT,
      "the mqueue mount point went away after ipcrt read /proc/self/mountinfo"},
     {LaunchPhase::HideMqueue, ENODEV, "the kernel has no tmpfs: it needs CONFIG_TMPFS"},

@@ -39,6 +39,7 @@ enum class LaunchPhase : std::uint8_t {
   InheritableCapabilities,
   Rlimits,
   ServiceInit,
+  PassQueues,
   Setgroups,
   Setgid,
   Setuid,

@@ -1,5 +1,6 @@
 #include "runtime/launch_view.hpp"
 
+#include "common/service_env.hpp"
 #include "common/text.hpp"
 #include "config/capabilities.hpp"
 
@@ -26,6 +27,29 @@ std::string last_component(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The value of `key` in the launch's environment, "" if unset.
+std::string variable(const LaunchSpec& spec, std::string_view key) {
+  const std::string prefix = cat(key, '=');
+  for (const auto& entry : spec.environment) {
+    if (entry.starts_with(prefix)) return entry.substr(prefix.size());
+  }
+  return {};
+}
+
+// pass-queues (SPEC §11): the descriptors it starts with beside stdio, as `plan` lists them
+// under its grants, and the variables that describe them, from the launch's own environment
+// (LISTEN_PID is written by the child: the pid the service sees).
+std::string passed_fds(const LaunchSpec& spec) {
+  std::vector<std::string> fds;
+  for (const auto& queue : spec.passed_queues) {
+    fds.push_back(cat(queue.fd, ' ', queue.path, ' ', access_mode_name(queue.access)));
+  }
+  return cat("fds       ", join(fds, ", "), " (", kListenFdsVariable, '=',
+             variable(spec, kListenFdsVariable), ' ', kListenFdNamesVariable, '=',
+             variable(spec, kListenFdNamesVariable), ' ', kListenPidVariable, '=',
+             spec.sandboxed ? "2" : "its own pid", ')');
+}
+
 }  // namespace
 
 std::vector<std::string> describe_view(const LaunchSpec& spec) {
@@ -33,6 +57,7 @@ std::vector<std::string> describe_view(const LaunchSpec& spec) {
   if (!spec.sandboxed) {
     lines.push_back(spec.new_mount_namespace ? "/         the host's (a mount namespace only)"
                                              : "/         the host's (confinement off)");
+    if (!spec.passed_queues.empty()) lines.push_back(passed_fds(spec));
     return lines;
   }
   const Sandbox& sandbox = spec.sandbox;
@@ -92,8 +117,12 @@ std::vector<std::string> describe_view(const LaunchSpec& spec) {
                       " its own tmpfs (", size_of(sandbox.tmp_options), ")"));
   if (!spec.hidden_mounts.empty()) {
     lines.push_back(cat("hidden    ", join(spec.hidden_mounts, " "),
-                        " (the mqueue filesystem: queues only through mq_open)"));
+                        spec.passed_queues.empty()
+                            ? " (the mqueue filesystem: queues only through mq_open)"
+                            : " (the mqueue filesystem: queues only as passed fds or through "
+                              "mq_open)"));
   }
+  if (!spec.passed_queues.empty()) lines.push_back(passed_fds(spec));
   return lines;
 }
 

@@ -1,6 +1,8 @@
 // Loading and connecting a manifest for the commands.
 #include "runtime/manifest_input.hpp"
 
+#include <algorithm>
+
 #include "common/text.hpp"
 #include "config/parser.hpp"
 #include "runtime/board_sysctls.hpp"
@@ -34,6 +36,9 @@ std::expected<PlannedManifest, StepFailure> plan_manifest(const PlanRequest& req
   PlannedManifest planned;
   planned.manifest = std::move(*loaded.manifest);
   planned.connections = std::move(loaded.connections);
+  if (request.confinement) {
+    for (auto& service : planned.manifest.services) service.confinement = *request.confinement;
+  }
 
   if (request.identities == IdentityMode::Allocate) {
     // One `run` per manifest name, before anything else is touched: a second one would share
@@ -56,7 +61,7 @@ std::expected<PlannedManifest, StepFailure> plan_manifest(const PlanRequest& req
 
   // Users first: the plan checks that queues it would adopt belong to their slot's user.
   std::optional<Identities> identities;
-  if (request.identities == IdentityMode::Allocate) {
+  if (request.identities == IdentityMode::Allocate || request.identities == IdentityMode::Reload) {
     auto allocated = allocate_identities(planned.manifest, planned.connections);
     if (!allocated) return fail_at(kExitBootFailed, "users", allocated.error());
     identities = std::move(allocated->identities);
@@ -72,6 +77,10 @@ std::expected<PlannedManifest, StepFailure> plan_manifest(const PlanRequest& req
   // Planned against the limits the board is about to write: nothing is written unless the
   // manifest fits them (SPEC §4.1).
   if (request.board != nullptr) kernel->limits = limits_after_board(kernel->limits, *request.board);
+  std::erase_if(kernel->existing_queues, [&](const ExistingQueue& queue) {
+    return std::find(request.running_queues.begin(), request.running_queues.end(), queue.path) !=
+           request.running_queues.end();
+  });
   auto plan = make_plan(planned.manifest, planned.connections, *kernel, diagnostics,
                         identities ? &*identities : nullptr);
   if (!plan) return fail_at(kExitBootFailed, "plan");  // limits, foreign queues: diagnostics

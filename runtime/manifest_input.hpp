@@ -40,6 +40,7 @@ enum class IdentityMode {
   Preview,   // `plan`: the ids `run` would use now; nothing written or locked
   Allocate,  // `run`: the manifest's lock taken, then new dynamic ids allocated in the
              // registry, which the caller saves
+  Reload,    // a running runtime's reload (SPEC §12): as Allocate, under the lock it holds
 };
 
 // Where `run` takes its manifest's lock (SPEC §4.1): /run/ipcrt/<name>.lock.
@@ -49,6 +50,12 @@ struct PlanRequest {
   std::string manifest_path;
   IdentityMode identities = IdentityMode::Preview;
   const config::Board* board = nullptr;  // planned against the sysctls it will write
+  // Every service planned with this confinement instead of its own (`ipcrt suggest` runs the
+  // manifest in complain mode); the file is not changed.
+  std::optional<config::Confinement> confinement = std::nullopt;
+  // Reload: the queues the running manifest declares. Planned as if absent (create, not
+  // adopt): the reload itself keeps, recreates or refuses each (SPEC §12).
+  std::vector<std::string> running_queues{};
 };
 
 struct PlannedManifest {

@@ -142,14 +142,53 @@ unsigned long long NotifySockets::refused() const {
 }
 
 Status NotifySockets::attach(Supervisor& supervisor) {
+  supervisor_ = &supervisor;
   for (auto& endpoint : endpoints_) {
-    Endpoint* watched = endpoint.get();
-    auto id = supervisor.watch(endpoint->fd.get(), EPOLLIN,
-                               [this, &supervisor, watched](std::uint32_t, Supervisor::WatchId) {
-                                 on_readable(supervisor, *watched);
-                               });
-    if (!id) return std::unexpected(id.error().wrap(cat("notify socket ", endpoint->path)));
+    if (auto watched = watch(*endpoint); !watched) return watched;
   }
+  return {};
+}
+
+Status NotifySockets::watch(Endpoint& endpoint) {
+  Endpoint* watched = &endpoint;
+  Supervisor* supervisor = supervisor_;
+  auto id = supervisor->watch(endpoint.fd.get(), EPOLLIN,
+                              [this, supervisor, watched](std::uint32_t, Supervisor::WatchId) {
+                                on_readable(*supervisor, *watched);
+                              });
+  if (!id) return std::unexpected(id.error().wrap(cat("notify socket ", endpoint.path)));
+  endpoint.watch = *id;
+  return {};
+}
+
+Status NotifySockets::add(const std::string& directory, const NotifyTarget& target) {
+  for (auto it = endpoints_.begin(); it != endpoints_.end(); ++it) {
+    const NotifyTarget& had = (*it)->target;
+    if (had.service != target.service) continue;
+    if (had.uid == target.uid && had.gid == target.gid && had.sandboxed == target.sandboxed) {
+      return {};
+    }
+    if ((*it)->watch && supervisor_ != nullptr) supervisor_->unwatch(*(*it)->watch);
+    ::unlink((*it)->path.c_str());
+    endpoints_.erase(it);
+    break;
+  }
+  if (directory_.empty()) {
+    if (::mkdir(directory.c_str(), 0711) != 0 && errno != EEXIST) {
+      return fail_errno(cat("mkdir ", directory));
+    }
+    directory_ = directory;
+  }
+  auto endpoint = std::make_unique<Endpoint>();
+  endpoint->target = target;
+  endpoint->path = cat(directory_, "/", target.service);
+  auto fd = bind_socket(endpoint->path, target);
+  if (!fd) return std::unexpected(fd.error());
+  endpoint->fd = std::move(*fd);
+  if (supervisor_ != nullptr) {
+    if (auto watched = watch(*endpoint); !watched) return watched;
+  }
+  endpoints_.push_back(std::move(endpoint));
   return {};
 }
 

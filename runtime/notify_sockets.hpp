@@ -60,6 +60,9 @@ class NotifySockets {
   [[nodiscard]] std::string path_of(const std::string& service) const;
   // Reads every socket in `supervisor`'s loop and hands what is accepted to notified().
   [[nodiscard]] Status attach(Supervisor& supervisor);
+  // A reload's (SPEC §12): a socket for a new notify service, or bound again for one whose
+  // user changed; nothing for one that has it already.
+  [[nodiscard]] Status add(const std::string& directory, const NotifyTarget& target);
   // Discards what waits on `service`'s socket: before each launch, so a datagram of the run
   // before cannot make the new one ready.
   void drain(const std::string& service);
@@ -74,15 +77,18 @@ class NotifySockets {
     unsigned long long refused = 0;
     unsigned long long unlogged = 0;  // refusals since the last line
     std::chrono::steady_clock::time_point last_line{};
+    std::optional<Supervisor::WatchId> watch;
   };
 
   NotifySockets() = default;
   void on_readable(Supervisor& supervisor, Endpoint& endpoint);
+  [[nodiscard]] Status watch(Endpoint& endpoint);
   void refuse(Endpoint& endpoint, pid_t pid, uid_t uid, const std::string& reason);
 
   std::string directory_;
   // Heap nodes: handlers registered with the supervisor keep pointers to them.
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  Supervisor* supervisor_ = nullptr;  // once attached
 };
 
 }  // namespace ipcrt::runtime

@@ -10,6 +10,7 @@
 #include "common/text.hpp"
 #include "platform/mount.hpp"
 #include "runtime/daemon.hpp"
+#include "runtime/hardware_watchdog.hpp"
 #include "runtime/logs/runtime_log.hpp"
 
 namespace ipcrt::runtime {
@@ -82,7 +83,8 @@ int run_pid1(const Pid1Options& options) {
   [[maybe_unused]] auto mounted = mount_missing_filesystems(options.root);
 
   std::string manifest = options.default_manifest;
-  if (auto cmdline = read_text_file(options.cmdline)) {
+  auto cmdline = read_text_file(options.cmdline);
+  if (cmdline) {
     if (auto chosen = manifest_from_cmdline(*cmdline)) manifest = *chosen;
   }
   log_info("booting").field("manifest", manifest);
@@ -90,6 +92,20 @@ int run_pid1(const Pid1Options& options) {
   DaemonOptions run_options;
   run_options.manifest_path = manifest;
   run_options.pid1 = true;
+  // `ipcrt.board=NAME`: its sysctls, and its hardware watchdog (SPEC §11), armed before the
+  // boot so that a runtime that hangs from here on resets the board.
+  std::optional<HardwareWatchdog> watchdog;
+  if (auto name = cmdline ? board_from_cmdline(*cmdline) : std::optional<std::string>{}) {
+    auto board = config::find_board(*name);
+    if (!board) {
+      log_error("board not found").field("board", *name).field("error", board.error().describe());
+    } else {
+      log_info("board").field("board", board->name);
+      if (board->watchdog) watchdog = HardwareWatchdog::arm(*board->watchdog);
+      run_options.board = std::move(*board);
+    }
+  }
+  if (watchdog) run_options.watchdog = &*watchdog;
   config::FailureAction due = config::FailureAction::None;
   int status = run_manifest(std::move(run_options), &due);
   // A critical service failed for good: the manifest's failure-action, after the orderly
@@ -100,9 +116,13 @@ int run_pid1(const Pid1Options& options) {
     line.field("status", status);
     if (due != config::FailureAction::None) line.field("reason", "failure-action");
   }
+  // Both ends are clean ones (the orderly stop is done): disarmed where the driver allows,
+  // so that neither the reboot nor the power-off races a reset by the watchdog.
+  if (watchdog) watchdog->power_off();
   if (!options.power_off) return status;
 
   ::sync();
+  if (watchdog) watchdog->pet();  // a NOWAYOUT watchdog, still armed: sync may have been long
   ::reboot(reboot ? RB_AUTOBOOT : RB_POWER_OFF);
   // PID 1 must never exit: the kernel would panic.
   for (;;) ::pause();

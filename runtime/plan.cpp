@@ -3,6 +3,7 @@
 // environment.
 #include "runtime/plan.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -355,6 +356,7 @@ class Planner {
             config::state_directory_path(kernel_.host.state_root, manifest_.name, service.name);
       }
       add_grants(service, planned);
+      if (service.pass_queues) add_passed_queues(service, planned);
       if (service.confinement == config::Confinement::Off && !planned.shm.empty()) {
         warn(service.pointer + "/confinement",
              cat("service ", service.name, " has confinement off: its /dev/shm is the host's, "
@@ -451,6 +453,51 @@ class Planner {
         }
       }
     }
+  }
+
+  // SPEC §11 pre-opened queues: each declared path once, in grant order, with the access of
+  // all its grants. Patterns name no queue yet, and a create=false slot's queue may not exist
+  // when the service starts: both stay reachable by name (mq_open, mediated), as do queues
+  // granted neither read nor write.
+  void add_passed_queues(const Service& service, PlannedService& planned) {
+    for (const auto& grant : planned.queues) {
+      if (is_pattern(grant.path)) continue;
+      const auto queue = std::find_if(plan_.queues.begin(), plan_.queues.end(),
+                                      [&](const PlannedQueue& q) { return q.path == grant.path; });
+      if (queue == plan_.queues.end() || !queue->create) continue;
+      const unsigned permissions = grant.owner ? config::kPermAll : grant.permissions;
+      auto passed = std::find_if(planned.passed_queues.begin(), planned.passed_queues.end(),
+                                 [&](const PassedQueue& p) { return p.path == grant.path; });
+      if (passed == planned.passed_queues.end()) {
+        planned.passed_queues.push_back(
+            {kFirstPassedFd + static_cast<int>(planned.passed_queues.size()), grant.path, 0, 0});
+        passed = planned.passed_queues.end() - 1;
+      }
+      passed->permissions |= permissions;
+      const bool read = (passed->permissions & config::kPermRead) != 0U;
+      const bool write = (passed->permissions & config::kPermWrite) != 0U;
+      passed->access = read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
+    }
+    // Neither read nor write (create, delete or open only): nothing to pass. An O_RDONLY
+    // descriptor would be readable through another grant's mq_timedreceive (the filter
+    // cannot tell descriptors apart), which mediation never allows either.
+    std::erase_if(planned.passed_queues, [](const PassedQueue& passed) {
+      return (passed.permissions & (config::kPermRead | config::kPermWrite)) == 0U;
+    });
+    for (std::size_t i = 0; i < planned.passed_queues.size(); ++i) {
+      planned.passed_queues[i].fd = kFirstPassedFd + static_cast<int>(i);
+    }
+    if (planned.passed_queues.empty()) {
+      if (!planned.queues.empty()) {
+        warn(service.pointer + "/pass-queues",
+             cat("service ", service.name,
+                 " has \"pass-queues\" but none of its queues can be passed (patterns, "
+                 "queues of slots with \"create\": false and queues granted neither read nor "
+                 "write are opened by name)"));
+      }
+    }
+    // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID are the launch's (prepare_launch), as the
+    // other protocol variables: not in `environment`, not expandable in `command`.
   }
 
   // SPEC §4.3: what programs expect of a login (a shell's ~, Python's getpass), unless the
@@ -598,6 +645,24 @@ std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_
       0,
       cat("remove it (rm /dev/mqueue/", queue.path.substr(1),
           ") and run again: the runtime will create it with that owner and mode")};
+}
+
+const PassedQueue* passed_queue(const PlannedService& service, const std::string& path) {
+  for (const auto& passed : service.passed_queues) {
+    if (passed.path == path) return &passed;
+  }
+  return nullptr;
+}
+
+const char* access_mode_name(int access) {
+  switch (access & O_ACCMODE) {
+    case O_WRONLY:
+      return "O_WRONLY";
+    case O_RDWR:
+      return "O_RDWR";
+    default:
+      return "O_RDONLY";
+  }
 }
 
 bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode, uid_t owner_uid,

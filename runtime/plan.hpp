@@ -94,6 +94,18 @@ struct ShmGrant {
   std::string via;  // "sensor-hub:frames"
 };
 
+// A granted queue that a `pass-queues` service receives already open (SPEC §11): fds 3… in
+// the order of PlannedService::passed_queues, blocking, close-on-exec cleared.
+struct PassedQueue {
+  int fd = 3;
+  std::string path;          // "/telemetry"; LISTEN_FDNAMES names it without the '/'
+  int access = 0;            // O_RDONLY, O_WRONLY or O_RDWR, as the grants allow
+  unsigned permissions = 0;  // config::Permission bits: the union of the grants of this path
+};
+
+// The first descriptor of LISTEN_FDS (systemd's SD_LISTEN_FDS_START).
+inline constexpr int kFirstPassedFd = 3;
+
 struct PlannedService {
   std::string name;
   int start_order = 0;  // 0 starts first
@@ -102,6 +114,10 @@ struct PlannedService {
   // its connections, as far as the start order honours them (the one list the supervisor uses).
   std::vector<std::string> depends_on;
   std::vector<QueueGrant> queues;
+  // pass-queues: its declared queues granted read or write (not patterns, not create=false
+  // slots), in grant order, each path once; empty otherwise. prepare_launch() adds LISTEN_FDS,
+  // LISTEN_FDNAMES and LISTEN_PID to the launch's environment.
+  std::vector<PassedQueue> passed_queues;
   std::vector<ShmGrant> shm;
   std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
   // Where its granted objects are on the host (Plan::shm_store): bound from there into its
@@ -189,6 +205,13 @@ inline constexpr std::uint64_t kShmStoreMargin = 16ULL << 20;
 // The error names what was found, what is expected and the fix.
 [[nodiscard]] std::optional<Error> adoption_refusal(const PlannedQueue& queue, uid_t uid, gid_t gid,
                                                     mode_t mode, uid_t owner_uid, gid_t slot_gid);
+
+// Whether `path` is passed to `service` as a descriptor.
+[[nodiscard]] const PassedQueue* passed_queue(const PlannedService& service,
+                                              const std::string& path);
+
+// "O_RDONLY", "O_WRONLY" or "O_RDWR" of PassedQueue::access, as `plan` shows it.
+[[nodiscard]] const char* access_mode_name(int access);
 
 // Whether an adopted queue found with this owner, group and mode needs the manifest's back.
 [[nodiscard]] bool needs_repair(const PlannedQueue& queue, uid_t uid, gid_t gid, mode_t mode,

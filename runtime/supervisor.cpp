@@ -342,7 +342,12 @@ void Supervisor::on_signal(int signal) {
       shutdown();
       break;
     default:
-      // SIGHUP: no reload semantics yet; a terminal hang-up must not kill the device's services.
+      // SIGHUP reloads (SPEC §12); a terminal hang-up must never kill the device's services.
+      if (signal == SIGHUP && options_.on_reload_signal) {
+        log_info("reload requested").field("signal", signal_name(signal));
+        options_.on_reload_signal();
+        break;
+      }
       log_info("signal ignored").field("signal", signal_name(signal));
       break;
   }
@@ -963,6 +968,55 @@ Status Supervisor::restart_service(const std::string& name) {
     default:
       return start_service(name);
   }
+}
+
+Status Supervisor::add_service(SupervisedService service) {
+  const std::string name = service.spec.service;
+  if (find(name) != nullptr) return fail(cat("service ", name, " exists already"));
+  if (stopping_) return fail(cat("cannot add ", name, ": the runtime is shutting down"));
+  Tracked tracked;
+  tracked.config = std::move(service);
+  tracked.since = std::chrono::system_clock::now();
+  services_.push_back(std::move(tracked));
+  set_state(services_.back(), ServiceState::Waiting);
+  return {};
+}
+
+Status Supervisor::remove_service(const std::string& name) {
+  Tracked* service = find(name);
+  if (service == nullptr) return no_such_service(name);
+  if (alive(service->state) || service->state == ServiceState::Restarting) {
+    return fail(cat("cannot remove ", name, ": it is ", service_state_name(service->state)),
+                "stop it first");
+  }
+  clear_timer(*service);
+  services_.erase(services_.begin() + (service - services_.data()));
+  if (options_.on_state_change) options_.on_state_change(name);
+  return {};
+}
+
+Status Supervisor::replace_service(const std::string& name, SupervisedService config) {
+  Tracked* service = find(name);
+  if (service == nullptr) return no_such_service(name);
+  if (alive(service->state) || service->state == ServiceState::Restarting) {
+    return fail(cat("cannot replace ", name, ": it is ", service_state_name(service->state)),
+                "stop it first");
+  }
+  if (stopping_) return fail(cat("cannot start ", name, ": the runtime is shutting down"));
+  clear_timer(*service);
+  service->config = std::move(config);
+  service->consecutive_restarts = 0;
+  service->restart_times.clear();
+  service->ready_once = false;
+  set_state(*service, ServiceState::Waiting);
+  return {};
+}
+
+std::vector<std::string> Supervisor::dependencies_of(const std::string& name) const {
+  for (const auto& service : services_) {
+    if (service.config.spec.service == name) return service.config.depends_on;
+  }
+  return {};
 }
 
 std::vector<ServiceStatus> Supervisor::status() const {

@@ -143,6 +143,8 @@ struct SupervisorOptions {
   // Called from the loop after each of its steps, when the services' states are settled for
   // now: may read the supervisor and set timers (the host's sd_notify, SPEC §11).
   std::function<void(Supervisor& supervisor)> after_update;
+  // SIGHUP (SPEC §4.4, §12), from the loop; without it SIGHUP is logged and ignored.
+  std::function<void()> on_reload_signal;
   Launcher* launcher = nullptr;                // nullptr: system_launcher()
   std::function<Clock::time_point()> now;      // empty: steady_clock::now
 };
@@ -200,6 +202,17 @@ class Supervisor {
   // What SIGTERM does: stop consumers first, then providers, then return from run().
   void shutdown();
   [[nodiscard]] bool shutting_down() const { return stopping_; }
+
+  // A reload (SPEC §12) changes the set of services while run() loops; never from inside a
+  // callback of the supervisor (on_state_change), only from the loop (a timer, a handler).
+  // add_service: a new service, started once its dependencies are ready. remove_service and
+  // replace_service take a service that has ended (stopped, exited, failed, waiting): it goes,
+  // or gets `service` as its configuration and starts again with a fresh restart limit.
+  [[nodiscard]] Status add_service(SupervisedService service);
+  [[nodiscard]] Status remove_service(const std::string& name);
+  [[nodiscard]] Status replace_service(const std::string& name, SupervisedService service);
+  // What `name` depends on now; empty for an unknown name.
+  [[nodiscard]] std::vector<std::string> dependencies_of(const std::string& name) const;
 
   [[nodiscard]] std::vector<ServiceStatus> status() const;
   // Every service is ready or has ended for good (exited, failed, stopped): what a host's

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <vector>
 
+#include "ipcrt/service.h"
+
 namespace {
 
 constexpr char kPing = 'p';    // echo it back
@@ -35,8 +37,9 @@ double now_ns() {
   std::exit(1);
 }
 
+// The passed descriptor under pass-queues (SPEC §11), else mq_open of the path.
 mqd_t open_queue(const char* path, int flags) {
-  mqd_t queue = ::mq_open(path, flags | O_CLOEXEC);
+  mqd_t queue = ::ipcrt_queue_open(path, flags | O_CLOEXEC);
   if (queue == static_cast<mqd_t>(-1)) fail("mq_open", path);
   return queue;
 }

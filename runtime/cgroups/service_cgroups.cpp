@@ -1,6 +1,8 @@
 // Making, watching and removing the cgroups of a running manifest.
 #include "runtime/cgroups/service_cgroups.hpp"
 
+#include <algorithm>
+
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -96,6 +98,7 @@ Result<std::unique_ptr<ServiceCgroups>> ServiceCgroups::create(const CgroupSuppo
   std::unique_ptr<ServiceCgroups> tree(new ServiceCgroups());
   tree->manifest_dir_ = support.manifest_dir(manifest.name);
   const std::vector<std::string> needed = controllers_needed(manifest.services);
+  tree->controllers_ = needed;
 
   // cgroup v2's no-internal-process rule: a cgroup that passes controllers on holds no
   // process, so ipcrt leaves its own cgroup for a leaf (the root is exempt).
@@ -145,31 +148,58 @@ Result<std::unique_ptr<ServiceCgroups>> ServiceCgroups::create(const CgroupSuppo
   }
 
   for (const auto& service : manifest.services) {
-    Entry entry;
-    entry.name = service.name;
-    entry.path = cat(tree->manifest_dir_, "/", service.name);
-    entry.memory_max = service.resources.memory_max.value_or(config::kNoLimit);
-    entry.pids_max = service.resources.pids_max.value_or(config::kNoLimit);
-    if (auto made = platform::make_cgroup(entry.path); !made) return std::unexpected(made.error());
-    // An OOM kill takes the whole service (its init included) rather than one process of it,
-    // so it restarts whole instead of running on with a part missing.
-    if (tree->memory_) {
-      if (auto grouped = platform::write_cgroup_file(entry.path, "memory.oom.group", "1");
-          !grouped) {
-        return std::unexpected(grouped.error());
-      }
-    }
-    for (const auto& [file, value] : cgroup_settings(service.resources)) {
-      if (auto set = platform::write_cgroup_file(entry.path, file, value); !set) {
-        return std::unexpected(set.error().wrap(cat("service ", service.name)));
-      }
-    }
-    auto fd = platform::open_cgroup(entry.path);
-    if (!fd) return std::unexpected(fd.error());
-    entry.fd = std::move(*fd);
-    tree->services_.push_back(std::move(entry));
+    if (auto made = tree->make_entry(service); !made) return std::unexpected(made.error());
   }
   return tree;
+}
+
+Status ServiceCgroups::make_entry(const config::Service& service) {
+  Entry entry;
+  entry.name = service.name;
+  entry.path = cat(manifest_dir_, "/", service.name);
+  entry.memory_max = service.resources.memory_max.value_or(config::kNoLimit);
+  entry.pids_max = service.resources.pids_max.value_or(config::kNoLimit);
+  if (auto made = platform::make_cgroup(entry.path); !made) return std::unexpected(made.error());
+  // An OOM kill takes the whole service (its init included) rather than one process of it,
+  // so it restarts whole instead of running on with a part missing.
+  if (memory_) {
+    if (auto grouped = platform::write_cgroup_file(entry.path, "memory.oom.group", "1");
+        !grouped) {
+      return std::unexpected(grouped.error());
+    }
+  }
+  for (const auto& [file, value] : cgroup_settings(service.resources)) {
+    if (auto set = platform::write_cgroup_file(entry.path, file, value); !set) {
+      return std::unexpected(set.error().wrap(cat("service ", service.name)));
+    }
+  }
+  auto fd = platform::open_cgroup(entry.path);
+  if (!fd) return std::unexpected(fd.error());
+  entry.fd = std::move(*fd);
+  if (inotify_.valid()) {
+    if (memory_) {
+      (void)::inotify_add_watch(inotify_.get(), cat(entry.path, "/memory.events").c_str(),
+                                IN_MODIFY);
+    }
+    if (pids_) {
+      (void)::inotify_add_watch(inotify_.get(), cat(entry.path, "/pids.events").c_str(),
+                                IN_MODIFY);
+    }
+  }
+  std::erase_if(services_, [&](const Entry& old) { return old.name == service.name; });
+  services_.push_back(std::move(entry));
+  return {};
+}
+
+Status ServiceCgroups::configure(const config::Service& service) {
+  for (const auto& controller : controllers_needed({service})) {
+    if (std::find(controllers_.begin(), controllers_.end(), controller) == controllers_.end()) {
+      return fail(cat("service ", service.name, " needs the cgroup controller ", controller,
+                      ", which this run did not enable"),
+                  "restart the runtime to apply new kinds of resource limits");
+    }
+  }
+  return make_entry(service);
 }
 
 ServiceCgroups::~ServiceCgroups() {

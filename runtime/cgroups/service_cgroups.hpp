@@ -64,6 +64,10 @@ class ServiceCgroups {
   void check_events();
   [[nodiscard]] ServiceUsage usage(const std::string& service) const;
 
+  // A reload's (SPEC §12): makes `service`'s cgroup, or sets its limits again; refused when it
+  // needs a controller this run did not enable.
+  [[nodiscard]] Status configure(const config::Service& service);
+
   // Kills what is left in the tree, removes the services' cgroups and the manifest's (bounded
   // wait for killed processes). ipcrt's leaf stays: ipcrt is in it.
   void remove();
@@ -80,10 +84,12 @@ class ServiceCgroups {
   };
   ServiceCgroups() = default;
   [[nodiscard]] const Entry* find(const std::string& service) const;
+  [[nodiscard]] Status make_entry(const config::Service& service);
 
   std::string manifest_dir_;
   bool memory_ = false;  // controllers enabled for the services
   bool pids_ = false;
+  std::vector<std::string> controllers_;  // enabled for the services
   std::vector<Entry> services_;
   platform::UniqueFd inotify_;
   Supervisor* supervisor_ = nullptr;

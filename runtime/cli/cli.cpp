@@ -19,6 +19,7 @@ namespace {
 struct OptionSpec {
   std::string_view name;  // "--json"
   bool takes_value;       // "--format=pfc" or "--format pfc"
+  std::string_view short_name = {};  // "-n": "-n 5" or "-n5"
 };
 
 struct CommandSpec {
@@ -36,42 +37,130 @@ constexpr std::size_t kAnyNumber = std::numeric_limits<std::size_t>::max();
 
 const std::vector<CommandSpec>& command_table() {
   static const std::vector<CommandSpec> table = {
-      {"validate", "MANIFEST", "check a manifest; print errors and warnings", 1, 1, {},
+      {"validate",
+       "MANIFEST",
+       "check a manifest; print errors and warnings",
+       1,
+       1,
+       {},
        command_validate},
-      {"plan", "MANIFEST [--json]", "show what run would create and start, in start order", 1,
-       1, {{"--json", false}}, command_plan},
-      {"run", "MANIFEST [--board NAME]", "create queues and shm, boot and supervise services",
-       1, 1, {{"--board", true}}, command_run},
-      {"policy", "MANIFEST SERVICE [--format=text|pfc|bpf]",
-       "print a service's seccomp policy with the reason for each syscall", 2, 2,
-       {{"--format", true}}, command_policy},
-      {"limits", "[--json]", "print the kernel's mqueue limits, usage and headroom", 0, 0,
-       {{"--json", false}}, command_limits},
+      {"plan",
+       "MANIFEST [--json]",
+       "show what run would create and start, in start order",
+       1,
+       1,
+       {{"--json", false}},
+       command_plan},
+      {"run",
+       "MANIFEST [--board NAME]",
+       "create queues and shm, boot and supervise services",
+       1,
+       1,
+       {{"--board", true}},
+       command_run},
+      {"policy",
+       "MANIFEST SERVICE [--format=text|pfc|bpf]",
+       "print a service's seccomp policy with the reason for each syscall",
+       2,
+       2,
+       {{"--format", true}},
+       command_policy},
+      {"limits",
+       "[--json]",
+       "print the kernel's mqueue limits, usage and headroom",
+       0,
+       0,
+       {{"--json", false}},
+       command_limits},
+      {"suggest",
+       "MANIFEST [--seconds N]",
+       "run in complain mode (default 10 s), print the merge patch that lets it run strict",
+       1,
+       1,
+       {{"--seconds", true}},
+       command_suggest},
       // The control commands (SPEC §10): clients of a running runtime.
-      {"status", "[SERVICE] [--json] [--manifest NAME]",
-       "show the runtime and each service's state, pid, uid, restarts and last exit", 0, 1,
-       {{"--json", false}, {"--manifest", true}}, command_status},
-      {"connections", "[--json] [--manifest NAME]",
-       "show each plug with the slot it is connected to", 0, 0,
-       {{"--json", false}, {"--manifest", true}}, command_connections},
-      {"queues", "[--json] [--manifest NAME]",
-       "show each queue's messages, bytes, owner, mode and grants", 0, 0,
-       {{"--json", false}, {"--manifest", true}}, command_queues},
-      {"start", "SERVICE... [--manifest NAME]", "start services (root)", 1, kAnyNumber,
-       {{"--manifest", true}}, command_start},
-      {"stop", "SERVICE... [--manifest NAME]",
-       "stop services until started again; their consumers keep running (root)", 1, kAnyNumber,
-       {{"--manifest", true}}, command_stop},
-      {"restart", "SERVICE... [--manifest NAME]", "stop and start services (root)", 1,
-       kAnyNumber, {{"--manifest", true}}, command_restart},
-      {"shutdown", "[--manifest NAME]", "stop every service and end the runtime (root)", 0, 0,
-       {{"--manifest", true}}, command_shutdown},
-      {"metrics", "[--manifest NAME]", "print the runtime's state in the Prometheus text format",
-       0, 0, {{"--manifest", true}}, command_metrics},
-      {"exec", "[--manifest NAME] SERVICE [COMMAND...]",
+      {"status",
+       "[SERVICE] [--json] [--manifest NAME]",
+       "show the runtime and each service's state, pid, uid, restarts and last exit",
+       0,
+       1,
+       {{"--json", false}, {"--manifest", true}},
+       command_status},
+      {"connections",
+       "[--json] [--manifest NAME]",
+       "show each plug with the slot it is connected to",
+       0,
+       0,
+       {{"--json", false}, {"--manifest", true}},
+       command_connections},
+      {"queues",
+       "[--json] [--manifest NAME]",
+       "show each queue's messages, bytes, owner, mode and grants",
+       0,
+       0,
+       {{"--json", false}, {"--manifest", true}},
+       command_queues},
+      {"start",
+       "SERVICE... [--manifest NAME]",
+       "start services (root)",
+       1,
+       kAnyNumber,
+       {{"--manifest", true}},
+       command_start},
+      {"stop",
+       "SERVICE... [--manifest NAME]",
+       "stop services until started again; their consumers keep running (root)",
+       1,
+       kAnyNumber,
+       {{"--manifest", true}},
+       command_stop},
+      {"restart",
+       "SERVICE... [--manifest NAME]",
+       "stop and start services (root)",
+       1,
+       kAnyNumber,
+       {{"--manifest", true}},
+       command_restart},
+      {"shutdown",
+       "[--manifest NAME]",
+       "stop every service and end the runtime (root)",
+       0,
+       0,
+       {{"--manifest", true}},
+       command_shutdown},
+      {"reload",
+       "[MANIFEST] [--confirm-ms N] [--manifest NAME]",
+       "apply a changed manifest, only the difference; roll back unless confirmed (root)",
+       0,
+       1,
+       {{"--confirm-ms", true}, {"--manifest", true}},
+       command_reload},
+      {"metrics",
+       "[--manifest NAME]",
+       "print the runtime's state in the Prometheus text format",
+       0,
+       0,
+       {{"--manifest", true}},
+       command_metrics},
+      {"logs",
+       "[-f] [-n N] [--json] [--manifest NAME] [SERVICE]",
+       "print the last N lines (default 100) of every service, or of one; -f: follow new ones",
+       0,
+       1,
+       {{"--follow", false, "-f"},
+        {"--lines", true, "-n"},
+        {"--json", false},
+        {"--manifest", true}},
+       command_logs},
+      {"exec",
+       "[--manifest NAME] SERVICE [COMMAND...]",
        "run COMMAND (default /bin/sh) in a running service's sandbox: its namespaces, uid, "
        "groups, capabilities and filter (root)",
-       1, kAnyNumber, {{"--manifest", true}}, command_exec},
+       1,
+       kAnyNumber,
+       {{"--manifest", true}},
+       command_exec},
   };
   return table;
 }
@@ -109,6 +198,13 @@ const OptionSpec* find_option(const CommandSpec& spec, std::string_view name) {
   return nullptr;
 }
 
+const OptionSpec* find_short_option(const CommandSpec& spec, std::string_view name) {
+  for (const auto& option : spec.options) {
+    if (!option.short_name.empty() && option.short_name == name) return &option;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 int run_cli(std::span<char* const> arguments) {
@@ -141,6 +237,27 @@ int run_cli(std::span<char* const> arguments) {
         command_line.positionals.emplace_back(argument);
       }
       exec_dashes = true;
+      continue;
+    }
+    if (argument.size() > 1 && argument[0] == '-' && argument[1] != '-') {
+      // "-f", "-n 5", "-n5".
+      const OptionSpec* option = find_short_option(*spec, argument.substr(0, 2));
+      if (option == nullptr) {
+        return usage_error(cat("unknown option '", argument.substr(0, 2), "' for ", spec->name));
+      }
+      std::string value;
+      if (option->takes_value) {
+        if (argument.size() > 2) {
+          value = std::string(argument.substr(2));
+        } else if (i + 1 < arguments.size()) {
+          value = arguments[++i];
+        } else {
+          return usage_error(cat("option '", argument, "' needs a value"));
+        }
+      } else if (argument.size() > 2) {
+        return usage_error(cat("option '", argument.substr(0, 2), "' takes no value"));
+      }
+      command_line.options[std::string(option->name)] = value;
       continue;
     }
     if (!argument.starts_with("--")) {

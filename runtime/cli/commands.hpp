@@ -18,6 +18,7 @@ namespace ipcrt::runtime {
 [[nodiscard]] int command_run(const CommandLine& command_line);
 [[nodiscard]] int command_policy(const CommandLine& command_line);
 [[nodiscard]] int command_limits(const CommandLine& command_line);
+[[nodiscard]] int command_suggest(const CommandLine& command_line);
 // The control commands of SPEC §10, clients of a running runtime's socket.
 [[nodiscard]] int command_status(const CommandLine& command_line);
 [[nodiscard]] int command_connections(const CommandLine& command_line);
@@ -26,7 +27,9 @@ namespace ipcrt::runtime {
 [[nodiscard]] int command_stop(const CommandLine& command_line);
 [[nodiscard]] int command_restart(const CommandLine& command_line);
 [[nodiscard]] int command_shutdown(const CommandLine& command_line);
+[[nodiscard]] int command_reload(const CommandLine& command_line);
 [[nodiscard]] int command_metrics(const CommandLine& command_line);
+[[nodiscard]] int command_logs(const CommandLine& command_line);
 [[nodiscard]] int command_exec(const CommandLine& command_line);
 
 }  // namespace ipcrt::runtime

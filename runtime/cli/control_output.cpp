@@ -83,6 +83,21 @@ std::expected<Json, int> call_runtime(control::ControlClient& client,
   return std::move(reply->parameters);
 }
 
+std::expected<Json, int> stream_runtime(control::ControlClient& client,
+                                        const CommandLine& command_line, std::string_view method,
+                                        const Json& parameters,
+                                        const std::function<bool(const Json&)>& each,
+                                        std::optional<std::chrono::milliseconds> timeout) {
+  auto reply = client.call_more(
+      method, parameters, [&](const control::Reply& part) { return each(part.parameters); },
+      timeout);
+  if (!reply) {
+    return std::unexpected(print_failure(command_line, reply.error().message, kExitUnreachable));
+  }
+  if (reply->error) return std::unexpected(report_error(command_line, *reply));
+  return std::move(reply->parameters);
+}
+
 void print_json(const Json& value) {
   std::puts(control::dump_json(value, 2).c_str());
 }

@@ -1,9 +1,12 @@
 // What the control commands (status, connections, queues, start, stop, restart, shutdown,
-// metrics) share: reaching the runtime and calling it with SPEC §7's exit statuses and
+// metrics, logs) share: reaching the runtime and calling it with SPEC §7's exit statuses and
 // messages, and printing aligned columns.
 #pragma once
 
+#include <chrono>
 #include <expected>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +29,14 @@ namespace ipcrt::runtime {
 [[nodiscard]] std::expected<control::Json, int> call_runtime(
     control::ControlClient& client, const CommandLine& command_line, std::string_view method,
     const control::Json& parameters = control::Json::object());
+
+// call_runtime for a call with more: `each` gets every reply's parameters as they come (the
+// last one included) and returns false to stop. Without `timeout`, waits as long as the
+// runtime streams.
+[[nodiscard]] std::expected<control::Json, int> stream_runtime(
+    control::ControlClient& client, const CommandLine& command_line, std::string_view method,
+    const control::Json& parameters, const std::function<bool(const control::Json&)>& each,
+    std::optional<std::chrono::milliseconds> timeout);
 
 // Prints `value` as `--json` does: the reply's members as they are, indented.
 void print_json(const control::Json& value);

@@ -96,8 +96,12 @@ int command_metrics(const CommandLine& command_line) {
              "Control connections refused for the connection limits.", one("controlRefused"));
   out.family("ipcrt_control_evicted_total", "counter",
              "Idle control connections closed to make room.", one("controlEvicted"));
-  out.family("ipcrt_log_lines_dropped_total", "counter", "Log lines the runtime could not write.",
+  out.family("ipcrt_log_lines_dropped_total", "counter",
+             "Log lines the runtime could not write to its stderr or its log files.",
              one("logLinesDropped"));
+  out.family("ipcrt_log_followers", "gauge", "`ipcrt logs -f` readers now.", one("logFollowers"));
+  out.family("ipcrt_log_followers_dropped_total", "counter",
+             "`ipcrt logs -f` readers disconnected for not reading.", one("logFollowersDropped"));
   out.family("ipcrt_reloads_total", "counter", "Reloads applied.", one("reloads"));
   out.family("ipcrt_reload_rollbacks_total", "counter", "Reloads rolled back.",
              one("reloadRollbacks"));
@@ -145,9 +149,22 @@ int command_metrics(const CommandLine& command_line) {
              each(services, "service", "name", "cpuSeconds"));
   out.family("ipcrt_service_log_bytes_total", "counter", "Bytes the service logged.",
              each(services, "service", "name", "logBytes"));
-  out.family("ipcrt_service_log_lines_suppressed_total", "counter",
-             "Log lines held back by the service's log budget.",
-             each(services, "service", "name", "logLinesSuppressed"));
+  out.family("ipcrt_service_log_lines_total", "counter", "Lines the service logged.",
+             each(services, "service", "name", "logLines"));
+  out.family("ipcrt_service_log_lines_truncated_total", "counter",
+             "Lines of the service cut at 4 KiB.",
+             each(services, "service", "name", "logLinesTruncated"));
+  out.family("ipcrt_service_log_pauses_total", "counter",
+             "Times the service's output went over its budget and was left unread.",
+             each(services, "service", "name", "logPauses"));
+  out.family("ipcrt_service_log_held_back_bytes_total", "counter",
+             "Bytes of the service's output read late, during those pauses.",
+             each(services, "service", "name", "logHeldBackBytes"));
+  out.family("ipcrt_service_log_paused_seconds_total", "counter",
+             "How long the service's output was left unread in all.",
+             each(services, "service", "name", "logPausedSeconds"));
+  out.family("ipcrt_service_log_ring_bytes", "gauge", "The service's share of the log ring in use.",
+             each(services, "service", "name", "logRingBytes"));
 
   out.family("ipcrt_queue_messages", "gauge", "Messages in the queue now.",
              each(queues, "queue", "path", "messages"));

@@ -107,6 +107,15 @@ std::string render_plan_json(const Plan& plan, const ServiceViews& views) {
                         {"command", service.command},
                         {"environment", environment},
                         {"view", detail.view}});
+    // pass-queues (SPEC §11): an extension of §7's object, only where queues are passed.
+    if (!service.passed_queues.empty()) {
+      Json passed = Json::array();
+      for (const auto& queue : service.passed_queues) {
+        passed.push_back(
+            {{"fd", queue.fd}, {"path", queue.path}, {"access", access_mode_name(queue.access)}});
+      }
+      services.back()["passed-fds"] = passed;
+    }
     // SPEC §13, beside §7's keys where there is a cgroup: its directory and its limits' files.
     if (!service.cgroup.empty()) {
       Json cgroup_files = Json::object();
@@ -182,6 +191,10 @@ std::string render_plan_text(const Plan& plan, const ServiceViews& views) {
       out += cat("      mq  ", pad(grant.path, 20), ' ',
                  join(permission_names(grant.permissions), ","),
                  grant.owner ? " (owner)" : cat(" via ", grant.via), '\n');
+    }
+    for (const auto& queue : service.passed_queues) {
+      out += cat("      fd  ", queue.fd, ' ', pad(queue.path, 18), ' ',
+                 access_mode_name(queue.access), " (pass-queues)\n");
     }
     for (const auto& grant : service.shm) {
       out += cat("      shm ", pad(grant.name, 20), ' ',

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,6 +48,13 @@ Result<std::vector<std::string>> runtime_names(std::string_view directory) {
 }
 
 std::expected<std::string, Unreachable> choose_runtime(const std::optional<std::string>& manifest) {
+  // A named runtime needs no listing (a directory that tests or killed runtimes filled with
+  // stale files costs more to read than the whole call): only the message when it is missing.
+  if (manifest && manifest->find('/') == std::string::npos) {
+    const std::string path = control_socket_path(*manifest);
+    struct stat info {};
+    if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) return path;
+  }
   auto names = runtime_names();
   if (!names) return unreachable(Unreachable::Kind::NotRunning, names.error().describe());
   const std::string running = names->empty() ? std::string("none") : join(*names, ", ");
@@ -109,13 +117,27 @@ std::expected<ControlClient, Unreachable> ControlClient::connect(const std::stri
 std::expected<Reply, Unreachable> ControlClient::call(std::string_view method,
                                                       const Json& parameters,
                                                       std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  return exchange(method, parameters, false, nullptr, timeout);
+}
+
+std::expected<Reply, Unreachable> ControlClient::call_more(
+    std::string_view method, const Json& parameters, const ReplyHandler& each,
+    std::optional<std::chrono::milliseconds> timeout) {
+  return exchange(method, parameters, true, &each, timeout);
+}
+
+std::expected<Reply, Unreachable> ControlClient::exchange(
+    std::string_view method, const Json& parameters, bool more, const ReplyHandler* each,
+    std::optional<std::chrono::milliseconds> timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::hours(0));
   const auto remaining_ms = [&] {
+    if (!timeout) return -1;  // poll's "no timeout"
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     return static_cast<int>(std::max<long long>(0, left.count()));
   };
-  const std::string request = encode_call(method, parameters);
+  bool streamed = false;  // a reply with continues came: the runtime was serving this call
+  const std::string request = encode_call(method, parameters, more);
   for (std::size_t sent = 0; sent < request.size();) {
     const ssize_t count =
         ::send(fd_.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -132,19 +154,27 @@ std::expected<Reply, Unreachable> ControlClient::call(std::string_view method,
       if (!reply) {
         return unreachable(Unreachable::Kind::Broken, cat("the runtime's reply: ", reply.error()));
       }
+      if (reply->error) return std::move(*reply);
+      if (each != nullptr && !(*each)(*reply)) return std::move(*reply);
       if (!reply->continues) return std::move(*reply);
+      streamed = true;
     }
     pollfd ready{fd_.get(), POLLIN, 0};
     const int polled = ::poll(&ready, 1, remaining_ms());
     if (polled < 0 && errno == EINTR) continue;
     if (polled == 0) {
       return unreachable(Unreachable::Kind::Broken,
-                         cat("no reply from the runtime within ", timeout.count() / 1000, " s"));
+                         cat("no reply from the runtime within ", timeout->count() / 1000, " s"));
     }
     char buffer[16384];
     const ssize_t count = ::recv(fd_.get(), buffer, sizeof buffer, 0);
     if (count < 0 && errno == EINTR) continue;
     if (count <= 0) {
+      if (streamed) {
+        return unreachable(Unreachable::Kind::Broken,
+                           "the runtime closed the connection without a last reply: it was "
+                           "killed, or it dropped this reader for not reading its lines");
+      }
       // Also what a client sees when the runtime refused it for its connection limits.
       return unreachable(Unreachable::Kind::Broken,
                          cat("the runtime closed the connection before replying: it is shutting "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,12 +46,25 @@ class ControlClient {
       std::string_view method, const Json& parameters = Json::object(),
       std::chrono::milliseconds timeout = std::chrono::seconds(150));
 
+  // A call with more (`ipcrt logs`): `each` gets every reply as it comes, the last one (without
+  // continues) included, and returns false to stop reading. Returns the last reply, an error
+  // reply, or why the stream broke off. Without `timeout` it waits as long as the runtime
+  // streams (a follow).
+  using ReplyHandler = std::function<bool(const Reply&)>;
+  [[nodiscard]] std::expected<Reply, Unreachable> call_more(
+      std::string_view method, const Json& parameters, const ReplyHandler& each,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
   // Waits until the runtime closes the connection (it does when it exits); false on timeout.
   [[nodiscard]] bool wait_closed(std::chrono::milliseconds timeout);
 
  private:
   // A hostile or broken server cannot make a client hold more than this.
   static constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;
+
+  [[nodiscard]] std::expected<Reply, Unreachable> exchange(
+      std::string_view method, const Json& parameters, bool more, const ReplyHandler* each,
+      std::optional<std::chrono::milliseconds> timeout);
 
   ControlClient(platform::UniqueFd fd, std::string path)
       : fd_(std::move(fd)), path_(std::move(path)) {}

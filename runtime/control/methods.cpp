@@ -12,6 +12,7 @@
 #include "common/text.hpp"
 #include "runtime/control/interface_texts.hpp"
 #include "runtime/control/timestamps.hpp"
+#include "runtime/logs/logs.hpp"
 
 #ifndef IPCRT_VERSION
 #define IPCRT_VERSION "unknown"
@@ -251,24 +252,59 @@ void get_queues(RuntimeView& view, Exchange& exchange) {
 }
 
 void get_logs(RuntimeView& view, Exchange& exchange) {
-  const Json& parameters = exchange.call().parameters;
+  const Call& call = exchange.call();
+  const Json& parameters = call.parameters;
   const bool follow = parameters.contains("follow") && parameters["follow"].is_boolean() &&
                       parameters["follow"].get<bool>();
-  if (follow && !exchange.call().more) {
+  if (follow && !call.more) {
     exchange.error(kExpectedMore, Json::object());
     return;
   }
-  if (auto lines = parameters.find("lines");
-      lines != parameters.end() && !lines->is_null() && lines->get<long long>() < 0) {
-    exchange.error(kInvalidParameter, {{"parameter", "lines"}});
-    return;
+  std::size_t count = 100;
+  if (auto lines = parameters.find("lines"); lines != parameters.end() && !lines->is_null()) {
+    if (lines->get<long long>() < 0) {
+      exchange.error(kInvalidParameter, {{"parameter", "lines"}});
+      return;
+    }
+    count = static_cast<std::size_t>(
+        std::min<unsigned long long>(lines->get<unsigned long long>(), SIZE_MAX));
   }
-  if (auto only = string_parameter(exchange, "service"); only && !find_status(view, *only)) {
+  const auto only = string_parameter(exchange, "service");
+  if (only && !find_status(view, *only)) {
     exchange.error(kNoSuchService, no_such_service(view, *only));
     return;
   }
-  // No log is kept yet (SPEC §14, a later issue): the reply has its shape and no entries.
-  exchange.reply({{"entries", Json::array()}});
+  std::vector<LogRecord> records;
+  if (view.context.logs != nullptr) {
+    auto last = view.context.logs->last(count, only);
+    if (!last) {
+      exchange.error(kNoSuchService, no_such_service(view, only.value_or("")));
+      return;
+    }
+    records = std::move(*last);
+  }
+  auto page = [&](std::size_t from, std::size_t to) {
+    Json entries = Json::array();
+    for (std::size_t i = from; i < to; ++i) entries.push_back(log_entry_json(records[i]));
+    return Json{{"entries", std::move(entries)}, {"missed", false}};
+  };
+  if (!call.more) {
+    exchange.reply(page(0, records.size()));
+    return;
+  }
+  // Batches, the last one also when there are none: a follower learns that it is following.
+  std::size_t from = 0;
+  while (records.size() - from > kLogBatch) {
+    exchange.stream(page(from, from + kLogBatch));
+    from += kLogBatch;
+  }
+  if (!follow || view.context.logs == nullptr) {
+    exchange.reply(page(from, records.size()));
+    return;
+  }
+  exchange.stream(page(from, records.size()));
+  // In the same turn of the loop as last(): no line falls between the two.
+  exchange.follow_logs(only, view.context.logs->next_seq());
 }
 
 void get_metrics(RuntimeView& view, Exchange& exchange) {
@@ -280,9 +316,19 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
   runtime["controlClients"] = view.counters.clients;
   runtime["controlRefused"] = view.counters.refused;
   runtime["controlEvicted"] = view.counters.evicted;
-  runtime["logLinesDropped"] = nullptr;
-  runtime["reloads"] = nullptr;
-  runtime["reloadRollbacks"] = nullptr;
+  const Logs* logs = view.context.logs;
+  runtime["logLinesDropped"] =
+      logs != nullptr ? Json(logs->stderr_lines_lost() + logs->file_lines_lost()) : Json(nullptr);
+  runtime["logFollowers"] = logs != nullptr ? Json(logs->followers()) : Json(nullptr);
+  runtime["logFollowersDropped"] =
+      logs != nullptr ? Json(view.counters.followers_dropped) : Json(nullptr);
+  if (const ReloadCounts* counts = view.context.reload_counts) {
+    runtime["reloads"] = counts->reloads;
+    runtime["reloadRollbacks"] = counts->rollbacks;
+  } else {
+    runtime["reloads"] = nullptr;
+    runtime["reloadRollbacks"] = nullptr;
+  }
 
   Json services = Json::array();
   for (const auto& status : view.supervisor.status()) {
@@ -291,16 +337,28 @@ void get_metrics(RuntimeView& view, Exchange& exchange) {
     service["state"] = service_state_name(status.state);
     service["up"] = status.pid > 0;
     service["restarts"] = status.restarts;
-    for (const char* later : {"denials", "deniedSuppressed", "cpuSeconds", "logBytes",
-                              "logLinesSuppressed"}) {
-      service[later] = nullptr;
-    }
+    const auto stats = logs != nullptr ? logs->stats(status.name) : Result<ServiceLogStats>();
+    const bool counted = logs != nullptr && stats.has_value();
+    auto counter = [&](std::uint64_t value) { return counted ? Json(value) : Json(nullptr); };
+    // Denials as mediation reports them (SPEC §6): a filter's plain EPERM is not seen.
+    const bool denials = counted && view.context.mediation;
+    service["denials"] = denials ? Json(stats->denials) : Json(nullptr);
+    service["deniedSuppressed"] = denials ? Json(stats->denials_suppressed) : Json(nullptr);
     const ServiceUsage usage = usage_of(view, status.name);
     service["memoryBytes"] = optional_number(usage.memory_bytes);
     service["memoryMaxBytes"] = optional_number(usage.memory_max);
     service["tasks"] = optional_number(usage.tasks);
     service["oomKills"] = optional_number(usage.oom_kills);
     service["forksRefused"] = optional_number(usage.forks_refused);
+    service["cpuSeconds"] = nullptr;
+    service["logBytes"] = counter(counted ? stats->bytes : 0);
+    service["logLines"] = counter(counted ? stats->lines : 0);
+    service["logLinesTruncated"] = counter(counted ? stats->truncated : 0);
+    service["logPauses"] = counter(counted ? stats->pauses : 0);
+    service["logHeldBackBytes"] = counter(counted ? stats->held_back_bytes : 0);
+    service["logPausedSeconds"] =
+        counted ? Json(static_cast<double>(stats->paused_ms) / 1000.0) : Json(nullptr);
+    service["logRingBytes"] = counter(counted ? stats->ring_bytes : 0);
     services.push_back(std::move(service));
   }
 
@@ -373,11 +431,28 @@ void shutdown(RuntimeView& view, Exchange& exchange) {
   view.supervisor.shutdown();
 }
 
-void reload(RuntimeView&, Exchange& exchange) {
-  exchange.error(kReloadRefused,
-                 {{"reason",
-                   "reload is not implemented yet (SPEC §12): to apply a changed manifest, "
-                   "stop the runtime (ipcrt shutdown) and run it again"}});
+void reload(RuntimeView& view, Exchange& exchange) {
+  if (!view.context.reload) {
+    exchange.error(kReloadRefused, {{"reason", "this runtime cannot reload"}});
+    return;
+  }
+  const Json& parameters = exchange.call().parameters;
+  std::string path;
+  if (auto found = parameters.find("manifest"); found != parameters.end() && found->is_string()) {
+    path = found->get<std::string>();
+  }
+  std::chrono::milliseconds confirm{30000};
+  if (auto found = parameters.find("confirmMs");
+      found != parameters.end() && found->is_number_integer()) {
+    const auto value = found->get<long long>();
+    if (value < 0 || value > 3600 * 1000) {
+      exchange.error(kReloadRefused,
+                     {{"reason", "confirmMs must be between 0 and 3600000"}, {"diagnostics", nullptr}});
+      return;
+    }
+    confirm = std::chrono::milliseconds(value);
+  }
+  view.context.reload(std::move(path), confirm, exchange.defer());
 }
 
 constexpr MethodSpec kMethods[] = {
@@ -477,6 +552,21 @@ Settlement settle(ServiceOperation operation, const ServiceStatus& status, pid_t
   }
 }
 
+Json log_entry_json(const LogRecord& record) {
+  Json entry = Json::object();
+  entry["seq"] = record.seq;
+  entry["timestamp"] = format_timestamp(record.time);
+  entry["service"] = record.service.empty() ? Json(nullptr) : Json(record.service);
+  entry["stream"] = record.source == LogSource::Stdout   ? "stdout"
+                    : record.source == LogSource::Stderr ? "stderr"
+                                                         : "runtime";
+  // Escaped as logfmt (valid UTF-8, no control bytes): safe as JSON and on a terminal.
+  entry["line"] = record.line;
+  entry["truncated"] =
+      record.source != LogSource::Runtime && record.line.ends_with(" truncated=true");
+  return entry;
+}
+
 std::string describe_exit(int wait_status) {
   if (WIFEXITED(wait_status)) return cat("status ", WEXITSTATUS(wait_status));
   return cat("signal ", signal_name(WTERMSIG(wait_status)));
@@ -513,8 +603,13 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
                                  : Json(nullptr);
   service["readiness"] = status.readiness.empty() ? Json(nullptr) : Json(status.readiness);
   service["statusText"] = status.status_text.empty() ? Json(nullptr) : Json(status.status_text);
-  // Filled by later features (SPEC §6, §13).
-  service["denials"] = nullptr;
+  // Reported by mediation (SPEC §6), those its rate limit held back included.
+  const Logs* logs = view.context.logs;
+  const auto stats = logs != nullptr && view.context.mediation ? logs->stats(status.name)
+                                                               : Result<ServiceLogStats>();
+  service["denials"] = logs != nullptr && view.context.mediation && stats.has_value()
+                           ? Json(stats->denials + stats->denials_suppressed)
+                           : Json(nullptr);
   const ServiceUsage usage = usage_of(view, status.name);
   service["memoryBytes"] = optional_number(usage.memory_bytes);
   service["tasks"] = optional_number(usage.tasks);

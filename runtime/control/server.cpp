@@ -2,8 +2,6 @@
 // access checks, and operations that answer once their service has settled.
 #include "runtime/control/server.hpp"
 
-#include "runtime/identities.hpp"
-
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +16,8 @@
 #include "common/text.hpp"
 #include "platform/users.hpp"
 #include "runtime/control/socket_path.hpp"
+#include "runtime/identities.hpp"
+#include "runtime/logs/logs.hpp"
 
 namespace ipcrt::runtime::control {
 namespace {
@@ -125,6 +125,14 @@ struct ControlServer::PendingOperation {
   Supervisor::TimerId deadline = 0;
 };
 
+// A GetLogs call with follow: it has been sent every line before `cursor`.
+struct LogFollow {
+  Logs::FollowId id = 0;
+  std::optional<std::string> service;
+  std::uint64_t cursor = 0;
+  bool scheduled = false;  // a pump_follow is due on the next turn of the loop
+};
+
 struct ControlServer::Client {
   std::uint64_t id = 0;
   platform::UniqueFd fd;
@@ -140,12 +148,15 @@ struct ControlServer::Client {
   bool broken = false;            // writing failed or it would not read: close now
   bool resume_scheduled = false;  // held calls are answered on a later turn
   std::optional<PendingOperation> pending;
+  std::optional<LogFollow> follow;  // the connection's last call: it streams until closed
+  bool deferred = false;  // a call answered later (Reload): the next ones wait
   Supervisor::Clock::time_point last_active{};    // last call answered, or the connect
   Supervisor::Clock::time_point last_progress{};  // last byte of output written
   std::optional<Supervisor::TimerId> timer;       // idle or stalled-output deadline
 
   [[nodiscard]] bool busy() const {
-    return pending.has_value() || !output.empty() || resume_scheduled;
+    return pending.has_value() || deferred || follow.has_value() || !output.empty() ||
+           resume_scheduled;
   }
 };
 
@@ -161,6 +172,12 @@ class ControlServer::CallExchange final : public Exchange {
   void error(std::string_view name, Json parameters) override {
     if (!call_.oneway) server_.send(client_, encode_error(name, parameters));
   }
+  void stream(Json parameters) override {
+    if (!call_.oneway) server_.send(client_, encode_reply(parameters, true));
+  }
+  void follow_logs(std::optional<std::string> service, std::uint64_t cursor) override {
+    if (!call_.oneway) server_.start_follow(client_, std::move(service), cursor);
+  }
   void await(ServiceOperation operation, std::string service, pid_t previous_pid) override {
     if (call_.oneway) return;
     PendingOperation pending{operation, std::move(service), previous_pid, 0};
@@ -174,6 +191,14 @@ class ControlServer::CallExchange final : public Exchange {
         });
     client_.pending = std::move(pending);
     server_.service_changed();  // it may have settled already (stopping a stopped service)
+  }
+  DeferredReply defer() override {
+    client_.deferred = true;
+    return [server = &server_, alive = server_.alive_, id = client_.id, oneway = call_.oneway](
+               std::string_view error, Json parameters) {
+      if (!*alive) return;
+      server->finish_deferred(id, oneway, error, std::move(parameters));
+    };
   }
 
  private:
@@ -194,8 +219,18 @@ ControlServer::ControlServer(ControlContext context, ControlOptions options)
 }
 
 ControlServer::~ControlServer() {
+  *alive_ = false;  // deferred replies still held elsewhere are dropped
   std::vector<std::uint64_t> ids;
   for (const auto& [id, client] : clients_) ids.push_back(id);
+  destroying_ = true;  // no more turns of the loop for us
+  // The runtime ends: a follower gets the lines of the last turn and a last reply, without
+  // continues, so it can tell this end from being dropped. Best effort: nothing waits.
+  for (auto id : ids) {
+    Client& client = *clients_.at(id);
+    if (!client.follow || client.broken || supervisor_ == nullptr) continue;
+    pump_follow(client);
+    send(client, encode_reply({{"entries", Json::array()}, {"missed", false}}));
+  }
   for (auto id : ids) close_client(id);
   if (listener_watch_ && supervisor_ != nullptr) supervisor_->unwatch(*listener_watch_);
   if (listener_.valid()) {
@@ -420,6 +455,19 @@ platform::UniqueFd ControlServer::connect_plug(LaunchSpec& spec) {
   const std::string plug = cat(service->name, ':', service->control_plug->name);
   Client& client = add_client(std::move(ours), level, cat("plug ", plug), std::nullopt, plug);
   if (reap(client.id)) return {};
+  // Above the descriptors of pass-queues, which the child puts at 3… (SPEC §11).
+  if (theirs.get() < descriptor_floor(spec)) {
+    const int moved = ::fcntl(theirs.get(), F_DUPFD_CLOEXEC, descriptor_floor(spec));
+    if (moved < 0) {
+      log_error("control plug not connected")
+          .field("service", spec.service)
+          .field("errno", errno_name(errno))
+          .field("hint", "the service starts without IPCRT_CONTROL_FD");
+      close_client(client.id);
+      return {};
+    }
+    theirs.reset(moved);
+  }
   spec.control_fd = theirs.get();
   spec.environment.push_back(cat(variable, theirs.get()));
   return theirs;
@@ -434,6 +482,7 @@ void ControlServer::close_client(std::uint64_t id) {
     if (client.timer) supervisor_->cancel(*client.timer);
     if (client.pending) supervisor_->cancel(client.pending->deadline);
   }
+  if (client.follow && context_.logs != nullptr) context_.logs->unfollow(client.follow->id);
   clients_.erase(found);
 }
 
@@ -489,7 +538,10 @@ void ControlServer::read_input(Client& client) {
 
 // Clients are never closed in here, only marked: the caller reaps them.
 void ControlServer::process_input(Client& client) {
-  for (int handled = 0; !client.closing && !client.broken && !client.pending; ++handled) {
+  // A call in progress or answered later holds the rest; a follow is the connection's last call.
+  for (int handled = 0; !client.closing && !client.broken && !client.pending && !client.deferred &&
+                        !client.follow;
+       ++handled) {
     if (handled == kCallsPerTurn) {
       resume_later(client);
       return;
@@ -616,6 +668,20 @@ void ControlServer::settle_operations() {
   }
 }
 
+void ControlServer::finish_deferred(std::uint64_t id, bool oneway, std::string_view error,
+                                    Json parameters) {
+  auto found = clients_.find(id);
+  if (found == clients_.end()) return;
+  Client& client = *found->second;
+  client.deferred = false;
+  if (!oneway) {
+    send(client, error.empty() ? encode_reply(parameters) : encode_error(error, parameters));
+  }
+  client.last_active = supervisor_->now();
+  process_input(client);
+  if (!reap(client.id)) rearm_timer(client);
+}
+
 void ControlServer::finish_operation(Client& client, bool timed_out) {
   PendingOperation pending = std::move(*client.pending);
   client.pending.reset();
@@ -677,10 +743,75 @@ void ControlServer::flush(Client& client) {
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLOUT comes
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;  // EPOLLOUT comes
     client.broken = true;
     client.output.clear();
     return;
+  }
+  // A follower that has read enough of what waited gets what the ring has for it.
+  if (client.follow && client.output.size() < kFollowLowWater) schedule_follow(client.id);
+}
+
+// ---- logs -f
+
+void ControlServer::start_follow(Client& client, std::optional<std::string> service,
+                                 std::uint64_t cursor) {
+  if (context_.logs == nullptr) return;
+  const std::uint64_t id = client.id;
+  // Called from the log subsystem for every line: only noted, and sent from the next turn of
+  // the loop in batches, so a line logged while the server itself logs cannot recurse.
+  auto followed =
+      context_.logs->follow(service, [this, id](const LogRecord&) { schedule_follow(id); });
+  if (!followed) {
+    send(client, encode_error(kNoSuchService, {{"service", service.value_or("")},
+                                               {"services", context_.logs->ring().names()}}));
+    return;
+  }
+  client.follow = LogFollow{*followed, std::move(service), cursor, false};
+}
+
+void ControlServer::schedule_follow(std::uint64_t id) {
+  auto found = clients_.find(id);
+  if (found == clients_.end() || supervisor_ == nullptr || destroying_) return;
+  Client& client = *found->second;
+  if (!client.follow || client.follow->scheduled || client.output.size() >= kFollowLowWater ||
+      context_.logs == nullptr || client.follow->cursor >= context_.logs->next_seq()) {
+    return;
+  }
+  client.follow->scheduled = true;
+  supervisor_->after(std::chrono::milliseconds(0), [this, id] {
+    auto again = clients_.find(id);
+    if (again == clients_.end() || !again->second->follow) return;
+    again->second->follow->scheduled = false;
+    pump_follow(*again->second);
+    if (!reap(id)) rearm_timer(*again->second);
+  });
+}
+
+void ControlServer::pump_follow(Client& client) {
+  if (!client.follow || context_.logs == nullptr) return;
+  LogFollow& follow = *client.follow;
+  while (!client.broken && client.output.size() < kFollowHighWater) {
+    auto page = context_.logs->read(follow.cursor, kLogBatch, follow.service);
+    if (!page) return;
+    if (page->records.empty()) {
+      follow.cursor = page->next;
+      if (!page->missed) return;
+    }
+    // A batch of about the low-water mark, at least one line, whatever the lines' length.
+    Json entries = Json::array();
+    std::size_t bytes = 0;
+    std::size_t taken = 0;
+    for (const auto& record : page->records) {
+      if (taken > 0 && bytes + record.line.size() > kFollowLowWater) break;
+      bytes += record.line.size();
+      entries.push_back(log_entry_json(record));
+      ++taken;
+    }
+    const bool whole = taken == page->records.size();
+    if (taken > 0) follow.cursor = whole ? page->next : page->records[taken - 1].seq + 1;
+    send(client, encode_reply({{"entries", std::move(entries)}, {"missed", page->missed}}, true));
+    if (whole && page->records.size() < kLogBatch) return;
   }
 }
 
@@ -690,8 +821,10 @@ void ControlServer::rearm_timer(Client& client) {
   Supervisor::Clock::time_point deadline;
   if (!client.output.empty()) {
     deadline = client.last_progress + options_.idle_timeout;  // a client that does not read
-  } else if (client.pending || !client.peer) {
-    return;  // the operation has its own deadline; a plug's connection is never idle-closed
+  } else if (client.pending || client.deferred || client.follow || !client.peer) {
+    // The operation has its own deadline; a follower waits for lines; a plug's connection
+    // is never idle-closed.
+    return;
   } else {
     deadline = client.last_active + options_.idle_timeout;
   }
@@ -709,12 +842,16 @@ void ControlServer::on_client_timer(std::uint64_t id) {
       !client.output.empty() && now >= client.last_progress + options_.idle_timeout;
   const bool idle =
       client.peer && !client.busy() && now >= client.last_active + options_.idle_timeout;
+  if (stalled && client.follow) ++counters_.followers_dropped;
   if (stalled) {
     if (auto suppressed = warning_allowed()) {
       log_warn("control client dropped")
           .field("client", client.origin)
-          .field("reason",
-                 cat("it read none of its replies for ", options_.idle_timeout.count(), " ms"))
+          .field("reason", client.follow
+                               ? cat("a `logs -f` reader that read none of its lines for ",
+                                     options_.idle_timeout.count(), " ms")
+                               : cat("it read none of its replies for ",
+                                     options_.idle_timeout.count(), " ms"))
           .field("suppressed", *suppressed);
     }
   }

@@ -30,6 +30,12 @@
 namespace ipcrt::runtime::control {
 
 inline constexpr std::size_t kMaxQueuedReplyBytes = 1024 * 1024;
+// A `logs -f` reader is sent new lines while less than this waits for it; past it they wait in
+// the ring (a cursor), so a reader that does not keep up costs at most this, and once it has
+// read below kFollowLowWater it is sent what the ring still holds (`missed` if lines were
+// dropped meanwhile). One that reads nothing for the idle timeout is disconnected.
+inline constexpr std::size_t kFollowHighWater = 64 * 1024;
+inline constexpr std::size_t kFollowLowWater = 16 * 1024;
 inline constexpr const char* kControlFdVariable = "IPCRT_CONTROL_FD";
 
 class ControlServer {
@@ -78,7 +84,12 @@ class ControlServer {
   // Closes `id` if it is broken or has nothing more to do; true if it did.
   bool reap(std::uint64_t id);
   void settle_operations();
+  void start_follow(Client& client, std::optional<std::string> service, std::uint64_t cursor);
+  void schedule_follow(std::uint64_t id);
+  // Sends what was logged since the client's cursor, up to kFollowHighWater queued.
+  void pump_follow(Client& client);
   void finish_operation(Client& client, bool timed_out);
+  void finish_deferred(std::uint64_t id, bool oneway, std::string_view error, Json parameters);
   [[nodiscard]] std::vector<OpenClient> open_socket_clients() const;
   [[nodiscard]] std::string denial_reason(const Client& client, AccessLevel need) const;
   // The server's warnings (refused, dropped, malformed) at most once per interval: nullopt
@@ -105,6 +116,8 @@ class ControlServer {
   Supervisor::Clock::time_point next_warning_{};
   std::uint64_t warnings_suppressed_ = 0;
   bool serving_ = false;  // the IDL and the method table agree
+  bool destroying_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace ipcrt::runtime::control

@@ -191,18 +191,23 @@ std::string encode_call(std::string_view method, const Json& parameters, bool mo
   return terminated(dump_json(call));
 }
 
+// Replies are written around the parameters' text rather than built as one object: that would
+// copy the whole tree (GetStatus of 64 services, a batch of log lines) only to print it.
 std::string encode_reply(const Json& parameters, bool continues) {
-  Json reply = Json::object();
-  reply["parameters"] = parameters;
-  if (continues) reply["continues"] = true;
-  return terminated(dump_json(reply));
+  std::string reply = "{\"parameters\":";
+  reply += dump_json(parameters);
+  if (continues) reply += ",\"continues\":true";
+  reply += '}';
+  return terminated(std::move(reply));
 }
 
 std::string encode_error(std::string_view error, const Json& parameters) {
-  Json reply = Json::object();
-  reply["error"] = error;
-  reply["parameters"] = parameters;
-  return terminated(dump_json(reply));
+  std::string reply = "{\"error\":";
+  reply += dump_json(Json(error));
+  reply += ",\"parameters\":";
+  reply += dump_json(parameters);
+  reply += '}';
+  return terminated(std::move(reply));
 }
 
 }  // namespace ipcrt::runtime::control

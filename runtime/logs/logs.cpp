@@ -481,11 +481,42 @@ void Logs::runtime_line(std::chrono::system_clock::time_point time, std::string_
   out += line;
   out += '\n';
   RuntimeLog::instance().write(out, 1);
-  store("", LogSource::Runtime, time, std::string(line));
+  store(subject_of(line), LogSource::Runtime, time, std::string(line));
   arm_stderr_retry();
 }
 
+// The service a line of the runtime's is about (its `service=` field), if it names one of this
+// manifest's: `ipcrt logs collector` shows when collector started and how it exited beside
+// what it printed, as `systemctl status` does. Service names are never quoted in logfmt.
+std::string Logs::subject_of(std::string_view line) const {
+  constexpr std::string_view kField = " service=";
+  const auto at = line.find(kField);
+  if (at == std::string_view::npos) return {};
+  const auto start = at + kField.size();
+  const auto end = line.find(' ', start);
+  std::string name(line.substr(start, end == std::string_view::npos ? end : end - start));
+  return ring_.has(name) ? name : std::string();
+}
+
 void Logs::denial(const std::string& service, std::string_view body) {
+  // Counted for `status` and `metrics` from the lines themselves: mediation's DenialLog
+  // reports each denial (msg=denied) or, past its rate, how many it held back.
+  if (auto found = services_.find(service); found != services_.end()) {
+    ServiceLogStats& stats = found->second.stats;
+    if (body.find(" msg=denied ") != std::string_view::npos) {
+      ++stats.denials;
+    } else if (body.find(" msg=denials-suppressed ") != std::string_view::npos) {
+      constexpr std::string_view kCount = " count=";
+      if (const auto at = body.find(kCount); at != std::string_view::npos) {
+        std::uint64_t count = 0;
+        for (std::size_t i = at + kCount.size();
+             i < body.size() && body[i] >= '0' && body[i] <= '9'; ++i) {
+          count = count * 10 + static_cast<std::uint64_t>(body[i] - '0');
+        }
+        stats.denials_suppressed += count;
+      }
+    }
+  }
   const auto now = std::chrono::system_clock::now();
   const std::string line = timestamped_line(body, now);
   flush_output();

@@ -47,7 +47,7 @@ struct LogOptions {
   std::optional<LogFileOptions> files;         // none: stderr and the ring only
 };
 
-// What `ipcrt metrics` will show of one service's output.
+// What `ipcrt metrics` shows of one service's output and denials.
 struct ServiceLogStats {
   std::uint64_t bytes = 0;  // read from its pipes
   std::uint64_t lines = 0;
@@ -56,6 +56,8 @@ struct ServiceLogStats {
   std::uint64_t held_back_bytes = 0;  // read late, during those episodes
   std::uint64_t paused_ms = 0;        // its pipes were left unread this long in all
   std::size_t ring_bytes = 0;         // its share of the ring in use
+  std::uint64_t denials = 0;          // denial lines reported by mediation
+  std::uint64_t denials_suppressed = 0;  // denials its rate limit held back (counted, no line)
 };
 
 class Logs {
@@ -89,8 +91,9 @@ class Logs {
   void finish();
 
   // ---- reading, for `ipcrt logs` (the control server's GetLogs)
-  // The last `count` lines of `service` (nullopt: of every service and the runtime,
-  // interleaved by time), oldest first. An unknown service is an error listing them.
+  // The last `count` lines of `service` (its output, its denials and the runtime's lines
+  // naming it with `service=`; nullopt: of every service and the runtime, interleaved by
+  // time), oldest first. An unknown service is an error listing them.
   [[nodiscard]] Result<std::vector<LogRecord>> last(
       std::size_t count, const std::optional<std::string>& service = std::nullopt) const;
   // A cursor read (`logs -f` resuming after a slow client): see LogRing::read.
@@ -113,6 +116,7 @@ class Logs {
   // Lines the runtime's stderr could not take (RuntimeLog::lines_lost()).
   [[nodiscard]] std::uint64_t stderr_lines_lost() const;
   [[nodiscard]] std::uint64_t file_lines_lost() const;
+  [[nodiscard]] std::size_t followers() const { return follows_.size(); }
   // The current file, "" without `log.dir`.
   [[nodiscard]] std::string file_path() const;
   [[nodiscard]] const LogRing& ring() const { return ring_; }
@@ -169,6 +173,7 @@ class Logs {
   void arm_file_flush();
   void arm_stderr_retry();
   void runtime_line(std::chrono::system_clock::time_point time, std::string_view line);
+  [[nodiscard]] std::string subject_of(std::string_view line) const;
   static void runtime_writer(std::chrono::system_clock::time_point time, std::string_view line);
   [[nodiscard]] Clock::time_point steady_now() const;
   [[nodiscard]] Status no_such_service(const std::string& name) const;

@@ -11,9 +11,18 @@
 #include <utility>
 
 #include "common/text.hpp"
+#include "runtime/seccomp/complain_limits.hpp"
 
 namespace ipcrt::runtime {
 namespace {
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080  // Linux 5.6; older libc headers lack it
+#endif
+
+constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                                          CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+                                          CLONE_NEWCGROUP | CLONE_NEWTIME;
 
 struct Named {
   std::uint64_t value;
@@ -165,7 +174,45 @@ bool one_of(std::string_view syscall, std::initializer_list<std::string_view> na
   return false;
 }
 
+// Whether a set*id call asks only for the ids the caller has (or -1, "unchanged"): what
+// programs do to drop privileges they do not have (busybox at start), which the kernel allows
+// without any capability. setgroups always needs CAP_SETGID.
+bool sets_own_ids(const RefusedCall& call) {
+  if (!call.caller_ids) return false;
+  std::string_view syscall = call.syscall;
+  const bool sixteen_bit = !call.wide && !syscall.ends_with("32");
+  if (syscall.ends_with("32")) syscall.remove_suffix(2);
+  const bool user = syscall.find("uid") != std::string_view::npos;
+  const std::uint32_t own = user ? call.caller_ids->first : call.caller_ids->second;
+  std::size_t count = 0;
+  if (one_of(syscall, {"setuid", "setgid", "setfsuid", "setfsgid"})) {
+    count = 1;
+  } else if (one_of(syscall, {"setreuid", "setregid"})) {
+    count = 2;
+  } else if (one_of(syscall, {"setresuid", "setresgid"})) {
+    count = 3;
+  }
+  if (count == 0) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t value = sixteen_bit ? static_cast<std::uint32_t>(call.args[i] & 0xffff)
+                                            : static_cast<std::uint32_t>(call.args[i]);
+    const std::uint32_t unchanged = sixteen_bit ? 0xffff : 0xffffffffU;
+    // setfs*id takes no "unchanged" value; -1 there is a real (invalid) id.
+    if (value == own) continue;
+    if (value == unchanged && !syscall.starts_with("setfs")) continue;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+bool changes_ids(std::string_view syscall) {
+  return one_of(syscall,
+                {"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
+                 "setfsgid", "setgroups", "setuid32", "setgid32", "setreuid32", "setregid32",
+                 "setresuid32", "setresgid32", "setfsuid32", "setfsgid32", "setgroups32"});
+}
 
 std::string describe_argument(const RefusedCall& call) {
   const auto& args = call.args;
@@ -196,6 +243,16 @@ std::string describe_argument(const RefusedCall& call) {
     return cat("which ", static_cast<int>(args[0]), " who ", static_cast<int>(args[1]), " nice ",
                static_cast<int>(args[2]));
   }
+  if (syscall.starts_with("setgroups")) return cat("count ", static_cast<int>(args[0]));
+  if (changes_ids(syscall)) {
+    // The ids asked for, -1 for "unchanged"; the reason a capability is or is not needed.
+    const std::size_t count = syscall.starts_with("setres")  ? 3
+                              : syscall.starts_with("setre") ? 2
+                                                             : 1;
+    std::string out = "ids";
+    for (std::size_t i = 0; i < count; ++i) out += cat(' ', static_cast<int>(args[i]));
+    return out;
+  }
   if (syscall == "prctl") return cat("option ", static_cast<int>(args[0]));
   if (syscall == "ptrace") {
     return cat("request ", static_cast<long>(args[0]), " pid ", static_cast<int>(args[1]));
@@ -210,10 +267,9 @@ DenialAdvice advise(const RefusedCall& call, const std::string& filter_need) {
   DenialAdvice advice{describe_argument(call), filter_need, false};
   const std::string_view syscall = call.syscall;
   const auto& args = call.args;
-  if (one_of(syscall,
-             {"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
-              "setfsgid", "setgroups", "setuid32", "setgid32", "setreuid32", "setregid32",
-              "setresuid32", "setresgid32", "setfsuid32", "setfsgid32", "setgroups32"})) {
+  if (changes_ids(syscall) && sets_own_ids(call)) {
+    // Allowing it changes nothing: the filter's need is the narrowest fix.
+  } else if (changes_ids(syscall)) {
     // A confined service has no CAP_SETUID/CAP_SETGID: allowing the call cannot make it work.
     advice.need =
         "set \"user\" (and \"group\") to the account the program switches to, so ipcrt "
@@ -227,6 +283,16 @@ DenialAdvice advise(const RefusedCall& call, const std::string& filter_need) {
     advice.need =
         "nothing a manifest can give: the kernel log needs CAP_SYSLOG, which no service gets "
         "(it shows kernel addresses); read it on the host";
+  } else if (is_io_uring_syscall(syscall)) {
+    advice.need =
+        "nothing a manifest can give a confined service: io_uring's operations bypass seccomp "
+        "(use read/write or epoll)";
+  } else if ((syscall == "clone" || syscall == "unshare") && (args[0] & kNamespaceFlags) != 0) {
+    // Allowing the call would also allow CLONE_NEWUSER, and with it every capability inside
+    // the new namespace; without one, the other namespaces need capabilities no service has.
+    advice.need =
+        "nothing a manifest should give: new namespaces need capabilities no confined service "
+        "has (ipcrt already gives each service its own PID, mount and IPC namespaces)";
   } else if (syscall == "setpriority" && static_cast<int>(args[2]) < 0) {
     advice.need =
         "a nice value of 0 or more: a negative one needs CAP_SYS_NICE, which no service gets";
@@ -237,6 +303,15 @@ DenialAdvice advise(const RefusedCall& call, const std::string& filter_need) {
     advice.need = cat(filter_need, " and \"capabilities\": [\"net_raw\"]");
   } else if (syscall == "socket" && static_cast<int>(args[0]) == AF_PACKET) {
     advice.need = cat(filter_need, " and \"capabilities\": [\"net_raw\"]");
+  } else if (syscall == "connect" && (advice.argument == "AF_UNIX /var/run/nscd/socket" ||
+                                      advice.argument == "AF_UNIX /run/nscd/socket")) {
+    // The same probe's next step where the socket was let through (complain mode): nscd is
+    // not in any service's view, the connect fails, and glibc reads the files itself.
+    advice.recoverable = true;
+    advice.need =
+        cat("nothing if this is glibc's name-service probe of nscd (the program goes on "
+            "without it); ",
+            filter_need, " only if the service itself connects to nscd");
   } else if (syscall == "socket" && static_cast<int>(args[0]) == AF_UNIX &&
              static_cast<int>(args[1]) == (SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK)) {
     // glibc's NSS asks nscd over exactly this socket before it reads /etc/passwd itself, and

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "config/manifest.hpp"
 
@@ -26,7 +27,13 @@ struct RefusedCall {
   bool wide = true;  // 64-bit pointers and longs
   std::function<std::optional<std::string>(std::uint64_t address, std::size_t max)> read_string;
   std::function<bool(std::uint64_t address, void* out, std::size_t size)> read_memory;
+  // For the set*id calls (changes_ids()): the caller's uid and gid, when they could be read.
+  // A call that only sets the ids the caller has needs no capability.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> caller_ids = std::nullopt;
 };
+
+// setuid, setresgid, setgroups, ... (and their 32-bit ARM spellings).
+[[nodiscard]] bool changes_ids(std::string_view syscall);
 
 struct DenialAdvice {
   std::string argument;  // "" when nothing about it matters

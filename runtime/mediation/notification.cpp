@@ -23,6 +23,7 @@
 #include "platform/mqueue.hpp"
 #include "platform/seccomp_notify.hpp"
 #include "runtime/mediation/denial_detail.hpp"
+#include "runtime/seccomp/complain_limits.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::runtime {
@@ -152,6 +153,12 @@ bool ServiceMediator::attributes_acceptable(const Call& call, const Credentials&
 
 ServiceMediator::ServiceMediator(MediatedService service)
     : service_(std::move(service)), log_(service_.name), budget_(service_.pattern_limits) {
+  for (const auto& grant : service_.grants) {
+    const bool passed = std::any_of(service_.passed.begin(), service_.passed.end(),
+                                    [&](const PassedQueue& q) { return q.path == grant.path; });
+    if (!passed) open_grants_.push_back(grant);
+  }
+  opens_by_name_ = service_.passed.empty() || !open_grants_.empty();
   std::vector<std::uint32_t> abis = {seccomp_arch_native()};
   abis.insert(abis.end(), service_.architectures.begin(), service_.architectures.end());
   auto routed = [&](std::uint32_t abi, const char* name) {
@@ -229,8 +236,12 @@ const MediatedQueue* ServiceMediator::queue_of(const QueueGrant& grant) const {
 }
 
 void ServiceMediator::report(const Call& call, const std::string& argument, const std::string& need,
-                             bool recoverable) {
-  Logfmt line(service_.complain || recoverable ? "info" : "warn", "denied");
+                             bool recoverable, std::string_view still_refused) {
+  if (observer_) {
+    observer_(DenialEvent{service_.name, call.syscall, argument, need, recoverable, still_refused});
+  }
+  const bool let_through = service_.complain && still_refused.empty();
+  Logfmt line(let_through || recoverable ? "info" : "warn", "denied");
   line.field("service", service_.name).field("pid", call.pid()).field("syscall", call.syscall);
   if (!argument.empty()) line.field("arg", argument);
   line.field("need", need);
@@ -238,12 +249,17 @@ void ServiceMediator::report(const Call& call, const std::string& argument, cons
 }
 
 // Reports a call mediation refuses, then refuses it with `errnum` or, in complain mode, lets
-// the kernel run it with the caller's own credentials.
+// the kernel run it with the caller's own credentials (unless complain refuses it too).
 ServiceMediator::Answer ServiceMediator::refuse(const Call& call, const std::string& argument,
                                                 const std::string& need, int errnum,
-                                                bool recoverable) {
-  report(call, argument, need, recoverable);
-  return service_.complain ? Answer::let_through() : Answer::error(errnum);
+                                                bool recoverable, std::string_view still_refused) {
+  report(call, argument, need, recoverable, still_refused);
+  return service_.complain && still_refused.empty() ? Answer::let_through() : Answer::error(errnum);
+}
+
+void ServiceMediator::observe_denials(DenialObserver observer) {
+  std::lock_guard lock(mutex_);
+  observer_ = std::move(observer);
 }
 
 // A call mediation cannot make (no credentials to judge it with, or they cannot be taken
@@ -309,11 +325,17 @@ ServiceMediator::Answer ServiceMediator::create_from_pattern(const Call& call, A
     if (call.has_attributes && !attributes_acceptable(call, caller.credentials)) {
       return Answer::error(EINVAL);
     }
+    const std::string need = over == PatternBudget::Over::Queues
+                                 ? cat("resources.queues: ", budget_.queues() + 1)
+                                 : cat("resources.queue-bytes: ", budget_.bytes() + charge);
     // The kernel's own answers when queues_max (ENOSPC) or RLIMIT_MSGQUEUE (EMFILE) is reached.
-    if (over == PatternBudget::Over::Queues) {
-      return refuse(call, path, cat("resources.queues: ", budget_.queues() + 1), ENOSPC);
+    if (!service_.complain) {
+      return refuse(call, path, need, over == PatternBudget::Over::Queues ? ENOSPC : EMFILE);
     }
-    return refuse(call, path, cat("resources.queue-bytes: ", budget_.bytes() + charge), EMFILE);
+    // Complain: created and counted as if the budget were what the line names, so that the
+    // next queue's line names a budget that holds this one too (`ipcrt suggest` takes the
+    // largest).
+    report(call, path, need);
   }
   if (auto failed = become(call, thread, caller.credentials)) return std::move(*failed);
   mq_attr attributes{};
@@ -520,7 +542,8 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
   Answer answer = [&]() -> Answer {
     if (served == nullptr) {
       std::lock_guard lock(mutex_);
-      return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM);
+      return refuse(call, "", cat("seccomp.architectures: ", architecture_name(call.abi)), EPERM,
+                    false, service_.complain ? kForeignAbiRefusal : std::string_view{});
     }
     if (shm_call != nullptr) return mediate_shm_call(listener, call, passed, thread);
     if (!open && !unlink) {
@@ -538,11 +561,31 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
       refused.read_memory = [pid](std::uint64_t address, void* out, std::size_t size) {
         return platform::read_remote_memory(pid, address, out, size).has_value();
       };
+      if (changes_ids(call.syscall)) {
+        if (auto caller = read_caller_credentials(pid)) {
+          refused.caller_ids = std::make_pair(caller->credentials.uid, caller->credentials.gid);
+        }
+      }
       const DenialAdvice advice =
           advise(refused, service_.need_for_syscall ? service_.need_for_syscall(call.syscall)
                                                     : "seccomp.allow: " + call.syscall);
+      // Complain mode lets the call run, except what it never lets through.
+      const std::string refusal =
+          service_.complain ? complain_refusal(call.syscall, refused.args) : std::string();
       std::lock_guard lock(mutex_);
-      return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable);
+      return refuse(call, advice.argument, advice.need, EPERM, advice.recoverable, refusal);
+    }
+    if (open && !opens_by_name_) {
+      // The name it asked for, as every denial's `arg` names what matters (SPEC §15): read
+      // before the lock, and it only informs a refusal.
+      auto name = platform::read_remote_string(call.pid(), call.notification.args[0], NAME_MAX);
+      std::string argument;
+      if (name) argument = name->starts_with('/') ? *name : cat('/', *name);
+      std::lock_guard lock(mutex_);
+      return refuse(call, argument,
+                    "none: its queues are passed open from fd 3 (pass-queues, LISTEN_FDNAMES); "
+                    "use those descriptors",
+                    EPERM);
     }
     // Everything the decision and the call use is copied now, before the validity check:
     // what the caller changes afterwards is never read. The decision on the name comes
@@ -551,8 +594,14 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
     call.name = platform::read_remote_string(call.pid(), args[0], NAME_MAX);
     MediationDecision decision;
     if (call.name) {
-      decision = open ? decide_mq_open(service_.grants, *call.name, call.flags())
+      decision = open ? decide_mq_open(open_grants_, *call.name, call.flags())
                       : decide_mq_unlink(service_.grants, *call.name);
+      for (const auto& queue : service_.passed) {
+        if (open && !decision.allowed && queue.path == decision.queue_path) {
+          decision.need = cat("none: ", queue.path, " is passed open at fd ", queue.fd,
+                              " (pass-queues); use that descriptor");
+        }
+      }
     }
     if (decision.allowed && open && args[3] != 0) {
       // The kernel copies the attributes whenever the pointer is set, O_CREAT or not.

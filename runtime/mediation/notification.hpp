@@ -50,6 +50,9 @@ struct MediatedQueue {
 struct MediatedService {
   std::string name;
   std::vector<QueueGrant> grants;
+  // pass-queues (SPEC §11): queues the service receives open from fd 3 and never opens by
+  // name. With every grant passed, mq_open is a refused syscall like any other.
+  std::vector<PassedQueue> passed;
   std::vector<MediatedQueue> queues;  // the paths and patterns of the grants' slots
   // The shared-memory objects it may write, and the syscalls its filter sends here for them
   // (shm_mediated_syscalls(): open, openat, unlink, unlinkat less seccomp.deny): their
@@ -85,6 +88,24 @@ struct MediatedService {
   std::function<std::string(const std::string& syscall)> need_for_syscall;
 };
 
+// One refused call, as `ipcrt suggest` collects them (SPEC §15): given to the observer for
+// every refused call, before the rate limit of the denial lines. The views are valid only
+// during the call.
+struct DenialEvent {
+  std::string_view service;
+  std::string_view syscall;
+  std::string_view argument;  // "" when nothing about it matters
+  std::string_view need;      // as the denial line says it
+  bool recoverable = false;   // a call programs make and go on without (SPEC §15)
+  // Why complain mode refused it too (runtime/seccomp/complain_limits.hpp); "" when the call
+  // was refused in strict mode or let through in complain mode.
+  std::string_view still_refused;
+};
+// Called on the service's mediation thread with the service's mediation lock held: it must
+// be quick, must not call back into mediation, and must be safe to call from the threads of
+// several services at once.
+using DenialObserver = std::function<void(const DenialEvent&)>;
+
 // Whether this kernel supports mediation (user notification, ADDFD+SEND, pidfd_getfd);
 // probed for real once per process. IPCRT_MEDIATION=off in the environment turns it off.
 [[nodiscard]] const Status& mediation_support();
@@ -118,6 +139,8 @@ class ServiceMediator {
   void flush_denials();
   // Where the service's lines go (DenialLog::route_to); by default the runtime's log.
   void route_denials(DenialLog::Route route);
+  // Every refused call is also given to `observer` (none by default).
+  void observe_denials(DenialObserver observer);
   // A failure of mediation itself, as a level=error line within the service's line rate.
   void report_error(std::string_view what, std::string_view error);
   [[nodiscard]] bool denials_pending();
@@ -149,10 +172,13 @@ class ServiceMediator {
   [[nodiscard]] Answer mediate_shm_call(int listener, Call& call, bool& passed,
                                         ActingThread& thread);
   // `recoverable`: a call programs make and go on without (logged at info, SPEC §15).
+  // `still_refused`: why complain mode refuses it too (complain_refusal()); "" to let it
+  // through in complain mode.
   [[nodiscard]] Answer refuse(const Call& call, const std::string& argument,
-                              const std::string& need, int errnum, bool recoverable = false);
+                              const std::string& need, int errnum, bool recoverable = false,
+                              std::string_view still_refused = {});
   void report(const Call& call, const std::string& argument, const std::string& need,
-              bool recoverable = false);
+              bool recoverable = false, std::string_view still_refused = {});
   [[nodiscard]] const MediatedQueue* queue_of(const QueueGrant& grant) const;
   // An ABI the service's filter covers, and its numbers of the mediated syscalls.
   struct ServedAbi {
@@ -171,9 +197,12 @@ class ServiceMediator {
   static void send(int listener, std::uint64_t id, Answer& answer);
 
   const MediatedService service_;
+  std::vector<QueueGrant> open_grants_;  // the grants mq_open may use: those not passed
+  bool opens_by_name_ = true;            // false: every grant is passed, mq_open is refused
   std::vector<ServedAbi> served_;  // the native ABI first
   std::mutex mutex_;               // guards log_ and budget_
   DenialLog log_;
+  DenialObserver observer_;
   PatternBudget budget_;
 };
 

@@ -128,6 +128,7 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   MediatedService mediated;
   mediated.name = planned.name;
   mediated.grants = planned.queues;
+  mediated.passed = planned.passed_queues;
   // The objects it may write, in the runtime's store, and the calls its filter sends here
   // for them (runtime/seccomp/service_policy.cpp makes the filter from the same list).
   for (const auto& grant : planned.shm) {
@@ -164,8 +165,8 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   if (plan.kernel.limits.msgsize_max > 0) mediated.msgsize_max = plan.kernel.limits.msgsize_max;
   mediated.complain = service.confinement == config::Confinement::Complain;
   // A copy: a thread left behind at exit may still ask after the manifest is gone.
-  mediated.need_for_syscall = [service](const std::string& syscall) {
-    return need_for_syscall(service, syscall);
+  mediated.need_for_syscall = [service, grants = planned.queues](const std::string& syscall) {
+    return need_for_syscall(service, syscall, grants);
   };
   return mediated;
 }
@@ -233,6 +234,25 @@ MediationServer::~MediationServer() {
   outlet_->drain(route_);
 }
 
+void MediationServer::update(const config::Manifest& manifest, const Plan& plan,
+                             const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    const config::Service* service = manifest.find_service(name);
+    const PlannedService* planned = nullptr;
+    for (const auto& candidate : plan.services) {
+      if (candidate.name == name) planned = &candidate;
+    }
+    if (service == nullptr || planned == nullptr) {
+      services_.erase(name);
+      continue;
+    }
+    auto mediator = std::make_shared<ServiceMediator>(mediated_service(*service, *planned, plan));
+    mediator->count_existing(plan.kernel.existing_queues);
+    services_[name] = std::move(mediator);
+  }
+  adopt_lines();
+}
+
 void MediationServer::adopt_lines() {
   for (auto& [name, mediator] : services_) {
     mediator->route_denials([outlet = outlet_](const std::string& service, std::string_view line) {
@@ -243,6 +263,10 @@ void MediationServer::adopt_lines() {
 
 void MediationServer::route_denials(const DenialLog::Route& route) {
   route_ = route;
+}
+
+void MediationServer::observe_denials(const DenialObserver& observer) {
+  for (auto& [name, mediator] : services_) mediator->observe_denials(observer);
 }
 
 ListenerHandler MediationServer::handler() {

@@ -69,6 +69,14 @@ class MediationServer {
   // Every service's denial lines go to `route` (the log subsystem) instead of stderr. Lines of
   // the mediation threads wait for the supervisor's loop, which alone calls `route`.
   void route_denials(const DenialLog::Route& route);
+  // Every service's refused calls also go to `observer` (DenialObserver says how it is
+  // called). Before the first serve().
+  void observe_denials(const DenialObserver& observer);
+
+  // A reload's (SPEC §12): `names` get mediators of `plan`'s (their next listeners are served
+  // by them); a thread serving an earlier process keeps the mediator it had.
+  void update(const config::Manifest& manifest, const Plan& plan,
+              const std::vector<std::string>& names);
 
   // The service's mediator, nullptr if unknown (tests read its budget).
   [[nodiscard]] ServiceMediator* mediator(const std::string& service);

@@ -16,6 +16,7 @@
 
 #include "common/text.hpp"
 #include "platform/fd.hpp"
+#include "runtime/seccomp/complain_limits.hpp"
 #include "runtime/seccomp/groups.hpp"
 #include "runtime/seccomp/syscall_names.hpp"
 
@@ -140,6 +141,35 @@ int add_clone_rule(scmp_filter_ctx ctx, int number) {
 int add_clone3_rule(scmp_filter_ctx ctx, int number, std::uint32_t default_action) {
   if (default_action == SCMP_ACT_ERRNO(ENOSYS)) return 0;
   return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), number, 0);
+}
+
+// Complain without mediation (SCMP_ACT_LOG default): the kernel itself refuses what complain
+// never lets through (runtime/seccomp/complain_limits.hpp), as strict would.
+int add_complain_refusals(
+    scmp_filter_ctx ctx,
+    const std::map<std::string, std::vector<std::string>, std::less<>>& allowed,
+    const std::set<std::string, std::less<>>& named) {
+  auto refuse = [&](std::string_view name) {
+    if (allowed.contains(name)) return 0;  // named in seccomp.allow: the manifest's choice
+    int number = seccomp_syscall_resolve_name(std::string(name).c_str());
+    if (number < 0) return 0;  // not a syscall of this ABI
+    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), number, 0);
+  };
+  for (std::string_view name : never_allowed_syscalls()) {
+    if (int rc = refuse(name); rc != 0) return rc;
+  }
+  for (std::string_view name : io_uring_syscalls()) {
+    if (int rc = refuse(name); rc != 0) return rc;
+  }
+  if (int rc = refuse("clone3"); rc != 0) return rc;
+  // clone as @default allows it (no namespace flags) or not at all: CLONE_NEWUSER is refused
+  // beside that rule. Named in seccomp.allow it is allowed whole, as in strict.
+  if (!named.contains("clone")) {
+    int number = seccomp_syscall_resolve_name("clone");
+    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), number, 1,
+                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+  }
+  return 0;
 }
 
 constexpr std::string_view kSdNotifySocketNote = "AF_UNIX, SOCK_DGRAM only";
@@ -294,7 +324,7 @@ PolicyBuilder& PolicyBuilder::deny_syscall(std::string_view name) {
   return *this;
 }
 
-PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
+PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant, bool passed) {
   unsigned permissions = grant.owner ? config::kPermAll : grant.permissions;
   std::string base = grant.owner
                          ? cat("posix-mq slot ", grant.via, " (owner)")
@@ -302,9 +332,14 @@ PolicyBuilder& PolicyBuilder::allow_mq(const QueueGrant& grant) {
   auto reason_for = [&](std::string_view word) {
     return grant.owner ? base : cat("posix-mq ", word, " on ", grant.via);
   };
-  mq_granted_ = true;
-  mq_permissions_ |= permissions;
-  add("mq_open", base);
+  if (passed) {
+    queues_passed_ = true;
+    base += cat(", ", grant.path, " passed open");
+  } else {
+    mq_granted_ = true;
+    mq_permissions_ |= permissions;
+    add("mq_open", base);
+  }
   add("mq_getsetattr", base);
   if ((permissions & config::kPermRead) != 0U) {
     for (auto name : {"mq_timedreceive", "mq_timedreceive_time64", "mq_notify"}) {
@@ -346,8 +381,8 @@ PolicyBuilder& PolicyBuilder::without_pseudo_code() {
 std::string PolicyBuilder::fingerprint() const {
   std::string key = cat("native=", native_, " default=", default_action_, " abis=");
   for (std::uint32_t token : architectures_) key += cat(token, ",");
-  key +=
-      cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_, " mediate=", mediate_queues_ ? 1 : 0);
+  key += cat(" mq=", mq_granted_ ? 1 : 0, "/", mq_permissions_,
+             " mediate=", mediate_queues_ ? 1 : 0, " passed=", queues_passed_ ? 1 : 0);
   key += " shm=";
   for (const auto& name : shm_routed_) key += name + ",";
   key += cat(" sd-notify=", sd_notify_ ? 1 : 0);
@@ -382,7 +417,11 @@ Result<CompiledPolicy> PolicyBuilder::build() {
   // Syscalls of an ABI outside the filter get the same answer as any other denied syscall:
   // EPERM in strict mode, logged and allowed in complain mode. Mediated, they reach the
   // supervisor, which serves no ABI outside the filter and refuses them with a line (SPEC §6).
-  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, default_action_); rc != 0) {
+  // Logged and allowed (complain without mediation), a foreign ABI's calls would run
+  // unfiltered: they are refused.
+  const std::uint32_t bad_arch =
+      default_action_ == SCMP_ACT_LOG ? SCMP_ACT_ERRNO(EPERM) : default_action_;
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, bad_arch); rc != 0) {
     return fail_errno("seccomp_attr_set SCMP_FLTATR_ACT_BADARCH", -rc);
   }
   // A binary tree over syscall numbers: the cost of an allowed syscall stays flat as the
@@ -439,6 +478,12 @@ Result<CompiledPolicy> PolicyBuilder::build() {
     policy.allowed.push_back({name, std::move(listed)});
   }
 
+  if (default_action_ == SCMP_ACT_LOG) {
+    if (int rc = add_complain_refusals(ctx, allowed_, named_); rc != 0) {
+      return fail_errno("seccomp_rule_add for what complain mode still refuses", -rc);
+    }
+  }
+
   // Only where the default would not refuse them the same way already (libseccomp refuses a
   // rule whose action is the default one), and not where something allows them.
   if (sd_notify_ && default_action_ != SCMP_ACT_ERRNO(EPERM) && !allowed_.contains("getsockopt") &&
@@ -450,6 +495,9 @@ Result<CompiledPolicy> PolicyBuilder::build() {
 
   if (mediate_queues_) {
     for (const char* name : {"mq_open", "mq_unlink"}) {
+      // Every queue passed open: no name to open, so mq_open is a refused syscall (the
+      // supervisor answers EPERM and reports it), not a mediated one.
+      if (queues_passed_ && !mq_granted_ && std::string_view(name) == "mq_open") continue;
       int number = seccomp_syscall_resolve_name(name);
       // With a notify default they already go to the listener, and libseccomp refuses a rule
       // whose action is the default one.

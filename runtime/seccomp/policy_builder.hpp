@@ -38,7 +38,9 @@ class PolicyBuilder {
   explicit PolicyBuilder(std::string_view architecture = "native");
 
   // Action for everything not allowed: SCMP_ACT_ERRNO(EPERM) (strict, the default) or
-  // SCMP_ACT_LOG (complain). Also used for syscalls of ABIs outside the filter.
+  // SCMP_ACT_LOG (complain). Also used for syscalls of ABIs outside the filter. With
+  // SCMP_ACT_LOG, what complain never lets through (complain_limits.hpp) and foreign ABIs are
+  // refused with EPERM.
   PolicyBuilder& default_action(std::uint32_t action);
   // An extra ABI (seccomp.architectures), by libseccomp name.
   PolicyBuilder& add_architecture(std::string_view architecture);
@@ -51,7 +53,10 @@ class PolicyBuilder {
   // Removes `name` from the allowed set whatever added it (seccomp.deny); applied at build().
   PolicyBuilder& deny_syscall(std::string_view name);
   // The mq_* syscalls for one posix-mq grant, and the union flag filter on mq_open.
-  PolicyBuilder& allow_mq(const QueueGrant& grant);
+  // `passed`: the queue arrives open (pass-queues, SPEC §11), so the grant adds no mq_open;
+  // once every grant is passed, mq_open is refused like any syscall not allowed, mediated
+  // or not.
+  PolicyBuilder& allow_mq(const QueueGrant& grant, bool passed = false);
   // Name-level mediation (SPEC §6): mq_open and mq_unlink go to the supervisor's listener
   // (SCMP_ACT_NOTIFY) instead of being decided by flags alone; the supervisor checks the name
   // and the flags against the grants. Combine with default_action(SCMP_ACT_NOTIFY) so that the
@@ -91,7 +96,8 @@ class PolicyBuilder {
   // Allowed one by one: no argument filter (groups limit clone, clone3 and prlimit64).
   std::set<std::string, std::less<>> named_;
   unsigned mq_permissions_ = 0;  // union over grants: the limit seccomp can enforce
-  bool mq_granted_ = false;
+  bool mq_granted_ = false;      // some grant allows mq_open
+  bool queues_passed_ = false;   // some grant's queue is passed as a descriptor
   bool mediate_queues_ = false;
   std::set<std::string, std::less<>> shm_routed_;  // mediate_shm()
   bool sd_notify_ = false;

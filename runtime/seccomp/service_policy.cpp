@@ -34,7 +34,9 @@ Result<PolicyBuilder> service_builder(const config::Service& service, const Plan
   for (const auto& extra : service.seccomp.architectures) builder.add_architecture(extra);
   builder.allow_group("@default");
   for (const auto& entry : service.seccomp.allow) builder.allow(entry);
-  for (const auto& grant : planned.queues) builder.allow_mq(grant);
+  for (const auto& grant : planned.queues) {
+    builder.allow_mq(grant, passed_queue(planned, grant.path) != nullptr);
+  }
   if (service.type == config::ServiceType::Notify) builder.allow_sd_notify();
   for (const auto& name : service.seccomp.deny) {
     // Checked here too, not only by `validate`, for services built without the loader.
@@ -100,11 +102,40 @@ std::vector<std::string> shm_mediated_syscalls(const config::Service& service,
   return names;
 }
 
-std::string need_for_syscall(const config::Service& service, std::string_view syscall) {
+namespace {
+
+// The permission an mq_* syscall needs on a grant; 0 for those any grant gives.
+unsigned mq_permission(std::string_view syscall) {
+  if (syscall.starts_with("mq_timedsend")) return config::kPermWrite;
+  if (syscall.starts_with("mq_timedreceive") || syscall == "mq_notify") return config::kPermRead;
+  if (syscall == "mq_unlink") return config::kPermDelete;
+  return 0;
+}
+
+}  // namespace
+
+std::string need_for_syscall(const config::Service& service, std::string_view syscall,
+                             const std::vector<QueueGrant>& grants) {
   for (const auto& denied : service.seccomp.deny) {
     if (denied == syscall) return "removing it from seccomp.deny";
   }
-  if (is_mq_syscall(syscall)) return "a posix-mq plug or slot granting it";
+  if (is_mq_syscall(syscall)) {
+    // The filter cannot see which queue the call is on: named only where one slot can be
+    // meant (the mq_open before it names the queue either way).
+    const unsigned needed = mq_permission(syscall);
+    std::vector<std::string> lacking;
+    for (const auto& grant : grants) {
+      if (needed == 0 || grant.owner || (grant.permissions & needed) != 0) continue;
+      if (std::find(lacking.begin(), lacking.end(), grant.via) == lacking.end()) {
+        lacking.push_back(grant.via);
+      }
+    }
+    if (lacking.size() == 1) {
+      return cat(config::permission_word(static_cast<config::Permission>(needed)), " on ",
+                 lacking.front());
+    }
+    return "a posix-mq plug or slot granting it";
+  }
   // The syscall itself: a @default one that was refused failed its argument filter (clone
   // with CLONE_NEW*, prlimit64 with a new limit), which only naming it lifts; any other is
   // named rather than the smallest group that holds it, since a group brings its neighbours

@@ -56,8 +56,11 @@ class FilterCache {
                                                              const PlannedService& planned);
 
 // For a denial line: what in the manifest would allow `syscall` for `service`
-// ("seccomp.allow: setpriority", "removing it from seccomp.deny").
+// ("seccomp.allow: setpriority", "removing it from seccomp.deny"). For an mq_* syscall, the
+// permission on the one slot among `grants` (the service's) that lacks it ("write on
+// sensor-hub:telemetry").
 [[nodiscard]] std::string need_for_syscall(const config::Service& service,
-                                           std::string_view syscall);
+                                           std::string_view syscall,
+                                           const std::vector<QueueGrant>& grants = {});
 
 }  // namespace ipcrt::runtime

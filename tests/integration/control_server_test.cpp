@@ -2,10 +2,10 @@
 // in a real supervisor loop on a thread of its own, serving a real service (/bin/sleep) and a
 // socket in a temporary directory; clients connect as other users from forked children.
 #include <CppUTest/TestHarness.h>
-#include <poll.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -23,6 +23,8 @@
 
 #include "runtime/control/queue_census.hpp"
 #include "runtime/control/server.hpp"
+#include "runtime/logs/logs.hpp"
+#include "runtime/logs/runtime_log.hpp"
 #include "runtime/supervisor.hpp"
 #include "tests/support/control_client.hpp"
 #include "tests/support/process.hpp"
@@ -47,7 +49,10 @@ std::string call(const std::string& method) {
 // A supervisor loop with one service and a control server, on its own thread.
 class LiveServer {
  public:
-  explicit LiveServer(std::chrono::milliseconds idle_timeout) {
+  // With `logs`, the service's output is read into it and GetLogs serves it.
+  explicit LiveServer(std::chrono::milliseconds idle_timeout, ipcrt::runtime::Logs* logs = nullptr,
+                      std::vector<std::string> command = {"/bin/sleep", "1000"})
+      : logs_(logs) {
     ::chmod(dir_.path().c_str(), 0755);  // other users must reach the socket
     manifest_.name = ipcrt::test::unique_name("cs");
     manifest_.control.group = std::to_string(kControlGroup);
@@ -60,21 +65,24 @@ class LiveServer {
     options.socket_path = dir_.path() + "/control.varlink";
     options.idle_timeout = idle_timeout;
     server_ = std::make_unique<control::ControlServer>(
-        control::ControlContext{&manifest_, &plan_, "/manifest.json", false},
+        control::ControlContext{&manifest_, &plan_, "/manifest.json", false, nullptr, logs},
         options);
     auto listening = server_->listen();
     if (!listening) FAIL(listening.error().describe().c_str());
 
     SupervisedService service;
     service.spec.service = "sleeper";
-    service.spec.arguments = {"/bin/sleep", "1000"};
+    service.spec.arguments = std::move(command);
+    service.spec.capture_output = logs != nullptr;
     std::vector<SupervisedService> services;
     services.push_back(std::move(service));
     SupervisorOptions supervisor_options;
     supervisor_options.subreaper = false;  // the test process is no runtime
     supervisor_options.stop_timeout = std::chrono::milliseconds(2000);
     supervisor_options.on_state_change = [this](const std::string&) { server_->service_changed(); };
+    if (logs != nullptr) supervisor_options.on_output = logs->handler();
     supervisor_ = std::make_unique<Supervisor>(std::move(services), supervisor_options);
+    if (logs != nullptr) logs->start(*supervisor_);
     CHECK(server_->attach(*supervisor_).has_value());
     loop_ = std::thread([this] { (void)supervisor_->run(); });
     // The loop runs (and has blocked SIGTERM on its thread) once it answers.
@@ -88,6 +96,7 @@ class LiveServer {
     ::pthread_kill(loop_.native_handle(), SIGTERM);
     loop_.join();
     server_.reset();
+    if (logs_ != nullptr) logs_->finish();  // its timers are the supervisor's
     supervisor_.reset();
   }
   [[nodiscard]] std::string socket() const { return dir_.path() + "/control.varlink"; }
@@ -97,6 +106,7 @@ class LiveServer {
   ipcrt::config::Manifest manifest_;
   ipcrt::runtime::Plan plan_;
   std::unique_ptr<control::ControlServer> server_;
+  ipcrt::runtime::Logs* logs_ = nullptr;
   std::unique_ptr<Supervisor> supervisor_;
   std::thread loop_;
 };
@@ -341,4 +351,68 @@ TEST(ControlQueueCensus, BytesAreReadWithAndWithoutDevMqueue) {
     CHECK(WIFEXITED(status));
     LONGS_EQUAL_TEXT(0, WEXITSTATUS(status), mounted ? "with /dev/mqueue" : "without /dev/mqueue");
   }
+}
+
+TEST_GROUP(ControlServerLogs){};
+
+// A `logs -f` reader that reads nothing while the service writes without end: the server
+// holds a bounded amount for it, closes it after the idle timeout and says so (in the log and
+// in the metrics), and serves everyone else meanwhile.
+TEST(ControlServerLogs, AFollowerThatDoesNotReadIsDroppedAndSaidToBe) {
+  // The runtime's own lines (the warning) go to the ring and /dev/null, not the suite's output.
+  struct QuietLog {
+    int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    QuietLog() { ipcrt::runtime::RuntimeLog::instance().open(null); }
+    ~QuietLog() {
+      ipcrt::runtime::RuntimeLog::instance().open(STDERR_FILENO);
+      ::close(null);
+    }
+  } quiet;
+  ipcrt::runtime::LogOptions options;
+  options.rate_bytes_per_s = 4 * 1024 * 1024;  // the flood reaches the follower quickly
+  options.burst_bytes = 4 * 1024 * 1024;
+  ipcrt::runtime::Logs logs("cs", {"sleeper"}, options);
+  logs.open();
+  {
+    LiveServer server(std::chrono::milliseconds(500), &logs,
+                      {"/bin/sh", "-c", "while :; do echo a line the follower never reads; done"});
+    const int hoarder = connect_control(server.socket());
+    const int small = 4096;
+    ::setsockopt(hoarder, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    CHECK(send_bytes(hoarder,
+                     "{\"method\": \"io.ipcrt.Runtime.GetLogs\", \"parameters\": {\"follow\": "
+                     "true, \"lines\": 0}, \"more\": true}" +
+                         std::string(1, '\0')));
+    // Others are served meanwhile, and at once.
+    const int other = connect_control(server.socket());
+    for (int i = 0; i < 5; ++i) {
+      CHECK(answers(other));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    // The hang-up, with replies still unread: no reading of ours let the server go on.
+    pollfd hung_up{hoarder, POLLRDHUP, 0};
+    CHECK_EQUAL(1, ::poll(&hung_up, 1, 20000));
+    CHECK((hung_up.revents & (POLLRDHUP | POLLHUP)) != 0);
+    std::size_t unread = 0;
+    char buffer[65536];
+    for (ssize_t n; (n = ::recv(hoarder, buffer, sizeof buffer, MSG_DONTWAIT)) > 0;) {
+      unread += static_cast<std::size_t>(n);
+    }
+    // Bounded: what the kernel buffers plus the server's high-water mark and one batch.
+    CHECK_TEXT(unread > 0, "nothing was sent");
+    CHECK_TEXT(unread < 4 * 1024 * 1024, std::to_string(unread).c_str());
+    CHECK(answers(other));
+    const std::string metrics = call("io.ipcrt.Runtime.GetMetrics");
+    CHECK(send_bytes(other, metrics));
+    STRCMP_CONTAINS("\"logFollowers\":0,\"logFollowersDropped\":1", receive_message(other).c_str());
+    ::close(other);
+    ::close(hoarder);
+  }
+  std::string said;
+  const auto kept = logs.last(100000);
+  CHECK(kept.has_value());
+  for (const auto& record : *kept) {
+    if (record.line.find("control client dropped") != std::string::npos) said = record.line;
+  }
+  STRCMP_CONTAINS("a `logs -f` reader that read none of its lines for 500 ms", said.c_str());
 }

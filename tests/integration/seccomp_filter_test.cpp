@@ -331,12 +331,34 @@ TEST(SeccompFilter, StrictServiceReadsButCannotSetItsLimitsUnlessAllowed) {
   }
 }
 
-TEST(SeccompFilter, ComplainModeLetsDeniedSyscallsThrough) {
+// Without mediation complain's filter logs and allows (SCMP_ACT_LOG): a denied syscall gets
+// the kernel's answer, but what complain never lets through (SPEC §5, §15) gets EPERM from
+// the filter, unless seccomp.allow names it as strict would allow it.
+TEST(SeccompFilter, ComplainModeLetsDeniedSyscallsThroughButNotTheNeverAllowed) {
   auto service = service_named("complain");
   service.confinement = ipcrt::config::Confinement::Complain;
   auto program = service_program(service);
   CHECK(!program.instructions.empty());
-  LONGS_EQUAL(ENOENT, probe_errno(program, {"mount"}));  // the kernel's answer, not the filter's
+  LONGS_EQUAL(0, probe_errno(program, {"socket"}));       // not in @default: logged, allowed
+  LONGS_EQUAL(0, probe_errno(program, {"setpriority"}));  // nice 19 needs no capability
+  LONGS_EQUAL(EPERM, probe_errno(program, {"mount"}));
+  LONGS_EQUAL(EPERM, probe_errno(program, {"ptrace"}));
+  LONGS_EQUAL(EPERM, probe_errno(program, {"unshare", "CLONE_NEWUSER"}));
+  LONGS_EQUAL(EPERM, probe_errno(program, {"clone", "CLONE_NEWUSER"}));
+  LONGS_EQUAL(0, probe_errno(program, {"clone", "none"}));
+  if (native_has("io_uring_setup")) {
+    LONGS_EQUAL(EPERM, probe_errno(program, {"io_uring_setup"}));
+  }
+  // The same calls without a filter's refusal get the kernel's answers: the rows above can
+  // fail. Named one by one, they are the manifest's choice, as in strict.
+  service.seccomp.allow = {"mount", "ptrace", "unshare", "clone", "io_uring_setup"};
+  auto named = service_program(service);
+  LONGS_EQUAL(ENOENT, probe_errno(named, {"mount"}));  // the kernel's answer, not the filter's
+  const int ptrace_answer = probe_errno(named, {"ptrace"});
+  CHECK_TEXT(ptrace_answer != EPERM && ptrace_answer > 0, std::to_string(ptrace_answer).c_str());
+  LONGS_EQUAL(0, probe_errno(named, {"unshare", "CLONE_NEWUSER"}));
+  LONGS_EQUAL(0, probe_errno(named, {"clone", "CLONE_NEWUSER"}));
+  if (native_has("io_uring_setup")) LONGS_EQUAL(0, probe_errno(named, {"io_uring_setup"}));
   service.confinement = ipcrt::config::Confinement::Off;
   CHECK(service_program(service).instructions.empty());
 }

@@ -138,7 +138,21 @@ long issue(std::string_view name, int argc, char** argv) {
   if (name == "mount") return ::syscall(SYS_mount, "none", kMissingPath, "ipcrt-nofs", 0, nullptr);
   if (name == "umount2") return ::syscall(SYS_umount2, kMissingPath, 0);
   if (name == "pivot_root") return ::syscall(SYS_pivot_root, kMissingPath, kMissingPath);
-  if (name == "unshare") return ::syscall(SYS_unshare, 0);
+  if (name == "unshare") {
+    // Optional flags: "CLONE_NEWUSER" (what no mode may let through, SPEC §15).
+    if (argc >= 3 && std::string_view(argv[2]) == "CLONE_NEWUSER") {
+      return ::syscall(SYS_unshare, CLONE_NEWUSER);
+    }
+    return ::syscall(SYS_unshare, 0);
+  }
+#if defined(SYS_io_uring_setup)
+  if (name == "io_uring_setup") {
+    static unsigned char params[120] = {};  // struct io_uring_params, zeroed
+    long fd = ::syscall(SYS_io_uring_setup, 1, params);
+    if (fd >= 0) ::close(static_cast<int>(fd));
+    return fd;
+  }
+#endif
   if (name == "clone") return issue_clone(argc, argv);
   if (name == "prlimit64") return issue_prlimit64(argc, argv);
   // Through glibc: which syscall it picks is the point (prlimit64 on 64-bit ABIs; on 32-bit

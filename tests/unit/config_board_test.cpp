@@ -101,6 +101,36 @@ TEST(BoardProfile, ParsesValuesAndResolvesTheManifestNextToIt) {
   CHECK_FALSE(board->qemu.has_value());
 }
 
+TEST(BoardProfile, WatchdogHasADeviceUnderDevAndATimeout) {
+  TempDir temp;
+  auto board = load_board_file(write_board(
+      temp, replace(kValidBoard, "\"manifest\"",
+                    "\"watchdog\": {\"device\": \"/dev/watchdog0\", \"timeout-s\": 15}, \"manifest\"")));
+  if (!board) FAIL(board.error().describe().c_str());
+  CHECK(board->watchdog.has_value());
+  STRCMP_EQUAL("/dev/watchdog0", board->watchdog->device.c_str());
+  LONGS_EQUAL(15, board->watchdog->timeout_s);
+  auto plain = load_board_file(write_board(
+      temp, replace(kValidBoard, "\"manifest\"", "\"watchdog\": {\"timeout-s\": 30}, \"manifest\"")));
+  if (!plain) FAIL(plain.error().describe().c_str());
+  STRCMP_EQUAL("/dev/watchdog", plain->watchdog->device.c_str());
+  CHECK_FALSE(load_board_file(write_board(temp, kValidBoard))->watchdog.has_value());
+
+  auto error = error_of(temp, replace(kValidBoard, "\"manifest\"",
+                                      "\"watchdog\": {\"device\": \"/etc/passwd\", \"timeout-s\": 0, "
+                                      "\"pet-s\": 1}, \"manifest\""));
+  STRCMP_CONTAINS("/watchdog/pet-s: error: unknown key \"pet-s\" in the watchdog", error.c_str());
+  STRCMP_CONTAINS("/watchdog/device: error: \"/etc/passwd\" is not a device under /dev",
+                  error.c_str());
+  STRCMP_CONTAINS("/watchdog/timeout-s: error: expected a positive integer up to 3600, got 0",
+                  error.c_str());
+  error = error_of(temp, replace(kValidBoard, "\"manifest\"",
+                                 "\"watchdog\": {\"device\": \"/dev/../etc/x\"}, \"manifest\""));
+  STRCMP_CONTAINS("/watchdog/device: error: \"/dev/../etc/x\" is not a device under /dev",
+                  error.c_str());
+  STRCMP_CONTAINS("/watchdog: error: missing \"timeout-s\"", error.c_str());
+}
+
 TEST(BoardProfile, UnknownKeyIsAnErrorNamingIt) {
   TempDir temp;
   auto error = error_of(temp, replace(kValidBoard, "\"manifest\"", "\"manifets\""));

@@ -63,3 +63,24 @@ TEST(ConfigParser, PointerSegmentEscapesPerRfc6901) {
   STRCMP_EQUAL("/a~1b~0c", ipcrt::config::pointer_segment("a/b~c").c_str());
   STRCMP_EQUAL("/", ipcrt::config::pointer_segment("").c_str());
 }
+
+// SPEC §5: io_uring's operations bypass seccomp: naming its calls is an error unless the
+// service has no filter at all.
+TEST(ConfigParser, IoUringCannotBeAllowedUnlessConfinementIsOff) {
+  for (const char* confinement : {"strict", "complain"}) {
+    auto result = parse_manifest(
+        std::string(R"({"version": 1, "name": "gw", "services": {"s": {"command": ["/bin/true"],
+          "confinement": ")") +
+            confinement + R"(", "seccomp": {"allow": ["getpid", "io_uring_enter"]}}}})",
+        "m.json");
+    CHECK_FALSE(result.manifest.has_value());
+    STRCMP_CONTAINS(
+        "m.json: /services/s/seccomp/allow/1: error: \"io_uring_enter\" cannot be allowed: "
+        "io_uring's operations bypass seccomp",
+        result.diagnostics.format("m.json").c_str());
+  }
+  auto off = parse_manifest(R"({"version": 1, "name": "gw", "services": {"s": {"command":
+      ["/bin/true"], "confinement": "off", "seccomp": {"allow": ["io_uring_setup"]}}}})",
+                            "m.json");
+  CHECK_TEXT(off.manifest.has_value(), off.diagnostics.format("m.json").c_str());
+}

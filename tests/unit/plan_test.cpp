@@ -4,15 +4,18 @@
 #include "runtime/plan.hpp"
 
 #include <CppUTest/TestHarness.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <limits>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
-#include "runtime/kernel_state.hpp"
 #include "runtime/cli/plan_output.hpp"
+#include "runtime/kernel_state.hpp"
+#include "runtime/launch.hpp"
 
 using namespace ipcrt;
 using config::Connection;
@@ -526,6 +529,97 @@ TEST(PlanGrants, AccountVariablesComeFromTheAccountUnlessTheManifestSetsThem) {
 }
 
 TEST_GROUP(PlanJson){};
+
+// pass-queues (SPEC §11): each declared path once, in grant order, fds from 3, with the access
+// the grants give; patterns and create=false queues are opened by name; the variables.
+TEST(PlanGrants, PassQueuesPassesDeclaredQueuesInGrantOrder) {
+  Slot spare = mq_slot("hub", "spare", {"/spare"});
+  std::get<config::MqSlot>(spare.attributes).create = false;
+  auto app =
+      service("app", {},
+              {plug("app", "in", Interface::PosixMq), plug("app", "out", Interface::PosixMq),
+               plug("app", "cam", Interface::PosixMq), plug("app", "spare", Interface::PosixMq)});
+  app.pass_queues = true;
+  auto hub = service("hub", {mq_slot("hub", "in", {"/in1", "/in2"}, 2, 16, config::kPermRead),
+                             mq_slot("hub", "out", {"/out"}, 2, 16, config::kPermWrite),
+                             mq_slot("hub", "cam", {"/cam-*"}, 2, 16, config::kPermCreate), spare});
+  hub.pass_queues = true;
+  auto m = manifest({hub, app});
+  auto outcome =
+      plan_of(m,
+              {connect("app", "in", "hub", "in"), connect("app", "out", "hub", "out"),
+               connect("app", "cam", "hub", "cam"), connect("app", "spare", "hub", "spare")},
+              kernel());
+  CHECK_TEXT(outcome.plan.has_value(), outcome.text().c_str());
+  const auto* planned = outcome.plan->find_service("app");
+  LONGS_EQUAL(3, planned->passed_queues.size());
+  const std::pair<const char*, int> expected[] = {
+      {"/in1", O_RDONLY}, {"/in2", O_RDONLY}, {"/out", O_WRONLY}};
+  for (int i = 0; i < 3; ++i) {
+    LONGS_EQUAL(3 + i, planned->passed_queues[i].fd);
+    STRCMP_EQUAL(expected[i].first, planned->passed_queues[i].path.c_str());
+    LONGS_EQUAL(expected[i].second, planned->passed_queues[i].access);
+  }
+  auto variable = [&](const runtime::PlannedService& s, const std::string& key) {
+    for (const auto& [name, value] : s.environment) {
+      if (name == key) return value;
+    }
+    return std::string("(unset)");
+  };
+  // The launch's variables, as the other protocols' (NOTIFY_SOCKET): not the plan's.
+  STRCMP_EQUAL("(unset)", variable(*planned, "LISTEN_FDS").c_str());
+  auto launch_variable = [](const runtime::LaunchSpec& spec, const std::string& key) {
+    for (const auto& entry : spec.environment) {
+      if (entry.starts_with(key + "=")) return entry.substr(key.size() + 1);
+    }
+    return std::string("(unset)");
+  };
+  const auto spec = runtime::prepare_launch(app, *planned, {}, {});
+  STRCMP_EQUAL("3", launch_variable(spec, "LISTEN_FDS").c_str());
+  STRCMP_EQUAL("in1:in2:out", launch_variable(spec, "LISTEN_FDNAMES").c_str());
+  STRCMP_EQUAL("0", launch_variable(spec, "LISTEN_PID").c_str());  // the child writes it
+  LONGS_EQUAL(3, spec.passed_queues.size());
+  LONGS_EQUAL(6, runtime::descriptor_floor(spec));
+  // The owner: read-write on every declared queue it creates.
+  const auto* owner = outcome.plan->find_service("hub");
+  LONGS_EQUAL(3, owner->passed_queues.size());
+  LONGS_EQUAL(O_RDWR, owner->passed_queues[2].access);
+  CHECK_TRUE(runtime::passed_queue(*owner, "/cam-*") == nullptr);
+  CHECK_TRUE(runtime::passed_queue(*owner, "/spare") == nullptr);
+  // A grant of neither read nor write passes nothing: an O_RDONLY descriptor would be
+  // readable through another grant's mq_timedreceive.
+  auto lister = service("lister", {}, {plug("lister", "none", Interface::PosixMq),
+                                       plug("lister", "in", Interface::PosixMq)});
+  lister.pass_queues = true;
+  auto listing = plan_of(
+      manifest({service("hub", {mq_slot("hub", "none", {"/none"}, 2, 16, config::kPermCreate),
+                                mq_slot("hub", "in", {"/in1"}, 2, 16, config::kPermRead)}),
+                lister}),
+      {connect("lister", "none", "hub", "none"), connect("lister", "in", "hub", "in")}, kernel());
+  const auto& passed = listing.plan->find_service("lister")->passed_queues;
+  LONGS_EQUAL(1, passed.size());
+  STRCMP_EQUAL("/in1", passed[0].path.c_str());
+  LONGS_EQUAL(3, passed[0].fd);
+  // Without pass-queues nothing is passed.
+  app.pass_queues = false;
+  auto plain = plan_of(manifest({service("hub", {mq_slot("hub", "in", {"/in1"})}), app}),
+                       {connect("app", "in", "hub", "in")}, kernel());
+  CHECK_TRUE(plain.plan->find_service("app")->passed_queues.empty());
+  const auto plain_spec = runtime::prepare_launch(app, *plain.plan->find_service("app"), {}, {});
+  STRCMP_EQUAL("(unset)", launch_variable(plain_spec, "LISTEN_FDS").c_str());
+  STRCMP_EQUAL("(unset)", launch_variable(plain_spec, "LISTEN_PID").c_str());
+  LONGS_EQUAL(3, runtime::descriptor_floor(plain_spec));
+}
+
+TEST(PlanGrants, PassQueuesWithOnlyPatternsIsWarned) {
+  auto app = service("app", {}, {plug("app", "cam", Interface::PosixMq)});
+  app.pass_queues = true;
+  auto m = manifest({service("hub", {mq_slot("hub", "cam", {"/cam-*"})}), app});
+  auto outcome = plan_of(m, {connect("app", "cam", "hub", "cam")}, kernel());
+  CHECK_TRUE(outcome.plan.has_value());
+  CHECK_TEXT(outcome.text().find("none of its queues can be passed") != std::string::npos,
+             outcome.text().c_str());
+}
 
 TEST(PlanJson, HasTheShapeOfSpecSection7) {
   auto m = manifest({service("cam", {mq_slot("cam", "q", {"/q"}, 4, 64),
