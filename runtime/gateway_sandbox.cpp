@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +88,12 @@ void resolve_device(const Sandbox& sandbox, const Sandbox::Device& device, Gatew
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0) continue;  // unplugged: absent from its view too
     if (!S_ISCHR(info.st_mode) && !S_ISBLK(info.st_mode)) continue;
+    // What validate refuses by name, refused by number too: a symlink (or a renamed node) to
+    // /dev/mem (1:1), /dev/kmem (1:2) or /dev/port (1:4) would hand out the host's memory.
+    if (S_ISCHR(info.st_mode) && major(info.st_rdev) == 1 &&
+        (minor(info.st_rdev) == 1 || minor(info.st_rdev) == 2 || minor(info.st_rdev) == 4)) {
+      continue;
+    }
     const std::string target = cat(sandbox.staging, '/', relative);
     if (std::ranges::any_of(launch.devices,
                             [&](const DeviceNode& n) { return n.target == target; }))

@@ -423,3 +423,25 @@ TEST(Gateway, ExecIsRefusedForNonRoot) {
   LONGS_EQUAL_TEXT(5, WEXITSTATUS(status), err.c_str());
   STRCMP_CONTAINS("entering a service's sandbox needs root", err.c_str());
 }
+
+// The host's memory is never granted, whatever the node is called: a node (or a symlink) in
+// /dev with /dev/mem's number is left out of the view as /dev/mem itself would be refused.
+TEST(Gateway, ANodeWithTheNumberOfDevMemIsNeverMade) {
+  const std::string alias = "/dev/" + unique_name("ipcrt-test-mem");
+  if (::mknod(alias.c_str(), S_IFCHR | 0600, makedev(1, 1)) != 0) {
+    UT_PRINT("cannot mknod in /dev here: nothing to check");
+    return;
+  }
+  struct Remove {
+    std::string path;
+    ~Remove() { ::unlink(path.c_str()); }
+  } remove{alias};
+  TempDir dir;
+  auto result = run_manifest(
+      dir, manifest_of(unique_name("gm"),
+                       {{"greedy",
+                         {probe(), "node", alias},
+                         ", \"devices\": [{\"path\": \"" + alias + "\", \"access\": \"r\"}]"}}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS(("greedy: node " + alias + " result=ENOENT").c_str(), result.out.c_str());
+}
