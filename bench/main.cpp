@@ -143,6 +143,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.scratch_dir = scratch;
+  // The runs' state directories (SPEC §4a) and dynamic ids go with the scratch directory, not
+  // into the device's /var/lib/ipcrt, unless the caller chose a state root.
+  if (std::getenv("IPCRT_STATE_DIR") == nullptr) {
+    ::setenv("IPCRT_STATE_DIR", (options.scratch_dir + "/state").c_str(), 1);
+  }
 
   Report report;
   auto wanted = [&only](const char* name) {

@@ -28,6 +28,32 @@ int drop_capability_bounding_set(int last) noexcept {
   return 0;
 }
 
+int drop_capability_bounding_set_except(int last, unsigned long long keep) noexcept {
+  for (int capability = 0; capability <= last; ++capability) {
+    if (capability < 64 && (keep & (1ULL << capability)) != 0) continue;
+    if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) return -errno;
+  }
+  return 0;
+}
+
+int set_ambient_capabilities(unsigned long long keep) noexcept {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  for (unsigned word = 0; word < _LINUX_CAPABILITY_U32S_3; ++word) {
+    const auto bits = static_cast<__u32>(keep >> (32 * word));
+    data[word].effective = bits;
+    data[word].permitted = bits;
+    data[word].inheritable = bits;
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) return -errno;
+  // Ambient bits need the capability permitted and inheritable, as just set.
+  for (int capability = 0; capability < 64; ++capability) {
+    if ((keep & (1ULL << capability)) == 0) continue;
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability, 0, 0) != 0) return -errno;
+  }
+  return 0;
+}
+
 int clear_inheritable_capabilities() noexcept {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};

@@ -11,6 +11,7 @@
 #include "platform/mqueue.hpp"
 #include "platform/shm.hpp"
 #include "platform/shm_store.hpp"
+#include "runtime/gateway_sandbox.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -208,6 +209,15 @@ Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resourc
       if (auto grown = platform::grow_shm_object(path, *object.size); !grown) return grown;
     }
   }
+  // SPEC §4a: kept across runs, so never rolled back; re-owned when the service's uid changed.
+  for (const auto& service : plan.services) {
+    if (service.state_dir.empty()) continue;
+    auto account = account_of(plan, service.name);
+    if (!account) return std::unexpected(account.error());
+    const auto& identity = (*account)->identity;
+    if (auto made = ensure_state_directory(service.state_dir, identity.uid, identity.gid); !made)
+      return made;
+  }
   for (const auto& service : plan.services) {
     if (service.shm_dir.empty()) continue;
     auto account = account_of(plan, service.name);
@@ -272,6 +282,14 @@ Status boot_queue(const Plan& plan, const PlannedQueue& queue, BootedResources& 
 
 Status boot_private_dir(const Plan& plan, const PlannedService& service,
                         BootedResources& resources) {
+  // SPEC §4a: a service a reload adds (or gives another user) has its state directory too.
+  if (!service.state_dir.empty()) {
+    auto owner = account_of(plan, service.name);
+    if (!owner) return std::unexpected(owner.error());
+    const auto& identity = (*owner)->identity;
+    if (auto made = ensure_state_directory(service.state_dir, identity.uid, identity.gid); !made)
+      return made;
+  }
   if (service.shm_dir.empty()) return {};
   if (std::find(resources.private_dirs.begin(), resources.private_dirs.end(), service.shm_dir) !=
       resources.private_dirs.end()) {

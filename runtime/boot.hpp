@@ -54,7 +54,7 @@ struct BootedResources {
                                 BootedResources& resources);
 
 // A service's private /dev/shm staging directory with its grants' mount points, made again
-// for a reload's new or changed service.
+// for a reload's new or changed service; and its state directory (SPEC §4a).
 [[nodiscard]] Status boot_private_dir(const Plan& plan, const PlannedService& service,
                                       BootedResources& resources);
 

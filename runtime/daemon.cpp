@@ -13,6 +13,7 @@
 #include "platform/sysctl.hpp"
 #include "runtime/board_sysctls.hpp"
 #include "runtime/control/server.hpp"
+#include "runtime/gateway_sandbox.hpp"
 #include "runtime/host_notify.hpp"
 #include "runtime/kernel_state.hpp"
 #include "runtime/launch.hpp"
@@ -184,6 +185,8 @@ SupervisedService Daemon::supervised(const config::Manifest& manifest, const Pla
   supervised.spec =
       prepare_launch(service, planned, plan.identities.account(planned.name).identity,
                      std::move(filter), resources_->service_default_rlimits, launch_options);
+  add_gateway_sandbox(supervised.spec, service, planned, plan.identities.account(planned.name),
+                      plan.identities);
   if (cgroups_) {
     supervised.spec.cgroup_fd = cgroups_->fd_of(planned.name);
     supervised.spec.cgroup = cgroups_->path_of(planned.name);

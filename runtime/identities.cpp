@@ -25,6 +25,27 @@ std::string slot_key(const config::Manifest& manifest, const config::Service& se
   return cat(manifest.name, '/', service.name, ':', slot.name);
 }
 
+// Names never hold '@' either: a device's key cannot be a slot's or a user's.
+std::string device_key(const config::Manifest& manifest, const config::Service& service,
+                       const config::Device& device) {
+  return cat(manifest.name, '/', service.name, '@', device.path);
+}
+
+// "/dev/ttyUSB0" -> "ttyUSB0", "/dev/serial/by-id/x" -> "serial-by-id-x", "/dev/ttyACM*" ->
+// "ttyACM": the device's group name in the service's /etc/group, whose lines ':', ',' and a
+// newline would break.
+std::string device_group_suffix(const std::string& path) {
+  std::string out;
+  for (char c : std::string_view(path).substr(5)) {
+    if (c == '/') {
+      out += '-';
+    } else if (c != '*' && c != ':' && c != '\n' && c != ',') {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::unexpected<Error> failed_at(const config::Manifest& manifest, const std::string& pointer,
                                  Error error) {
   error.message = cat(manifest.file, ": ", pointer, ": ", error.message);
@@ -69,12 +90,30 @@ class Resolver {
         auto gid = dynamic_id(slot_key(manifest_, service, slot), slot.pointer, "gid");
         if (!gid) return std::unexpected(gid.error());
         identities_.set_slot_group(cat(service.name, ':', slot.name), *gid);
+        identities_.set_group_name(*gid, cat("ipcrt-", service.name, '-', slot.name));
+      }
+    }
+    for (const auto& service : manifest_.services) {
+      Account& account = accounts.at(service.name);
+      for (const auto& device : service.devices) {
+        auto gid = dynamic_id(device_key(manifest_, service, device), device.pointer, "gid");
+        if (!gid) return std::unexpected(gid.error());
+        account.device_groups.push_back(*gid);
+        identities_.set_group_name(
+            *gid, cat("ipcrt-", service.name, '-', device_group_suffix(device.path)));
       }
     }
     for (const auto& service : manifest_.services) {
       Account& account = accounts.at(service.name);
       if (auto clash = clash_with_dynamic_ids(service, account.identity)) return *clash;
       add_slot_groups(service, account.identity.groups);
+      for (gid_t gid : account.device_groups) add_group(account.identity.groups, gid);
+      for (gid_t gid : account.identity.groups) {
+        if (identities_.group_name(gid) != nullptr) continue;
+        if (const auto* group = accounts_.find_group(std::to_string(gid))) {
+          identities_.set_group_name(gid, group->name);
+        }
+      }
       identities_.set_account(service.name, std::move(account));
     }
     return std::move(identities_);
@@ -108,6 +147,7 @@ class Resolver {
     }
     account.identity.groups = {account.identity.gid};
     account.user_name = "ipcrt-" + service.name;
+    if (!service.group) identities_.set_group_name(account.identity.gid, account.user_name);
     account.home = state_dir(service);
     account.shell = kDefaultShell;
     return account;
@@ -207,6 +247,15 @@ void Identities::set_account(const std::string& service, Account account) {
 
 void Identities::set_slot_group(const std::string& slot, gid_t gid) {
   slot_groups_.insert_or_assign(slot, gid);
+}
+
+const std::string* Identities::group_name(gid_t gid) const {
+  auto it = group_names_.find(gid);
+  return it == group_names_.end() ? nullptr : &it->second;
+}
+
+void Identities::set_group_name(gid_t gid, std::string name) {
+  group_names_.insert_or_assign(gid, std::move(name));
 }
 
 std::string AccountSources::state_directory() {

@@ -30,6 +30,9 @@ struct Account {
   std::string user_name;        // USER, LOGNAME: "ipcrt-<service>", the passwd name, or the uid
   std::string home;             // HOME: the passwd home, else the service's state directory
   std::string shell;            // SHELL: the passwd shell, else /bin/sh
+  // SPEC §4a: a dynamic gid of its own per `devices` entry (in that order), the group of the
+  // nodes bound into its /dev; also among identity.groups.
+  std::vector<gid_t> device_groups{};
 };
 
 class Identities {
@@ -41,13 +44,20 @@ class Identities {
   // The group of a slot ("service:slot"): of its queues and objects.
   [[nodiscard]] std::optional<gid_t> slot_group(const std::string& slot) const;
   [[nodiscard]] bool empty() const { return accounts_.empty(); }
+  // The name of a group a service has, as its generated /etc/group says (SPEC §4a):
+  // "ipcrt-<service>" for a dynamic user's own, "ipcrt-<service>-<slot>" for a slot's,
+  // "ipcrt-<service>-<device>" for a device's, the host's name for a host group; nullptr if
+  // none is known.
+  [[nodiscard]] const std::string* group_name(gid_t gid) const;
 
   void set_account(const std::string& service, Account account);
   void set_slot_group(const std::string& slot, gid_t gid);
+  void set_group_name(gid_t gid, std::string name);
 
  private:
   std::map<std::string, Account> accounts_;
   std::map<std::string, gid_t> slot_groups_;
+  std::map<gid_t, std::string> group_names_;
 };
 
 // Where resolution looks. Tests point it at fixtures and temporary directories.

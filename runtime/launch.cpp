@@ -34,6 +34,7 @@
 #include "platform/process.hpp"
 #include "platform/seccomp_notify.hpp"
 #include "platform/signalfd.hpp"
+#include "runtime/gateway_sandbox.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -75,6 +76,7 @@ struct ChildPlan {
   std::uint32_t passed_count = 0;
   char* listen_pid = nullptr;
   int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
+  const GatewayLaunch* gateway = nullptr;  // sandboxed: SPEC §4a's devices, resolved
 };
 
 // The signals ipcrt's init passes on to the service: every stop signal a manifest may name
@@ -133,12 +135,49 @@ int reset_oom_score() noexcept {
 }
 
 // /dev itself read-only: nothing can be added to it; the mounts inside (the nodes, /dev/pts,
-// /dev/shm) keep their own flags.
-int remount_dev_readonly() noexcept {
-  return ::mount(nullptr, "/dev", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-                 nullptr) == 0
-             ? 0
-             : -errno;
+// /dev/shm) keep their own flags. Device nodes made in it (SPEC §4a) need it without nodev.
+int remount_dev_readonly(bool has_devices) noexcept {
+  unsigned long flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC;
+  if (!has_devices) flags |= MS_NODEV;
+  return ::mount(nullptr, "/dev", nullptr, flags, nullptr) == 0 ? 0 : -errno;
+}
+
+// SPEC §4a, before the staging directory is covered: the state directory writable again on a
+// read-only host, the generated passwd and group over the host's (where it has them).
+void build_gateway_view(const ChildPlan& plan) noexcept {
+  const Sandbox& sandbox = plan.spec->sandbox;
+  if (!sandbox.state_directory.empty() && !sandbox.readonly_mounts.empty()) {
+    const char* dir = sandbox.state_directory.c_str();
+    check(plan, LaunchPhase::StateDirectory, platform::bind_mount(dir, dir, true));
+    check(plan, LaunchPhase::StateDirectory, platform::remount_writable(dir));
+  }
+  const std::pair<const std::string*, const char*> files[] = {
+      {&sandbox.staged_passwd, "/etc/passwd"}, {&sandbox.staged_group, "/etc/group"}};
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    const auto& [staged, target] = files[i];
+    if (staged->empty()) continue;
+    struct stat info {};
+    if (::stat(target, &info) != 0) continue;  // an initramfs without one: nothing to cover
+    check(plan, LaunchPhase::AccountFiles, platform::bind_mount(staged->c_str(), target, false), i);
+    check(plan, LaunchPhase::AccountFiles, platform::remount_bind_readonly(target), i);
+  }
+}
+
+// SPEC §4a: the granted device nodes, made in the new /dev (root's, the device's group, the
+// manifest's access), so the host's nodes and their owners stay as they are.
+void make_device_nodes(const ChildPlan& plan) noexcept {
+  const GatewayLaunch& gateway = *plan.gateway;
+  for (const auto& dir : gateway.device_dirs) {
+    check(plan, LaunchPhase::Devices, syscall_status(::mkdir(dir.c_str(), 0755)));
+  }
+  for (std::uint32_t i = 0; i < gateway.devices.size(); ++i) {
+    const DeviceNode& node = gateway.devices[i];
+    const char* target = node.target.c_str();
+    check(plan, LaunchPhase::Devices, syscall_status(::mknod(target, node.mode, node.rdev)), i);
+    // mknod's mode went through the umask.
+    check(plan, LaunchPhase::Devices, syscall_status(::chmod(target, node.mode & 07777)), i);
+    check(plan, LaunchPhase::Devices, syscall_status(::chown(target, 0, node.gid)), i);
+  }
 }
 
 // The view of a sandboxed service (SPEC §4.3), built in its new mount namespace while it is
@@ -158,6 +197,7 @@ void build_sandbox(const ChildPlan& plan) noexcept {
     check(plan, LaunchPhase::ReadonlyHost, platform::bind_mount(path.c_str(), path.c_str(), true));
     check(plan, LaunchPhase::ReadonlyHost, platform::remount_writable(path.c_str()));
   }
+  build_gateway_view(plan);
 
   const char* staging = sandbox.staging.c_str();
   check(plan, LaunchPhase::PrivateDev, platform::mount_tmpfs(staging, sandbox.dev_options.c_str()));
@@ -168,6 +208,7 @@ void build_sandbox(const ChildPlan& plan) noexcept {
   for (const auto& [target, link] : sandbox.symlinks) {
     check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
   }
+  make_device_nodes(plan);
   // A notify service's socket, the one socket of the runtime's it can reach.
   if (!sandbox.notify_socket.empty()) {
     check(plan, LaunchPhase::PrivateDev,
@@ -189,7 +230,7 @@ void build_sandbox(const ChildPlan& plan) noexcept {
     }
   }
   check(plan, LaunchPhase::PrivateDev, platform::move_mount_to(staging, "/dev"));
-  check(plan, LaunchPhase::PrivateDev, remount_dev_readonly());
+  check(plan, LaunchPhase::PrivateDev, remount_dev_readonly(!plan.gateway->devices.empty()));
 
   // A /proc of its own pid namespace: it sees and can signal only its own processes.
   check(plan, LaunchPhase::Proc, platform::mount_proc("/proc"));
@@ -316,7 +357,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
   }
   if (spec.last_capability >= 0) {
     check(plan, LaunchPhase::CapabilityBoundingSet,
-          platform::drop_capability_bounding_set(spec.last_capability));
+          platform::drop_capability_bounding_set_except(spec.last_capability,
+                                                        spec.ambient_capabilities));
     check(plan, LaunchPhase::InheritableCapabilities, platform::clear_inheritable_capabilities());
   }
   for (const auto& limit : spec.rlimits) {
@@ -340,12 +382,22 @@ void become_init_of(const ChildPlan& plan) noexcept {
     // supervisor with mediation threads, so that state is theirs and may be locked; the
     // syscalls change this single-threaded process only.
     const auto& identity = spec.identity;
+    // SPEC §4a: the permitted set survives the uid change, to become the ambient set below.
+    if (spec.ambient_capabilities != 0) {
+      check(plan, LaunchPhase::AmbientCapabilities,
+            syscall_status(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)));
+    }
     check(plan, LaunchPhase::Setgroups,
           syscall_status(::syscall(kSysSetgroups, identity.groups.size(), identity.groups.data())));
     check(plan, LaunchPhase::Setgid,
           syscall_status(::syscall(kSysSetresgid, identity.gid, identity.gid, identity.gid)));
     check(plan, LaunchPhase::Setuid,
           syscall_status(::syscall(kSysSetresuid, identity.uid, identity.uid, identity.uid)));
+  }
+  // Only what the manifest keeps; PR_SET_NO_NEW_PRIVS below leaves ambient capabilities be.
+  if (spec.ambient_capabilities != 0) {
+    check(plan, LaunchPhase::AmbientCapabilities,
+          platform::set_ambient_capabilities(spec.ambient_capabilities));
   }
   // Set after the uid change, which clears it; a runtime that died before this line is
   // caught by the getppid() check.
@@ -668,6 +720,17 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   auto device_source_pointers = c_strings(device_sources);
   auto device_target_pointers = c_strings(device_targets);
   LaunchPaths paths = paths_of(spec);
+  // SPEC §4a: devices resolved now (hotplugged nodes found at each start), passwd and group
+  // written for this start.
+  GatewayLaunch gateway;
+  if (spec.sandboxed) {
+    auto prepared = prepare_gateway_launch(spec.sandbox);
+    if (!prepared) {
+      return std::unexpected(
+          LaunchFailure{LaunchPhase::AccountFiles, prepared.error().errnum, spec.sandbox.staging});
+    }
+    gateway = std::move(*prepared);
+  }
 
   // The service's stdio and, sandboxed, the pipe its init reports the service's end on.
   platform::UniqueFd null_fd;
@@ -748,6 +811,7 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.passed_fds = passed_fds.data();
   plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
   plan.listen_pid = listen_pid_value;
+  plan.gateway = &gateway;
 
   unsigned long namespaces = 0;
   if (spec.sandboxed) {

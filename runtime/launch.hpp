@@ -68,6 +68,24 @@ struct Sandbox {
   // manifest's writable-paths.
   std::vector<std::string> readonly_mounts;
   std::vector<std::string> writable_paths;
+  // SPEC §4a (runtime/gateway_sandbox.hpp). The state directory, bound writable again when
+  // the host is read-only (uid 0); "" for none.
+  std::string state_directory;
+  // The view's generated /etc/passwd and /etc/group, written to staged_passwd and
+  // staged_group before each fork and bound read-only over the host's; "" for none.
+  std::string passwd;
+  std::string group;
+  std::string staged_passwd;  // staging + "/passwd"
+  std::string staged_group;   // staging + "/group"
+  // The granted device nodes and patterns, resolved at each launch, each node made in the
+  // service's /dev with `gid` as its group.
+  struct Device {
+    std::string path;  // "/dev/ttyUSB0" or "/dev/ttyACM*"
+    bool read = false;
+    bool write = false;
+    gid_t gid = 0;
+  };
+  std::vector<Device> devices;
 };
 
 struct LaunchSpec {
@@ -90,6 +108,9 @@ struct LaunchSpec {
   std::vector<std::string> hidden_mounts;
   // Confined services keep no capability, whatever their uid; -1 leaves them (confinement off).
   int last_capability = -1;
+  // SPEC §4a: the capabilities it keeps (bit N: CAP_N), as ambient capabilities across the uid
+  // change and execve; everything else is dropped, the bounding set included.
+  unsigned long long ambient_capabilities = 0;
   std::vector<ResourceLimit> rlimits;
   bool change_identity = false;  // user or group given in the manifest
   platform::Identity identity;

@@ -37,8 +37,15 @@ constexpr std::array kPhases{
              "making the service's mounts slaves of the host's failed"},
     PhaseRow{LaunchPhase::ReadonlyHost, "readonly-host",
              "a host mount could not be made read-only for a service running as root"},
+    PhaseRow{LaunchPhase::StateDirectory, "state-directory",
+             "the service's state directory could not be made writable in its read-only view"},
+    PhaseRow{LaunchPhase::AccountFiles, "account-files",
+             "the generated /etc/passwd and /etc/group of the service's view could not be "
+             "written to its staging directory or bound over the host's"},
     PhaseRow{LaunchPhase::PrivateDev, "private-dev",
              "the service's minimal /dev could not be assembled"},
+    PhaseRow{LaunchPhase::Devices, "devices",
+             "a device node of \"devices\" could not be made in the service's /dev"},
     PhaseRow{LaunchPhase::ShmBind, "shm-bind",
              "a granted shared-memory object could not be bound into the service's private "
              "/dev/shm"},
@@ -70,6 +77,9 @@ constexpr std::array kPhases{
              "the service's supplementary groups could not be set"},
     PhaseRow{LaunchPhase::Setgid, "setgid", "the service's group could not be set"},
     PhaseRow{LaunchPhase::Setuid, "setuid", "the service's user could not be set"},
+    PhaseRow{LaunchPhase::AmbientCapabilities, "ambient-capabilities",
+             "the capabilities of \"capabilities\" could not be kept as ambient capabilities "
+             "across the uid change (a kernel before 4.3 has none)"},
     PhaseRow{LaunchPhase::ParentDeathSignal, "parent-death-signal",
              "the service could not be tied to ipcrt's life (PR_SET_PDEATHSIG)"},
     PhaseRow{LaunchPhase::WorkingDirectory, "working-directory",
@@ -153,6 +163,22 @@ constexpr ErrnoHint kErrnoHints[] = {
      "\"off\")"},
     {LaunchPhase::InheritableCapabilities, EPERM,
      "capset(2) was refused: run ipcrt as root (or set \"confinement\": \"off\")"},
+    {LaunchPhase::StateDirectory, ENOENT,
+     "the state directory is gone (it is made at boot): something removed it while ipcrt ran"},
+    {LaunchPhase::StateDirectory, EPERM, kNeedsRoot},
+    {LaunchPhase::AccountFiles, ENOSPC,
+     "/dev/shm is full: the generated passwd and group files of the service's view live in "
+     "its staging directory there"},
+    {LaunchPhase::AccountFiles, EPERM, kNeedsRoot},
+    {LaunchPhase::Devices, EPERM, "making device nodes needs CAP_MKNOD: run ipcrt as root"},
+    {LaunchPhase::Devices, EEXIST,
+     "two entries of \"devices\" name the same node (or a directory and a node): list it once"},
+    {LaunchPhase::AmbientCapabilities, EPERM,
+     "a capability of \"capabilities\" is not in ipcrt's own bounding or permitted set: run "
+     "ipcrt as root with that capability"},
+    {LaunchPhase::AmbientCapabilities, EINVAL,
+     "the kernel has no ambient capabilities (before 4.3) or not that capability: remove it "
+     "from \"capabilities\""},
     {LaunchPhase::Rlimits, EPERM,
      "raising a hard limit needs root: lower the value in \"rlimits\" or run ipcrt as root"},
     {LaunchPhase::Rlimits, EINVAL,

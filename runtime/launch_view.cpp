@@ -2,6 +2,7 @@
 
 #include "common/service_env.hpp"
 #include "common/text.hpp"
+#include "config/capabilities.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -76,6 +77,34 @@ std::vector<std::string> describe_view(const LaunchSpec& spec) {
   std::vector<std::string> nodes;
   for (const auto& node : sandbox.device_nodes) nodes.push_back(last_component(node.source));
   lines.push_back(cat("/dev      its own, read-only: ", join(nodes, " "), " pts"));
+  // SPEC §4a.
+  for (const auto& device : sandbox.devices) {
+    lines.push_back(cat("device    ", device.path, device.read && device.write ? " read-write"
+                                                  : device.read                ? " read-only"
+                                                                               : " write-only",
+                        ", group ", device.gid, device.path.find('*') != std::string::npos
+                                                     ? " (matched at each start)"
+                                                     : ""));
+  }
+  if (!sandbox.state_directory.empty()) {
+    lines.push_back(cat("state     ", sandbox.state_directory, " read-write, kept across runs"));
+  }
+  if (!sandbox.passwd.empty()) {
+    lines.push_back("/etc      passwd and group generated, read-only: its user and groups");
+  }
+  if (spec.last_capability >= 0) {
+    std::vector<std::string> kept;
+    for (int number = 0; number < 64; ++number) {
+      if ((spec.ambient_capabilities & (1ULL << number)) == 0) continue;
+      std::string name = std::to_string(number);
+      for (const auto& info : config::capability_table()) {
+        if (info.number == number) name = std::string(info.name);
+      }
+      kept.push_back(std::move(name));
+    }
+    lines.push_back(kept.empty() ? std::string("caps      none")
+                                 : cat("caps      ambient: ", join(kept, " ")));
+  }
   std::string shm = cat("/dev/shm  its own tmpfs (", size_of(sandbox.shm_options), ")");
   std::vector<std::string> objects;
   for (const auto& mount : spec.shm_mounts) {

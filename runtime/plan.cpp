@@ -351,6 +351,10 @@ class Planner {
         planned.cgroup_settings = cgroup_settings(service.resources);
       }
       planned.shm_store = plan_.shm_store;
+      if (service.state_directory) {
+        planned.state_dir =
+            config::state_directory_path(kernel_.host.state_root, manifest_.name, service.name);
+      }
       add_grants(service, planned);
       if (service.pass_queues) add_passed_queues(service, planned);
       if (service.confinement == config::Confinement::Off && !planned.shm.empty()) {

@@ -123,6 +123,9 @@ struct PlannedService {
   // Where its granted objects are on the host (Plan::shm_store): bound from there into its
   // /dev/shm.
   std::string shm_store;
+  // SPEC §4a: its state directory, STATE_ROOT/<manifest>/<service> ("" with
+  // "state-directory": false): made by the boot, owned by the service's user, kept for good.
+  std::string state_dir;
   // IPCRT_SERVICE and IPCRT_<NAME>_PATHS (SPEC §4.3), then HOME, USER, LOGNAME and SHELL
   // unless the manifest sets them (with identities only), in a stable order.
   std::vector<std::pair<std::string, std::string>> environment;

@@ -10,13 +10,23 @@ namespace {
 
 // Every `ipcrt run` a suite starts keeps its dynamic ids in a registry of the suite's own
 // (IPCRT_STATE_DIR), removed at the end: the host's /var/lib/ipcrt/ids is never written.
+// Not under /tmp, which services see a private one of: their state directories (SPEC §4a)
+// live there too, beside the test directories (IPCRT_TEST_DIR, default /var/lib/ipcrt-tests).
 class SuiteStateDir {
  public:
   SuiteStateDir() {
     if (std::getenv("IPCRT_STATE_DIR") != nullptr) return;  // the caller chose one
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "ipcrt-test-state-XXXXXX").string();
+    const char* base_env = std::getenv("IPCRT_TEST_DIR");
+    std::filesystem::path base = base_env != nullptr && *base_env != '\0'
+                                     ? std::filesystem::path(base_env)
+                                     : std::filesystem::path("/var/lib/ipcrt-tests");
+    std::error_code failed;
+    std::filesystem::create_directories(base, failed);
+    if (failed) base = std::filesystem::temp_directory_path();  // not root: no services either
+    std::string pattern = (base / "ipcrt-test-state-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) return;
+    // A service's uid passes through it to its state directory.
+    std::filesystem::permissions(pattern, std::filesystem::perms(0755), failed);
     path_ = pattern;
     ::setenv("IPCRT_STATE_DIR", path_.c_str(), 1);
   }

@@ -153,6 +153,14 @@ const std::vector<CommandSpec>& command_table() {
         {"--json", false},
         {"--manifest", true}},
        command_logs},
+      {"exec",
+       "[--manifest NAME] SERVICE [COMMAND...]",
+       "run COMMAND (default /bin/sh) in a running service's sandbox: its namespaces, uid, "
+       "groups, capabilities and filter (root)",
+       1,
+       kAnyNumber,
+       {{"--manifest", true}},
+       command_exec},
   };
   return table;
 }
@@ -215,12 +223,21 @@ int run_cli(std::span<char* const> arguments) {
 
   CommandLine command_line;
   command_line.command = std::string(first);
+  bool exec_dashes = false;  // exec: the command's words have begun
   for (std::size_t i = 2; i < arguments.size(); ++i) {
     std::string_view argument = arguments[i];
     if (argument == "--help") {
       std::printf("usage: ipcrt %s %s\n", std::string(spec->name).c_str(),
                   std::string(spec->synopsis).c_str());
       return kExitOk;
+    }
+    // exec: after SERVICE (and an optional "--"), every word is the command's.
+    if (spec->name == "exec" && !command_line.positionals.empty()) {
+      if (argument != "--" || command_line.positionals.size() > 1 || exec_dashes) {
+        command_line.positionals.emplace_back(argument);
+      }
+      exec_dashes = true;
+      continue;
     }
     if (argument.size() > 1 && argument[0] == '-' && argument[1] != '-') {
       // "-f", "-n 5", "-n5".

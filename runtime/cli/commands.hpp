@@ -30,5 +30,6 @@ namespace ipcrt::runtime {
 [[nodiscard]] int command_reload(const CommandLine& command_line);
 [[nodiscard]] int command_metrics(const CommandLine& command_line);
 [[nodiscard]] int command_logs(const CommandLine& command_line);
+[[nodiscard]] int command_exec(const CommandLine& command_line);
 
 }  // namespace ipcrt::runtime

@@ -8,6 +8,7 @@
 #include "common/text.hpp"
 #include "runtime/cli/commands.hpp"
 #include "runtime/cli/plan_output.hpp"
+#include "runtime/gateway_sandbox.hpp"
 #include "runtime/launch.hpp"
 #include "runtime/launch_view.hpp"
 #include "runtime/manifest_input.hpp"
@@ -43,7 +44,8 @@ int command_plan(const CommandLine& command_line) {
     const config::Service* declared = planned->manifest.find_service(service.name);
     const Account* account = plan.identities.find_account(service.name);
     if (declared == nullptr || account == nullptr) continue;
-    const LaunchSpec spec = prepare_launch(*declared, service, account->identity, {}, {}, options);
+    LaunchSpec spec = prepare_launch(*declared, service, account->identity, {}, {}, options);
+    add_gateway_sandbox(spec, *declared, service, *account, plan.identities);
     views[service.name] = {service_environment(*declared, service), describe_view(spec)};
   }
 

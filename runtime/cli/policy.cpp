@@ -42,6 +42,14 @@ std::string text_listing(const config::Service& service, const CompiledPolicy& p
           service.confinement == config::Confinement::Complain ? "logged and allowed"
                                                                : "fail with EPERM",
           '\n');
+  // SPEC §4a: what the filter cannot show, the capabilities the service keeps.
+  if (service.confinement != config::Confinement::Off) {
+    std::vector<std::string> kept;
+    for (const auto& capability : service.capabilities) kept.push_back(capability.name);
+    text += kept.empty() ? std::string("# capabilities: none\n")
+                         : cat("# capabilities: ", join(kept, ", "),
+                               " (ambient; every other one dropped, the bounding set too)\n");
+  }
   std::size_t width = 0;
   for (const auto& entry : policy.allowed) width = std::max(width, entry.name.size());
   for (const auto& entry : policy.allowed) {
