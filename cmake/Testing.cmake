@@ -1,8 +1,10 @@
-# ipcrt_add_cpputest(NAME <name> SOURCES <files...> LIBRARIES <targets...> [NATIVE_KERNEL])
+# ipcrt_add_cpputest(NAME <name> SOURCES <files...> LIBRARIES <targets...> [NATIVE_KERNEL]
+#                    [RUN_SERIAL])
 # Builds one CppUTest executable and registers it with ctest. Cross builds run it under the
 # CMAKE_CROSSCOMPILING_EMULATOR (qemu-user), which does not emulate seccomp or namespaces:
 # suites marked NATIVE_KERNEL are built but only registered for native builds; on ARM they
-# run inside a qemu-system image instead (see boards/ and scripts/image).
+# run inside a qemu-system image instead (see boards/ and scripts/image). RUN_SERIAL: a suite
+# that changes machine-wide state others read (the fs.mqueue sysctls) runs alone under ctest -j.
 #
 # Every suite is also listed in ${PROJECT_BINARY_DIR}/ipcrt-suites.txt, one line
 # "NAME<TAB>PATH-RELATIVE-TO-THE-BUILD-DIR<TAB>native-kernel|plain": scripts/image copies them
@@ -10,7 +12,7 @@
 set(IPCRT_SUITE_LIST "${PROJECT_BINARY_DIR}/ipcrt-suites.txt")
 file(WRITE "${IPCRT_SUITE_LIST}" "")
 function(ipcrt_add_cpputest)
-  cmake_parse_arguments(ARG "NATIVE_KERNEL" "NAME" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "NATIVE_KERNEL;RUN_SERIAL" "NAME" "SOURCES;LIBRARIES" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/main.cpp)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBRARIES} ipcrt_test_support cpputest::cpputest)
   file(RELATIVE_PATH _suite_dir "${PROJECT_BINARY_DIR}" "${CMAKE_CURRENT_BINARY_DIR}")
@@ -32,5 +34,8 @@ function(ipcrt_add_cpputest)
   endif()
   if(ARG_NATIVE_KERNEL)
     set_tests_properties(${ARG_NAME} PROPERTIES LABELS native-kernel)
+  endif()
+  if(ARG_RUN_SERIAL)
+    set_tests_properties(${ARG_NAME} PROPERTIES RUN_SERIAL TRUE)
   endif()
 endfunction()
