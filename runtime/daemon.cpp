@@ -248,6 +248,9 @@ ExitCode Daemon::supervise() {
   SupervisorOptions supervisor_options = options_.supervisor;
   supervisor_options.on_listener = mediation_->handler();
   supervisor_options.on_output = logs_->handler();
+  supervisor_options.on_main_exit = [this](const std::string& service) {
+    logs_->catch_up(service);
+  };
   host_ = std::make_unique<HostNotifier>(std::move(options_.host_notify));
   supervisor_options.before_launch = [this](LaunchSpec& spec) {
     if (notify_) notify_->drain(spec.service);  // nothing of a previous run counts

@@ -430,6 +430,7 @@ void Supervisor::on_main_exited(pid_t pid, int wait_status) {
   service.pidfd_watch.reset();
   service.pidfd.reset();
   const auto ran_for = now() - service.started_at;
+  if (options_.on_main_exit) options_.on_main_exit(service.config.spec.service);
   {
     auto line = log_info("exited");
     line.field("service", service.config.spec.service).field("pid", service.pid);

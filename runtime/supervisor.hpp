@@ -135,6 +135,9 @@ struct SupervisorOptions {
   std::chrono::milliseconds launch_timeout{10000};
   ListenerHandler on_listener;
   OutputHandler on_output;
+  // Called when a service's main process has ended, before its exit is logged: what it wrote
+  // just before comes first in the log (Logs::catch_up).
+  std::function<void(const std::string& service)> on_main_exit;
 
   LaunchHook before_launch;
   // Called whenever a service changes state, from inside the supervisor: it must not call

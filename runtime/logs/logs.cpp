@@ -110,6 +110,16 @@ OutputHandler Logs::handler() {
 
 // ---- pipes
 
+void Logs::catch_up(const std::string& name) {
+  Service& service = service_named(name);
+  if (service.paused) return;  // its budget decides when it is read again
+  // on_readable may close a stream, which takes it out of the list.
+  const std::vector<Stream*> streams = service.streams;
+  for (Stream* stream : streams) {
+    if (stream->watch) on_readable(*stream);
+  }
+}
+
 void Logs::attach(Service& service, LogSource source, platform::UniqueFd fd) {
   auto owned = std::make_unique<Stream>();
   Stream& stream = *owned;

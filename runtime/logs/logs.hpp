@@ -83,6 +83,9 @@ class Logs {
   void start(Supervisor& supervisor);
   // What the supervisor calls with each started service's pipes.
   [[nodiscard]] OutputHandler handler();
+  // `service`'s main process has ended: what its pipes hold now is read (within its budget,
+  // as a readable event would), so its last lines come before the runtime's `exited` line.
+  void catch_up(const std::string& service);
   // A denial line of `service` (logfmt without `ts=`, from mediation's DenialLog).
   void denial(const std::string& service, std::string_view body);
   // The loop is over: reads what the pipes still hold (whatever the budget, at most

@@ -7,14 +7,13 @@
 #include <mqueue.h>
 #include <signal.h>
 #include <spawn.h>
-
-#include <cerrno>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -184,6 +183,26 @@ TEST(LogLines, EveryLineHasATimestampAndServiceLinesTheirServiceAndStream) {
   CHECK(lines.size() >= 5);
   for (const auto& line : lines) CHECK_TEXT(has_timestamp(line), line.c_str());
   CHECK(contains(result.err, "msg=started service=talker"));
+}
+
+// What a service wrote just before it ended comes before the runtime's line saying it ended,
+// in every run (each service's pipes are read once more when its exit is seen).
+TEST(LogLines, AServicesLastLinesComeBeforeItsExitedLine) {
+  TempDir dir;
+  const std::string name = unique_name("lg");
+  for (int round = 0; round < 5; ++round) {
+    // 200 lines written at once, then the exit: the pipe and the exit are seen together.
+    auto result = run_ipcrt(
+        dir,
+        manifest(name, {{"talker",
+                         {"/bin/sh", "-c",
+                          "i=0; while [ $$i -lt 200 ]; do echo line $$i; i=$$((i+1)); done"}}}));
+    LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+    const auto last = result.err.find("service=talker stream=stdout msg=\"line 199\"");
+    const auto exited = result.err.find("msg=exited service=talker");
+    CHECK_TEXT(last != std::string::npos && exited != std::string::npos, result.err.c_str());
+    CHECK_TEXT(last < exited, result.err.c_str());
+  }
 }
 
 TEST(LogLines, LongLinesAreCutAt4KiBWithTruncatedAndNotInsideACharacter) {
