@@ -196,6 +196,12 @@ TEST(PolicyBuilder, MqGrantsGiveSnapdsSyscallsWithReasons) {
 // reports, not one it mediates), while the calls on the descriptors stay as granted.
 TEST(PolicyBuilder, PassedQueuesNeedNoMqOpen) {
   for (bool mediate : {false, true}) {
+    // A mediated filter needs libseccomp's API level 5 (user notification), which qemu-user
+    // does not report; the ARM images check it on real kernels.
+    if (mediate && seccomp_api_get() < 5) {
+      UT_PRINT("skipped the mediated compile: libseccomp reports no user notification here");
+      continue;
+    }
     ipcrt::config::Service service;
     service.name = "reader";
     service.pointer = "/services/reader";
