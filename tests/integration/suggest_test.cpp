@@ -3,11 +3,15 @@
 // same run go through `strict` with no denial, `{}` when nothing is needed, exit 3 while the
 // manifest runs, nothing left behind; and complain never lets through what strict never would.
 #include <CppUTest/TestHarness.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -126,17 +130,48 @@ std::string busybox() {
 TEST_GROUP(Suggest){};
 
 // A network service: a TCP listener and a client on the loopback, through busybox nc.
+namespace {
+
+// Whether a TCP connection to 127.0.0.1 can be made here at all.
+bool loopback_up() {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  bool up = ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+            ::listen(listener, 1) == 0 &&
+            ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  if (up) {
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    up = client >= 0 &&
+         ::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (client >= 0) ::close(client);
+  }
+  ::close(listener);
+  return up;
+}
+
+}  // namespace
+
 TEST(Suggest, ANetworkServiceGetsItsSocketCallsAndRunsStrict) {
   const std::string nc = busybox();
   if (nc.empty()) return;
+  if (!loopback_up()) {
+    UT_PRINT("skipped: no loopback interface up here (the ARM test images bring none up)");
+    return;
+  }
   TempDir dir;
   const std::string name = unique_name("suggest");
   const std::string port = std::to_string(20000 + ::getpid() % 20000);
   // The client retries until the listener is up (a loaded machine may be slow to start it).
   const std::string script =
-      nc + " nc -l -p " + port + " 127.0.0.1 > /tmp/got & " +
+      nc + " nc -l -p " + port + " 127.0.0.1 > /tmp/got & l=$$!; " +
       "i=0; while [ $$i -lt 100 ]; do echo hello-tcp | " + nc + " nc -w 2 127.0.0.1 " + port +
-      " 2>/dev/null && break; i=$$((i+1)); sleep 0.1; done; wait; cat /tmp/got";
+      " 2>/dev/null && break; i=$$((i+1)); sleep 0.1; done; " +
+      // A listener nobody reached must not hold the run forever.
+      "sleep 0.2; kill $$l 2>/dev/null; wait; cat /tmp/got";
   auto trip = round_trip(dir, name, one_service(name, {"/bin/sh", "-c", script}));
   const Json& allow = trip.patch["services"]["svc"]["seccomp"]["allow"];
   for (const char* call : {"socket", "bind", "listen", "connect"}) {
@@ -327,7 +362,15 @@ TEST(Suggest, ComplainNeverLetsThroughWhatStrictNeverWould) {
     STRCMP_CONTAINS((std::string("/services/svc: cannot be patched: ") + call).c_str(),
                     suggested.err.c_str());
   }
-  const Json expected = Json::parse(
-      R"({"services": {"svc": {"confinement": null, "seccomp": {"allow": ["setpriority"]}}}})");
-  CHECK_TEXT(patch == expected, patch.dump().c_str());
+  // setpriority, and where /bin/sh is busybox (the ARM images) its drop to its own ids
+  // (setgid, setuid; setgid32, setuid32 on 32-bit ARM); never what complain refused.
+  CHECK_TEXT(patch["services"]["svc"]["confinement"].is_null(), patch.dump().c_str());
+  const Json& allow = patch["services"]["svc"]["seccomp"]["allow"];
+  CHECK_TEXT(std::find(allow.begin(), allow.end(), "setpriority") != allow.end(),
+             patch.dump().c_str());
+  for (const auto& entry : allow) {
+    const std::string call = entry.get<std::string>();
+    CHECK_TEXT(call == "setpriority" || call.starts_with("setgid") || call.starts_with("setuid"),
+               patch.dump().c_str());
+  }
 }
