@@ -270,6 +270,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
   const long service = platform::fork_raw();
   if (service < 0) report_failure(plan, LaunchPhase::ServiceInit, static_cast<int>(-service));
   if (service == 0) {
+    // Not the init's forwarding handlers: a stop signal forwarded before exec ends the service.
+    platform::reset_signal_dispositions();
     platform::unblock_all_signals();
     ::close(plan.exit_status_fd);
     return;
@@ -853,6 +855,9 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   }
   if (forked == 0) {
     ::close(report_read.get());
+    // Only the runtime may hold the resume pipe's write end: its death is then the pipe's
+    // hang-up, which the init checks for before its parent-death signal can catch it.
+    ::close(resume_write.get());
     exec_service_child(plan);
   }
   PendingLaunch pending;

@@ -2,6 +2,8 @@
 // Between fork and exec only syscalls, on what was laid out before fork (as in launch.cpp).
 #include "runtime/service_exec.hpp"
 
+#include <poll.h>
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -49,6 +51,7 @@ struct ExecPlan {
   int cgroup_procs_fd = -1;
   int report_fd = -1;
   int resume_fd = -1;
+  pid_t parent = 0;  // the CLI: the helper ends if it is gone
   const char* const* candidates = nullptr;  // the program's paths to try, in PATH order
   const char* const* argv = nullptr;
   const char* const* envp = nullptr;
@@ -80,6 +83,13 @@ void check(const ExecPlan& plan, LaunchPhase phase, long result) noexcept {
   check(plan, LaunchPhase::Session, ::setsid());
   check(plan, LaunchPhase::CloseFds, platform::mark_descriptors_cloexec(3));
   check(plan, LaunchPhase::ParentDeathSignal, ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+  // The helper may have died before that took hold (its parent is outside this pid namespace,
+  // so getppid() cannot tell): only the CLI holds the resume pipe's write end, and its end
+  // (which ends the helper) is the pipe's hang-up.
+  pollfd cli{plan.resume_fd, POLLIN, 0};
+  if (::poll(&cli, 1, 0) > 0 && (cli.revents & POLLHUP) != 0) {
+    fail_child(plan, LaunchPhase::ParentDeathSignal, ESRCH);
+  }
   for (const auto& limit : *plan.rlimits) {
     check(plan, LaunchPhase::Rlimits,
           ::setrlimit(static_cast<__rlimit_resource>(limit.resource), &limit.value));
@@ -131,12 +141,14 @@ void check(const ExecPlan& plan, LaunchPhase phase, long result) noexcept {
 // The helper: joins the service's cgroup and namespaces, forks the command into them, and
 // reports its pid and, once it ends, its wait status.
 [[noreturn]] void run_helper(const ExecPlan& plan) noexcept {
+  // First: a CLI that is gone must not leave a command running in the service's sandbox.
+  check(plan, LaunchPhase::ParentDeathSignal, ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+  if (::getppid() != plan.parent) fail_child(plan, LaunchPhase::ParentDeathSignal, ESRCH);
   if (plan.cgroup_procs_fd >= 0)
     check(plan, LaunchPhase::Cgroup, ::write(plan.cgroup_procs_fd, "0", 1));
   if (plan.enter_namespaces) {
     check(plan, LaunchPhase::Namespaces, ::setns(plan.pidfd, static_cast<int>(plan.namespaces)));
   }
-  check(plan, LaunchPhase::ParentDeathSignal, ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
   const long command = platform::fork_raw();
   if (command < 0) fail_child(plan, LaunchPhase::Fork, static_cast<int>(-command));
   if (command == 0) run_command(plan);
@@ -281,6 +293,7 @@ Result<int> exec_in_service(const ExecRequest& request) {
   if (spec.sandbox.new_ipc_namespace) plan.namespaces |= CLONE_NEWIPC;
   plan.cgroup_procs_fd = cgroup_procs.get();
   plan.report_fd = report_write.get();
+  plan.parent = ::getpid();
   plan.resume_fd = resume_read.get();
   plan.candidates = candidate_pointers.data();
   plan.argv = argv.data();
@@ -290,7 +303,10 @@ Result<int> exec_in_service(const ExecRequest& request) {
 
   const long helper = platform::fork_raw();
   if (helper < 0) return fail_errno("fork", static_cast<int>(-helper));
-  if (helper == 0) run_helper(plan);
+  if (helper == 0) {
+    ::close(resume_write.get());  // only the CLI holds it: its end is the pipe's hang-up
+    run_helper(plan);
+  }
   report_write.reset();
   resume_read.reset();
 
