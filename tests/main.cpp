@@ -1,7 +1,10 @@
 // Entry point of every CppUTest suite.
 #include <CppUTest/CommandLineTestRunner.h>
 #include <CppUTest/MemoryLeakWarningPlugin.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -42,6 +45,43 @@ class SuiteStateDir {
   std::string path_;
 };
 
+// Runs of this suite's manifests (named `<prefix>-<pid>-<n>` by unique_name) leave their lock
+// file in /run/ipcrt (the runtime keeps it: unlinking a lock another run may be opening would
+// let two runs hold "the" lock), a SIGKILLed one its socket and its staging directory in
+// /dev/shm. At the end of the suite those of this process are removed, each lock only if no
+// runtime holds it.
+class SuiteRuntimeFiles {
+ public:
+  SuiteRuntimeFiles() : mark_("-" + std::to_string(::getpid()) + "-") {}
+  SuiteRuntimeFiles(const SuiteRuntimeFiles&) = delete;
+  SuiteRuntimeFiles& operator=(const SuiteRuntimeFiles&) = delete;
+  ~SuiteRuntimeFiles() {
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator("/run/ipcrt", ignored)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find(mark_) == std::string::npos || !name.ends_with(".lock")) continue;
+      const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        const std::string base = entry.path().string().substr(0, entry.path().string().size() - 5);
+        std::filesystem::remove(base + ".varlink", ignored);
+        std::filesystem::remove(entry.path(), ignored);
+      }
+      ::close(fd);
+    }
+    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ignored)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("ipcrt.") && name.find(mark_) != std::string::npos &&
+          entry.is_directory(ignored)) {
+        std::filesystem::remove_all(entry.path(), ignored);
+      }
+    }
+  }
+
+ private:
+  std::string mark_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,5 +89,6 @@ int main(int argc, char** argv) {
   // leaks are checked by LeakSanitizer in the fuzzing build instead.
   MemoryLeakWarningPlugin::turnOffNewDeleteOverloads();
   SuiteStateDir state_dir;
+  SuiteRuntimeFiles runtime_files;
   return CommandLineTestRunner::RunAllTests(argc, argv);
 }
