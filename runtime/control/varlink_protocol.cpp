@@ -51,6 +51,10 @@ std::expected<Json, std::string> parse_object(std::string_view message, std::str
   } catch (const Json::parse_error& error) {
     // Only the offset: nlohmann's text quotes the offending bytes.
     return std::unexpected(cat(what, " is not valid JSON (byte ", error.byte, ")"));
+  } catch (const Json::exception&) {
+    // A number beyond a double's range (1E999999) is out_of_range, not a parse_error: a
+    // client's request must never end the runtime.
+    return std::unexpected(cat(what, " is not valid JSON (a number out of range)"));
   }
   if (!document.is_object()) return std::unexpected(cat(what, " is not a JSON object"));
   return document;
