@@ -117,4 +117,22 @@ template <class Range>
   return segment;
 }
 
+// The value of `key=value` among the words of a kernel command line (/proc/cmdline), the last
+// one winning as in the kernel; nullopt when absent or empty.
+[[nodiscard]] inline std::optional<std::string> kernel_parameter(std::string_view cmdline,
+                                                                 std::string_view key) {
+  std::optional<std::string> found;
+  std::size_t position = 0;
+  while (position < cmdline.size()) {
+    std::size_t end = cmdline.find_first_of(" \t\n", position);
+    if (end == std::string_view::npos) end = cmdline.size();
+    std::string_view word = cmdline.substr(position, end - position);
+    if (word.size() > key.size() + 1 && word.starts_with(key) && word[key.size()] == '=') {
+      found = std::string(word.substr(key.size() + 1));
+    }
+    position = end + 1;
+  }
+  return found;
+}
+
 }  // namespace ipcrt

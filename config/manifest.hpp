@@ -67,6 +67,18 @@ inline constexpr std::string_view kPermissionOpen = "open";
 
 enum class RestartPolicy { No, OnFailure, Always };
 enum class Confinement { Strict, Complain, Off };
+// The manifest's word for each confinement: what the parser reads and every output writes.
+[[nodiscard]] constexpr std::string_view confinement_name(Confinement confinement) {
+  switch (confinement) {
+    case Confinement::Strict:
+      return "strict";
+    case Confinement::Complain:
+      return "complain";
+    case Confinement::Off:
+      return "off";
+  }
+  return "strict";
+}
 // SPEC §11: when a service counts as ready.
 enum class ServiceType { Simple, Notify, Oneshot };
 // SPEC §11: what the device does when a critical service fails for good.

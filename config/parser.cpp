@@ -724,10 +724,11 @@ void read_service(Reader& reader, const Json& object, Service& service,
     read_rlimits(reader, *it, at + "/rlimits", service);
   }
   if (auto it = object.find("confinement"); it != object.end()) {
-    if (auto confinement = reader.choice<Confinement>(*it, at + "/confinement",
-                                                      {{"strict", Confinement::Strict},
-                                                       {"complain", Confinement::Complain},
-                                                       {"off", Confinement::Off}})) {
+    if (auto confinement = reader.choice<Confinement>(
+            *it, at + "/confinement",
+            {{confinement_name(Confinement::Strict), Confinement::Strict},
+             {confinement_name(Confinement::Complain), Confinement::Complain},
+             {confinement_name(Confinement::Off), Confinement::Off}})) {
       service.confinement = *confinement;
     }
   }
@@ -960,8 +961,9 @@ void read_log(Reader& reader, const Json& value, Manifest& manifest) {
                          (*dir + "/").find("/../") == std::string::npos;
       if (!absolute || !clean) {
         reader.error("/log/dir",
-                     cat("\"", *dir, "\" is not a clean absolute directory: write it like "
-                                     "\"/var/log/ipcrt\" (no \".\", \"..\", \"//\" or trailing '/')"));
+                     cat("\"", *dir,
+                         "\" is not a clean absolute directory: write it like "
+                         "\"/var/log/ipcrt\" (no \".\", \"..\", \"//\" or trailing '/')"));
       } else {
         settings.dir = *dir;
       }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace ipcrt::runtime {
@@ -86,19 +87,7 @@ void HardwareWatchdog::power_off() {
 }
 
 std::optional<std::string> board_from_cmdline(std::string_view cmdline) {
-  constexpr std::string_view kKey = "ipcrt.board=";
-  std::optional<std::string> found;
-  std::size_t position = 0;
-  while (position < cmdline.size()) {
-    std::size_t end = cmdline.find_first_of(" \t\n", position);
-    if (end == std::string_view::npos) end = cmdline.size();
-    std::string_view word = cmdline.substr(position, end - position);
-    if (word.starts_with(kKey) && word.size() > kKey.size()) {
-      found = std::string(word.substr(kKey.size()));
-    }
-    position = end + 1;
-  }
-  return found;
+  return kernel_parameter(cmdline, "ipcrt.board");
 }
 
 }  // namespace ipcrt::runtime

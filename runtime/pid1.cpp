@@ -44,19 +44,7 @@ std::string under(const std::string& root, const char* relative) {
 }  // namespace
 
 std::optional<std::string> manifest_from_cmdline(std::string_view cmdline) {
-  constexpr std::string_view kKey = "ipcrt.manifest=";
-  std::optional<std::string> found;
-  std::size_t position = 0;
-  while (position < cmdline.size()) {
-    std::size_t end = cmdline.find_first_of(" \t\n", position);
-    if (end == std::string_view::npos) end = cmdline.size();
-    std::string_view word = cmdline.substr(position, end - position);
-    if (word.starts_with(kKey) && word.size() > kKey.size()) {
-      found = std::string(word.substr(kKey.size()));  // the last one wins, like the kernel
-    }
-    position = end + 1;
-  }
-  return found;
+  return kernel_parameter(cmdline, "ipcrt.manifest");
 }
 
 Status mount_missing_filesystems(const std::string& root) {

@@ -174,18 +174,6 @@ const config::MqSlot* find_mq_slot(const config::Manifest& manifest, const SlotK
   return nullptr;
 }
 
-const char* confinement_word(config::Confinement confinement) {
-  switch (confinement) {
-    case config::Confinement::Strict:
-      return "strict";
-    case config::Confinement::Complain:
-      return "complain";
-    case config::Confinement::Off:
-      return "off";
-  }
-  return "strict";
-}
-
 std::string quoted_json(std::string_view text) {
   return Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -282,7 +270,7 @@ Suggestion suggest_patch(const config::Manifest& manifest, const std::vector<See
     if (service.confinement != config::Confinement::Strict) {
       entry["confinement"] = nullptr;
       reasons.push_back(cat(pointer, "/confinement: null: the manifest says \"",
-                            confinement_word(service.confinement),
+                            config::confinement_name(service.confinement),
                             "\"; suggest ran it in complain mode, and strict is the default"));
     }
     if (auto found = services.find(service.name); found != services.end()) {

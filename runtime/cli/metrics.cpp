@@ -73,6 +73,64 @@ std::vector<std::pair<std::string, const Json*>> each(const Json& items, const c
 constexpr const char* kStates[] = {"waiting",    "starting", "ready",  "stopping",
                                    "restarting", "stopped",  "exited", "failed"};
 
+// Each family: its name, type, help, and the member of GetMetrics' reply it reads.
+struct Family {
+  const char* name;
+  const char* type;
+  const char* help;
+  const char* member;
+};
+
+constexpr Family kRuntimeFamilies[] = {
+    {"ipcrt_uptime_seconds", "gauge", "Seconds since the runtime started.", "uptimeSeconds"},
+    {"ipcrt_control_clients", "gauge", "Control connections open now.", "controlClients"},
+    {"ipcrt_control_refused_total", "counter",
+     "Control connections refused for the connection limits.", "controlRefused"},
+    {"ipcrt_control_evicted_total", "counter", "Idle control connections closed to make room.",
+     "controlEvicted"},
+    {"ipcrt_log_lines_dropped_total", "counter",
+     "Log lines the runtime could not write to its stderr or its log files.", "logLinesDropped"},
+    {"ipcrt_log_followers", "gauge", "`ipcrt logs -f` readers now.", "logFollowers"},
+    {"ipcrt_log_followers_dropped_total", "counter",
+     "`ipcrt logs -f` readers disconnected for not reading.", "logFollowersDropped"},
+    {"ipcrt_reloads_total", "counter", "Reloads applied.", "reloads"},
+    {"ipcrt_reload_rollbacks_total", "counter", "Reloads rolled back.", "reloadRollbacks"},
+};
+
+// After ipcrt_service_up and ipcrt_service_state, which are written by hand.
+constexpr Family kServiceFamilies[] = {
+    {"ipcrt_service_restarts_total", "counter", "Automatic restarts of the service.", "restarts"},
+    {"ipcrt_service_denials_total", "counter", "Denied syscalls reported.", "denials"},
+    {"ipcrt_service_denials_suppressed_total", "counter",
+     "Denied syscalls not reported by the rate limit.", "deniedSuppressed"},
+    {"ipcrt_service_memory_bytes", "gauge", "The service's cgroup memory.current.", "memoryBytes"},
+    {"ipcrt_service_memory_max_bytes", "gauge", "The service's cgroup memory.max.",
+     "memoryMaxBytes"},
+    {"ipcrt_service_tasks", "gauge", "The service's cgroup pids.current.", "tasks"},
+    {"ipcrt_service_oom_kills_total", "counter", "Out-of-memory kills in the service.", "oomKills"},
+    {"ipcrt_service_forks_refused_total", "counter",
+     "Forks in the service refused by its pids-max.", "forksRefused"},
+    {"ipcrt_service_cpu_seconds_total", "counter", "CPU time of the service.", "cpuSeconds"},
+    {"ipcrt_service_log_bytes_total", "counter", "Bytes the service logged.", "logBytes"},
+    {"ipcrt_service_log_lines_total", "counter", "Lines the service logged.", "logLines"},
+    {"ipcrt_service_log_lines_truncated_total", "counter", "Lines of the service cut at 4 KiB.",
+     "logLinesTruncated"},
+    {"ipcrt_service_log_pauses_total", "counter",
+     "Times the service's output went over its budget and was left unread.", "logPauses"},
+    {"ipcrt_service_log_held_back_bytes_total", "counter",
+     "Bytes of the service's output read late, during those pauses.", "logHeldBackBytes"},
+    {"ipcrt_service_log_paused_seconds_total", "counter",
+     "How long the service's output was left unread in all.", "logPausedSeconds"},
+    {"ipcrt_service_log_ring_bytes", "gauge", "The service's share of the log ring in use.",
+     "logRingBytes"},
+};
+
+constexpr Family kQueueFamilies[] = {
+    {"ipcrt_queue_messages", "gauge", "Messages in the queue now.", "messages"},
+    {"ipcrt_queue_max_messages", "gauge", "The queue's capacity in messages.", "maxMessages"},
+    {"ipcrt_queue_bytes", "gauge", "Bytes of the messages in the queue now.", "bytes"},
+};
+
 }  // namespace
 
 int command_metrics(const CommandLine& command_line) {
@@ -85,26 +143,10 @@ int command_metrics(const CommandLine& command_line) {
   const Json& queues = (*reply)["queues"];
   Exposition out(runtime.value("manifest", std::string()));
 
-  auto one = [&](const char* member) {
-    return std::vector<std::pair<std::string, const Json*>>{{"", &runtime[member]}};
-  };
-  out.family("ipcrt_uptime_seconds", "gauge", "Seconds since the runtime started.",
-             one("uptimeSeconds"));
-  out.family("ipcrt_control_clients", "gauge", "Control connections open now.",
-             one("controlClients"));
-  out.family("ipcrt_control_refused_total", "counter",
-             "Control connections refused for the connection limits.", one("controlRefused"));
-  out.family("ipcrt_control_evicted_total", "counter",
-             "Idle control connections closed to make room.", one("controlEvicted"));
-  out.family("ipcrt_log_lines_dropped_total", "counter",
-             "Log lines the runtime could not write to its stderr or its log files.",
-             one("logLinesDropped"));
-  out.family("ipcrt_log_followers", "gauge", "`ipcrt logs -f` readers now.", one("logFollowers"));
-  out.family("ipcrt_log_followers_dropped_total", "counter",
-             "`ipcrt logs -f` readers disconnected for not reading.", one("logFollowersDropped"));
-  out.family("ipcrt_reloads_total", "counter", "Reloads applied.", one("reloads"));
-  out.family("ipcrt_reload_rollbacks_total", "counter", "Reloads rolled back.",
-             one("reloadRollbacks"));
+  for (const auto& family : kRuntimeFamilies) {
+    out.family(family.name, family.type, family.help,
+               std::vector<std::pair<std::string, const Json*>>{{"", &runtime[family.member]}});
+  }
 
   out.family("ipcrt_service_up", "gauge", "1 while the service's main process runs.",
              each(services, "service", "name", "up"));
@@ -127,51 +169,14 @@ int command_metrics(const CommandLine& command_line) {
   }
   out.family("ipcrt_service_state", "gauge", "The service's state (1 for the current one).",
              states);
-  out.family("ipcrt_service_restarts_total", "counter", "Automatic restarts of the service.",
-             each(services, "service", "name", "restarts"));
-  out.family("ipcrt_service_denials_total", "counter", "Denied syscalls reported.",
-             each(services, "service", "name", "denials"));
-  out.family("ipcrt_service_denials_suppressed_total", "counter",
-             "Denied syscalls not reported by the rate limit.",
-             each(services, "service", "name", "deniedSuppressed"));
-  out.family("ipcrt_service_memory_bytes", "gauge", "The service's cgroup memory.current.",
-             each(services, "service", "name", "memoryBytes"));
-  out.family("ipcrt_service_memory_max_bytes", "gauge", "The service's cgroup memory.max.",
-             each(services, "service", "name", "memoryMaxBytes"));
-  out.family("ipcrt_service_tasks", "gauge", "The service's cgroup pids.current.",
-             each(services, "service", "name", "tasks"));
-  out.family("ipcrt_service_oom_kills_total", "counter", "Out-of-memory kills in the service.",
-             each(services, "service", "name", "oomKills"));
-  out.family("ipcrt_service_forks_refused_total", "counter",
-             "Forks in the service refused by its pids-max.",
-             each(services, "service", "name", "forksRefused"));
-  out.family("ipcrt_service_cpu_seconds_total", "counter", "CPU time of the service.",
-             each(services, "service", "name", "cpuSeconds"));
-  out.family("ipcrt_service_log_bytes_total", "counter", "Bytes the service logged.",
-             each(services, "service", "name", "logBytes"));
-  out.family("ipcrt_service_log_lines_total", "counter", "Lines the service logged.",
-             each(services, "service", "name", "logLines"));
-  out.family("ipcrt_service_log_lines_truncated_total", "counter",
-             "Lines of the service cut at 4 KiB.",
-             each(services, "service", "name", "logLinesTruncated"));
-  out.family("ipcrt_service_log_pauses_total", "counter",
-             "Times the service's output went over its budget and was left unread.",
-             each(services, "service", "name", "logPauses"));
-  out.family("ipcrt_service_log_held_back_bytes_total", "counter",
-             "Bytes of the service's output read late, during those pauses.",
-             each(services, "service", "name", "logHeldBackBytes"));
-  out.family("ipcrt_service_log_paused_seconds_total", "counter",
-             "How long the service's output was left unread in all.",
-             each(services, "service", "name", "logPausedSeconds"));
-  out.family("ipcrt_service_log_ring_bytes", "gauge", "The service's share of the log ring in use.",
-             each(services, "service", "name", "logRingBytes"));
+  for (const auto& family : kServiceFamilies) {
+    out.family(family.name, family.type, family.help,
+               each(services, "service", "name", family.member));
+  }
 
-  out.family("ipcrt_queue_messages", "gauge", "Messages in the queue now.",
-             each(queues, "queue", "path", "messages"));
-  out.family("ipcrt_queue_max_messages", "gauge", "The queue's capacity in messages.",
-             each(queues, "queue", "path", "maxMessages"));
-  out.family("ipcrt_queue_bytes", "gauge", "Bytes of the messages in the queue now.",
-             each(queues, "queue", "path", "bytes"));
+  for (const auto& family : kQueueFamilies) {
+    out.family(family.name, family.type, family.help, each(queues, "queue", "path", family.member));
+  }
   std::fputs(out.text().c_str(), stdout);
   return kExitOk;
 }

@@ -36,9 +36,8 @@ bool write_all(const void* data, std::size_t size) {
 
 std::string text_listing(const config::Service& service, const CompiledPolicy& policy) {
   std::string text =
-      cat("# ", service.name, ": confinement ",
-          service.confinement == config::Confinement::Complain ? "complain" : "strict", ", ABIs ",
-          join(policy.architectures, ","), ", other syscalls ",
+      cat("# ", service.name, ": confinement ", config::confinement_name(service.confinement),
+          ", ABIs ", join(policy.architectures, ","), ", other syscalls ",
           service.confinement == config::Confinement::Complain ? "logged and allowed"
                                                                : "fail with EPERM",
           '\n');

@@ -57,18 +57,6 @@ Json exit_json(const std::optional<int>& wait_status) {
   return exit;
 }
 
-const char* confinement_name(config::Confinement confinement) {
-  switch (confinement) {
-    case config::Confinement::Strict:
-      return "strict";
-    case config::Confinement::Complain:
-      return "complain";
-    case config::Confinement::Off:
-      return "off";
-  }
-  return "strict";
-}
-
 std::vector<std::string> service_names(const RuntimeView& view) {
   std::vector<std::string> names;
   for (const auto& status : view.supervisor.status()) names.push_back(status.name);
@@ -597,7 +585,7 @@ Json service_json(const RuntimeView& view, const ServiceStatus& status) {
   service["lastExit"] = exit_json(status.last_wait_status);
   service["lastFailure"] = status.last_failure.empty() ? Json(nullptr) : Json(status.last_failure);
   service["confinement"] =
-      confinement_name(declared ? declared->confinement : config::Confinement::Strict);
+      config::confinement_name(declared ? declared->confinement : config::Confinement::Strict);
   service["controlAccess"] = declared && declared->control_plug
                                  ? Json(config::control_access_name(declared->control_plug->access))
                                  : Json(nullptr);

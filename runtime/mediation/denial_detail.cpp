@@ -12,17 +12,10 @@
 
 #include "common/text.hpp"
 #include "runtime/seccomp/complain_limits.hpp"
+#include "runtime/seccomp/groups.hpp"
 
 namespace ipcrt::runtime {
 namespace {
-
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080  // Linux 5.6; older libc headers lack it
-#endif
-
-constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                                          CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
-                                          CLONE_NEWCGROUP | CLONE_NEWTIME;
 
 struct Named {
   std::uint64_t value;
@@ -287,7 +280,7 @@ DenialAdvice advise(const RefusedCall& call, const std::string& filter_need) {
     advice.need =
         "nothing a manifest can give a confined service: io_uring's operations bypass seccomp "
         "(use read/write or epoll)";
-  } else if ((syscall == "clone" || syscall == "unshare") && (args[0] & kNamespaceFlags) != 0) {
+  } else if ((syscall == "clone" || syscall == "unshare") && (args[0] & kNamespaceCloneFlags) != 0) {
     // Allowing the call would also allow CLONE_NEWUSER, and with it every capability inside
     // the new namespace; without one, the other namespaces need capabilities no service has.
     advice.need =

@@ -3,10 +3,22 @@
 // the filter is built, so one table serves x86_64, aarch64 and 32-bit ARM.
 #pragma once
 
+#include <sched.h>
+
+#include <cstdint>
 #include <span>
 #include <string_view>
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080  // Linux 5.6; older libc headers lack it
+#endif
+
 namespace ipcrt::runtime {
+
+// clone with any of these is unshare(2) by another name, which no group allows (SPEC §5).
+inline constexpr std::uint64_t kNamespaceCloneFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                                                      CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+                                                      CLONE_NEWCGROUP | CLONE_NEWTIME;
 
 struct SyscallGroup {
   std::string_view name;                       // "@network-io"

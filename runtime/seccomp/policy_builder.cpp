@@ -27,14 +27,6 @@ using Context = std::unique_ptr<void, decltype(&seccomp_release)>;
 
 constexpr std::string_view kFilterHint = "requires CONFIG_SECCOMP_FILTER and libseccomp >= 2.5";
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080  // Linux 5.6; older libc headers lack it
-#endif
-
-// clone with any of these is unshare(2) by another name, which no group allows (SPEC §5).
-constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                                          CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
-                                          CLONE_NEWCGROUP | CLONE_NEWTIME;
 constexpr std::string_view kCloneNote = "no namespace flags";
 constexpr std::string_view kClone3Note =
     "answered ENOSYS: flags unreadable, glibc falls back to clone";
@@ -132,7 +124,7 @@ int add_shm_routing_rules(scmp_filter_ctx ctx, std::string_view name, int number
 // after the flags).
 int add_clone_rule(scmp_filter_ctx ctx, int number) {
   return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, number, 1,
-                          SCMP_A0(SCMP_CMP_MASKED_EQ, kNamespaceFlags, 0));
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, kNamespaceCloneFlags, 0));
 }
 
 // clone3 passes its flags in a struct the filter cannot read. ENOSYS makes glibc (2.34+) retry
