@@ -37,9 +37,11 @@ namespace ipcrt::config {
 
 // The runtime's own directories: no writable path may equal, contain or lie inside one, except
 // inside the service's own state directory (SPEC §4a). The same on every device.
-inline constexpr std::string_view kRuntimeDirectories[] = {"/etc/ipcrt", "/run/ipcrt",
-                                                           "/var/lib/ipcrt"};
 inline constexpr std::string_view kStateRoot = "/var/lib/ipcrt";
+// Locks, control sockets, and each manifest's shm store and staging directories.
+inline constexpr std::string_view kRunDirectory = "/run/ipcrt";
+inline constexpr std::string_view kRuntimeDirectories[] = {"/etc/ipcrt", kRunDirectory,
+                                                           kStateRoot};
 
 // A path a service may not write, with what it is: "the ipcrt binary".
 struct ProtectedPath {

@@ -1,4 +1,4 @@
-// Private directories under /dev/shm and the objects of the runtime's shm store.
+// Private (staging) directories and the objects of the runtime's shm store.
 #include "platform/shm.hpp"
 
 #include <dirent.h>

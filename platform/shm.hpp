@@ -1,6 +1,6 @@
-// Shared-memory files: private per-service directories under /dev/shm and pre-created objects
-// (in the runtime's own tmpfs, platform/shm_store.hpp). No policy: the caller decides names,
-// owners and modes. /dev/shm is writable by every local user, and an object's service may
+// Shared-memory files: private per-service (staging) directories and pre-created objects (in
+// the runtime's own tmpfs, platform/shm_store.hpp). No policy: the caller decides names,
+// owners and modes. /dev/shm was writable by every local user, and an object's service may
 // have changed what it was given, so nothing found is trusted: symlinks are never followed and
 // what a boot adopts must be owned by the runtime (or the planned owner, for objects).
 #pragma once

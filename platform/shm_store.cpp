@@ -25,28 +25,6 @@ std::string parent_of(const std::string& path) {
   return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
 }
 
-// `path` as a real directory of the runtime's euid; `mode` exactly when `exact` (a directory
-// this runtime made gets it whatever the umask; one it finds is put back to it).
-Status ensure_directory(const std::string& path, mode_t mode, bool exact) {
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return fail_errno(cat("mkdir ", path));
-  }
-  struct stat info {};
-  if (::lstat(path.c_str(), &info) != 0) return fail_errno(cat("lstat ", path));
-  if (!S_ISDIR(info.st_mode)) {
-    return fail(cat(path, " exists and is not a directory"), cat("remove it: rm ", path));
-  }
-  if (info.st_uid != ::geteuid()) {
-    return fail(cat(path, " is owned by uid ", static_cast<unsigned long>(info.st_uid),
-                    ", not by the runtime (uid ", static_cast<unsigned long>(::geteuid()), ")"),
-                cat("remove it: rm -r ", path));
-  }
-  if (exact && (info.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) != 0) {
-    return fail_errno(cat("chmod ", path));
-  }
-  return {};
-}
-
 // Why what is mounted at `path` is not a store a runtime made; empty when it is.
 std::string foreign_store(const std::string& path) {
   struct statfs filesystem {};
@@ -85,6 +63,28 @@ Result<std::size_t> sweep(const std::string& path, const std::set<std::string>& 
 
 }  // namespace
 
+// `path` as a real directory of the runtime's euid; `mode` exactly when `exact` (a directory
+// this runtime made gets it whatever the umask; one it finds is put back to it).
+Status ensure_owned_directory(const std::string& path, mode_t mode, bool exact) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return fail_errno(cat("mkdir ", path));
+  }
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) return fail_errno(cat("lstat ", path));
+  if (!S_ISDIR(info.st_mode)) {
+    return fail(cat(path, " exists and is not a directory"), cat("remove it: rm ", path));
+  }
+  if (info.st_uid != ::geteuid()) {
+    return fail(cat(path, " is owned by uid ", static_cast<unsigned long>(info.st_uid),
+                    ", not by the runtime (uid ", static_cast<unsigned long>(::geteuid()), ")"),
+                cat("remove it: rm -r ", path));
+  }
+  if (exact && (info.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) != 0) {
+    return fail_errno(cat("chmod ", path));
+  }
+  return {};
+}
+
 std::string shm_store_options(std::uint64_t bytes, std::uint64_t files) {
   return cat("size=", bytes, ",nr_inodes=", files);
 }
@@ -92,10 +92,10 @@ std::string shm_store_options(std::uint64_t bytes, std::uint64_t files) {
 Result<ShmStoreMount> mount_shm_store(const std::string& path, const std::string& options,
                                       const std::set<std::string>& keep) {
   const std::string manifest_dir = parent_of(path);
-  if (auto made = ensure_directory(parent_of(manifest_dir), 0755, false); !made) {
+  if (auto made = ensure_owned_directory(parent_of(manifest_dir), 0755, false); !made) {
     return std::unexpected(made.error());
   }
-  if (auto made = ensure_directory(manifest_dir, 0700, true); !made) {
+  if (auto made = ensure_owned_directory(manifest_dir, 0700, true); !made) {
     return std::unexpected(made.error());
   }
   if (is_mount_point(path)) {
@@ -113,7 +113,7 @@ Result<ShmStoreMount> mount_shm_store(const std::string& path, const std::string
     }
     return ShmStoreMount{false, *removed};
   }
-  if (auto made = ensure_directory(path, 0700, true); !made) return std::unexpected(made.error());
+  if (auto made = ensure_owned_directory(path, 0700, true); !made) return std::unexpected(made.error());
   const std::string with_mode = cat(options, ",mode=0700");
   if (::mount("ipcrt-shm", path.c_str(), "tmpfs", kStoreFlags, with_mode.c_str()) != 0) {
     const int saved = errno;

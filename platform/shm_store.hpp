@@ -4,6 +4,8 @@
 // No policy here: the caller decides the path, the size and what to keep.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <set>
 #include <string>
@@ -32,6 +34,10 @@ struct ShmStoreMount {
 
 // Whether a store is mounted at `path` (a leftover, when no run holds the manifest's lock).
 [[nodiscard]] bool shm_store_mounted(const std::string& path);
+
+// `path` as a real directory of the runtime's euid (never a symlink, created with `mode`),
+// put back to `mode` exactly when `exact`; its parent must exist.
+[[nodiscard]] Status ensure_owned_directory(const std::string& path, mode_t mode, bool exact);
 
 // Unmounts the store at `path` (lazily: a process that still maps an object keeps its pages
 // until it lets go) and removes its directory and, if empty, the one above. Missing is fine.

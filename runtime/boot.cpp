@@ -2,6 +2,7 @@
 #include "runtime/boot.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -16,6 +17,11 @@
 namespace ipcrt::runtime {
 namespace {
 
+// rmdir that leaves a directory still holding something (another run's, or a leftover).
+bool remove_if_empty(const std::string& path) {
+  return ::rmdir(path.c_str()) == 0;
+}
+
 const char* kind_name(BootJournal::Kind kind) {
   switch (kind) {
     case BootJournal::Kind::Queue:
@@ -26,6 +32,8 @@ const char* kind_name(BootJournal::Kind kind) {
       return "file";
     case BootJournal::Kind::ShmStore:
       return "shm-store";
+    case BootJournal::Kind::Directory:
+      return "directory";
   }
   return "?";
 }
@@ -135,6 +143,24 @@ mode_t object_mode(const PlannedShmObject& object) {
   return object.writers.size() > 1 ? 0660 : 0640;
 }
 
+// The parents of the services' staging directories: /run/ipcrt (0755) and the manifest's
+// directory and its staging/ (root's 0700), never symlinks (SPEC §4.2's wall against other
+// users, who could otherwise plant a directory a service's /dev is built in).
+Status make_staging_root(const Plan& plan, BootJournal& journal, BootedResources& resources) {
+  const std::string root = staging_root(plan.manifest_name);
+  const std::string manifest_dir = root.substr(0, root.find_last_of('/'));
+  if (auto made = platform::ensure_owned_directory(std::string(config::kRunDirectory), 0755, false);
+      !made) {
+    return made;
+  }
+  for (const std::string& dir : {manifest_dir, root}) {
+    if (auto made = platform::ensure_owned_directory(dir, 0700, true); !made) return made;
+    journal.record(BootJournal::Kind::Directory, dir);
+  }
+  resources.staging_root = root;
+  return {};
+}
+
 Status create_private_dir(const PlannedService& service, const platform::Identity& identity,
                           BootJournal& journal, BootedResources& resources) {
   auto created = platform::create_private_dir(service.shm_dir);
@@ -218,6 +244,10 @@ Status boot_all(const Plan& plan, BootJournal& journal, BootedResources& resourc
     if (auto made = ensure_state_directory(service.state_dir, identity.uid, identity.gid); !made)
       return made;
   }
+  if (std::any_of(plan.services.begin(), plan.services.end(),
+                  [](const PlannedService& service) { return !service.shm_dir.empty(); })) {
+    if (auto made = make_staging_root(plan, journal, resources); !made) return made;
+  }
   for (const auto& service : plan.services) {
     if (service.shm_dir.empty()) continue;
     auto account = account_of(plan, service.name);
@@ -245,6 +275,9 @@ void BootJournal::rollback() {
         break;
       case Kind::ShmStore:
         undone = platform::unmount_shm_store(it->path);
+        break;
+      case Kind::Directory:
+        if (!remove_if_empty(it->path)) continue;  // holds what it held before this boot
         break;
     }
     if (undone) {
@@ -313,10 +346,14 @@ void release_resources(const BootedResources& resources) {
       log_error("cleanup failed").field("error", removed.error().describe());
     }
   }
+  if (!resources.staging_root.empty()) (void)remove_if_empty(resources.staging_root);
   if (!resources.shm_store.empty()) {
     if (auto removed = platform::unmount_shm_store(resources.shm_store); !removed) {
       log_error("cleanup failed").field("error", removed.error().describe());
     }
+  }
+  if (!resources.staging_root.empty()) {
+    (void)remove_if_empty(resources.staging_root.substr(0, resources.staging_root.rfind('/')));
   }
   for (const auto& path : resources.remove_on_stop_queues) {
     if (auto removed = platform::unlink_queue(path); removed) {

@@ -26,7 +26,7 @@ namespace ipcrt::runtime {
 // One shared-memory object made visible in the service's private /dev/shm.
 struct ShmMount {
   std::string source;  // "/run/ipcrt/gateway/shm/frames": in the runtime's shm store
-  std::string target;  // "/dev/shm/ipcrt.gateway.uploader/frames": inside the private dir
+  std::string target;  // "/run/ipcrt/gateway/staging/uploader/frames": inside the private dir
   bool read_only = false;
 };
 
@@ -50,7 +50,7 @@ inline constexpr const char* kMaskedPaths[] = {"/proc/kcore",   "/proc/keys", "/
 inline constexpr const char* kPrivateTmpPaths[] = {"/tmp", "/var/tmp"};
 
 struct Sandbox {
-  std::string staging;      // "/dev/shm/ipcrt.<manifest>.<service>": made by the boot
+  std::string staging;      // "/run/ipcrt/<manifest>/staging/<service>": made by the boot
   std::string dev_options;  // tmpfs options of the new /dev
   std::string shm_options;  // of its /dev/shm: "size=16777216,mode=1777"
   std::string tmp_options;  // of /tmp and /var/tmp

@@ -167,8 +167,8 @@ constexpr ErrnoHint kErrnoHints[] = {
      "the state directory is gone (it is made at boot): something removed it while ipcrt ran"},
     {LaunchPhase::StateDirectory, EPERM, kNeedsRoot},
     {LaunchPhase::AccountFiles, ENOSPC,
-     "/dev/shm is full: the generated passwd and group files of the service's view live in "
-     "its staging directory there"},
+     "/run is full: the generated passwd and group files of the service's view live in its "
+     "staging directory, /run/ipcrt/<manifest>/staging/<service>"},
     {LaunchPhase::AccountFiles, EPERM, kNeedsRoot},
     {LaunchPhase::Devices, EPERM, "making device nodes needs CAP_MKNOD: run ipcrt as root"},
     {LaunchPhase::Devices, EEXIST,
@@ -241,7 +241,7 @@ constexpr ErrnoHint kErrnoHints[] = {
     {LaunchPhase::Namespaces, EINVAL, "the kernel lacks pid or IPC namespaces: it needs CONFIG_PID_NS and CONFIG_IPC_NS (or set \"confinement\": \"off\")"},
     {LaunchPhase::ReadonlyHost, EPERM, kNeedsRoot},
     {LaunchPhase::ReadonlyHost, EACCES, "a host mount refused a read-only remount: give the service a \"user\" instead of root"},
-    {LaunchPhase::PrivateDev, ENOENT, "the staging directory under /dev/shm is gone: it is made at boot, so something removed it while ipcrt ran"},
+    {LaunchPhase::PrivateDev, ENOENT, "the staging directory under /run/ipcrt/<manifest>/staging is gone: it is made at boot, so something removed it while ipcrt ran"},
     {LaunchPhase::PrivateDev, EPERM, kNeedsRoot},
     {LaunchPhase::PrivateDev, ENODEV, "the kernel has no tmpfs or devpts: it needs CONFIG_TMPFS and CONFIG_UNIX98_PTYS"},
     {LaunchPhase::Proc, EPERM, kNeedsRoot},

@@ -12,6 +12,7 @@
 #include "config/connections.hpp"
 #include "config/diagnostics.hpp"
 #include "config/manifest.hpp"
+#include "config/paths.hpp"
 #include "platform/id_registry.hpp"
 #include "platform/lock_file.hpp"
 #include "runtime/exit_code.hpp"
@@ -44,7 +45,7 @@ enum class IdentityMode {
 };
 
 // Where `run` takes its manifest's lock (SPEC §4.1): /run/ipcrt/<name>.lock.
-inline constexpr const char* kRunDir = "/run/ipcrt";
+inline constexpr std::string_view kRunDir = config::kRunDirectory;
 
 struct PlanRequest {
   std::string manifest_path;

@@ -71,7 +71,7 @@ Result<platform::UniqueFd> bind_socket(const std::string& path, const NotifyTarg
 
 }  // namespace
 
-std::string notify_directory(const std::string& run_dir, const std::string& manifest) {
+std::string notify_directory(std::string_view run_dir, std::string_view manifest) {
   return cat(run_dir, "/", manifest, ".notify");
 }
 

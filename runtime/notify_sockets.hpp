@@ -37,7 +37,7 @@ struct NotifyTarget {
 };
 
 // "/run/ipcrt/<manifest>.notify": where the sockets of a manifest's services are bound.
-[[nodiscard]] std::string notify_directory(const std::string& run_dir, const std::string& manifest);
+[[nodiscard]] std::string notify_directory(std::string_view run_dir, std::string_view manifest);
 
 // Gives `spec` its notify socket at `host_path`: bound into its /dev when sandboxed,
 // NOTIFY_SOCKET, and with a watchdog WATCHDOG_USEC and WATCHDOG_PID (2, the pid it has in its

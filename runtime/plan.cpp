@@ -344,7 +344,7 @@ class Planner {
         }
       }
       if (service.confinement != config::Confinement::Off) {
-        planned.shm_dir = cat("/dev/shm/ipcrt.", manifest_.name, '.', service.name);
+        planned.shm_dir = cat(staging_root(manifest_.name), '/', service.name);
       }
       if (kernel_.cgroups.usable) {
         planned.cgroup = cat(kernel_.cgroups.manifest_dir(manifest_.name), "/", service.name);
@@ -612,7 +612,11 @@ class Planner {
 }  // namespace
 
 std::string shm_store_path(std::string_view manifest_name) {
-  return cat("/run/ipcrt/", manifest_name, "/shm");
+  return cat(config::kRunDirectory, '/', manifest_name, "/shm");
+}
+
+std::string staging_root(std::string_view manifest_name) {
+  return cat(config::kRunDirectory, '/', manifest_name, "/staging");
 }
 
 std::uint64_t shm_store_bytes(const std::vector<PlannedShmObject>& objects) {

@@ -119,7 +119,7 @@ struct PlannedService {
   // LISTEN_FDNAMES and LISTEN_PID to the launch's environment.
   std::vector<PassedQueue> passed_queues;
   std::vector<ShmGrant> shm;
-  std::string shm_dir;  // private /dev/shm: "/dev/shm/ipcrt.<manifest>.<service>"; "" if off
+  std::string shm_dir;  // staging: "/run/ipcrt/<manifest>/staging/<service>"; "" if off
   // Where its granted objects are on the host (Plan::shm_store): bound from there into its
   // /dev/shm.
   std::string shm_store;
@@ -179,6 +179,9 @@ struct Plan {
 // "/run/ipcrt/<manifest>/shm": the runtime's own tmpfs for the manifest's shared-memory
 // objects, 0700 and root's (SPEC §4.2).
 [[nodiscard]] std::string shm_store_path(std::string_view manifest_name);
+// Where each confined service's staging directory is (its /dev, and the mount points of its
+// objects): /run/ipcrt/<name>/staging, root's 0700, so no other user can plant one there.
+[[nodiscard]] std::string staging_root(std::string_view manifest_name);
 
 // What the store of `objects` may hold: each sized object, page by page (a semaphore is one
 // page), plus kShmStoreMargin for what programs size themselves (an object without `size`,

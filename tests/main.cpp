@@ -47,8 +47,8 @@ class SuiteStateDir {
 
 // Runs of this suite's manifests (named `<prefix>-<pid>-<n>` by unique_name) leave their lock
 // file in /run/ipcrt (the runtime keeps it: unlinking a lock another run may be opening would
-// let two runs hold "the" lock), a SIGKILLed one its socket and its staging directory in
-// /dev/shm. At the end of the suite those of this process are removed, each lock only if no
+// let two runs hold "the" lock), a SIGKILLed one its socket and its staging directories under
+// /run/ipcrt/<manifest>/staging. At the end of the suite those of this process are removed, each lock only if no
 // runtime holds it.
 class SuiteRuntimeFiles {
  public:
@@ -69,12 +69,12 @@ class SuiteRuntimeFiles {
       }
       ::close(fd);
     }
-    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ignored)) {
+    for (const auto& entry : std::filesystem::directory_iterator("/run/ipcrt", ignored)) {
       const std::string name = entry.path().filename().string();
-      if (name.starts_with("ipcrt.") && name.find(mark_) != std::string::npos &&
-          entry.is_directory(ignored)) {
-        std::filesystem::remove_all(entry.path(), ignored);
-      }
+      if (name.find(mark_) == std::string::npos || !entry.is_directory(ignored)) continue;
+      // Never into a store left mounted there: its directory then stays.
+      std::filesystem::remove_all(entry.path() / "staging", ignored);
+      ::rmdir(entry.path().c_str());
     }
   }
 

@@ -5,9 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "config/paths.hpp"
+
 namespace ipcrt::runtime::control {
 
-inline constexpr std::string_view kControlDirectory = "/run/ipcrt";
+inline constexpr std::string_view kControlDirectory = config::kRunDirectory;
 inline constexpr std::string_view kControlSocketSuffix = ".varlink";
 
 // "/run/ipcrt/gateway.varlink"

@@ -651,11 +651,23 @@ TEST(BootShmOwnership, ObjectsBelongToTheSlotsGroupAndGiveOthersNothing) {
   LONGS_EQUAL_TEXT(4, info.st_size, "the adopted object keeps its contents");
 }
 
-TEST(BootShmOwnership, RunWithAPlantedPrivateDirExitsThreeAndDeletesNothing) {
+// Only root can plant one now (its parents are root's 0700); the boot still refuses a staging
+// directory it did not make rather than build a service's /dev in it.
+TEST(BootShmOwnership, RunWithAPlantedStagingDirExitsThreeAndDeletesNothing) {
   ipcrt::test::TempDir dir;
   std::string name = unique_name("br");
   std::string object = unique_name("bro");
-  PlantedDir planted("/dev/shm/ipcrt." + name + ".owner");
+  const std::string manifest_dir = "/run/ipcrt/" + name;
+  ::mkdir(manifest_dir.c_str(), 0700);
+  ::mkdir((manifest_dir + "/staging").c_str(), 0700);
+  struct Parents {
+    std::string dir;
+    ~Parents() {
+      ::rmdir((dir + "/staging").c_str());
+      ::rmdir(dir.c_str());
+    }
+  } parents{manifest_dir};
+  PlantedDir planted(manifest_dir + "/staging/owner");
   std::string manifest = "{\"version\": 1, \"name\": \"" + name +
                          "\", \"services\": {\"owner\": {\"command\": [\"" IPCRT_BOOT_PROBE
                          "\", \"exit\", \"0\"], \"slots\": {\"f\": {\"interface\": "

@@ -68,7 +68,7 @@ struct Names {
     ipcrt::test::ShmStoreCleanup{manifest};
   }
   [[nodiscard]] std::string private_dir(const std::string& service) const {
-    return "/dev/shm/ipcrt." + manifest + "." + service;
+    return "/run/ipcrt/" + manifest + "/staging/" + service;
   }
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -287,7 +288,9 @@ TEST(Sandbox, AServicesProcessesDieWithTheRuntimeEvenWhenItIsSigkilled) {
   LONGS_EQUAL(128 + SIGKILL, background.wait());
   CHECK_TRUE_TEXT(session_gone_soon(init), "a process of the service outlived the runtime");
   // What a SIGKILLed runtime could not remove (the next run of the manifest would).
-  ::rmdir(("/dev/shm/ipcrt." + name + ".leaver").c_str());
+  ::rmdir(("/run/ipcrt/" + name + "/staging/leaver").c_str());
+  ::rmdir(("/run/ipcrt/" + name + "/staging").c_str());
+  ::rmdir(("/run/ipcrt/" + name).c_str());
   if (const auto cgroups = ipcrt::runtime::probe_cgroups(); cgroups.usable) {
     (void)ipcrt::runtime::remove_leftover_cgroups(cgroups.manifest_dir(name));
   }
@@ -299,9 +302,17 @@ TEST(Sandbox, ASecondRunOfTheSameManifestExitsThreeNamingTheFirstAndTouchesNothi
   const std::string path = dir.write_file("m.json", manifest_of(name, {{"app", {probe(), "wait"}, ""}}));
   Background first(dir, path);
   CHECK_TEXT(first.wait_for("app: waiting"), first.err().c_str());
-  const std::string staging = "/dev/shm/ipcrt." + name + ".app";
+  const std::string staging = "/run/ipcrt/" + name + "/staging/app";
   struct stat before {};
   CHECK_EQUAL(0, ::stat(staging.c_str(), &before));
+  // Its parents are root's alone: no other user can plant a staging directory (SPEC §4.2).
+  for (const std::string& parent : {"/run/ipcrt/" + name, "/run/ipcrt/" + name + "/staging"}) {
+    struct stat info {};
+    CHECK_EQUAL(0, ::lstat(parent.c_str(), &info));
+    CHECK_TRUE_TEXT(S_ISDIR(info.st_mode), parent.c_str());
+    LONGS_EQUAL_TEXT(0, info.st_uid, parent.c_str());
+    LONGS_EQUAL_TEXT(0700, info.st_mode & 07777, parent.c_str());
+  }
   auto second = ipcrt::test::run_ipcrt({"run", path});
   LONGS_EQUAL_TEXT(3, second.exit_code, second.err.c_str());
   STRCMP_CONTAINS(("already running (ipcrt pid " + std::to_string(first.pid()) + ")").c_str(),
@@ -313,6 +324,8 @@ TEST(Sandbox, ASecondRunOfTheSameManifestExitsThreeNamingTheFirstAndTouchesNothi
   CHECK_TRUE(first.running());
   first.signal(SIGTERM);
   LONGS_EQUAL_TEXT(0, first.wait(), first.err().c_str());
+  CHECK_FALSE_TEXT(std::filesystem::exists("/run/ipcrt/" + name),
+                   "the run removes its staging directories and their parents");
 }
 
 TEST(Sandbox, SignalsThatWouldEndTheRuntimeDoNot) {

@@ -420,7 +420,7 @@ TEST(PlanGrants, SharedMemoryReadersWritersAndPrivateDirs) {
   STRCMP_EQUAL("cam", join(objects[1].writers, ",").c_str());
   STRCMP_EQUAL("viewer", join(objects[1].readers, ",").c_str());
   const auto* viewer = outcome.plan->find_service("viewer");
-  STRCMP_EQUAL("/dev/shm/ipcrt.gateway.viewer", viewer->shm_dir.c_str());
+  STRCMP_EQUAL("/run/ipcrt/gateway/staging/viewer", viewer->shm_dir.c_str());
   CHECK_TRUE(viewer->shm.at(0).writable);
   CHECK_FALSE(viewer->shm.at(1).writable);
   STRCMP_EQUAL("", outcome.plan->find_service("debug")->shm_dir.c_str());
@@ -652,7 +652,7 @@ TEST(PlanJson, HasTheShapeOfSpecSection7) {
       json["queues"][0].dump().c_str());
   STRCMP_EQUAL(R"({"name":"frames","slot":"cam:frames","readers":[],"writers":["cam","app"]})",
                json["shm"][0].dump().c_str());
-  STRCMP_EQUAL(R"({"service":"cam","dir":"/dev/shm/ipcrt.gateway.cam"})",
+  STRCMP_EQUAL(R"({"service":"cam","dir":"/run/ipcrt/gateway/staging/cam"})",
                json["private-shm"][0].dump().c_str());
   STRCMP_EQUAL(R"({"plug":"app:q","slot":"cam:q","interface":"posix-mq","auto":true})",
                json["connections"][0].dump().c_str());
