@@ -273,6 +273,34 @@ TEST(Pid1, AManifestThatIsNotJsonFallsBackToTheOnlyLastKnownGoodOneUntilFixed) {
   LONGS_EQUAL_TEXT(1, lines_with(printed, "msg=started service=keeper"), printed.c_str());
 }
 
+// Valid, but it does not plan on this kernel (a queue longer than fs.mqueue.msg_max allows):
+// the same fallback, from the plan step; nothing of the manifest was created.
+TEST(Pid1, AManifestThatDoesNotPlanFallsBackToo) {
+  const long msg_max = std::strtol(
+      ipcrt::read_text_file("/proc/sys/fs/mqueue/msg_max").value_or("0").c_str(), nullptr, 10);
+  if (msg_max <= 0 || msg_max >= 65536) TEST_EXIT;  // no value between the limit and the ceiling
+  ipcrt::test::TempDir root;
+  ipcrt::test::TempDir state;
+  const std::string name = ipcrt::test::unique_name("p1");
+  const std::string queue = "/" + ipcrt::test::unique_name("p1q");
+  const std::string good =
+      keep_last_good(state.path(), name, one_service(name, "good", "\"exit\", \"0\""));
+  const std::string manifest = root.write_file(
+      "manifest.json", "{\"version\": 1, \"name\": \"" + name +
+                           "\", \"services\": {\"hub\": {\"command\": [\"/bin/true\"], "
+                           "\"slots\": {\"q\": {\"interface\": \"posix-mq\", \"path\": \"" +
+                           queue + "\", \"max-messages\": " + std::to_string(msg_max + 1) +
+                           ", \"message-size\": 32}}}}}\n");
+  const std::string output = root.path() + "/out";
+  const int status = boot_pid1(root, manifest, state.path(), output, false);
+  const std::string printed = ipcrt::read_text_file(output).value_or("");
+  LONGS_EQUAL_TEXT(0, status, printed.c_str());
+  CHECK_TEXT(printed.find("exceeds fs.mqueue.msg_max") != std::string::npos, printed.c_str());
+  CHECK_TEXT(printed.find("step=plan fallback=" + good) != std::string::npos, printed.c_str());
+  CHECK_TEXT(printed.find("msg=started service=good") != std::string::npos, printed.c_str());
+  CHECK_TRUE(::mq_open(queue.c_str(), O_RDONLY) == (mqd_t)-1);
+}
+
 // Without a last known good manifest PID-1 mode fails as it always did (exit 1), and says
 // there was nothing to fall back to.
 TEST(Pid1, WithoutALastKnownGoodOneAnInvalidManifestFailsAsBefore) {
