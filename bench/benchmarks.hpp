@@ -24,6 +24,8 @@ void run_shm_calls_cost(const Options& options, Report& report);
 void run_log_cost(const Options& options, Report& report);
 // `ipcrt status --json` of 64 services against `validate`; GetStatus; RSS with 16 clients.
 void run_control_cost(const Options& options, Report& report);
+// `ipcrt reload` of one changed service in 64 against its start; messages lost (issue 19).
+void run_reload_cost(const Options& options, Report& report);
 // Stripped binary sizes given by scripts/size.
 void report_binary_sizes(const Options& options, Report& report);
 

@@ -1,9 +1,10 @@
 // ipcrt-bench: every benchmark of issue #8 in one run, printed as one Markdown table with the
 // machine it ran on. Not a test: nothing here fails on a slow machine; missed targets are
 // reported as such. Run it through scripts/bench, which builds what it needs first.
-//   ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,shm,logs,control]
+//   ipcrt-bench [--rounds N]
+//               [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]
 //               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
-//               [--print PATH] [--trivial PATH] [--bwrap PATH|""]
+//               [--print PATH] [--sequence PATH] [--trivial PATH] [--bwrap PATH|""]
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -53,9 +54,10 @@ bool starts_with_option(const char* argument, const char* option) {
 int usage() {
   std::fprintf(stderr,
                "usage: ipcrt-bench [--rounds N]\n"
-               "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control]\n"
+               "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]\n"
                "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
-               "                   [--flow PATH] [--print PATH] [--trivial PATH] [--bwrap PATH]\n");
+               "                   [--flow PATH] [--print PATH] [--sequence PATH] [--trivial PATH]\n"
+               "                   [--bwrap PATH]\n");
   return 2;
 }
 
@@ -91,9 +93,10 @@ int main(int argc, char** argv) {
   options.ready = (here / "bench-ready").string();
   options.flow = (here / "bench-flow").string();
   options.print = (here / "bench-print").string();
+  options.sequence = (here / "bench-sequence").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
-  std::string only = "startup,boot,stop,flow,filter,open,shm,logs,control";
+  std::string only = "startup,boot,stop,flow,filter,open,shm,logs,control,reload";
   for (int i = 1; i < argc; ++i) {
     if (i + 1 >= argc) return usage();
     const char* value = argv[++i];
@@ -115,6 +118,8 @@ int main(int argc, char** argv) {
       options.flow = value;
     } else if (starts_with_option(option, "--print")) {
       options.print = value;
+    } else if (starts_with_option(option, "--sequence")) {
+      options.sequence = value;
     } else if (starts_with_option(option, "--trivial")) {
       options.trivial = value;
     } else if (starts_with_option(option, "--bwrap")) {
@@ -128,7 +133,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& program :
-       {options.ipcrt, options.ready, options.flow, options.print, options.trivial}) {
+       {options.ipcrt, options.ready, options.flow, options.print, options.sequence,
+        options.trivial}) {
     if (::access(program.c_str(), X_OK) != 0) {
       std::fprintf(stderr, "ipcrt-bench: %s is missing (build the tree first)\n", program.c_str());
       return 1;
@@ -165,7 +171,8 @@ int main(int argc, char** argv) {
                                   {",open,", run_mq_open_cost},
                                   {",shm,", run_shm_calls_cost},
                                   {",logs,", run_log_cost},
-                                  {",control,", run_control_cost}};
+                                  {",control,", run_control_cost},
+                                  {",reload,", run_reload_cost}};
   for (const auto& benchmark : benchmarks) {
     if (!wanted(benchmark.name)) continue;
     std::fprintf(stderr, "ipcrt-bench: running %.*s\n",

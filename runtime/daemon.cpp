@@ -271,7 +271,8 @@ ExitCode Daemon::supervise() {
   services_.clear();
   {
     Generation running;
-    running.path = absolute_path(options_.manifest_path);
+    running.path = absolute_path(options_.reload_path.empty() ? options_.manifest_path
+                                                              : options_.reload_path);
     running.text = manifest_text_;
     running.manifest = manifest_;
     running.connections = connections_;
@@ -333,7 +334,8 @@ ExitCode Daemon::run() {
   return supervise();
 }
 
-ExitCode run_manifest(DaemonOptions options, config::FailureAction* failure_action) {
+ExitCode run_manifest(DaemonOptions options, config::FailureAction* failure_action,
+                      std::optional<PrepareRejection>* rejected) {
   // Signals that arrive during boot stay pending until the supervisor's signalfd reads them,
   // so a SIGTERM now still stops cleanly instead of leaving half-built state behind. They stay
   // blocked after the run: the process is about to exit with the run's status, which a late
@@ -356,9 +358,11 @@ ExitCode run_manifest(DaemonOptions options, config::FailureAction* failure_acti
   const std::string path = options.manifest_path;
   config::Diagnostics diagnostics;
   auto daemon = Daemon::prepare(std::move(options), diagnostics);
-  std::fputs(diagnostics.format(path).c_str(), stderr);
+  const std::string printed = diagnostics.format(path);
+  std::fputs(printed.c_str(), stderr);
   if (!daemon) {
     if (daemon.error().error) log_daemon_failure(daemon.error());
+    if (rejected != nullptr) *rejected = PrepareRejection{daemon.error(), printed};
     return daemon.error().exit_code;
   }
   const ExitCode status = (*daemon)->run();

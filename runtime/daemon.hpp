@@ -61,6 +61,10 @@ struct DaemonOptions {
   // The host systemd's socket (SPEC §11): run_manifest takes it from ipcrt's environment.
   NotifyClient host_notify;
   bool pid1 = false;  // PID-1 mode: the caller carries out the failure action
+  // The file SIGHUP reloads when it is not manifest_path: after PID-1 mode fell back to the
+  // last known good manifest, the one found at boot, so that fixing it and sending SIGHUP
+  // applies it (on such a device no process may call Reload, SPEC §10).
+  std::string reload_path;
   // PID-1 mode's hardware watchdog (owned by run_pid1): petted from the supervisor's loop.
   HardwareWatchdog* watchdog = nullptr;
 };
@@ -144,8 +148,15 @@ class Daemon {
 // compiler's format, a failure logged with its step; returns the exit status.
 // `failure_action`, if given, receives Daemon::failure_action_due(); outside PID-1 mode a due
 // action is logged as left to the host.
+// `rejected`, if given, is set when prepare() failed, i.e. before anything on the system
+// changed: PID-1 mode then boots the last known good manifest instead (SPEC §12).
+struct PrepareRejection {
+  StepFailure failure;
+  std::string diagnostics;  // as printed on stderr, one `FILE: pointer: error: ...` line each
+};
 [[nodiscard]] ExitCode run_manifest(DaemonOptions options,
-                                    config::FailureAction* failure_action = nullptr);
+                                    config::FailureAction* failure_action = nullptr,
+                                    std::optional<PrepareRejection>* rejected = nullptr);
 
 // Logs `failure` as `level=error msg="boot failed" step=... error=...`.
 void log_daemon_failure(const DaemonFailure& failure);

@@ -1,9 +1,13 @@
 // PID-1 mode: kernel filesystems, manifest discovery, run, power off.
 #include "runtime/pid1.hpp"
 
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
 #include "common/log.hpp"
@@ -11,7 +15,9 @@
 #include "platform/mount.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/hardware_watchdog.hpp"
+#include "runtime/identities.hpp"
 #include "runtime/logs/runtime_log.hpp"
+#include "runtime/reload.hpp"
 
 namespace ipcrt::runtime {
 namespace {
@@ -41,7 +47,102 @@ std::string under(const std::string& root, const char* relative) {
   return path + relative;
 }
 
+// A manifest name as the parser accepts it (lower-case letters, digits, '-'): never a path.
+bool plain_name(std::string_view name) {
+  if (name.empty() || name.size() > 255) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// SPEC §12: as PID 1, a manifest that does not parse, validate or plan does not leave the
+// device without its services: the last known good one boots instead, loudly. Kept in one
+// function so PID-1 mode's other steps stay as they are.
+int run_or_fall_back(DaemonOptions options, config::FailureAction* due) {
+  const std::string manifest = options.manifest_path;
+  const std::optional<config::Board> board = options.board;
+  HardwareWatchdog* const watchdog = options.watchdog;
+  std::optional<PrepareRejection> rejected;
+  const int status = run_manifest(std::move(options), due, &rejected);
+  // Only the manifest's own faults: a lock, the id registry or the kernel's state would fail
+  // the last known good one alike.
+  if (!rejected || (rejected->failure.step != "manifest" && rejected->failure.step != "plan")) {
+    return status;
+  }
+  // Each error again as a log line: the runtime's log may be all that leaves the device.
+  std::string_view printed = rejected->diagnostics;
+  while (!printed.empty()) {
+    const std::size_t end = std::min(printed.find('\n'), printed.size());
+    const std::string_view line = printed.substr(0, end);
+    printed.remove_prefix(std::min(end + 1, printed.size()));
+    if (line.find(": error: ") == std::string_view::npos) continue;
+    log_error("manifest invalid at boot").field("manifest", manifest).field("diagnostic", line);
+  }
+  auto good = last_good_fallback(manifest);
+  if (!good) {
+    log_error("manifest invalid at boot: no last known good manifest to fall back to")
+        .field("manifest", manifest)
+        .field("step", rejected->failure.step)
+        .field("error", good.error().describe());
+    return status;
+  }
+  log_error("manifest invalid at boot: falling back to the last known good manifest")
+      .field("manifest", manifest)
+      .field("step", rejected->failure.step)
+      .field("fallback", *good)
+      .field("hint",
+             cat("fix ", manifest, ", then send SIGHUP to ipcrt (pid 1): it reloads ", manifest));
+  DaemonOptions fallback;
+  fallback.manifest_path = *good;
+  fallback.reload_path = manifest;
+  fallback.pid1 = true;
+  fallback.board = board;
+  fallback.watchdog = watchdog;
+  return run_manifest(std::move(fallback), due);
+}
+
 }  // namespace
+
+Result<std::string> last_good_fallback(const std::string& manifest) {
+  const std::string state = AccountSources::state_directory();
+  const std::string hint =
+      cat("a confirmed reload (ipcrt reload) keeps its manifest as ", state,
+          "/<name>/last-good.json; with none there, fix the manifest or the image");
+  std::string name;
+  if (auto text = read_text_file(manifest)) {
+    nlohmann::json document = nlohmann::json::parse(*text, nullptr, false);
+    if (document.is_object() && document.contains("name") && document["name"].is_string()) {
+      name = document["name"].get<std::string>();
+    }
+  }
+  if (!plain_name(name)) {
+    // Unreadable, not JSON or no usable name: a device runs one manifest, so the only last
+    // known good one there is is its.
+    std::vector<std::string> found;
+    if (DIR* directory = ::opendir(state.c_str())) {
+      while (const dirent* entry = ::readdir(directory)) {
+        const std::string candidate = entry->d_name;
+        if (plain_name(candidate) && ::access(last_good_path(candidate).c_str(), R_OK) == 0) {
+          found.push_back(candidate);
+        }
+      }
+      ::closedir(directory);
+    }
+    if (found.size() != 1) {
+      return fail(cat(manifest, " names no manifest and ", state, " holds ",
+                      found.empty() ? std::string("no last known good manifest")
+                                    : cat(found.size(), " (", join(found, ", "), ")")),
+                  found.empty() ? hint : "remove the ones of manifests this device no longer runs");
+    }
+    name = found.front();
+  }
+  std::string path = last_good_path(name);
+  if (::access(path.c_str(), R_OK) != 0) {
+    return fail_errno(cat("no last known good manifest ", path), errno, hint);
+  }
+  if (path == manifest) return fail(cat(manifest, " is the last known good manifest itself"), hint);
+  return path;
+}
 
 std::optional<std::string> manifest_from_cmdline(std::string_view cmdline) {
   return kernel_parameter(cmdline, "ipcrt.manifest");
@@ -95,7 +196,7 @@ int run_pid1(const Pid1Options& options) {
   }
   if (watchdog) run_options.watchdog = &*watchdog;
   config::FailureAction due = config::FailureAction::None;
-  int status = run_manifest(std::move(run_options), &due);
+  int status = run_or_fall_back(std::move(run_options), &due);
   // A critical service failed for good: the manifest's failure-action, after the orderly
   // stop run_manifest has done (SPEC §11). Every other end of the run powers off.
   const bool reboot = due == config::FailureAction::Reboot;

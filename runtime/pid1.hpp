@@ -21,6 +21,12 @@ struct Pid1Options {
 // The value of `ipcrt.manifest=` in a kernel command line, if any.
 [[nodiscard]] std::optional<std::string> manifest_from_cmdline(std::string_view cmdline);
 
+// The last known good manifest (SPEC §12) that PID-1 mode boots when `manifest` does not
+// parse, validate or plan: `<state dir>/<name>/last-good.json` of the name `manifest` still
+// gives (its JSON's "name"), else of the only manifest name that has one; an error saying why
+// when there is none (docs/decisions.md).
+[[nodiscard]] Result<std::string> last_good_fallback(const std::string& manifest);
+
 // Mounts /proc, /sys, /dev (devtmpfs), /dev/shm (tmpfs), /dev/mqueue, /run (tmpfs) under
 // `root` where nothing is mounted yet. Failures are logged and skipped (a kernel without
 // devtmpfs still boots); the first failure is returned.

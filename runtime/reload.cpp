@@ -421,10 +421,15 @@ void Reloader::apply() {
   if (!resources_done) transition_.failure = resources_done.error().describe();
   current_ = to;
   phase_ = Phase::Confirming;
-  transition_.deadline = supervisor_.after(confirm_, [this] {
-    transition_.deadline.reset();
-    step_confirming(true);
-  });
+  // A window of 0 confirms as soon as every started service is ready, each bounded by its own
+  // start-timeout-ms (a deadline of 0 would fail every service that is not ready yet, the
+  // rollback's too).
+  if (confirm_.count() > 0) {
+    transition_.deadline = supervisor_.after(confirm_, [this] {
+      transition_.deadline.reset();
+      step_confirming(true);
+    });
+  }
   step_confirming(false);
 }
 

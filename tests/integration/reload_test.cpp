@@ -6,9 +6,11 @@
 #include <mqueue.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -187,6 +189,53 @@ TEST(Reload, AFailingNewVersionIsRolledBackWithoutLosingAMessage) {
   CHECK_TEXT(device.service("sink")["state"] == "ready", device.runtime->err().c_str());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   device.check_every_message_once();
+}
+
+// --confirm-ms 0: confirmed as soon as every started service is ready (each bounded by its own
+// start-timeout-ms), not failed because nothing can be ready at 0 ms.
+TEST(Reload, AWindowOfZeroConfirmsOnceEveryStartedServiceIsReady) {
+  Device device;
+  device.start(device.manifest(device.receiver()));
+  const long src = device.pid("src");
+  const long sink = device.pid("sink");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto result = device.reload(device.manifest(device.receiver(), device.idle("new"), 5,
+                                              ", \"environment\": {\"VERSION\": \"0\"}"),
+                              0);
+  LONGS_EQUAL_TEXT(0, result.exit_code, (result.err + device.runtime->err()).c_str());
+  LONGS_EQUAL(src, device.pid("src"));
+  CHECK(device.pid("sink") > 0 && device.pid("sink") != sink);
+  CHECK(device.pid("new") > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  device.check_every_message_once();
+}
+
+// The new version fails and so does the old one when put back (its program is gone since it
+// started): exit 4, the unchanged services still run, the runtime still answers, and the kept
+// queue still holds what the producer sent.
+TEST(Reload, ARollbackThatFailsTooExitsFour) {
+  Device device;
+  const std::string old_sink = device.dir.path() + "/old-sink";
+  std::filesystem::copy_file(probe(), old_sink);
+  ::chmod(old_sink.c_str(), 0755);
+  device.start(device.manifest("[" + json_text(old_sink) + ", \"receive\", " +
+                               json_text(device.queue) + ", " + json_text(device.received) + "]"));
+  const long src = device.pid("src");
+  ::unlink(old_sink.c_str());
+  const std::string failing = "[" + json_text(IPCRT_BOOT_PROBE) + ", \"exit\", \"3\"]";
+  auto result = device.reload(device.manifest(failing), 1000);
+  LONGS_EQUAL_TEXT(4, result.exit_code, (result.out + result.err).c_str());
+  CHECK_TEXT(result.err.find("rolled back") != std::string::npos &&
+                 result.err.find("failed too") != std::string::npos,
+             result.err.c_str());
+  CHECK_TEXT(device.runtime->err().find("msg=\"rollback failed\"") != std::string::npos,
+             device.runtime->err().c_str());
+  LONGS_EQUAL(src, device.pid("src"));
+  CHECK_TEXT(device.service("sink")["state"] != "ready", device.status().dump().c_str());
+  for (int i = 0; i < 100 && device.queued() < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  LONGS_EQUAL(5, device.queued());  // full: the producer waits, nothing dropped
 }
 
 TEST(Reload, AnInvalidManifestChangesNothing) {
