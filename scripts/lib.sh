@@ -22,7 +22,7 @@ HOST_PACKAGES="cmake ninja-build g++ pkg-config libseccomp-dev nlohmann-json3-de
   python3 python3-jsonschema busybox-static bubblewrap mosquitto mosquitto-clients"
 CROSS_PACKAGES="g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
   libseccomp-dev:arm64 libseccomp-dev:armhf libcpputest-dev:arm64 libcpputest-dev:armhf"
-IMAGE_PACKAGES="qemu-system-arm cpio"
+IMAGE_PACKAGES="qemu-system-arm cpio e2fsprogs"
 FUZZ_PACKAGES="clang-19 libclang-rt-19-dev"
 
 say() { printf '\n==> %s\n' "$*"; }
