@@ -61,6 +61,21 @@ int free_port() {
   return port;
 }
 
+// A port below 1024 of 127.0.0.1 nothing listens on now, or -1.
+int free_low_port() {
+  for (int port = 1000; port > 800; --port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  return -1;
+}
+
 // Whether something accepts TCP connections on 127.0.0.1:port, trying for up to 10 s.
 bool listening(int port) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -90,7 +105,8 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 // The example's manifest and configuration as they are, but for what a test must change: a
 // manifest name of its own (and so its state directory), the configuration's path, and a free
 // port on the loopback interface. Returns the manifest's path.
-std::string example_broker(const TempDir& dir, const std::string& name, int port) {
+std::string example_broker(const TempDir& dir, const std::string& name, int port,
+                           const std::vector<std::string>& capabilities = {}) {
   auto manifest = nlohmann::json::parse(
       ipcrt::read_text_file(ipcrt::test::source_path("examples/mosquitto/mqtt.json")).value());
   auto conf =
@@ -103,6 +119,7 @@ std::string example_broker(const TempDir& dir, const std::string& name, int port
   CHECK_TEXT(command.size() == 3 && command[2] == "/etc/ipcrt/mosquitto.conf",
              command.dump().c_str());
   command[2] = dir.write_file("mosquitto.conf", conf);
+  if (!capabilities.empty()) manifest["services"]["broker"]["capabilities"] = capabilities;
   // The broker's user (a dynamic one) reads its configuration here.
   CHECK_EQUAL(0, ::chmod(dir.path().c_str(), 0755));
   return dir.write_file("mqtt.json", manifest.dump(2));
@@ -252,4 +269,38 @@ TEST(Mosquitto, DebiansBrokerRunsConfinedWithTheExampleManifestAndKeepsItsStateA
   STRCMP_EQUAL("kept across restarts\n", back.out.c_str());
   again.signal(SIGTERM);
   LONGS_EQUAL_TEXT(0, again.wait(), again.err().c_str());
+}
+
+// A listener below 1024 needs net_bind_service, kept as the broker's one ambient capability;
+// without it mosquitto cannot bind and ends.
+TEST(Mosquitto, APortBelow1024TakesNetBindServiceAndNothingElse) {
+  if (!mosquitto_installed()) {
+    UT_PRINT("SKIPPED: Debian's mosquitto and mosquitto-clients are not installed");
+    return;
+  }
+  const int port = free_low_port();
+  CHECK_TEXT(port > 0, "no free port below 1024 on 127.0.0.1");
+  {
+    TempDir dir;
+    const std::string name = unique_name("mq");
+    auto refused = ipcrt::test::run_ipcrt({"run", example_broker(dir, name, port)});
+    CHECK_TEXT(refused.exit_code != 0, refused.err.c_str());
+    STRCMP_CONTAINS("Error: Permission denied", refused.err.c_str());
+  }
+  TempDir dir;
+  const std::string name = unique_name("mq");
+  Background runtime(dir, example_broker(dir, name, port, {"net_bind_service"}));
+  CHECK_TEXT(listening(port), runtime.err().c_str());
+  const std::string topic = "gateway/" + name + "/low";
+  auto kept = publish(port, topic, "on a low port", true);
+  LONGS_EQUAL_TEXT(0, kept.exit_code, kept.err.c_str());
+  auto back = retained(port, topic);
+  STRCMP_EQUAL("on a low port\n", back.out.c_str());
+  auto caps = ipcrt::test::run_process({ipcrt::test::ipcrt_binary(), "exec", "--manifest", name,
+                                        "broker", IPCRT_GATEWAY_PROBE, "caps"});
+  STRCMP_CONTAINS(
+      "broker: caps CapEff=0000000000000400 CapBnd=0000000000000400 CapAmb=0000000000000400",
+      caps.out.c_str());
+  runtime.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, runtime.wait(), runtime.err().c_str());
 }
