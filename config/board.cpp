@@ -12,6 +12,7 @@
 #include "common/text.hpp"
 #include "config/json_reader.hpp"
 #include "config/names.hpp"
+#include "config/paths.hpp"
 
 namespace ipcrt::config {
 namespace {
@@ -167,6 +168,102 @@ std::optional<WatchdogProfile> read_watchdog(JsonReader& reader, const Json& val
   return watchdog;
 }
 
+// Whether `path` is `dir` or lies inside it (both clean).
+bool is_within(std::string_view path, std::string_view dir) {
+  return path == dir ||
+         (path.starts_with(dir) && path.size() > dir.size() && path[dir.size()] == '/');
+}
+
+// `mounts`: fstab-like entries PID-1 mode mounts, in order, before it plans (SPEC §4a).
+std::vector<BoardMount> read_mounts(JsonReader& reader, const Json& value) {
+  std::vector<BoardMount> mounts;
+  if (!reader.expect(value.is_array(), value, "/mounts",
+                     "an array of {\"source\", \"target\", \"type\", \"options\"}")) {
+    return mounts;
+  }
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string at = cat("/mounts/", i);
+    const Json& entry = value[i];
+    if (!reader.expect_object(entry, at)) continue;
+    reader.check_keys(entry, at, {"source", "target", "type", "options"}, "a mount");
+    BoardMount mount;
+    read_required_text(reader, entry, at, "source", mount.source);
+    read_required_text(reader, entry, at, "target", mount.target);
+    read_required_text(reader, entry, at, "type", mount.type);
+    bool good = !mount.source.empty() && !mount.target.empty() && !mount.type.empty();
+    for (std::string_view tag : {"LABEL=", "UUID=", "PARTUUID=", "PARTLABEL="}) {
+      if (!mount.source.starts_with(tag)) continue;
+      reader.error(cat(at, "/source"), cat("\"", mount.source, "\": ipcrt resolves no ", tag),
+                   "name the node (\"/dev/mmcblk0p3\"), or a /dev/disk/by-* link where the "
+                   "board's initramfs makes them");
+      good = false;
+    }
+    if (good && mount.source.find('/') != std::string::npos) {
+      auto problem = check_clean_path(mount.source, "mount source");
+      if (problem.empty() && !mount.source.starts_with("/dev/")) {
+        problem = cat("\"", mount.source, "\" is not a device under /dev");
+      }
+      if (!problem.empty()) {
+        reader.error(cat(at, "/source"), problem,
+                     "a device node (\"/dev/vda\"), or a name for a filesystem without one "
+                     "(\"tmpfs\")");
+        good = false;
+      }
+    }
+    if (!mount.target.empty()) {
+      auto problem = check_clean_path(mount.target, "mount target");
+      if (problem.empty() && mount.target == "/") problem = "\"/\" is the initramfs itself";
+      for (std::string_view own : {"/proc", "/sys", "/dev", "/run"}) {
+        if (problem.empty() && is_within(mount.target, own)) {
+          problem =
+              cat("\"", mount.target, "\" is under ", own, ", which ipcrt mounts itself as PID 1");
+        }
+      }
+      if (!problem.empty()) {
+        reader.error(cat(at, "/target"), problem, "e.g. \"/var/lib/ipcrt\" or \"/data\"");
+        good = false;
+      }
+    }
+    for (char c : mount.type) {
+      if ((c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '_') {
+        reader.error(cat(at, "/type"), cat("\"", mount.type, "\" is not a filesystem type"),
+                     "as /proc/filesystems names them: \"ext4\", \"f2fs\", \"vfat\"");
+        good = false;
+        break;
+      }
+    }
+    mount.options = "defaults";
+    if (auto options = entry.find("options"); options != entry.end()) {
+      if (auto text = reader.non_empty_text(*options, cat(at, "/options"))) mount.options = *text;
+    }
+    auto parsed = parse_mount_options(mount.options);
+    if (!parsed.error.empty()) {
+      reader.error(cat(at, "/options"), parsed.error,
+                   "the kernel's words, comma-separated: \"noatime,commit=30\"");
+      good = false;
+    }
+    mount.flags = parsed.flags;
+    mount.data = parsed.data;
+    for (std::size_t j = 0; good && j < mounts.size(); ++j) {
+      if (mounts[j].target == mount.target) {
+        reader.error(cat(at, "/target"),
+                     cat("\"", mount.target, "\" is mounted already by /mounts/", j),
+                     "one entry per target");
+        good = false;
+      } else if (is_within(mounts[j].target, mount.target)) {
+        // Mounted in order: the later one would hide the earlier.
+        reader.error(cat(at, "/target"),
+                     cat("\"", mount.target, "\" holds \"", mounts[j].target, "\" of /mounts/", j,
+                         ", which would be hidden"),
+                     "list the outer filesystem first, as in fstab");
+        good = false;
+      }
+    }
+    if (good) mounts.push_back(std::move(mount));
+  }
+  return mounts;
+}
+
 void read_board(JsonReader& reader, const Json& document, const std::string& directory,
                 Board& board) {
   if (!document.is_object()) {
@@ -175,7 +272,7 @@ void read_board(JsonReader& reader, const Json& document, const std::string& dir
   }
   reader.check_keys(document, "",
                     {"name", "description", "architecture", "toolchain", "mqueue", "manifest",
-                     "qemu", "watchdog"},
+                     "qemu", "watchdog", "mounts"},
                     "a board profile");
   board.directory = directory;
   read_required_text(reader, document, "", "name", board.name);
@@ -213,6 +310,9 @@ void read_board(JsonReader& reader, const Json& document, const std::string& dir
   }
   if (auto watchdog = document.find("watchdog"); watchdog != document.end()) {
     board.watchdog = read_watchdog(reader, *watchdog);
+  }
+  if (auto mounts = document.find("mounts"); mounts != document.end()) {
+    board.mounts = read_mounts(reader, *mounts);
   }
   if (!board.manifest.empty()) {
     std::string manifest = board.manifest.front() == '/'

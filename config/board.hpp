@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "config/board_mounts.hpp"
 
 namespace ipcrt::config {
 
@@ -51,6 +52,7 @@ struct Board {
   std::string directory;  // the directory board.json was read from
   std::optional<QemuProfile> qemu;
   std::optional<WatchdogProfile> watchdog;
+  std::vector<BoardMount> mounts;  // PID-1 mode mounts these, in order, before planning
 };
 
 // Parses and validates board.json text. `file` names the file in errors; relative paths in

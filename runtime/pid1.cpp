@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "platform/mount.hpp"
+#include "runtime/board_mounts.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/hardware_watchdog.hpp"
 #include "runtime/identities.hpp"
@@ -184,12 +185,17 @@ int run_pid1(const Pid1Options& options) {
   // `ipcrt.board=NAME`: its sysctls, and its hardware watchdog (SPEC §11), armed before the
   // boot so that a runtime that hangs from here on resets the board.
   std::optional<HardwareWatchdog> watchdog;
+  std::vector<config::BoardMount> board_mounts;
   if (auto name = cmdline ? board_from_cmdline(*cmdline) : std::optional<std::string>{}) {
     auto board = config::find_board(*name);
     if (!board) {
       log_error("board not found").field("board", *name).field("error", board.error().describe());
     } else {
       log_info("board").field("board", board->name);
+      // Its `mounts` (the data partition, SPEC §4a) before anything is planned or read from
+      // /var/lib/ipcrt, and before the watchdog is armed: a source may take seconds to appear.
+      board_mounts = board->mounts;
+      [[maybe_unused]] auto data = mount_board_filesystems(board_mounts, options.root);
       if (board->watchdog) watchdog = HardwareWatchdog::arm(*board->watchdog);
       run_options.board = std::move(*board);
     }
@@ -197,6 +203,8 @@ int run_pid1(const Pid1Options& options) {
   if (watchdog) run_options.watchdog = &*watchdog;
   config::FailureAction due = config::FailureAction::None;
   int status = run_or_fall_back(std::move(run_options), &due);
+  // Every service has ended: what they wrote to the data partition reaches it whole.
+  unmount_board_filesystems(board_mounts, options.root);
   // A critical service failed for good: the manifest's failure-action, after the orderly
   // stop run_manifest has done (SPEC §11). Every other end of the run powers off.
   const bool reboot = due == config::FailureAction::Reboot;

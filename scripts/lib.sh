@@ -15,11 +15,14 @@ default_build_dir() {
 IPCRT_BUILD=${IPCRT_BUILD:-$(default_build_dir)}
 IPCRT_JOBS=${IPCRT_JOBS:-$(nproc)}
 
+# mosquitto, mosquitto-clients: the Debian daemon the gateway suite confines (examples/mosquitto);
+# on a machine with systemd the package also starts its own broker on localhost:1883, which the
+# test leaves alone (it listens on a free port).
 HOST_PACKAGES="cmake ninja-build g++ pkg-config libseccomp-dev nlohmann-json3-dev libcpputest-dev
-  python3 python3-jsonschema busybox-static bubblewrap"
+  python3 python3-jsonschema busybox-static bubblewrap mosquitto mosquitto-clients"
 CROSS_PACKAGES="g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
   libseccomp-dev:arm64 libseccomp-dev:armhf libcpputest-dev:arm64 libcpputest-dev:armhf"
-IMAGE_PACKAGES="qemu-system-arm cpio"
+IMAGE_PACKAGES="qemu-system-arm cpio e2fsprogs"
 FUZZ_PACKAGES="clang-19 libclang-rt-19-dev"
 
 say() { printf '\n==> %s\n' "$*"; }

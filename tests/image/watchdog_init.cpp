@@ -1,16 +1,20 @@
-// /init of the watchdog images (scripts/image BOARD --watchdog MODE): loads the kernel modules
-// staged under /lib/modules (softdog: Debian's ARM kernels build it as a module), then becomes
-// ipcrt in PID-1 mode (/sbin/ipcrt, exec'd as pid 1 with no arguments). ipcrt itself loads no
-// modules: a real board's watchdog driver is built in or loaded by its initramfs.
+// /init of the watchdog and persistence images (scripts/image BOARD --watchdog MODE, --persist
+// BOOT): loads the kernel modules staged under /lib/modules in name order (softdog; virtio and
+// ext4 for the data disk, numbered so that each comes after what it needs: Debian's ARM kernels
+// build them as modules), then becomes ipcrt in PID-1 mode (/sbin/ipcrt, exec'd as pid 1 with
+// no arguments). ipcrt itself loads no modules: a real board's drivers are built in or loaded
+// by its initramfs.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -29,20 +33,24 @@ int main() {
     for (int fd = 0; console >= 0 && fd < 3; ++fd) ::dup2(console, fd);
     if (console > 2) ::close(console);
   }
+  std::vector<std::string> names;
   if (DIR* modules = ::opendir("/lib/modules")) {
     while (dirent* entry = ::readdir(modules)) {
       const std::string name = entry->d_name;
-      if (!name.ends_with(".ko")) continue;
-      const std::string path = "/lib/modules/" + name;
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::syscall(SYS_finit_module, fd, "", 0) != 0) {
-        say("cannot load " + path + ": " + std::strerror(errno));
-      } else {
-        say("loaded " + name);
-      }
-      if (fd >= 0) ::close(fd);
+      if (name.ends_with(".ko")) names.push_back(name);
     }
     ::closedir(modules);
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    const std::string path = "/lib/modules/" + name;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::syscall(SYS_finit_module, fd, "", 0) != 0) {
+      say("cannot load " + path + ": " + std::strerror(errno));
+    } else {
+      say("loaded " + name);
+    }
+    if (fd >= 0) ::close(fd);
   }
   char arg0[] = "/init";
   char* argv[] = {arg0, nullptr};

@@ -17,6 +17,7 @@
 
 #include "common/file.hpp"
 #include "platform/mount.hpp"
+#include "runtime/board_mounts.hpp"
 #include "runtime/pid1.hpp"
 #include "tests/support/process.hpp"
 
@@ -347,4 +348,98 @@ TEST(Pid1, TheFallbackIsTheNamedOrTheOnlyLastKnownGoodManifest) {
   CHECK_TRUE(only.has_value());
   STRCMP_EQUAL(first.c_str(), only->c_str());
   CHECK_FALSE(unknown.has_value());  // the name's own or nothing
+}
+
+// SPEC §4a: the board's `mounts` are mounted before the manifest runs (its service writes to
+// one and sees it with its options) and unmounted after the orderly stop.
+TEST(Pid1, MountsTheBoardsFilesystemsBeforeTheRunAndUnmountsThemAfter) {
+  ipcrt::test::TempDir root;
+  const std::string name = ipcrt::test::unique_name("p1");
+  const std::string data = root.path() + "/data";
+  const std::string manifest = root.write_file(
+      "manifest.json",
+      "{\"version\": 1, \"name\": \"" + name +
+          "\", \"services\": {\"writer\": {\"command\": [\"/bin/sh\", \"-c\", \"echo kept > " +
+          data + "/file && cat " + data + "/file && grep -c ' " + data +
+          " .*noexec.* tmpfs ' /proc/self/mountinfo\"]}}}\n");
+  ::chmod(root.path().c_str(), 0755);  // the writer, a dynamic user, passes through to /data
+  ::mkdir((root.path() + "/pb").c_str(), 0755);
+  root.write_file("pb/gateway.json", "{}");
+  root.write_file("pb/board.json",
+                  R"({"name": "pb", "description": "test", "architecture": "arm64",
+                      "toolchain": "aarch64-linux-gnu", "manifest": "gateway.json",
+                      "mounts": [{"source": "tmpfs", "target": "/data", "type": "tmpfs",
+                                  "options": "noexec,nosuid,mode=1777,size=1m"}]})");
+  const std::string cmdline = root.write_file(
+      "cmdline", "ipcrt.manifest=" + manifest + " ipcrt.board=" + root.path() + "/pb\n");
+  const std::string output = root.path() + "/out";
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      ::_exit(90);
+    }
+    int out = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0 || ::dup2(out, 2) < 0) ::_exit(90);
+    ipcrt::runtime::Pid1Options options;
+    options.root = root.path();
+    options.cmdline = cmdline;
+    options.power_off = false;
+    if (ipcrt::runtime::run_pid1(options) != 0) ::_exit(91);
+    ::_exit(ipcrt::platform::is_mount_point(data) ? 92 : 0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  const std::string printed = ipcrt::read_text_file(output).value_or("");
+  CHECK_TRUE(WIFEXITED(status));
+  LONGS_EQUAL_TEXT(0, WEXITSTATUS(status),
+                   ("90: namespace, 91: run failed, 92: left mounted\n" + printed).c_str());
+  STRCMP_CONTAINS("msg=mounted source=tmpfs", printed.c_str());
+  STRCMP_CONTAINS("service=writer stream=stdout msg=\"kept\"", printed.c_str());
+  STRCMP_CONTAINS("service=writer stream=stdout msg=\"1\"", printed.c_str());
+  STRCMP_CONTAINS("msg=unmounted", printed.c_str());
+  CHECK_TEXT(printed.find("msg=mounted") < printed.find("msg=started"), printed.c_str());
+}
+
+// A mount that fails is logged with its cause and fix and the others are still mounted; a
+// missing source node is waited for, within a bound.
+TEST(Pid1, AFailedBoardMountNamesItsCauseAndTheOthersAreStillMounted) {
+  ipcrt::test::TempDir root;
+  const std::string output = root.path() + "/out";
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      ::_exit(90);
+    }
+    int out = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0 || ::dup2(out, 2) < 0) ::_exit(90);
+    std::vector<ipcrt::config::BoardMount> mounts(3);
+    mounts[0] = {"/dev/ipcrt-no-such-disk", "/missing", "ext4", "defaults", 0, ""};
+    mounts[1] = {"tmpfs", "/odd", "ipcrtnosuchfs", "defaults", 0, ""};
+    mounts[2] = {"tmpfs", "/deep/er/data", "tmpfs", "ro", MS_RDONLY, "size=64k"};
+    auto mounted = ipcrt::runtime::mount_board_filesystems(mounts, root.path(),
+                                                           std::chrono::milliseconds(200));
+    if (mounted) ::_exit(91);
+    const bool deep = ipcrt::platform::is_mount_point(root.path() + "/deep/er/data");
+    const bool read_only =
+        ::mkdir((root.path() + "/deep/er/data/x").c_str(), 0755) != 0 && errno == EROFS;
+    ipcrt::runtime::unmount_board_filesystems(mounts, root.path());
+    if (ipcrt::platform::is_mount_point(root.path() + "/deep/er/data")) ::_exit(94);
+    ::_exit(!deep ? 92 : !read_only ? 93 : 0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  const std::string printed = ipcrt::read_text_file(output).value_or("");
+  CHECK_TRUE(WIFEXITED(status));
+  LONGS_EQUAL_TEXT(0, WEXITSTATUS(status),
+                   ("90: namespace, 91: no failure, 92: not mounted, 93: not read-only, 94: still "
+                    "mounted\n" +
+                    printed)
+                       .c_str());
+  STRCMP_CONTAINS(
+      ("/dev/ipcrt-no-such-disk on " + root.path() + "/missing: no such device after 200 ms")
+          .c_str(),
+      printed.c_str());
+  STRCMP_CONTAINS("the kernel has no ipcrtnosuchfs filesystem", printed.c_str());
 }

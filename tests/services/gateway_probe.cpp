@@ -9,6 +9,8 @@
 //   gateway-probe caps             CapEff, CapBnd and CapAmb of /proc/self/status
 //   gateway-probe mq NAME          mq_open(NAME, O_RDONLY | O_NONBLOCK)
 //   gateway-probe getppid          getppid(2) as a raw syscall: the parent's pid or the errno
+//   gateway-probe ptrace           ptrace(PTRACE_TRACEME) as a raw syscall: what any uid may
+//                                  do unless a filter refuses it ("ok" or the errno)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -163,6 +165,12 @@ int getppid_raw() {
   return 0;
 }
 
+int ptrace_traceme() {
+  const long done = ::syscall(SYS_ptrace, 0L /* PTRACE_TRACEME */, 0L, 0L, 0L);
+  std::printf("%s: ptrace result=%s\n", service(), done == 0 ? "ok" : errno_text().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +183,7 @@ int main(int argc, char** argv) {
   if (mode == "bind" && argc == 3) return bind_port(argv[2]);
   if (mode == "caps" && argc == 2) return caps();
   if (mode == "getppid" && argc == 2) return getppid_raw();
+  if (mode == "ptrace" && argc == 2) return ptrace_traceme();
   if (mode == "mq" && argc == 3) return mq(argv[2]);
   std::fprintf(stderr,
                "usage: gateway-probe state DIR | open PATH r|w|rw | node PATH | "

@@ -1,6 +1,7 @@
 // Board profiles: the shipped boards load, bad board.json files get errors naming the key and
 // the fix, and sysctls are written to (and restored in) a /proc-like directory.
 #include <CppUTest/TestHarness.h>
+#include <sys/mount.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -104,21 +105,24 @@ TEST(BoardProfile, ParsesValuesAndResolvesTheManifestNextToIt) {
 TEST(BoardProfile, WatchdogHasADeviceUnderDevAndATimeout) {
   TempDir temp;
   auto board = load_board_file(write_board(
-      temp, replace(kValidBoard, "\"manifest\"",
-                    "\"watchdog\": {\"device\": \"/dev/watchdog0\", \"timeout-s\": 15}, \"manifest\"")));
+      temp,
+      replace(kValidBoard, "\"manifest\"",
+              "\"watchdog\": {\"device\": \"/dev/watchdog0\", \"timeout-s\": 15}, \"manifest\"")));
   if (!board) FAIL(board.error().describe().c_str());
   CHECK(board->watchdog.has_value());
   STRCMP_EQUAL("/dev/watchdog0", board->watchdog->device.c_str());
   LONGS_EQUAL(15, board->watchdog->timeout_s);
   auto plain = load_board_file(write_board(
-      temp, replace(kValidBoard, "\"manifest\"", "\"watchdog\": {\"timeout-s\": 30}, \"manifest\"")));
+      temp,
+      replace(kValidBoard, "\"manifest\"", "\"watchdog\": {\"timeout-s\": 30}, \"manifest\"")));
   if (!plain) FAIL(plain.error().describe().c_str());
   STRCMP_EQUAL("/dev/watchdog", plain->watchdog->device.c_str());
   CHECK_FALSE(load_board_file(write_board(temp, kValidBoard))->watchdog.has_value());
 
-  auto error = error_of(temp, replace(kValidBoard, "\"manifest\"",
-                                      "\"watchdog\": {\"device\": \"/etc/passwd\", \"timeout-s\": 0, "
-                                      "\"pet-s\": 1}, \"manifest\""));
+  auto error =
+      error_of(temp, replace(kValidBoard, "\"manifest\"",
+                             "\"watchdog\": {\"device\": \"/etc/passwd\", \"timeout-s\": 0, "
+                             "\"pet-s\": 1}, \"manifest\""));
   STRCMP_CONTAINS("/watchdog/pet-s: error: unknown key \"pet-s\" in the watchdog", error.c_str());
   STRCMP_CONTAINS("/watchdog/device: error: \"/etc/passwd\" is not a device under /dev",
                   error.c_str());
@@ -129,6 +133,80 @@ TEST(BoardProfile, WatchdogHasADeviceUnderDevAndATimeout) {
   STRCMP_CONTAINS("/watchdog/device: error: \"/dev/../etc/x\" is not a device under /dev",
                   error.c_str());
   STRCMP_CONTAINS("/watchdog: error: missing \"timeout-s\"", error.c_str());
+}
+
+// SPEC §4a: `mounts`, fstab-like; the kernel's option words become flags, the rest is the
+// filesystem's data; what only mount(8) understands is refused.
+TEST(BoardProfile, MountsAreReadLikeFstabWithTheKernelsOptionWords) {
+  TempDir temp;
+  auto board = load_board_file(write_board(
+      temp, replace(kValidBoard, "\"manifest\"",
+                    "\"mounts\": [{\"source\": \"/dev/mmcblk0p3\", \"target\": \"/data\", "
+                    "\"type\": \"ext4\", \"options\": \"noatime,nodev,nosuid,commit=30,errors="
+                    "remount-ro\"}, {\"source\": \"/dev/vdb\", \"target\": \"/var/lib/ipcrt\", "
+                    "\"type\": \"f2fs\"}, {\"source\": \"tmpfs\", \"target\": \"/data/cache\", "
+                    "\"type\": \"tmpfs\", \"options\": \"ro,size=1m\"}], \"manifest\"")));
+  if (!board) FAIL(board.error().describe().c_str());
+  LONGS_EQUAL(3, board->mounts.size());
+  const auto& data = board->mounts[0];
+  STRCMP_EQUAL("/dev/mmcblk0p3", data.source.c_str());
+  STRCMP_EQUAL("/data", data.target.c_str());
+  STRCMP_EQUAL("ext4", data.type.c_str());
+  LONGS_EQUAL(MS_NOATIME | MS_NODEV | MS_NOSUID, data.flags);
+  STRCMP_EQUAL("commit=30,errors=remount-ro", data.data.c_str());
+  STRCMP_EQUAL("defaults", board->mounts[1].options.c_str());
+  LONGS_EQUAL(0, board->mounts[1].flags);
+  LONGS_EQUAL(MS_RDONLY, board->mounts[2].flags);
+  STRCMP_EQUAL("size=1m", board->mounts[2].data.c_str());
+  LONGS_EQUAL(0, load_board_file(write_board(temp, kValidBoard))->mounts.size());
+
+  auto parsed = ipcrt::config::parse_mount_options("ro,rw,relatime,noatime,sync,async");
+  STRCMP_EQUAL("", parsed.error.c_str());
+  LONGS_EQUAL(MS_NOATIME, parsed.flags);
+}
+
+TEST(BoardProfile, ABadMountIsAnErrorAtItsPointerWithTheFix) {
+  TempDir temp;
+  auto mounts = [&](const std::string& entries) {
+    return error_of(
+        temp, replace(kValidBoard, "\"manifest\"", "\"mounts\": [" + entries + "], \"manifest\""));
+  };
+  auto error = mounts(
+      "{\"source\": \"LABEL=data\", \"target\": \"/data\", \"type\": \"ext4\"},"
+      "{\"source\": \"/dev/vdb\", \"target\": \"/run/x\", \"type\": \"ext4\"},"
+      "{\"source\": \"/dev/vdc\", \"target\": \"/srv/\", \"type\": \"Ext4\"},"
+      "{\"source\": \"/etc/x.img\", \"target\": \"/srv\", \"type\": \"ext4\"},"
+      "{\"source\": \"/dev/vdd\", \"target\": \"/mnt\", \"type\": \"ext4\", \"options\": "
+      "\"noatime,nofail\"},"
+      "{\"source\": \"/dev/vde\", \"target\": \"/opt\", \"options\": \"a,,b\", \"dump\": 0}");
+  STRCMP_CONTAINS("/mounts/0/source: error: \"LABEL=data\": ipcrt resolves no LABEL=",
+                  error.c_str());
+  STRCMP_CONTAINS("/mounts/1/target: error: \"/run/x\" is under /run, which ipcrt mounts itself",
+                  error.c_str());
+  STRCMP_CONTAINS("/mounts/2/target: error:", error.c_str());
+  STRCMP_CONTAINS("/mounts/2/type: error: \"Ext4\" is not a filesystem type", error.c_str());
+  STRCMP_CONTAINS("/mounts/3/source: error: \"/etc/x.img\" is not a device under /dev",
+                  error.c_str());
+  STRCMP_CONTAINS("/mounts/4/options: error: \"nofail\" is an option of mount(8) or an init",
+                  error.c_str());
+  STRCMP_CONTAINS("/mounts/5/dump: error: unknown key \"dump\"", error.c_str());
+  STRCMP_CONTAINS("/mounts/5: error: missing \"type\"", error.c_str());
+  STRCMP_CONTAINS("/mounts/5/options: error: has an empty option", error.c_str());
+
+  error = mounts(
+      "{\"source\": \"/dev/vda\", \"target\": \"/data/logs\", \"type\": \"ext4\"},"
+      "{\"source\": \"/dev/vdb\", \"target\": \"/data\", \"type\": \"ext4\"},"
+      "{\"source\": \"/dev/vdc\", \"target\": \"/data/logs\", \"type\": \"ext4\"},"
+      "{\"source\": \"/dev/vdd\", \"target\": \"/\", \"type\": \"ext4\"}");
+  STRCMP_CONTAINS(
+      "/mounts/1/target: error: \"/data\" holds \"/data/logs\" of /mounts/0, which "
+      "would be hidden (hint: list the outer filesystem first, as in fstab)",
+      error.c_str());
+  STRCMP_CONTAINS("/mounts/2/target: error: \"/data/logs\" is mounted already by /mounts/0",
+                  error.c_str());
+  STRCMP_CONTAINS("/mounts/3/target: error: \"/\" is the initramfs itself", error.c_str());
+  error = mounts("\"/dev/vda /data ext4\"");
+  STRCMP_CONTAINS("/mounts/0: error: expected an object", error.c_str());
 }
 
 TEST(BoardProfile, UnknownKeyIsAnErrorNamingIt) {
