@@ -3,7 +3,7 @@
 // reported as such. Run it through scripts/bench, which builds what it needs first.
 //   ipcrt-bench [--rounds N] [--only startup,boot,stop,flow,filter,open,shm,logs,control]
 //               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
-//               [--print PATH] [--trivial PATH] [--bwrap PATH|""]
+//               [--print PATH] [--floor PATH] [--trivial PATH] [--bwrap PATH|""]
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -55,7 +55,8 @@ int usage() {
                "usage: ipcrt-bench [--rounds N]\n"
                "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control]\n"
                "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
-               "                   [--flow PATH] [--print PATH] [--trivial PATH] [--bwrap PATH]\n");
+               "                   [--flow PATH] [--print PATH] [--floor PATH] [--trivial PATH]\n"
+               "                   [--bwrap PATH]\n");
   return 2;
 }
 
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   options.ready = (here / "bench-ready").string();
   options.flow = (here / "bench-flow").string();
   options.print = (here / "bench-print").string();
+  options.floor = (here / "bench-floor").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
   std::string only = "startup,boot,stop,flow,filter,open,shm,logs,control";
@@ -115,6 +117,8 @@ int main(int argc, char** argv) {
       options.flow = value;
     } else if (starts_with_option(option, "--print")) {
       options.print = value;
+    } else if (starts_with_option(option, "--floor")) {
+      options.floor = value;
     } else if (starts_with_option(option, "--trivial")) {
       options.trivial = value;
     } else if (starts_with_option(option, "--bwrap")) {
@@ -128,7 +132,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& program :
-       {options.ipcrt, options.ready, options.flow, options.print, options.trivial}) {
+       {options.ipcrt, options.ready, options.flow, options.print, options.floor, options.trivial}) {
     if (::access(program.c_str(), X_OK) != 0) {
       std::fprintf(stderr, "ipcrt-bench: %s is missing (build the tree first)\n", program.c_str());
       return 1;
