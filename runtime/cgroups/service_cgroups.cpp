@@ -320,10 +320,8 @@ void ServiceCgroups::release(const std::string& service) {
     check_events(entry);  // an OOM kill that ended it is still logged
     // EBUSY: a process of it is still dying (one that left its PID namespace's end behind,
     // an unconfined service's), or it made cgroups below its own: remove() sees to those.
-    if (::rmdir(entry.path.c_str()) == 0 || errno == ENOENT) {
-      entry.released = true;
-      entry.fd.reset();
-    }
+    // Its descriptor stays open until remove(): the service's launch spec still names it.
+    if (::rmdir(entry.path.c_str()) == 0 || errno == ENOENT) entry.released = true;
     return;
   }
 }
