@@ -261,7 +261,10 @@ ExitCode Daemon::supervise() {
   supervisor_options.on_main_exit = [this](const std::string& service) {
     logs_->catch_up(service);
     // Shutting down, a service that ended never starts again in this run.
-    if (supervisor_ != nullptr && supervisor_->shutting_down()) release_service(service);
+    if (supervisor_ != nullptr && supervisor_->shutting_down()) {
+      release_service(service);
+      mediation_->join_finished();  // the mediation threads of the services ended so far
+    }
   };
   host_ = std::make_unique<HostNotifier>(std::move(options_.host_notify));
   supervisor_options.before_launch = [this](LaunchSpec& spec) {
