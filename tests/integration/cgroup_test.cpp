@@ -275,9 +275,10 @@ TEST(Cgroups, AtTheStopEachCgroupGoesWithItsServiceAndNothingIsLeft) {
     quick.push_back("s" + std::to_string(i));
     services.push_back(service_json(quick.back(), probe_command({"sleep"})));
   }
-  // SIGWINCH ends nothing: it runs on until its stop timeout's SIGKILL.
+  // SIGWINCH ends nothing: it runs on until its stop timeout's SIGKILL (long enough for the
+  // quick ones to end first under qemu too).
   services.push_back(service_json("slow", probe_command({"sleep"}),
-                                  ", \"stop-signal\": \"SIGWINCH\", \"stop-timeout-ms\": 2000"));
+                                  ", \"stop-signal\": \"SIGWINCH\", \"stop-timeout-ms\": 4000"));
   services.push_back(service_json("leaver", probe_command({"escape", pid_file, "stay"}),
                                   ", \"confinement\": \"off\""));
   auto manifest = dir.write_file("m.json", manifest_json(name, services));
