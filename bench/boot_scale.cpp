@@ -1,8 +1,10 @@
 // Boot scale (issue #8): generated manifests of 1, 16, 64 and 256 services, each owning one
 // queue (as many as the kernel's queues_max leaves room for), booted by `ipcrt run` until
-// every service runs, against a bare fork + execve of the same programs. "Running" is each
-// service's byte on a FIFO (bench-ready). The supervisor's resident memory is read once all
-// services run.
+// every service runs, against a bare fork + execve of the same programs and against the floor
+// of the same confinement (issue 21: bench-floor, a minimal launcher doing ipcrt's
+// confinement steps). "Running" is each service's byte on a FIFO (bench-ready). The
+// supervisor's resident memory is read once all services run. Each boot is followed by its
+// stop, timed too: SIGTERM until every process has been reaped.
 #include <fcntl.h>
 #include <mqueue.h>
 #include <poll.h>
@@ -14,6 +16,7 @@
 #include <cstdio>
 
 #include "bench/benchmarks.hpp"
+#include "bench/scale.hpp"
 #include "common/file.hpp"
 #include "runtime/kernel_state.hpp"
 
@@ -21,7 +24,6 @@ namespace ipcrt::bench {
 namespace {
 
 constexpr int kServiceCounts[] = {1, 16, 64, 256};
-constexpr int kDeadlineMs = 60000;
 
 std::string queue_path(int index) {
   return "/ipcrt-bench-" + std::to_string(::getpid()) + "-" + std::to_string(index);
@@ -49,28 +51,9 @@ std::string boot_manifest(const Options& options, const std::string& fifo, int s
   return json + "\n}}\n";
 }
 
-// Reads `count` bytes from the FIFO, or gives up at the deadline or when `watched` (> 0) has
-// exited. True when every service said it runs.
-bool wait_until_running(int fifo, int count, pid_t watched) {
-  const double deadline = now_ns() + kDeadlineMs * 1e6;
-  int seen = 0;
-  char buffer[512];
-  while (seen < count) {
-    pollfd ready{fifo, POLLIN, 0};
-    int polled = ::poll(&ready, 1, 100);
-    if (polled > 0) {
-      ssize_t n = ::read(fifo, buffer, sizeof buffer);
-      if (n > 0) seen += static_cast<int>(n);
-      continue;
-    }
-    if (watched > 0 && ::waitpid(watched, nullptr, WNOHANG) == watched) return false;
-    if (now_ns() > deadline) return false;
-  }
-  return true;
-}
-
 struct BootRun {
   double milliseconds = 0;
+  double stop_ms = 0;  // from SIGTERM until every process has been reaped
   std::uint64_t supervisor_kib = 0;
 };
 
@@ -84,10 +67,11 @@ std::optional<BootRun> boot_bare(const Options& options, const std::string& fifo
   }
   bool running = static_cast<int>(pids.size()) == services && wait_until_running(fifo, services, 0);
   double elapsed = now_ns() - start;
+  const double stop = now_ns();
   for (pid_t pid : pids) ::kill(pid, SIGTERM);
   for (pid_t pid : pids) wait_exit(pid);
   if (!running) return std::nullopt;
-  return BootRun{elapsed / 1e6, 0};
+  return BootRun{elapsed / 1e6, (now_ns() - stop) / 1e6, 0};
 }
 
 std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& manifest,
@@ -101,8 +85,10 @@ std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& man
   bool running = wait_until_running(fifo, services, pid);
   double elapsed = now_ns() - start;
   std::uint64_t resident = running ? resident_kib(pid) : 0;
+  const double stop = now_ns();
   ::kill(pid, SIGTERM);
   int status = wait_exit(pid);
+  const double stop_ms = (now_ns() - stop) / 1e6;
   if (!running || status != 0) {
     std::string text = read_text_file(log_path).value_or("");
     if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
@@ -110,7 +96,7 @@ std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& man
               std::to_string(status) + "): " + text;
     return std::nullopt;
   }
-  return BootRun{elapsed / 1e6, resident};
+  return BootRun{elapsed / 1e6, stop_ms, resident};
 }
 
 // Whatever happens to a run, no queue of this benchmark outlives it.
@@ -148,7 +134,8 @@ void run_boot_scale(const Options& options, Report& report) {
     int services = 0;
     int queues = 0;
     std::string manifest;
-    std::vector<double> bare_ms, ipcrt_ms, resident_kib;
+    std::vector<double> bare_ms, floor_ms, ipcrt_ms, resident_kib;
+    std::vector<double> bare_stop_ms, floor_stop_ms, ipcrt_stop_ms;
   };
   std::vector<Scale> scales;
   for (int services : kServiceCounts) {
@@ -169,14 +156,21 @@ void run_boot_scale(const Options& options, Report& report) {
     for (auto& scale : scales) {
       std::string failure;
       auto bare = boot_bare(options, fifo_path, fifo, scale.services);
-      auto booted = boot_ipcrt(options, scale.manifest, log_path, fifo, scale.services, failure);
-      if (!bare || !booted) {
+      auto floor = run_floor(options, fifo_path, fifo, scale.services, failure);
+      auto booted = floor ? boot_ipcrt(options, scale.manifest, log_path, fifo, scale.services,
+                                       failure)
+                          : std::nullopt;
+      if (!bare || !floor || !booted) {
         report.failure("boot scale: " + (failure.empty() ? "bare fork+exec did not run" : failure));
         ::close(fifo);
         return;
       }
       scale.bare_ms.push_back(bare->milliseconds);
+      scale.floor_ms.push_back(floor->boot_ms);
       scale.ipcrt_ms.push_back(booted->milliseconds);
+      scale.bare_stop_ms.push_back(bare->stop_ms);
+      scale.floor_stop_ms.push_back(floor->stop_ms);
+      scale.ipcrt_stop_ms.push_back(booted->stop_ms);
       scale.resident_kib.push_back(static_cast<double>(booted->supervisor_kib));
     }
   }
@@ -189,8 +183,18 @@ void run_boot_scale(const Options& options, Report& report) {
           std::to_string(scales.back().queues) +
           " at most, the kernel's queues_max less the "
           "queues that exist) with remove-on-stop; " +
-          std::to_string(rounds) + " rounds.",
-      "the bare fork+exec of as many services");
+          std::to_string(rounds) +
+          " rounds. The minimal launcher (bench-floor) starts as many services with ipcrt's "
+          "confinement and no queues: PID, mount and IPC namespaces, an init each, the same "
+          "mounts, an unprivileged uid, a seccomp filter, " +
+          floor_cgroups_note() + ".",
+      "the bare fork+exec of as many services", "the minimal launcher");
+  Section& stop = report.section(
+      "Stop after each boot",
+      "One sample: from SIGTERM until every process of the boot above has exited and been "
+      "reaped: SIGTERM to each bare process and waitpid, SIGTERM to the minimal launcher until "
+      "its exit, SIGTERM to `ipcrt run` until its exit (its remove-on-stop queues removed).",
+      "the bare kill of as many processes", "the minimal launcher");
   Section& growth = report.section(
       "Boot growth, per service",
       "`ipcrt run`'s boot time above divided by the number of services.", "16 services");
@@ -202,16 +206,28 @@ void run_boot_scale(const Options& options, Report& report) {
   double per_service_16 = 0;
   for (const auto& scale : scales) {
     Summary bare = summarize(scale.bare_ms);
+    Summary floor = summarize(scale.floor_ms);
     Summary booted = summarize(scale.ipcrt_ms);
     std::string count =
         std::to_string(scale.services) + (scale.services == 1 ? " service" : " services");
-    boot.rows.push_back({count + ", bare fork+exec", bare, "ms", 1.0, {}});
+    boot.rows.push_back({count + ", bare fork+exec", bare, "ms", 1.0, bare.median / floor.median});
+    boot.rows.push_back({count + ", minimal launcher, same confinement", floor, "ms",
+                         floor.median / bare.median, 1.0});
     boot.rows.push_back({count + ", ipcrt run (" + std::to_string(scale.queues) +
                              (scale.queues == 1 ? " queue)" : " queues)"),
                          booted,
                          "ms",
                          booted.median / bare.median,
-                         {}});
+                         booted.median / floor.median});
+    Summary bare_stop = summarize(scale.bare_stop_ms);
+    Summary floor_stop = summarize(scale.floor_stop_ms);
+    Summary stopped = summarize(scale.ipcrt_stop_ms);
+    stop.rows.push_back({count + ", bare kill", bare_stop, "ms", 1.0,
+                         bare_stop.median / floor_stop.median});
+    stop.rows.push_back({count + ", minimal launcher, same confinement", floor_stop, "ms",
+                         floor_stop.median / bare_stop.median, 1.0});
+    stop.rows.push_back({count + ", ipcrt run", stopped, "ms", stopped.median / bare_stop.median,
+                         stopped.median / floor_stop.median});
     std::vector<double> per_service;
     for (double ms : scale.ipcrt_ms) per_service.push_back(ms * 1000 / scale.services);
     Summary per = summarize(per_service);
@@ -221,6 +237,10 @@ void run_boot_scale(const Options& options, Report& report) {
     if (scale.services == 256) {
       report.target({"boot of 256 services / their bare fork+exec", booted.median / bare.median,
                      1.5, Better::Lower, "×"});
+      report.target({"boot of 256 services / the minimal launcher's (same confinement)",
+                     booted.median / floor.median, 1.2, Better::Lower, "×"});
+      report.target({"stop of 256 services / the minimal launcher's (same confinement)",
+                     stopped.median / floor_stop.median, 1.2, Better::Lower, "×"});
     }
     if (scale.services == 64) {
       report.target({"supervisor resident with 64 services",

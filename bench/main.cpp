@@ -4,7 +4,8 @@
 //   ipcrt-bench [--rounds N]
 //               [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]
 //               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
-//               [--print PATH] [--sequence PATH] [--trivial PATH] [--bwrap PATH|""]
+//               [--print PATH] [--sequence PATH] [--floor PATH] [--trivial PATH]
+//               [--bwrap PATH|""]
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -56,8 +57,8 @@ int usage() {
                "usage: ipcrt-bench [--rounds N]\n"
                "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]\n"
                "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
-               "                   [--flow PATH] [--print PATH] [--sequence PATH] [--trivial PATH]\n"
-               "                   [--bwrap PATH]\n");
+               "                   [--flow PATH] [--print PATH] [--sequence PATH] [--floor PATH]\n"
+               "                   [--trivial PATH] [--bwrap PATH]\n");
   return 2;
 }
 
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   options.flow = (here / "bench-flow").string();
   options.print = (here / "bench-print").string();
   options.sequence = (here / "bench-sequence").string();
+  options.floor = (here / "bench-floor").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
   std::string only = "startup,boot,stop,flow,filter,open,shm,logs,control,reload";
@@ -120,6 +122,8 @@ int main(int argc, char** argv) {
       options.print = value;
     } else if (starts_with_option(option, "--sequence")) {
       options.sequence = value;
+    } else if (starts_with_option(option, "--floor")) {
+      options.floor = value;
     } else if (starts_with_option(option, "--trivial")) {
       options.trivial = value;
     } else if (starts_with_option(option, "--bwrap")) {
@@ -133,7 +137,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& program :
-       {options.ipcrt, options.ready, options.flow, options.print, options.sequence,
+       {options.ipcrt, options.ready, options.flow, options.print, options.sequence, options.floor,
         options.trivial}) {
     if (::access(program.c_str(), X_OK) != 0) {
       std::fprintf(stderr, "ipcrt-bench: %s is missing (build the tree first)\n", program.c_str());

@@ -30,6 +30,7 @@ struct Options {
   std::string flow;         // bench-flow: the message-flow provider and consumer
   std::string print;        // bench-print: the log benchmark's printing services
   std::string sequence;     // bench-sequence: numbered messages sent and received (reload)
+  std::string floor;        // bench-floor: a minimal launcher, ipcrt's confinement (issue 21)
   std::string trivial;      // the program whose start-up is measured (/bin/true)
   std::string bwrap;        // bubblewrap, "" when missing
   std::string scratch_dir;  // temporary files (manifests, FIFOs, filters)

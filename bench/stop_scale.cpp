@@ -1,8 +1,11 @@
-// Stop scale (issue 18): 200 running services stopped, against a bare kill of 200 processes.
-// Bare: SIGTERM to each of 200 bench-ready processes and waitpid for each. ipcrt: `ipcrt run` of
-// a manifest of 200 confined bench-ready services, and once every one runs, SIGTERM to ipcrt
-// until its exit: each service's stop signal, its exit seen and contained (cgroup.kill where
-// there are cgroups), and the teardown of the run.
+// Stop scale (issue 18): 200 running services stopped, against a bare kill of 200 processes and
+// against the floor of the same confinement (issue 21). Bare: SIGTERM to each of 200
+// bench-ready processes and waitpid for each. Floor: bench-floor's 200 services, each in its
+// own PID, mount and IPC namespaces under an init as ipcrt's are, SIGTERM to it until it has
+// reaped them all (and removed their cgroups). ipcrt: `ipcrt run` of a manifest of 200 confined
+// bench-ready services, and once every one runs, SIGTERM to ipcrt until its exit: each
+// service's stop signal, its exit seen and contained (cgroup.kill where there are cgroups),
+// and the teardown of the run.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +16,7 @@
 #include <cstdio>
 
 #include "bench/benchmarks.hpp"
+#include "bench/scale.hpp"
 #include "common/file.hpp"
 #include "runtime/cgroups/support.hpp"
 
@@ -20,7 +24,6 @@ namespace ipcrt::bench {
 namespace {
 
 constexpr int kServices = 200;
-constexpr int kDeadlineMs = 60000;
 
 std::string stop_manifest(const Options& options, const std::string& fifo) {
   std::string json = R"({"version": 1, "name": "bench-stop", "services": {)";
@@ -32,23 +35,6 @@ std::string stop_manifest(const Options& options, const std::string& fifo) {
             fifo + "\"]}";
   }
   return json + "\n}}\n";
-}
-
-bool wait_until_running(int fifo, int count, pid_t watched) {
-  const double deadline = now_ns() + kDeadlineMs * 1e6;
-  int seen = 0;
-  char buffer[512];
-  while (seen < count) {
-    pollfd ready{fifo, POLLIN, 0};
-    if (::poll(&ready, 1, 100) > 0) {
-      ssize_t n = ::read(fifo, buffer, sizeof buffer);
-      if (n > 0) seen += static_cast<int>(n);
-      continue;
-    }
-    if (watched > 0 && ::waitpid(watched, nullptr, WNOHANG) == watched) return false;
-    if (now_ns() > deadline) return false;
-  }
-  return true;
 }
 
 // Milliseconds from the first SIGTERM to the last exit; negative on failure.
@@ -115,39 +101,52 @@ void run_stop_scale(const Options& options, Report& report) {
   }
   const std::string log_path = options.scratch_dir + "/stop.log";
   std::vector<double> bare_ms;
+  std::vector<double> floor_ms;
   std::vector<double> ipcrt_ms;
   const int rounds = std::max(3, options.rounds / 2);
   for (int round = 0; round < rounds; ++round) {
     std::string failure;
     const double bare = stop_bare(options, fifo_path, fifo);
-    const double stopped = stop_ipcrt(options, manifest, log_path, fifo, failure);
-    if (bare < 0 || stopped < 0) {
+    const auto floor = run_floor(options, fifo_path, fifo, kServices, failure);
+    const double stopped = floor ? stop_ipcrt(options, manifest, log_path, fifo, failure) : -1;
+    if (bare < 0 || !floor || stopped < 0) {
       report.failure("stop scale: " + (failure.empty() ? "bare fork+exec did not run" : failure));
       ::close(fifo);
       return;
     }
     bare_ms.push_back(bare);
+    floor_ms.push_back(floor->stop_ms);
     ipcrt_ms.push_back(stopped);
   }
   ::close(fifo);
 
   const auto cgroups = runtime::probe_cgroups();
   Summary bare = summarize(bare_ms);
+  Summary floor = summarize(floor_ms);
   Summary stopped = summarize(ipcrt_ms);
   Section& section = report.section(
       "Stop of 200 services",
       "One sample: from SIGTERM until every process has exited and been reaped: SIGTERM to 200 "
-      "bench-ready processes and waitpid (bare), or SIGTERM to `ipcrt run` of 200 confined "
-      "services until it exits (" +
+      "bench-ready processes and waitpid (bare); SIGTERM to bench-floor, a minimal launcher of "
+      "200 services with ipcrt's confinement (PID, mount and IPC namespaces, an init each, the "
+      "same mounts, " +
+          floor_cgroups_note() +
+          "), until it has reaped them all; or SIGTERM to `ipcrt run` of 200 confined services "
+          "until it exits (" +
           std::string(cgroups.usable ? "with cgroups: cgroup.kill per service"
                                      : "no cgroups: PID namespaces") +
           "); " + std::to_string(rounds) + " rounds.",
-      "the bare kill");
-  section.rows.push_back({"bare kill of 200 processes", bare, "ms", 1.0, {}});
+      "the bare kill", "the minimal launcher");
   section.rows.push_back(
-      {"ipcrt: stop of 200 services", stopped, "ms", stopped.median / bare.median, {}});
+      {"bare kill of 200 processes", bare, "ms", 1.0, bare.median / floor.median});
+  section.rows.push_back({"minimal launcher, same confinement: stop of 200 services", floor, "ms",
+                          floor.median / bare.median, 1.0});
+  section.rows.push_back({"ipcrt: stop of 200 services", stopped, "ms",
+                          stopped.median / bare.median, stopped.median / floor.median});
   report.target({"stop of 200 services / bare kill of 200 processes", stopped.median / bare.median,
                  3.0, Better::Lower, "×"});
+  report.target({"stop of 200 services / the minimal launcher's (same confinement)",
+                 stopped.median / floor.median, 1.2, Better::Lower, "×"});
 }
 
 }  // namespace ipcrt::bench

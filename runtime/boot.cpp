@@ -340,6 +340,15 @@ Status boot_private_dir(const Plan& plan, const PlannedService& service,
   return {};
 }
 
+void release_private_dir(BootedResources& resources, const std::string& dir) {
+  auto found = std::find(resources.private_dirs.begin(), resources.private_dirs.end(), dir);
+  if (found == resources.private_dirs.end()) return;
+  resources.private_dirs.erase(found);
+  if (auto removed = platform::remove_private_dir(dir); !removed) {
+    log_error("cleanup failed").field("error", removed.error().describe());
+  }
+}
+
 void release_resources(const BootedResources& resources) {
   for (const auto& dir : resources.private_dirs) {
     if (auto removed = platform::remove_private_dir(dir); !removed) {

@@ -59,6 +59,10 @@ struct BootedResources {
 [[nodiscard]] Status boot_private_dir(const Plan& plan, const PlannedService& service,
                                       BootedResources& resources);
 
+// Removes one private shm dir of `resources` now (a service that ended at the stop) rather
+// than with release_resources().
+void release_private_dir(BootedResources& resources, const std::string& dir);
+
 // Removes what the end of a run removes: remove-on-stop queues, private shm dirs, and the
 // objects' tmpfs with every object in it.
 void release_resources(const BootedResources& resources);

@@ -217,6 +217,16 @@ void Daemon::release() {
   resources_.reset();
 }
 
+void Daemon::release_service(const std::string& service) {
+  if (cgroups_) cgroups_->release(service);
+  if (!resources_) return;
+  for (const auto& planned : plan_.services) {
+    if (planned.name == service && !planned.shm_dir.empty()) {
+      release_private_dir(*resources_, planned.shm_dir);
+    }
+  }
+}
+
 ExitCode Daemon::supervise() {
   open_logs();
   mediation_ = std::make_unique<MediationServer>(manifest_, plan_);
@@ -250,6 +260,11 @@ ExitCode Daemon::supervise() {
   supervisor_options.on_output = logs_->handler();
   supervisor_options.on_main_exit = [this](const std::string& service) {
     logs_->catch_up(service);
+    // Shutting down, a service that ended never starts again in this run.
+    if (supervisor_ != nullptr && supervisor_->shutting_down()) {
+      release_service(service);
+      mediation_->join_finished();  // the mediation threads of the services ended so far
+    }
   };
   host_ = std::make_unique<HostNotifier>(std::move(options_.host_notify));
   supervisor_options.before_launch = [this](LaunchSpec& spec) {

@@ -113,6 +113,9 @@ class Daemon {
   friend class Reloader;
   Daemon() = default;
   void release();
+  // What a service that ended during the shutdown leaves that is its alone (its cgroup, its
+  // private /dev/shm directory): removed at its end rather than after the last service's.
+  void release_service(const std::string& service);
   // What the supervisor gets for one planned service of `manifest`.
   [[nodiscard]] SupervisedService supervised(const config::Manifest& manifest, const Plan& plan,
                                              const PlannedService& planned,

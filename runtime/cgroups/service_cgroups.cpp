@@ -1,11 +1,11 @@
 // Making, watching and removing the cgroups of a running manifest.
 #include "runtime/cgroups/service_cgroups.hpp"
 
-#include <algorithm>
-
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -176,16 +176,7 @@ Status ServiceCgroups::make_entry(const config::Service& service) {
   auto fd = platform::open_cgroup(entry.path);
   if (!fd) return std::unexpected(fd.error());
   entry.fd = std::move(*fd);
-  if (inotify_.valid()) {
-    if (memory_) {
-      (void)::inotify_add_watch(inotify_.get(), cat(entry.path, "/memory.events").c_str(),
-                                IN_MODIFY);
-    }
-    if (pids_) {
-      (void)::inotify_add_watch(inotify_.get(), cat(entry.path, "/pids.events").c_str(),
-                                IN_MODIFY);
-    }
-  }
+  if (inotify_.valid()) add_watches(entry);
   std::erase_if(services_, [&](const Entry& old) { return old.name == service.name; });
   services_.push_back(std::move(entry));
   return {};
@@ -228,21 +219,34 @@ Status ServiceCgroups::watch(Supervisor& supervisor) {
   const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return fail_errno("inotify_init1");
   inotify_.reset(fd);
-  // cgroupfs reports a change of these files as IN_MODIFY.
-  for (const auto& entry : services_) {
-    if (memory_ &&
-        ::inotify_add_watch(fd, cat(entry.path, "/memory.events").c_str(), IN_MODIFY) < 0) {
-      return fail_errno(cat("inotify_add_watch ", entry.path, "/memory.events"));
-    }
-    if (pids_ && ::inotify_add_watch(fd, cat(entry.path, "/pids.events").c_str(), IN_MODIFY) < 0) {
-      return fail_errno(cat("inotify_add_watch ", entry.path, "/pids.events"));
+  for (auto& entry : services_) {
+    add_watches(entry);
+    if ((memory_ && entry.memory_watch < 0) || (pids_ && entry.pids_watch < 0)) {
+      return fail_errno(cat("inotify_add_watch ", entry.path, memory_ ? "/memory.events"
+                                                                       : "/pids.events"));
     }
   }
+  // Only the services whose files changed are read again: an event of one service costs
+  // one or two reads, not two for every service of the manifest.
   auto watched = supervisor.watch(fd, EPOLLIN, [this](std::uint32_t, Supervisor::WatchId) {
     alignas(inotify_event) char buffer[4096];
-    while (::read(inotify_.get(), buffer, sizeof buffer) > 0) {
+    std::vector<Entry*> changed;
+    ssize_t length;
+    while ((length = ::read(inotify_.get(), buffer, sizeof buffer)) > 0) {
+      for (ssize_t at = 0; at < length;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        if ((event->mask & IN_MODIFY) == 0) continue;  // IN_IGNORED: a removed cgroup
+        for (auto& entry : services_) {
+          if (entry.memory_watch != event->wd && entry.pids_watch != event->wd) continue;
+          if (std::find(changed.begin(), changed.end(), &entry) == changed.end()) {
+            changed.push_back(&entry);
+          }
+          break;
+        }
+      }
     }
-    check_events();
+    for (Entry* entry : changed) check_events(*entry);
   });
   if (!watched) return std::unexpected(watched.error());
   supervisor_ = &supervisor;
@@ -250,30 +254,45 @@ Status ServiceCgroups::watch(Supervisor& supervisor) {
   return {};
 }
 
+void ServiceCgroups::add_watches(Entry& entry) {
+  // cgroupfs reports a change of these files as IN_MODIFY.
+  if (memory_) {
+    entry.memory_watch = ::inotify_add_watch(
+        inotify_.get(), cat(entry.path, "/memory.events").c_str(), IN_MODIFY);
+  }
+  if (pids_) {
+    entry.pids_watch =
+        ::inotify_add_watch(inotify_.get(), cat(entry.path, "/pids.events").c_str(), IN_MODIFY);
+  }
+}
+
 void ServiceCgroups::check_events() {
-  for (auto& entry : services_) {
-    if (memory_) {
-      const auto kills = read_event(entry.path, "memory.events", "oom_kill").value_or(0);
-      if (kills > entry.oom_kills_logged) {
-        auto line = log_warn("out of memory: killed");
-        line.field("service", entry.name).field("oom-kills", kills - entry.oom_kills_logged);
-        if (entry.memory_max != config::kNoLimit) line.field("memory-max", entry.memory_max);
-        line.field("hint",
-                   "the service reached resources.memory-max: raise it, or find what grows");
-        entry.oom_kills_logged = kills;
-      }
+  for (auto& entry : services_) check_events(entry);
+}
+
+void ServiceCgroups::check_events(Entry& entry) {
+  if (entry.released) return;
+  if (memory_) {
+    const auto kills = read_event(entry.path, "memory.events", "oom_kill").value_or(0);
+    if (kills > entry.oom_kills_logged) {
+      auto line = log_warn("out of memory: killed");
+      line.field("service", entry.name).field("oom-kills", kills - entry.oom_kills_logged);
+      if (entry.memory_max != config::kNoLimit) line.field("memory-max", entry.memory_max);
+      line.field("hint",
+                 "the service reached resources.memory-max: raise it, or find what grows");
+      entry.oom_kills_logged = kills;
     }
-    if (pids_) {
-      const auto refused = read_event(entry.path, "pids.events", "max").value_or(0);
-      if (refused > entry.forks_refused_logged) {
-        auto line = log_warn("fork refused");
-        line.field("service", entry.name).field("refused", refused - entry.forks_refused_logged);
-        if (entry.pids_max != config::kNoLimit) line.field("pids-max", entry.pids_max);
-        line.field("hint",
-                   "the service reached resources.pids-max (ipcrt's init counts): raise it, or "
-                   "find what forks");
-        entry.forks_refused_logged = refused;
-      }
+  }
+  if (pids_) {
+    const auto refused = read_event(entry.path, "pids.events", "max").value_or(0);
+    if (refused > entry.forks_refused_logged) {
+      auto line = log_warn("fork refused");
+      line.field("service", entry.name).field("refused", refused - entry.forks_refused_logged);
+      if (entry.pids_max != config::kNoLimit) line.field("pids-max", entry.pids_max);
+      line.field("hint",
+                 "the service reached resources.pids-max (ipcrt's init counts): raise it, or "
+                 "find what forks");
+      entry.forks_refused_logged = refused;
     }
   }
 }
@@ -281,7 +300,7 @@ void ServiceCgroups::check_events() {
 ServiceUsage ServiceCgroups::usage(const std::string& service) const {
   ServiceUsage usage;
   const Entry* entry = find(service);
-  if (entry == nullptr) return usage;
+  if (entry == nullptr || entry->released) return usage;
   if (memory_) {
     usage.memory_bytes = read_number(entry->path, "memory.current");
     usage.memory_max = read_number(entry->path, "memory.max");
@@ -292,6 +311,19 @@ ServiceUsage ServiceCgroups::usage(const std::string& service) const {
     usage.forks_refused = read_event(entry->path, "pids.events", "max");
   }
   return usage;
+}
+
+void ServiceCgroups::release(const std::string& service) {
+  if (removed_) return;
+  for (auto& entry : services_) {
+    if (entry.name != service || entry.released) continue;
+    check_events(entry);  // an OOM kill that ended it is still logged
+    // EBUSY: a process of it is still dying (one that left its PID namespace's end behind,
+    // an unconfined service's), or it made cgroups below its own: remove() sees to those.
+    // Its descriptor stays open until remove(): the service's launch spec still names it.
+    if (::rmdir(entry.path.c_str()) == 0 || errno == ENOENT) entry.released = true;
+    return;
+  }
 }
 
 void ServiceCgroups::remove() {
@@ -305,6 +337,12 @@ void ServiceCgroups::remove() {
   if (manifest_dir_.empty() || ::access(manifest_dir_.c_str(), F_OK) != 0) return;
   (void)platform::kill_cgroup(manifest_dir_);
   wait_until_empty(manifest_dir_);
+  // The services' cgroups are known: removed by name, without listing any directory; only
+  // what that leaves (cgroups a service made below its own) needs the walk of the tree.
+  for (const auto& entry : services_) {
+    if (!entry.released) (void)::rmdir(entry.path.c_str());
+  }
+  if (::rmdir(manifest_dir_.c_str()) == 0 || errno == ENOENT) return;
   std::size_t removed = 0;
   if (auto done = remove_tree(manifest_dir_, removed); !done) {
     log_warn("cgroups not removed")

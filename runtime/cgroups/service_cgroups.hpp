@@ -60,13 +60,20 @@ class ServiceCgroups {
 
   // Watches the services' memory.events and pids.events in `supervisor`'s loop from now on.
   [[nodiscard]] Status watch(Supervisor& supervisor);
-  // Logs OOM kills and refused forks not logged yet (the watch calls it).
+  // Logs OOM kills and refused forks not logged yet, of every service (the watch reads only
+  // those of the services whose files changed).
   void check_events();
   [[nodiscard]] ServiceUsage usage(const std::string& service) const;
 
   // A reload's (SPEC §12): makes `service`'s cgroup, or sets its limits again; refused when it
   // needs a controller this run did not enable.
   [[nodiscard]] Status configure(const config::Service& service);
+
+  // `service` has ended and will not start again in this run (the runtime is stopping):
+  // its cgroup goes now, while the supervisor waits for the other services' ends, rather than
+  // all at the end. Never waits: still populated (a killed process not gone yet), it is left
+  // for remove().
+  void release(const std::string& service);
 
   // Kills what is left in the tree, removes the services' cgroups and the manifest's (bounded
   // wait for killed processes). ipcrt's leaf stays: ipcrt is in it.
@@ -81,10 +88,15 @@ class ServiceCgroups {
     std::uint64_t pids_max = config::kNoLimit;
     std::uint64_t oom_kills_logged = 0;
     std::uint64_t forks_refused_logged = 0;
+    int memory_watch = -1;  // inotify watch descriptors of its memory.events and pids.events
+    int pids_watch = -1;
+    bool released = false;  // its cgroup was removed (release())
   };
   ServiceCgroups() = default;
   [[nodiscard]] const Entry* find(const std::string& service) const;
   [[nodiscard]] Status make_entry(const config::Service& service);
+  void add_watches(Entry& entry);
+  void check_events(Entry& entry);
 
   std::string manifest_dir_;
   bool memory_ = false;  // controllers enabled for the services

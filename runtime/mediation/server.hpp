@@ -63,6 +63,10 @@ class MediationServer {
   [[nodiscard]] ListenerHandler handler();
   // Serves `listener` for `service` on a new thread until it hangs up or flush() is called.
   [[nodiscard]] Status serve(const std::string& service, platform::UniqueFd listener);
+  // Joins the threads whose listener hung up (their services ended); from the supervisor's
+  // thread. serve() does it too; a shutdown calls it as services end, so that flush() does not
+  // join them all (and free their stacks) after the last.
+  void join_finished();
   // Once the supervisor has returned: stops and joins every thread (each finishes the call at
   // hand), then writes every service's pending suppressed-denials line.
   void flush();
@@ -104,7 +108,6 @@ class MediationServer {
     std::uint64_t dropped_ = 0;
   };
 
-  void join_finished();
   void stop_all();
   void adopt_lines();  // every mediator's lines go to outlet_
 

@@ -259,6 +259,73 @@ TEST(Cgroups, TheNextRunKillsAndRemovesWhatASigkilledRuntimeLeft) {
   CHECK_FALSE(exists(tree));
 }
 
+// The stop of many services (SPEC §13, issue 18): each service's cgroup goes as soon as it has
+// ended, while a slower one still runs in its own; what an unconfined service left outside its
+// session dies with it; afterwards no process of the run is left and the manifest's tree is gone.
+TEST(Cgroups, AtTheStopEachCgroupGoesWithItsServiceAndNothingIsLeft) {
+  Support support;
+  if (!support.usable()) return skip(support.cgroups.why_not.describe().c_str());
+  TempDir dir;
+  const std::string pid_file = dir.shared_file("grandchild");
+  const std::string name = unique_name();
+  constexpr int kQuick = 16;
+  std::vector<std::string> services;
+  std::vector<std::string> quick;
+  for (int i = 0; i < kQuick; ++i) {
+    quick.push_back("s" + std::to_string(i));
+    services.push_back(service_json(quick.back(), probe_command({"sleep"})));
+  }
+  // SIGWINCH ends nothing: it runs on until its stop timeout's SIGKILL (long enough for the
+  // quick ones to end first under qemu too).
+  services.push_back(service_json("slow", probe_command({"sleep"}),
+                                  ", \"stop-signal\": \"SIGWINCH\", \"stop-timeout-ms\": 4000"));
+  services.push_back(service_json("leaver", probe_command({"escape", pid_file, "stay"}),
+                                  ", \"confinement\": \"off\""));
+  auto manifest = dir.write_file("m.json", manifest_json(name, services));
+  Background runtime(dir, manifest);
+  std::vector<std::string> all = quick;
+  all.push_back("slow");
+  all.push_back("leaver");
+  std::vector<pid_t> processes;
+  for (const auto& service : all) {
+    CHECK_TRUE_TEXT(runtime.wait_for("msg=started service=" + service + " "),
+                    runtime.err().c_str());
+    const pid_t main = started_pid(runtime.err(), service);
+    CHECK_TRUE(main > 0);
+    processes.push_back(main);
+    if (auto children = ipcrt::platform::child_pids(main)) {
+      processes.insert(processes.end(), children->begin(), children->end());
+    }
+  }
+  const pid_t grandchild = wait_for_pid_file(pid_file);
+  CHECK_TRUE(grandchild > 0);
+  processes.push_back(grandchild);
+  const std::string tree = support.cgroups.manifest_dir(name);
+  for (const auto& service : all) CHECK_TRUE(exists(tree + "/" + service));
+
+  runtime.signal(SIGTERM);
+  for (const auto& service : quick) {
+    CHECK_TRUE_TEXT(runtime.wait_for("msg=exited service=" + service + " "),
+                    runtime.err().c_str());
+  }
+  // Logged after its cgroup went; "slow" waits out its stop timeout meanwhile.
+  CHECK_TRUE_TEXT(runtime.running(), runtime.err().c_str());
+  CHECK_FALSE(contains(runtime.err(), "msg=exited service=slow "));
+  for (const auto& service : quick) {
+    CHECK_FALSE_TEXT(exists(tree + "/" + service), ("still there: " + service).c_str());
+  }
+  CHECK_TRUE(exists(tree + "/slow"));
+  CHECK_TRUE(alive(started_pid(runtime.err(), "slow")));
+
+  LONGS_EQUAL_TEXT(0, runtime.wait(), runtime.err().c_str());
+  for (pid_t pid : processes) {
+    CHECK_TRUE_TEXT(dies_within(pid, std::chrono::seconds(5)),
+                    ("a process of the run outlived it: " + std::to_string(pid)).c_str());
+  }
+  CHECK_FALSE_TEXT(exists(tree), "the manifest's cgroups outlived the run");
+  CHECK_FALSE_TEXT(contains(runtime.err(), "cgroups not removed"), runtime.err().c_str());
+}
+
 // A systemd-style delegated subtree: ipcrt starts in a cgroup of its own below ours, moves
 // itself into its leaf (no-internal-process rule) and puts the services beside it, with their
 // limits where the controllers can be passed down.
@@ -402,6 +469,8 @@ TEST(Cgroups, AMemoryHogIsKilledInsideItsCgroupAndNothingElseIs) {
                   runtime.err().c_str());
   CHECK_TRUE(runtime.wait_for("msg=exited service=hog"));
   CHECK_TRUE(contains(runtime.err(), "memory-max=25165824"));
+  // Its cgroup's event, read as its: never logged as the bystander's.
+  CHECK_FALSE(contains(runtime.err(), "killed\" service=bystander"));
   CHECK_TRUE(runtime.running());
   CHECK_TRUE(alive(started_pid(runtime.err(), "bystander")));
   auto status = status_of(name, "hog");
