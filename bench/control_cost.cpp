@@ -21,6 +21,7 @@
 #include <cstdio>
 
 #include "bench/benchmarks.hpp"
+#include "bench/scale.hpp"
 #include "common/file.hpp"
 #include "runtime/control/client.hpp"
 #include "runtime/control/socket_path.hpp"
@@ -32,7 +33,6 @@ namespace {
 constexpr int kServices = 64;
 constexpr int kClients = 16;
 constexpr int kRoundTrips = 200;  // GetStatus calls per sample
-constexpr int kDeadlineMs = 60000;
 constexpr const char* kManifestName = "bench-control";
 constexpr double kRingBudgetMiB = 1.0;  // log.ring-bytes' default (SPEC §14)
 
@@ -56,22 +56,6 @@ std::string manifest_text(const Options& options, const std::string& fifo, int q
     json += "}";
   }
   return json + "\n}}\n";
-}
-
-bool wait_until_running(int fifo, int count, pid_t watched) {
-  const double deadline = now_ns() + kDeadlineMs * 1e6;
-  int seen = 0;
-  char buffer[512];
-  while (seen < count) {
-    pollfd ready{fifo, POLLIN, 0};
-    if (::poll(&ready, 1, 100) > 0) {
-      const ssize_t n = ::read(fifo, buffer, sizeof buffer);
-      if (n > 0) seen += static_cast<int>(n);
-      continue;
-    }
-    if (::waitpid(watched, nullptr, WNOHANG) == watched || now_ns() > deadline) return false;
-  }
-  return true;
 }
 
 // One whole command, its output to /dev/null: wall milliseconds and CPU milliseconds (its

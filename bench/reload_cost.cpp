@@ -17,6 +17,7 @@
 #include <set>
 
 #include "bench/benchmarks.hpp"
+#include "bench/scale.hpp"
 #include "common/file.hpp"
 
 namespace ipcrt::bench {
@@ -24,7 +25,6 @@ namespace {
 
 constexpr int kServices = 64;   // 62 idle ones, the producer and the changed consumer
 constexpr int kWindowMs = 100;  // the confirm window of the row the goal is checked on
-constexpr int kDeadlineMs = 60000;
 constexpr const char* kManifestName = "bench-reload";
 
 std::string queue_path() {
@@ -49,22 +49,6 @@ std::string manifest_text(const Options& options, const std::string& fifo,
           queue_path() + "\", \"" + received + "\"], \"environment\": {\"GENERATION\": \"" +
           std::to_string(generation) + "\"}, \"plugs\": {\"out\": {\"interface\": \"posix-mq\"}}}";
   return json + "\n}}\n";
-}
-
-bool wait_until_running(int fifo, int count, pid_t watched) {
-  const double deadline = now_ns() + kDeadlineMs * 1e6;
-  int seen = 0;
-  char buffer[512];
-  while (seen < count) {
-    pollfd ready{fifo, POLLIN, 0};
-    if (::poll(&ready, 1, 100) > 0) {
-      const ssize_t n = ::read(fifo, buffer, sizeof buffer);
-      if (n > 0) seen += static_cast<int>(n);
-      continue;
-    }
-    if (::waitpid(watched, nullptr, WNOHANG) == watched || now_ns() > deadline) return false;
-  }
-  return true;
 }
 
 // One whole ipcrt command: wall milliseconds, nullopt unless it exited 0 (then `failure` says
