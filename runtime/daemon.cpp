@@ -167,21 +167,26 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     return failed(kExitBootFailed, "notify-sockets", notify.error());
   }
   notify_ = std::move(*notify);
+  // Read once: nothing mounts between these launch specs.
+  const auto host_mounts = platform::mount_table();
   for (std::size_t i = 0; i < plan_.services.size(); ++i) {
     const auto& planned = plan_.services[i];
-    services_.push_back(supervised(manifest_, plan_, planned, std::move(filters_[i])));
+    services_.push_back(
+        supervised(manifest_, plan_, planned, std::move(filters_[i]), &host_mounts));
   }
   filters_.clear();
   return {};
 }
 
 SupervisedService Daemon::supervised(const config::Manifest& manifest, const Plan& plan,
-                                     const PlannedService& planned, platform::BpfProgram filter) {
+                                     const PlannedService& planned, platform::BpfProgram filter,
+                                     const Result<std::vector<platform::MountEntry>>* host_mounts) {
   const config::Service& service = *manifest.find_service(planned.name);
   SupervisedService supervised;
   LaunchOptions launch_options;
   launch_options.capture_output = true;
   launch_options.new_ipc_namespace = mediation_support().has_value();
+  launch_options.host_mounts = host_mounts;
   supervised.spec =
       prepare_launch(service, planned, plan.identities.account(planned.name).identity,
                      std::move(filter), resources_->service_default_rlimits, launch_options);

@@ -113,10 +113,12 @@ class Daemon {
   friend class Reloader;
   Daemon() = default;
   void release();
-  // What the supervisor gets for one planned service of `manifest`.
-  [[nodiscard]] SupervisedService supervised(const config::Manifest& manifest, const Plan& plan,
-                                             const PlannedService& planned,
-                                             platform::BpfProgram filter);
+  // What the supervisor gets for one planned service of `manifest`; `host_mounts` as in
+  // LaunchOptions.
+  [[nodiscard]] SupervisedService supervised(
+      const config::Manifest& manifest, const Plan& plan, const PlannedService& planned,
+      platform::BpfProgram filter,
+      const Result<std::vector<platform::MountEntry>>* host_mounts = nullptr);
   void open_logs();
 
   DaemonOptions options_;

@@ -31,10 +31,19 @@ namespace ipcrt::runtime {
                                                                   const PlannedService& planned,
                                                                   bool mediate = false);
 
+// What a service's filter depends on, from the manifest and plan (not from a built policy):
+// services with equal keys have equal PolicyBuilder fingerprints, hence equal programs. The
+// in-memory FilterCache and the on-disk one are keyed by it.
+[[nodiscard]] std::string filter_key(const config::Service& service, const PlannedService& planned,
+                                     bool mediate);
+// The PolicyBuilder::fingerprint() of the service's policy (for tests of filter_key()); ""
+// when the policy has an error.
+[[nodiscard]] std::string policy_fingerprint(const config::Service& service,
+                                             const PlannedService& planned, bool mediate);
+
 // Filters compiled once per distinct policy (issue #8: compiling dominated the boot of many
 // services). Queue names are not in a program, only which mq_* syscalls and flags are
-// allowed, so services differing only in their queues share one; equal PolicyBuilder
-// fingerprints guarantee equal programs.
+// allowed, so services differing only in their queues share one.
 class FilterCache {
  public:
   // As compile_service_filter(), from the cache when an equal policy was compiled before.
