@@ -74,7 +74,10 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   daemon->manifest_text_ = read_text_file(path).value_or(std::string());
   const config::Manifest& manifest = daemon->manifest_;
 
-  FilterCache filter_cache;
+  // Programs compiled by earlier runs, kept in /run (root only, checked before use: see
+  // filter_store.hpp): a new kernel, which needs a reboot, never sees an old one.
+  const auto store = FilterStore::open(cat(kRunDir, "/filters"));
+  FilterCache filter_cache(store ? &*store : nullptr);
   for (const auto& planned : daemon->plan_.services) {
     auto filter = filter_cache.filter_for(*manifest.find_service(planned.name), planned,
                                           mediation.has_value());

@@ -143,10 +143,18 @@ Result<platform::BpfProgram> FilterCache::filter_for(const config::Service& serv
   // hit never skips an error either: a failed build is not kept.
   std::string key = filter_key(service, planned, mediate);
   if (auto found = programs_.find(key); found != programs_.end()) return found->second;
+  if (store_ != nullptr) {
+    if (auto stored = store_->load(key)) {
+      programs_.emplace(std::move(key), *stored);
+      return std::move(*stored);
+    }
+  }
   auto builder = service_builder(service, planned, "native", mediate);
   if (!builder) return std::unexpected(builder.error());
   auto policy = build_for(service, builder->without_pseudo_code());
   if (!policy) return std::unexpected(policy.error());
+  ++compiled_;
+  if (store_ != nullptr) store_->save(key, policy->program);
   programs_.emplace(std::move(key), policy->program);
   return std::move(policy->program);
 }
