@@ -55,6 +55,7 @@ struct BootRun {
   double milliseconds = 0;
   double stop_ms = 0;  // from SIGTERM until every process has been reaped
   std::uint64_t supervisor_kib = 0;
+  double supervisor_cpu_ms = 0;  // the supervisor's own CPU until every service ran
 };
 
 std::optional<BootRun> boot_bare(const Options& options, const std::string& fifo_path, int fifo,
@@ -85,6 +86,7 @@ std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& man
   bool running = wait_until_running(fifo, services, pid);
   double elapsed = now_ns() - start;
   std::uint64_t resident = running ? resident_kib(pid) : 0;
+  const double cpu_ms = running ? static_cast<double>(cpu_ns(pid)) / 1e6 : 0;
   const double stop = now_ns();
   ::kill(pid, SIGTERM);
   int status = wait_exit(pid);
@@ -96,7 +98,7 @@ std::optional<BootRun> boot_ipcrt(const Options& options, const std::string& man
               std::to_string(status) + "): " + text;
     return std::nullopt;
   }
-  return BootRun{elapsed / 1e6, stop_ms, resident};
+  return BootRun{elapsed / 1e6, stop_ms, resident, cpu_ms};
 }
 
 // Whatever happens to a run, no queue of this benchmark outlives it.
@@ -134,7 +136,7 @@ void run_boot_scale(const Options& options, Report& report) {
     int services = 0;
     int queues = 0;
     std::string manifest;
-    std::vector<double> bare_ms, floor_ms, ipcrt_ms, resident_kib;
+    std::vector<double> bare_ms, floor_ms, ipcrt_ms, resident_kib, cpu_us_per_service;
     std::vector<double> bare_stop_ms, floor_stop_ms, ipcrt_stop_ms;
   };
   std::vector<Scale> scales;
@@ -172,6 +174,7 @@ void run_boot_scale(const Options& options, Report& report) {
       scale.floor_stop_ms.push_back(floor->stop_ms);
       scale.ipcrt_stop_ms.push_back(booted->stop_ms);
       scale.resident_kib.push_back(static_cast<double>(booted->supervisor_kib));
+      scale.cpu_us_per_service.push_back(booted->supervisor_cpu_ms * 1000 / scale.services);
     }
   }
   ::close(fifo);
@@ -203,7 +206,15 @@ void run_boot_scale(const Options& options, Report& report) {
       "VmRSS of the `ipcrt run` process once every service runs (static binary; one filter, "
       "launch spec and seccomp listener per service).",
       "1 service");
+  Section& cpu = report.section(
+      "Supervisor CPU per service at boot",
+      "The `ipcrt run` process's own CPU time (all its threads: schedstat, or utime+stime in "
+      "clock ticks where the kernel has no schedstat) from its exec "
+      "until every service runs, divided by the number of services: parse, plan, filters, "
+      "resources and each launch, not the services' own.",
+      "16 services");
   double per_service_16 = 0;
+  double cpu_16 = 0;
   for (const auto& scale : scales) {
     Summary bare = summarize(scale.bare_ms);
     Summary floor = summarize(scale.floor_ms);
@@ -234,6 +245,9 @@ void run_boot_scale(const Options& options, Report& report) {
     if (scale.services == 16) per_service_16 = per.median;
     growth.rows.push_back({count, per, "µs", {}, {}});
     memory.rows.push_back({count, summarize(scale.resident_kib), "KiB", {}, {}});
+    Summary cpu_per = summarize(scale.cpu_us_per_service);
+    if (scale.services == 16) cpu_16 = cpu_per.median;
+    cpu.rows.push_back({count, cpu_per, "µs", {}, {}});
     if (scale.services == 256) {
       report.target({"boot of 256 services / their bare fork+exec", booted.median / bare.median,
                      1.5, Better::Lower, "×"});
@@ -248,6 +262,7 @@ void run_boot_scale(const Options& options, Report& report) {
     }
   }
   for (auto& row : growth.rows) row.ratio = row.summary.median / per_service_16;
+  for (auto& row : cpu.rows) row.ratio = row.summary.median / cpu_16;
   for (auto& row : memory.rows) row.ratio = row.summary.median / memory.rows.front().summary.median;
   report.target({"linear boot: per-service time at 256 / at 16 services",
                  growth.rows.back().summary.median / per_service_16, 1.5, Better::Lower, "×"});

@@ -1,6 +1,7 @@
 // Statistics, the report's table and process helpers shared by the benchmarks.
 #include "bench/measure.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -190,6 +191,45 @@ std::uint64_t resident_kib(pid_t pid) {
   auto status = platform::read_proc_status(pid);
   if (!status) return 0;
   return platform::proc_status_number(*status, "VmRSS", 10).value_or(0);
+}
+
+std::uint64_t cpu_ns(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::uint64_t total = 0;
+  bool precise = true;
+  if (DIR* dir = ::opendir(tasks.c_str())) {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      auto text = read_text_file(tasks + "/" + entry->d_name + "/schedstat");
+      if (!text) {
+        precise = false;
+        break;
+      }
+      total += std::strtoull(text->c_str(), nullptr, 10);
+    }
+    ::closedir(dir);
+  }
+  if (precise && total > 0) return total;
+  // Without CONFIG_SCHED_INFO: utime + stime (fields 14 and 15) in clock ticks, after the
+  // command's closing parenthesis.
+  auto stat = read_text_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return 0;
+  const std::size_t end = stat->rfind(')');
+  if (end == std::string::npos) return 0;
+  const char* at = stat->c_str() + end + 1;
+  unsigned long long ticks = 0;
+  for (int field = 3; field <= 15 && *at != '\0'; ++field) {
+    char* next = nullptr;
+    unsigned long long value = std::strtoull(at, &next, 10);
+    if (next == at) {  // the state letter
+      while (*at == ' ') ++at;
+      ++at;
+      continue;
+    }
+    if (field >= 14) ticks += value;
+    at = next;
+  }
+  return ticks * (1000000000ULL / static_cast<unsigned long long>(::sysconf(_SC_CLK_TCK)));
 }
 
 }  // namespace ipcrt::bench

@@ -108,4 +108,8 @@ bool write_file(const std::string& path, const std::string& text);
 // VmRSS of a process in KiB, 0 when unreadable.
 std::uint64_t resident_kib(pid_t pid);
 
+// CPU time a process has used so far, all its threads together, in nanoseconds (the first
+// field of each /proc/<pid>/task/<tid>/schedstat); 0 when unreadable.
+std::uint64_t cpu_ns(pid_t pid);
+
 }  // namespace ipcrt::bench

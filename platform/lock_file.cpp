@@ -32,8 +32,10 @@ Result<LockFile> LockFile::acquire(const std::string& path, pid_t* holder) {
     return fail_errno(cat("lock ", path), error);
   }
   const std::string pid = cat(::getpid(), "\n");
-  if (::ftruncate(fd.get(), 0) != 0 ||
-      ::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  // Written, then cut to its length: truncating to 0 first makes ext4 (a /run on disk) write
+  // the file back at close, a flush on every `run` (issue 21).
+  if (::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()) ||
+      ::ftruncate(fd.get(), static_cast<off_t>(pid.size())) != 0) {
     return fail_errno(cat("write ", path));
   }
   return LockFile(std::move(fd));

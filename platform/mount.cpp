@@ -101,21 +101,19 @@ std::string decode_mountinfo_field(std::string_view field) {
 
 }  // namespace
 
-namespace {
-
-// Mount points of filesystems of `type`, or of every type when `type` is empty.
-Result<std::vector<std::string>> mount_points(std::string_view type, const std::string& mountinfo) {
+Result<std::vector<MountEntry>> mount_table(const std::string& mountinfo) {
   auto text = read_text_file(mountinfo);
   if (!text) return std::unexpected(text.error());
-  std::vector<std::string> points;
+  std::vector<MountEntry> mounts;
   std::string_view rest = *text;
+  std::vector<std::string_view> fields;
   while (!rest.empty()) {
     const auto end = rest.find('\n');
     const std::string_view line = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
     // "36 35 98:0 /root /mnt/point opts... - fstype source superopts": the mount point is the
     // fifth field, the type the first field after the " - " separator.
-    std::vector<std::string_view> fields;
+    fields.clear();
     for (std::size_t at = 0; at < line.size();) {
       const auto space = line.find(' ', at);
       fields.push_back(line.substr(at, space - at));
@@ -124,20 +122,29 @@ Result<std::vector<std::string>> mount_points(std::string_view type, const std::
     }
     const auto separator = std::find(fields.begin(), fields.end(), "-");
     if (fields.size() < 5 || separator == fields.end() || separator + 1 == fields.end()) continue;
-    if (type.empty() || *(separator + 1) == type) points.push_back(decode_mountinfo_field(fields[4]));
+    mounts.push_back({decode_mountinfo_field(fields[4]), std::string(*(separator + 1))});
+  }
+  return mounts;
+}
+
+std::vector<std::string> mount_points_of_type(std::string_view type,
+                                              const std::vector<MountEntry>& mounts) {
+  std::vector<std::string> points;
+  for (const auto& mount : mounts) {
+    if (type.empty() || mount.type == type) points.push_back(mount.point);
   }
   return points;
 }
 
-}  // namespace
-
 Result<std::vector<std::string>> mount_points_of_type(std::string_view type,
                                                       const std::string& mountinfo) {
-  return mount_points(type, mountinfo);
+  auto mounts = mount_table(mountinfo);
+  if (!mounts) return std::unexpected(mounts.error());
+  return mount_points_of_type(type, *mounts);
 }
 
 Result<std::vector<std::string>> all_mount_points(const std::string& mountinfo) {
-  return mount_points({}, mountinfo);
+  return mount_points_of_type({}, mountinfo);
 }
 
 int remount_bind_readonly(const char* target) noexcept {

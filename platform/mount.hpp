@@ -41,6 +41,18 @@ namespace ipcrt::platform {
 // tmpfs. 0 also when it does not exist.
 [[nodiscard]] int mask_path(const char* target, const char* dev_null) noexcept;
 
+// One line of a mountinfo text: where, and the filesystem type.
+struct MountEntry {
+  std::string point;  // decoded
+  std::string type;   // "mqueue", "tmpfs", ...
+};
+// Every mount of `mountinfo`, in its order (parents before children).
+[[nodiscard]] Result<std::vector<MountEntry>> mount_table(
+    const std::string& mountinfo = "/proc/self/mountinfo");
+// The mount points of `type` in a table read before; every one for an empty `type`.
+[[nodiscard]] std::vector<std::string> mount_points_of_type(std::string_view type,
+                                                            const std::vector<MountEntry>& mounts);
+
 // The mount points of every filesystem of `type` ("mqueue") in `mountinfo`, decoded.
 [[nodiscard]] Result<std::vector<std::string>> mount_points_of_type(
     std::string_view type, const std::string& mountinfo = "/proc/self/mountinfo");

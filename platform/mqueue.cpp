@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 #include "common/file.hpp"
@@ -89,6 +90,47 @@ void parse_dirents(const std::string& records, std::vector<std::string>& names) 
     if (name != "." && name != "..") names.push_back(cat('/', name));
     offset += entry->d_reclen;
   }
+}
+
+// Linux 5.2's mount API, through raw syscalls: glibc before 2.36 has no wrappers.
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+#ifndef FSCONFIG_CMD_CREATE
+#define FSCONFIG_CMD_CREATE 6
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+
+// The listing without a child: a detached mqueue mount of this IPC namespace (fsopen,
+// fsmount), attached nowhere, so no mount namespace or mount point is needed, and gone with
+// its descriptor. Needs CAP_SYS_ADMIN as the private mount does; nullopt where the kernel
+// (before 5.2) or a filter refuses it, and the child does it the old way.
+std::optional<std::vector<std::string>> list_via_detached_mount() {
+#if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
+  UniqueFd context(static_cast<int>(::syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC)));
+  if (!context.valid()) return std::nullopt;
+  if (::syscall(SYS_fsconfig, context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return std::nullopt;
+  }
+  UniqueFd mount(
+      static_cast<int>(::syscall(SYS_fsmount, context.get(), FSMOUNT_CLOEXEC,
+                                 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
+  if (!mount.valid()) return std::nullopt;
+  int dir_fd = ::openat(mount.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return std::nullopt;
+  std::vector<std::string> names;
+  if (!read_queue_names(dir_fd, names)) return std::nullopt;
+  return names;
+#else
+  return std::nullopt;
+#endif
 }
 
 Result<std::vector<std::string>> list_via_private_mount() {
@@ -179,6 +221,8 @@ Result<std::vector<std::string>> list_queues() {
     int dir_fd = ::open(kMqueueMount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0) return fail_errno(cat("open ", kMqueueMount));
     if (auto read = read_queue_names(dir_fd, names); !read) return std::unexpected(read.error());
+  } else if (auto detached = list_via_detached_mount()) {
+    names = std::move(*detached);
   } else {
     auto listed = list_via_private_mount();
     if (!listed) return std::unexpected(listed.error());
@@ -186,6 +230,14 @@ Result<std::vector<std::string>> list_queues() {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::optional<std::vector<std::string>> list_queues_detached() {
+  return list_via_detached_mount();
+}
+
+Result<std::vector<std::string>> list_queues_in_child() {
+  return list_via_private_mount();
 }
 
 Result<QueueAttributes> queue_attributes(int fd) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,14 @@ struct OpenedQueue {
 };
 
 // Every queue of this IPC namespace, as "/name", sorted. Reads /dev/mqueue when the mqueue
-// filesystem is mounted there; otherwise mounts it privately in a short-lived child with its
-// own mount namespace (needs CAP_SYS_ADMIN; the host's mounts are not touched).
+// filesystem is mounted there; otherwise a detached mqueue mount (fsmount, Linux 5.2), or
+// before that a private mount in a short-lived child with its own mount namespace (both need
+// CAP_SYS_ADMIN; the host's mounts are not touched).
 [[nodiscard]] Result<std::vector<std::string>> list_queues();
+// The two ways without /dev/mqueue, unsorted, for tests that compare them: nullopt where the
+// kernel has no fsmount or refuses it.
+[[nodiscard]] std::optional<std::vector<std::string>> list_queues_detached();
+[[nodiscard]] Result<std::vector<std::string>> list_queues_in_child();
 
 // mq_open(O_RDONLY) + mq_getattr + fstat + close.
 [[nodiscard]] Result<QueueAttributes> queue_attributes(const std::string& path);

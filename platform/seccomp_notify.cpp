@@ -6,13 +6,16 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstddef>
 #include <cstring>
 #include <vector>
@@ -179,6 +182,30 @@ Status answer_probe(pid_t child, int report_fd, int ack_fd) {
 }
 
 }  // namespace
+
+bool kernel_release_at_least(std::string_view release, unsigned major, unsigned minor) {
+  unsigned found_major = 0;
+  unsigned found_minor = 0;
+  const char* end = release.data() + release.size();
+  auto [dot, major_error] = std::from_chars(release.data(), end, found_major);
+  if (major_error != std::errc() || dot == end || *dot != '.') return false;
+  auto [rest, minor_error] = std::from_chars(dot + 1, end, found_minor);
+  if (minor_error != std::errc()) return false;
+  return found_major > major || (found_major == major && found_minor >= minor);
+}
+
+bool user_notification_certain() {
+  // Under a filter of its own (a container runtime's, or an outer ipcrt's), one with a
+  // listener may already be in the chain: only the probe can tell.
+  if (::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0) return false;
+  std::uint32_t action = SECCOMP_RET_USER_NOTIF;
+  if (::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) return false;
+  seccomp_notif_sizes sizes{};
+  if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return false;
+  utsname name{};
+  if (::uname(&name) != 0) return false;
+  return kernel_release_at_least(name.release, 5, 14);
+}
 
 Status probe_user_notification() {
   // Trap getppid (which nothing calls implicitly) to the listener; allow everything else.

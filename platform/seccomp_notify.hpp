@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/error.hpp"
 #include "platform/fd.hpp"
@@ -55,5 +56,16 @@ struct Notification {
 // ADDFD with SEND, and pidfd_getfd. Probed for real once (a child asks, we answer), not by
 // version number, so backports count.
 [[nodiscard]] Status probe_user_notification();
+
+// True when the probe could only succeed, known without a child: the kernel has the
+// user-notification action (SECCOMP_GET_ACTION_AVAIL) and is Linux 5.14 or later (ADDFD with
+// SEND; pidfd_getfd is 5.6), and this process runs under no seccomp filter, so none above
+// it holds a listener (a second one would be refused with EBUSY). False says nothing: then
+// probe_user_notification() decides.
+[[nodiscard]] bool user_notification_certain();
+
+// "5.14.0-rc1" -> true for (5, 14): at least that version. False when unparsable.
+[[nodiscard]] bool kernel_release_at_least(std::string_view release, unsigned major,
+                                           unsigned minor);
 
 }  // namespace ipcrt::platform

@@ -74,7 +74,10 @@ std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
   daemon->manifest_text_ = read_text_file(path).value_or(std::string());
   const config::Manifest& manifest = daemon->manifest_;
 
-  FilterCache filter_cache;
+  // Programs compiled by earlier runs, kept in /run (root only, checked before use: see
+  // filter_store.hpp): a new kernel, which needs a reboot, never sees an old one.
+  const auto store = FilterStore::open(cat(kRunDir, "/filters"));
+  FilterCache filter_cache(store ? &*store : nullptr);
   for (const auto& planned : daemon->plan_.services) {
     auto filter = filter_cache.filter_for(*manifest.find_service(planned.name), planned,
                                           mediation.has_value());
@@ -167,21 +170,26 @@ std::expected<void, DaemonFailure> Daemon::boot() {
     return failed(kExitBootFailed, "notify-sockets", notify.error());
   }
   notify_ = std::move(*notify);
+  // Read once: nothing mounts between these launch specs.
+  const auto host_mounts = platform::mount_table();
   for (std::size_t i = 0; i < plan_.services.size(); ++i) {
     const auto& planned = plan_.services[i];
-    services_.push_back(supervised(manifest_, plan_, planned, std::move(filters_[i])));
+    services_.push_back(
+        supervised(manifest_, plan_, planned, std::move(filters_[i]), &host_mounts));
   }
   filters_.clear();
   return {};
 }
 
 SupervisedService Daemon::supervised(const config::Manifest& manifest, const Plan& plan,
-                                     const PlannedService& planned, platform::BpfProgram filter) {
+                                     const PlannedService& planned, platform::BpfProgram filter,
+                                     const Result<std::vector<platform::MountEntry>>* host_mounts) {
   const config::Service& service = *manifest.find_service(planned.name);
   SupervisedService supervised;
   LaunchOptions launch_options;
   launch_options.capture_output = true;
   launch_options.new_ipc_namespace = mediation_support().has_value();
+  launch_options.host_mounts = host_mounts;
   supervised.spec =
       prepare_launch(service, planned, plan.identities.account(planned.name).identity,
                      std::move(filter), resources_->service_default_rlimits, launch_options);

@@ -116,10 +116,12 @@ class Daemon {
   // What a service that ended during the shutdown leaves that is its alone (its cgroup, its
   // private /dev/shm directory): removed at its end rather than after the last service's.
   void release_service(const std::string& service);
-  // What the supervisor gets for one planned service of `manifest`.
-  [[nodiscard]] SupervisedService supervised(const config::Manifest& manifest, const Plan& plan,
-                                             const PlannedService& planned,
-                                             platform::BpfProgram filter);
+  // What the supervisor gets for one planned service of `manifest`; `host_mounts` as in
+  // LaunchOptions.
+  [[nodiscard]] SupervisedService supervised(
+      const config::Manifest& manifest, const Plan& plan, const PlannedService& planned,
+      platform::BpfProgram filter,
+      const Result<std::vector<platform::MountEntry>>* host_mounts = nullptr);
   void open_logs();
 
   DaemonOptions options_;

@@ -490,12 +490,14 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
   spec.capture_output = options.capture_output;
   if (confined) {
     spec.last_capability = platform::last_capability();
-    auto mqueue_mounts = platform::mount_points_of_type("mqueue");
+    std::optional<Result<std::vector<platform::MountEntry>>> read_now;
+    if (options.host_mounts == nullptr) read_now.emplace(platform::mount_table());
+    const auto& host_mounts = options.host_mounts != nullptr ? *options.host_mounts : *read_now;
     // Unreadable mountinfo: hide the usual place rather than none (the child fails the launch
     // if it cannot, instead of starting a service that could go around mediation). Those
     // under /dev go with the host's /dev.
-    spec.hidden_mounts =
-        mqueue_mounts ? std::move(*mqueue_mounts) : std::vector<std::string>{"/dev/mqueue"};
+    spec.hidden_mounts = host_mounts ? platform::mount_points_of_type("mqueue", *host_mounts)
+                                     : std::vector<std::string>{"/dev/mqueue"};
     std::erase_if(spec.hidden_mounts, [](const std::string& path) {
       return path == "/dev" || path.starts_with("/dev/");
     });
@@ -530,8 +532,8 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
     }
     // uid 0 keeps root's file access (not its capabilities): the host must be read-only to it.
     if (identity.uid == 0) {
-      auto mounts = platform::all_mount_points();
-      sandbox.readonly_mounts = mounts ? std::move(*mounts) : std::vector<std::string>{"/"};
+      sandbox.readonly_mounts = host_mounts ? platform::mount_points_of_type({}, *host_mounts)
+                                            : std::vector<std::string>{"/"};
       // ...but the runtime's shm store: a bind keeps its source mount's read-only flag, and
       // the objects it may write must stay writable. The store itself is out of its view
       // (/run/ipcrt is masked); what it may only read is bound read-only anyway.

@@ -78,8 +78,9 @@ class PolicyBuilder {
   PolicyBuilder& without_pseudo_code();
 
   // Everything the program depends on, the reasons left out: two builders with the same
-  // fingerprint compile to the same program, so `run` compiles it once (FilterCache).
-  // Every member that build() reads to make the program must be part of it.
+  // fingerprint compile to the same program. Every member that build() reads to make the
+  // program must be part of it. `run` keys its FilterCache by filter_key(), from the
+  // builder's inputs; tests check that equal keys mean equal fingerprints.
   [[nodiscard]] std::string fingerprint() const;
 
   [[nodiscard]] Result<CompiledPolicy> build();

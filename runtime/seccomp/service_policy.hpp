@@ -11,6 +11,7 @@
 #include "config/manifest.hpp"
 #include "platform/seccomp.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/seccomp/filter_store.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
 
 namespace ipcrt::runtime {
@@ -31,20 +32,36 @@ namespace ipcrt::runtime {
                                                                   const PlannedService& planned,
                                                                   bool mediate = false);
 
+// What a service's filter depends on, from the manifest and plan (not from a built policy):
+// services with equal keys have equal PolicyBuilder fingerprints, hence equal programs. The
+// in-memory FilterCache and the on-disk one are keyed by it.
+[[nodiscard]] std::string filter_key(const config::Service& service, const PlannedService& planned,
+                                     bool mediate);
+// The PolicyBuilder::fingerprint() of the service's policy (for tests of filter_key()); ""
+// when the policy has an error.
+[[nodiscard]] std::string policy_fingerprint(const config::Service& service,
+                                             const PlannedService& planned, bool mediate);
+
 // Filters compiled once per distinct policy (issue #8: compiling dominated the boot of many
 // services). Queue names are not in a program, only which mq_* syscalls and flags are
-// allowed, so services differing only in their queues share one; equal PolicyBuilder
-// fingerprints guarantee equal programs.
+// allowed, so services differing only in their queues share one.
 class FilterCache {
  public:
-  // As compile_service_filter(), from the cache when an equal policy was compiled before.
+  // `store`: compiled programs kept between runs (may be nullptr; must outlive the cache).
+  explicit FilterCache(const FilterStore* store = nullptr) : store_(store) {}
+  // As compile_service_filter(), from the cache when an equal policy was compiled before
+  // (in this process, or by an earlier one into the store).
   [[nodiscard]] Result<platform::BpfProgram> filter_for(const config::Service& service,
                                                         const PlannedService& planned,
                                                         bool mediate);
-  [[nodiscard]] std::size_t compiled() const { return programs_.size(); }
+  // Distinct programs handed out, and how many of those libseccomp compiled here.
+  [[nodiscard]] std::size_t programs() const { return programs_.size(); }
+  [[nodiscard]] std::size_t compiled() const { return compiled_; }
 
  private:
+  const FilterStore* store_;
   std::map<std::string, platform::BpfProgram> programs_;
+  std::size_t compiled_ = 0;
 };
 
 // The syscalls through which a service that may write a shared-memory object unlinks it or

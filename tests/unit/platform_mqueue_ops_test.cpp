@@ -113,6 +113,29 @@ TEST(PlatformMqueueOps, ListsAndUnlinks) {
   STRCMP_CONTAINS(queue.path.c_str(), again.error().describe().c_str());
 }
 
+// Without /dev/mqueue, list_queues() lists through a detached mount and no child; it must see
+// what the child's private mount sees: a queue the moment it exists, none once unlinked.
+// (Whole listings are not compared: other tests create queues meanwhile.)
+TEST(PlatformMqueueOps, DetachedMountListsWhatThePrivateMountLists) {
+  if (!mq::list_queues_detached()) TEST_EXIT;  // before Linux 5.2, or refused: the child lists
+  QueueName queue;
+  auto seen_by_both = [&](bool expected) {
+    auto detached = mq::list_queues_detached();
+    auto in_child = mq::list_queues_in_child();
+    CHECK_TRUE(detached.has_value());
+    CHECK_TRUE_TEXT(in_child.has_value(), in_child ? "" : in_child.error().describe().c_str());
+    CHECK_EQUAL(expected,
+                std::find(detached->begin(), detached->end(), queue.path) != detached->end());
+    CHECK_EQUAL(expected,
+                std::find(in_child->begin(), in_child->end(), queue.path) != in_child->end());
+  };
+  seen_by_both(false);
+  CHECK_TRUE(mq::create_or_open_queue(queue.path, 2, 16, 0600).has_value());
+  seen_by_both(true);
+  CHECK_TRUE(mq::unlink_queue(queue.path).has_value());
+  seen_by_both(false);
+}
+
 TEST(PlatformMqueueOps, AttributesAboveTheHardCeilingNameTheQueueAndTheSysctl) {
   QueueName queue;
   auto opened = mq::create_or_open_queue(queue.path, mq::kHardMsgMax + 1, 16, 0600);

@@ -55,6 +55,42 @@ TEST(PlatformSeccompNotify, ProbeFindsUserNotificationWithAddfdSend) {
   if (!probed) FAIL(probed.error().describe().c_str());
 }
 
+// `run` skips the probe's child where the answer is certain; certain must never be wrong.
+TEST(PlatformSeccompNotify, CertainWithoutAProbeOnlyWhereTheProbeSucceeds) {
+  if (!platform::user_notification_certain()) {
+    UT_PRINT("not certain here: the probe decides");
+    return;
+  }
+  auto probed = platform::probe_user_notification();
+  CHECK_TRUE_TEXT(probed.has_value(), probed ? "" : probed.error().describe().c_str());
+}
+
+// A process under a filter may have a listener above it, which would refuse the services'
+// own with EBUSY: only the probe can tell, so it is never certain there.
+TEST(PlatformSeccompNotify, NeverCertainUnderAFilter) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    sock_filter allow_all[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    sock_fprog program{1, allow_all};
+    if (platform::set_no_new_privs() != 0) ::_exit(10);
+    if (platform::load_seccomp_filter(program, false) < 0) ::_exit(11);
+    ::_exit(platform::user_notification_certain() ? 12 : 0);
+  }
+  LONGS_EQUAL(0, wait_exit_code(child));
+}
+
+TEST(PlatformSeccompNotify, KernelReleasesCompareByMajorThenMinor) {
+  CHECK_TRUE(platform::kernel_release_at_least("5.14.0", 5, 14));
+  CHECK_TRUE(platform::kernel_release_at_least("6.1.0-18-arm64", 5, 14));
+  CHECK_TRUE(platform::kernel_release_at_least("10.0", 5, 14));
+  CHECK_TRUE(platform::kernel_release_at_least("5.15-rc1", 5, 14));
+  CHECK_FALSE(platform::kernel_release_at_least("5.13.19", 5, 14));
+  CHECK_FALSE(platform::kernel_release_at_least("4.19.0-26-armmp", 5, 14));
+  CHECK_FALSE(platform::kernel_release_at_least("5", 5, 14));
+  CHECK_FALSE(platform::kernel_release_at_least("", 5, 14));
+  CHECK_FALSE(platform::kernel_release_at_least("v6.1", 5, 14));
+}
+
 TEST(PlatformSeccompNotify, ReadsAStringFromAnotherProcessesMemory) {
   static char text[64] = "parent's value";
   int ready[2];

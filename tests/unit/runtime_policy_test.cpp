@@ -380,6 +380,91 @@ TEST(FilterCache, EveryInputThatChangesTheProgramGetsItsOwnCompile) {
   LONGS_EQUAL(5, cache.compiled());
 }
 
+// The cache is keyed by filter_key(), from the manifest and plan, not by a built policy: every
+// input that changes the builder's fingerprint must change the key, and equal keys must mean
+// equal fingerprints (equal programs).
+TEST(FilterCache, TheKeyTellsApartWhatTheFingerprintTellsApart) {
+  using ipcrt::config::kPermRead;
+  using ipcrt::config::kPermWrite;
+  struct Variant {
+    const char* what;
+    ipcrt::config::Service service;
+    ipcrt::runtime::PlannedService planned;
+    bool mediate = false;
+  };
+  std::vector<Variant> variants;
+  auto add = [&](const char* what, auto change, bool mediate = false) {
+    Variant variant{what, cache_service("s"), planned_with("/q", kPermRead), mediate};
+    change(variant.service, variant.planned);
+    variants.push_back(std::move(variant));
+  };
+  using Service = ipcrt::config::Service;
+  using Planned = ipcrt::runtime::PlannedService;
+  auto nothing = [](Service&, Planned&) {};
+  add("base", nothing);
+  add("base, mediated", nothing, true);
+  add("other queue name", [](Service&, Planned& p) { p.queues.front().path = "/other"; });
+  add("write", [](Service&, Planned& p) { p.queues.front().permissions = kPermWrite; });
+  add("read+write", [](Service&, Planned& p) { p.queues.front().permissions |= kPermWrite; });
+  add("owner", [](Service&, Planned& p) { p.queues.front().owner = true; });
+  add("no queue", [](Service&, Planned& p) { p.queues.clear(); });
+  add("passed", [](Service&, Planned& p) { p.passed_queues.push_back({3, "/q", 0, kPermRead}); });
+  add(
+      "passed, mediated",
+      [](Service&, Planned& p) {
+        p.passed_queues.push_back({3, "/q", 0, kPermRead});
+      },
+      true);
+  add("passed and opened", [](Service&, Planned& p) {
+    p.queues.push_back({"/w", kPermWrite, "hub:w", false});
+    p.passed_queues.push_back({3, "/q", 0, kPermRead});
+  });
+  add("allow group", [](Service& s, Planned&) { s.seccomp.allow = {"@network-io"}; });
+  add("allow name", [](Service& s, Planned&) { s.seccomp.allow = {"setpriority"}; });
+  add("allow clone by name", [](Service& s, Planned&) { s.seccomp.allow = {"clone"}; });
+  add("deny", [](Service& s, Planned&) { s.seccomp.deny = {"getppid"}; });
+  add(
+      "deny, mediated", [](Service& s, Planned&) { s.seccomp.deny = {"getppid"}; }, true);
+  add("extra abi", [](Service& s, Planned&) { s.seccomp.architectures = {"x86"}; });
+  add("notify", [](Service& s, Planned&) { s.type = ipcrt::config::ServiceType::Notify; });
+  add("complain",
+      [](Service& s, Planned&) { s.confinement = ipcrt::config::Confinement::Complain; });
+  add(
+      "complain, mediated",
+      [](Service& s, Planned&) { s.confinement = ipcrt::config::Confinement::Complain; }, true);
+  add(
+      "writes an object, mediated",
+      [](Service&, Planned& p) {
+        p.shm.push_back({"frames", true, "cam:frames"});
+      },
+      true);
+  add(
+      "reads an object, mediated",
+      [](Service&, Planned& p) {
+        p.shm.push_back({"frames", false, "cam:frames"});
+      },
+      true);
+  add(
+      "writes an object, openat denied, mediated",
+      [](Service& s, Planned& p) {
+        p.shm.push_back({"frames", true, "cam:frames"});
+        s.seccomp.deny = {"openat"};
+      },
+      true);
+  for (const auto& a : variants) {
+    const std::string a_key = ipcrt::runtime::filter_key(a.service, a.planned, a.mediate);
+    const std::string a_print = ipcrt::runtime::policy_fingerprint(a.service, a.planned, a.mediate);
+    CHECK_FALSE_TEXT(a_print.empty(), a.what);
+    for (const auto& b : variants) {
+      const bool same_key = a_key == ipcrt::runtime::filter_key(b.service, b.planned, b.mediate);
+      const bool same_print =
+          a_print == ipcrt::runtime::policy_fingerprint(b.service, b.planned, b.mediate);
+      const std::string pair = std::string(a.what) + " / " + b.what;
+      CHECK_EQUAL_TEXT(same_print, same_key, pair.c_str());
+    }
+  }
+}
+
 TEST_GROUP(SeccompNames){};
 
 TEST(SeccompNames, ANameIsKnownIfAnyArchitectureHasIt) {
