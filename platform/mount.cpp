@@ -1,18 +1,29 @@
 // mount(2) wrappers.
 #include "platform/mount.hpp"
 
-#include <sys/mount.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 #include "common/file.hpp"
 #include "common/text.hpp"
 
 namespace ipcrt::platform {
+namespace {
+
+#ifdef SYS_mount_setattr
+constexpr long kSysMountSetattr = SYS_mount_setattr;
+#else
+constexpr long kSysMountSetattr = 442;  // the same number on every architecture
+#endif
+
+}  // namespace
 
 int bind_mount(const char* source, const char* target, bool recursive) noexcept {
   unsigned long flags = MS_BIND;
@@ -42,13 +53,28 @@ int mount_devpts(const char* target) noexcept {
 }
 
 int remount_readonly(const char* target) noexcept {
-  return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0
-             ? 0
-             : -errno;
+  return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0 ? 0
+                                                                                           : -errno;
 }
 
 int remount_writable(const char* target) noexcept {
   return ::mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND, nullptr) == 0 ? 0 : -errno;
+}
+
+int set_mount_readonly(const char* target, bool readonly, bool recursive) noexcept {
+  // The kernel's struct mount_attr and flags (linux/mount.h clashes with sys/mount.h).
+  struct {
+    std::uint64_t attr_set;
+    std::uint64_t attr_clr;
+    std::uint64_t propagation;
+    std::uint64_t userns_fd;
+  } attributes{};
+  constexpr std::uint64_t kMountAttrReadonly = 0x00000001;
+  constexpr unsigned kAtRecursive = 0x8000;
+  (readonly ? attributes.attr_set : attributes.attr_clr) = kMountAttrReadonly;
+  const long rc = ::syscall(kSysMountSetattr, AT_FDCWD, target, recursive ? kAtRecursive : 0u,
+                            &attributes, sizeof attributes);
+  return rc == 0 ? 0 : -errno;
 }
 
 int make_path_readonly(const char* target) noexcept {
@@ -171,13 +197,12 @@ Status mount_filesystem(const std::string& type, const std::string& target, unsi
   }
   if (::mount(type.c_str(), target.c_str(), type.c_str(), flags,
               options.empty() ? nullptr : options.c_str()) != 0) {
-    return fail_errno(
-        cat("mount ", type, " on ", target), errno,
-        cat("requires CONFIG_",
-            type == "mqueue"    ? "POSIX_MQUEUE"
-            : type == "cgroup2" ? "CGROUPS"
-                                : "TMPFS",
-            " and CAP_SYS_ADMIN"));
+    return fail_errno(cat("mount ", type, " on ", target), errno,
+                      cat("requires CONFIG_",
+                          type == "mqueue"    ? "POSIX_MQUEUE"
+                          : type == "cgroup2" ? "CGROUPS"
+                                              : "TMPFS",
+                          " and CAP_SYS_ADMIN"));
   }
   return {};
 }

@@ -32,6 +32,10 @@ namespace ipcrt::platform {
 [[nodiscard]] int remount_readonly(const char* target) noexcept;
 // Makes the bind mount at `target` writable again (its per-mount flag).
 [[nodiscard]] int remount_writable(const char* target) noexcept;
+// mount_setattr(2) (Linux 5.12): `target`'s mount, and with `recursive` every mount below it,
+// made read-only (`readonly`) or writable again, their other flags untouched. -ENOSYS before
+// 5.12.
+[[nodiscard]] int set_mount_readonly(const char* target, bool readonly, bool recursive) noexcept;
 // Moves the mount at `source` to `target` (MS_MOVE).
 [[nodiscard]] int move_mount_to(const char* source, const char* target) noexcept;
 // Binds `source` (a device node or file) onto a new empty file `target`, created with `mode`.

@@ -16,7 +16,8 @@ namespace ipcrt::runtime {
 
 class BootJournal {
  public:
-  enum class Kind { Queue, PrivateDir, File, ShmStore, Directory };  // Directory: if empty
+  // Directory: removed if empty. StagingMount: the staging tmpfs, unmounted and removed.
+  enum class Kind { Queue, PrivateDir, File, ShmStore, Directory, StagingMount };
   struct Entry {
     Kind kind;
     std::string path;
@@ -40,7 +41,7 @@ struct BootedResources {
   std::vector<std::string> remove_on_stop_queues;
   std::vector<std::string> private_dirs;
   std::string shm_store;  // the objects' tmpfs, unmounted at the end of the run; "" if none
-  std::string staging_root;  // the private dirs' parent, removed after them; "" if none
+  std::string staging_root;  // the private dirs' tmpfs, unmounted at the end; "" if none
   // The runtime's RLIMIT_MSGQUEUE before boot raised it; services inherit this one.
   std::vector<ResourceLimit> service_default_rlimits;
 };

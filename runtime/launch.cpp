@@ -3,15 +3,15 @@
 #include "runtime/launch.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <mqueue.h>
 #include <poll.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <grp.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,7 +64,7 @@ struct ChildPlan {
   const char* const* device_targets = nullptr;
   pid_t parent = 0;
   int report_fd = -1;
-  int resume_fd = -1;  // the parent writes one byte once it has taken the listener
+  int resume_fd = -1;       // the parent writes one byte once it has taken the listener
   int exit_status_fd = -1;  // sandboxed: the init writes the service's wait status here
   int null_fd = -1;         // capture_output: /dev/null for stdin
   int output_fd = -1;       // and the write ends of the stdout and stderr pipes
@@ -188,9 +188,21 @@ void build_sandbox(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
   const Sandbox& sandbox = spec.sandbox;
   check(plan, LaunchPhase::MountPropagation, platform::make_mounts_slave());
-  for (const auto& mount : sandbox.readonly_mounts) {
-    const int status = platform::remount_readonly(mount.c_str());
-    if (status != -ENOENT) check(plan, LaunchPhase::ReadonlyHost, status);
+  const int whole = sandbox.readonly_mounts.empty()
+                        ? 0
+                        : platform::set_mount_readonly("/", true, /*recursive=*/true);
+  if (whole == -ENOSYS || whole == -EPERM) {  // before Linux 5.12, or a container's filter
+    for (const auto& mount : sandbox.readonly_mounts) {
+      // ENOENT, EINVAL: unmounted since the list was read (another run's tmpfs).
+      const int status = platform::remount_readonly(mount.c_str());
+      if (status != -ENOENT && status != -EINVAL) check(plan, LaunchPhase::ReadonlyHost, status);
+    }
+  } else {
+    check(plan, LaunchPhase::ReadonlyHost, whole);
+    for (const auto& mount : sandbox.writable_mounts) {
+      check(plan, LaunchPhase::ReadonlyHost,
+            platform::set_mount_readonly(mount.c_str(), false, false));
+    }
   }
   // A bind of each writable path onto itself is a mount of its own, writable again.
   for (const auto& path : sandbox.writable_paths) {
@@ -225,8 +237,8 @@ void build_sandbox(const ChildPlan& plan) noexcept {
     check(plan, LaunchPhase::ShmBind,
           platform::bind_file(plan.mount_sources[i], plan.mount_targets[i], 0600), i);
     if (spec.shm_mounts[i].read_only) {
-      check(plan, LaunchPhase::ShmReadonly,
-            platform::remount_bind_readonly(plan.mount_targets[i]), i);
+      check(plan, LaunchPhase::ShmReadonly, platform::remount_bind_readonly(plan.mount_targets[i]),
+            i);
     }
   }
   check(plan, LaunchPhase::PrivateDev, platform::move_mount_to(staging, "/dev"));
@@ -538,6 +550,7 @@ LaunchSpec prepare_launch(const config::Service& service, const PlannedService& 
       // the objects it may write must stay writable. The store itself is out of its view
       // (/run/ipcrt is masked); what it may only read is bound read-only anyway.
       std::erase(sandbox.readonly_mounts, planned.shm_store);
+      if (!planned.shm.empty()) sandbox.writable_mounts.push_back(planned.shm_store);
       // ...and what the manifest lists (checked at `plan`: existing, outside ipcrt's own).
       for (const auto& writable : service.writable_paths) {
         sandbox.writable_paths.push_back(writable.path);
@@ -676,7 +689,7 @@ ssize_t read_report(int fd, ChildReport& report) {
 }  // namespace
 
 std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
-                                                        bool join_cgroup_in_child) {
+                                                         bool join_cgroup_in_child) {
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
@@ -825,8 +838,8 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   long forked;
   platform::UniqueFd cgroup_procs;
   if (spec.cgroup_fd >= 0) {
-    forked = join_cgroup_in_child ? -ENOSYS
-                                  : platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
+    forked =
+        join_cgroup_in_child ? -ENOSYS : platform::fork_raw_into_cgroup(namespaces, spec.cgroup_fd);
     if (forked == -ENOSYS || forked == -EINVAL || forked == -E2BIG) {
       // Linux < 5.7, or asked: the child joins its cgroup as its first step.
       cgroup_procs.reset(::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
@@ -844,16 +857,19 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
       }
       plan.cgroup_procs_fd = cgroup_procs.get();
       forked = platform::fork_raw(namespaces);
-    } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES ||
-               forked == -EBADF || forked == -ENOENT) {
-      return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup});
+    } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES || forked == -EBADF ||
+               forked == -ENOENT) {
+      return std::unexpected(
+          LaunchFailure{LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup});
     }
   } else {
     forked = platform::fork_raw(namespaces);
   }
   if (forked < 0) {
-    return std::unexpected(LaunchFailure{
-        namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork, static_cast<int>(-forked), {}});
+    return std::unexpected(
+        LaunchFailure{namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork,
+                      static_cast<int>(-forked),
+                      {}});
   }
   if (forked == 0) {
     ::close(report_read.get());

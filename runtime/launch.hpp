@@ -66,8 +66,11 @@ struct Sandbox {
   std::string notify_socket;
   std::string staged_notify;
   // uid 0: the host's mount points, made read-only (parents before children), but for the
-  // manifest's writable-paths.
+  // manifest's writable-paths. Where the kernel has mount_setattr(2) the whole tree is made
+  // read-only at once instead (also what was mounted after the list was read) and
+  // `writable_mounts` (the runtime's shm store) writable again; the list is the fallback.
   std::vector<std::string> readonly_mounts;
+  std::vector<std::string> writable_mounts;
   std::vector<std::string> writable_paths;
   // SPEC §4a (runtime/gateway_sandbox.hpp). The state directory, bound writable again when
   // the host is read-only (uid 0); "" for none.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -72,8 +73,9 @@ class SuiteRuntimeFiles {
     for (const auto& entry : std::filesystem::directory_iterator("/run/ipcrt", ignored)) {
       const std::string name = entry.path().filename().string();
       if (name.find(mark_) == std::string::npos || !entry.is_directory(ignored)) continue;
-      // Never into a store left mounted there: its directory then stays.
-      std::filesystem::remove_all(entry.path() / "staging", ignored);
+      // The staging tmpfs a SIGKILLed runtime left; a store left there keeps the directory.
+      ::umount2((entry.path() / "staging").c_str(), MNT_DETACH);
+      ::rmdir((entry.path() / "staging").c_str());
       ::rmdir(entry.path().c_str());
     }
   }

@@ -12,6 +12,7 @@
 
 #include <chrono>
 
+#include "platform/mount.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/supervisor.hpp"
 #include "tests/support/process.hpp"
@@ -651,33 +652,68 @@ TEST(BootShmOwnership, ObjectsBelongToTheSlotsGroupAndGiveOthersNothing) {
   LONGS_EQUAL_TEXT(4, info.st_size, "the adopted object keeps its contents");
 }
 
-// Only root can plant one now (its parents are root's 0700); the boot still refuses a staging
-// directory it did not make rather than build a service's /dev in it.
-TEST(BootShmOwnership, RunWithAPlantedStagingDirExitsThreeAndDeletesNothing) {
+namespace {
+
+std::string owner_manifest(const std::string& name, const std::string& object) {
+  return "{\"version\": 1, \"name\": \"" + name +
+         "\", \"services\": {\"owner\": {\"command\": [\"" IPCRT_BOOT_PROBE
+         "\", \"exit\", \"0\"], \"slots\": {\"f\": {\"interface\": "
+         "\"shared-memory\", \"write\": [\"" +
+         object + "\"]}}}}}\n";
+}
+
+// /run/ipcrt/<name> and its staging/, made by a test (only root can: /run/ipcrt is root's).
+struct StagingParents {
+  std::string dir;
+  explicit StagingParents(const std::string& name) : dir("/run/ipcrt/" + name) {
+    ::mkdir(dir.c_str(), 0700);
+    ::mkdir((dir + "/staging").c_str(), 0700);
+  }
+  ~StagingParents() {
+    ::rmdir((dir + "/staging").c_str());
+    ::rmdir(dir.c_str());
+  }
+};
+
+}  // namespace
+
+// The staging directories are on a fresh tmpfs of the run: a directory found where one goes
+// (root's only, since the parents are root's 0700) is neither used nor deleted.
+TEST(BootShmOwnership, AStagingDirFoundThereIsCoveredByTheRunsTmpfsAndKept) {
+  ipcrt::test::TempDir dir;
+  std::string name = unique_name("br");
+  StagingParents parents(name);
+  PlantedDir planted(parents.dir + "/staging/owner");
+  ipcrt::test::ShmStoreCleanup store{name};
+  auto result = ipcrt::test::run_ipcrt(
+      {"run", dir.write_file("manifest.json", owner_manifest(name, unique_name("bro")))});
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  CHECK_TRUE(path_exists(planted.path + "/theirs"));
+  CHECK_FALSE_TEXT(ipcrt::platform::is_mount_point(parents.dir + "/staging"),
+                   "the run unmounted its staging tmpfs");
+}
+
+// A symlink where the staging tmpfs goes is never followed: the boot fails, undoes what it
+// made, and leaves the symlink.
+TEST(BootShmOwnership, RunWithAStagingSymlinkExitsThreeAndDeletesNothing) {
   ipcrt::test::TempDir dir;
   std::string name = unique_name("br");
   std::string object = unique_name("bro");
   const std::string manifest_dir = "/run/ipcrt/" + name;
   ::mkdir(manifest_dir.c_str(), 0700);
-  ::mkdir((manifest_dir + "/staging").c_str(), 0700);
-  struct Parents {
-    std::string dir;
-    ~Parents() {
-      ::rmdir((dir + "/staging").c_str());
-      ::rmdir(dir.c_str());
-    }
-  } parents{manifest_dir};
-  PlantedDir planted(manifest_dir + "/staging/owner");
-  std::string manifest = "{\"version\": 1, \"name\": \"" + name +
-                         "\", \"services\": {\"owner\": {\"command\": [\"" IPCRT_BOOT_PROBE
-                         "\", \"exit\", \"0\"], \"slots\": {\"f\": {\"interface\": "
-                         "\"shared-memory\", \"write\": [\"" +
-                         object + "\"]}}}}}\n";
+  const std::string link = manifest_dir + "/staging";
+  CHECK_EQUAL(0, ::symlink(dir.path().c_str(), link.c_str()));
   ipcrt::test::ShmStoreCleanup store{name};
-  auto result = ipcrt::test::run_ipcrt({"run", dir.write_file("manifest.json", manifest)});
+  auto result =
+      ipcrt::test::run_ipcrt({"run", dir.write_file("manifest.json", owner_manifest(name, object))});
   bool object_left = path_exists(ipcrt::test::shm_object(name, object)) || shm_store_mounted(name);
+  struct stat info {};
+  const bool link_kept = ::lstat(link.c_str(), &info) == 0 && S_ISLNK(info.st_mode);
+  ::unlink(link.c_str());
+  ::rmdir(manifest_dir.c_str());
   LONGS_EQUAL_TEXT(3, result.exit_code, result.err.c_str());
-  CHECK_TEXT(result.err.find("rm -r " + planted.path) != std::string::npos, result.err.c_str());
-  CHECK_TRUE(path_exists(planted.path + "/theirs"));
+  CHECK_TEXT(result.err.find("is not a directory (hint: remove it: rm " + link) != std::string::npos,
+             result.err.c_str());
+  CHECK_TRUE(link_kept);
   CHECK_FALSE_TEXT(object_left, "the object and the store this boot created were rolled back");
 }

@@ -4,6 +4,7 @@
 // runtime. Each case checks the attack failed, the victim is unharmed, and the runtime goes on.
 #include <CppUTest/TestHarness.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,7 +289,7 @@ TEST(Sandbox, AServicesProcessesDieWithTheRuntimeEvenWhenItIsSigkilled) {
   LONGS_EQUAL(128 + SIGKILL, background.wait());
   CHECK_TRUE_TEXT(session_gone_soon(init), "a process of the service outlived the runtime");
   // What a SIGKILLed runtime could not remove (the next run of the manifest would).
-  ::rmdir(("/run/ipcrt/" + name + "/staging/leaver").c_str());
+  ::umount2(("/run/ipcrt/" + name + "/staging").c_str(), MNT_DETACH);
   ::rmdir(("/run/ipcrt/" + name + "/staging").c_str());
   ::rmdir(("/run/ipcrt/" + name).c_str());
   if (const auto cgroups = ipcrt::runtime::probe_cgroups(); cgroups.usable) {
