@@ -111,19 +111,39 @@ Json names_json(const std::vector<std::string>& names) {
   return list;
 }
 
+// `value` with every object's members sorted by key, at every depth: its dump is the same for
+// the same object, whatever its member order in the file. (What nlohmann::json, which keeps
+// objects in a std::map, gives by itself; it would be a second instantiation of nlohmann's
+// parser and serializer in the binary, 19 KB of aarch64 text.)
+Json sorted_members(const Json& value) {
+  if (value.is_array()) {
+    Json sorted = Json::array();
+    for (const auto& element : value) sorted.push_back(sorted_members(element));
+    return sorted;
+  }
+  if (!value.is_object()) return value;
+  std::vector<Json::const_iterator> members;
+  for (auto member = value.begin(); member != value.end(); ++member) members.push_back(member);
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.key() < b.key(); });
+  Json sorted = Json::object();
+  for (const auto& member : members) sorted[member.key()] = sorted_members(member.value());
+  return sorted;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> service_fingerprints(const std::string& text, const Plan& plan,
                                                         const std::string& board) {
   std::map<std::string, std::string> fingerprints;
-  // nlohmann::json keeps objects sorted: the dump is the same for the same object, whatever
+  // The dump of a service with its members sorted is the same for the same object, whatever
   // its member order, spacing or number spelling in the file.
-  nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
+  Json document = Json::parse(text, nullptr, false);
   for (const auto& planned : plan.services) {
     std::string print;
     if (document.is_object() && document.contains("services") &&
         document["services"].is_object() && document["services"].contains(planned.name)) {
-      print = document["services"][planned.name].dump();
+      print = sorted_members(document["services"][planned.name]).dump();
     }
     print += cat("|order:", join(planned.depends_on, ","), "|type:", static_cast<int>(planned.type));
     for (const auto& grant : planned.queues) {

@@ -69,6 +69,8 @@ ensure_packages() {
 build_tree() {
   local name=$1
   shift
-  cmake -S "$IPCRT_ROOT" -B "$IPCRT_BUILD/$name" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  # IPCRT_LTO explicitly: a tree configured before it became the default keeps OFF in its cache.
+  cmake -S "$IPCRT_ROOT" -B "$IPCRT_BUILD/$name" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIPCRT_LTO=ON \
+    "$@" >/dev/null
   cmake --build "$IPCRT_BUILD/$name" -j "$IPCRT_JOBS"
 }

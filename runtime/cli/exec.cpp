@@ -2,11 +2,11 @@
 // in a running service's exact sandbox, for debugging on a device. Root only. The runtime
 // is asked only where the service runs (GetStatus); the sandbox is entered by this process
 // (runtime/service_exec.hpp), so the supervisor never waits for it.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 
 #include "common/text.hpp"
 #include "runtime/cli/commands.hpp"
@@ -77,8 +77,10 @@ int command_exec(const CommandLine& command_line) {
   LaunchSpec spec =
       prepare_launch(*declared, *service, account->identity, std::move(*filter), {}, options);
   add_gateway_sandbox(spec, *declared, *service, *account, planned->plan.identities);
-  std::error_code missing;
-  if (!service->cgroup.empty() && std::filesystem::is_directory(service->cgroup, missing)) {
+  // stat(2), not std::filesystem: one call does not justify its path machinery in the binary.
+  struct stat cgroup_dir {};
+  if (!service->cgroup.empty() && ::stat(service->cgroup.c_str(), &cgroup_dir) == 0 &&
+      S_ISDIR(cgroup_dir.st_mode)) {
     spec.cgroup = service->cgroup;
   }
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 
 #include "common/text.hpp"
 #include "runtime/logs/runtime_log.hpp"
@@ -35,6 +34,16 @@ std::size_t utf8_cut(std::string_view text) {
     break;
   }
   return size;
+}
+
+// `ms` rounded up to whole milliseconds. Not std::ceil: on targets without a rounding
+// instruction (x86-64 before SSE4.1, armhf) it is a libm call that link-time optimisation adds
+// only after the link has placed crtend.o, and libm's unwind entries then follow the
+// terminator of .eh_frame that the static binary's unwinder walks (docs/decisions.md,
+// "Binary size").
+std::chrono::milliseconds::rep ceil_ms(double ms) {
+  const auto whole = static_cast<std::chrono::milliseconds::rep>(ms);
+  return static_cast<double>(whole) < ms ? whole + 1 : whole;
 }
 
 }  // namespace
@@ -356,8 +365,7 @@ void Logs::pause(Service& service) {
                  static_cast<double>(options_.burst_bytes));
   const double seconds =
       std::max(0.0, resume_at - service.tokens) / static_cast<double>(options_.rate_bytes_per_s);
-  const auto delay = std::max<std::chrono::milliseconds::rep>(
-      1, static_cast<std::chrono::milliseconds::rep>(std::ceil(seconds * 1000)));
+  const auto delay = std::max<std::chrono::milliseconds::rep>(1, ceil_ms(seconds * 1000));
   Service* raw = &service;
   service.resume_timer = supervisor_->after(std::chrono::milliseconds(delay), [this, raw] {
     raw->resume_timer.reset();
@@ -387,8 +395,7 @@ void Logs::arm_episode_check(Service& service) {
   refill(service);
   const double missing = static_cast<double>(options_.burst_bytes) - service.tokens;
   const double seconds = missing / static_cast<double>(options_.rate_bytes_per_s);
-  const auto delay = std::max<std::chrono::milliseconds::rep>(
-      100, static_cast<std::chrono::milliseconds::rep>(std::ceil(seconds * 1000)));
+  const auto delay = std::max<std::chrono::milliseconds::rep>(100, ceil_ms(seconds * 1000));
   Service* raw = &service;
   service.episode_timer = supervisor_->after(std::chrono::milliseconds(delay), [this, raw] {
     raw->episode_timer.reset();
