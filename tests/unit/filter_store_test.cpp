@@ -78,6 +78,12 @@ TEST(FilterStore, AStoredProgramIsByteForByteAFreshCompile) {
   CHECK_EQUAL(0, ::stat(stored.path.c_str(), &info));
   LONGS_EQUAL(0700, info.st_mode & 07777);
   for (bool mediate : {false, true}) {
+    // A mediated filter needs libseccomp's API level 5 (user notification), which qemu-user
+    // does not report; the ARM images check it on real kernels.
+    if (mediate && seccomp_api_get() < 5) {
+      UT_PRINT("skipped the mediated compile: libseccomp reports no user notification here");
+      continue;
+    }
     bool compiled = false;
     auto first = through(*stored.store, stored.service, stored.planned, mediate, compiled);
     CHECK_TRUE(compiled);
