@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 
@@ -70,6 +71,16 @@ Result<std::vector<gid_t>> thread_groups() {
 
 Credentials credentials_of(const platform::Identity& identity) {
   return Credentials{identity.uid, identity.gid, identity.groups, 0};
+}
+
+std::optional<Credentials> immutable_credentials(const platform::Identity& identity,
+                                                 bool keeps_capabilities) {
+  if (identity.uid == 0 || keeps_capabilities) return std::nullopt;
+  Credentials fixed = credentials_of(identity);
+  // As the kernel lists them (it sorts what setgroups is given), so that acting as these and
+  // as what /proc shows for the same service compare equal.
+  std::sort(fixed.groups.begin(), fixed.groups.end());
+  return fixed;
 }
 
 Result<CallerCredentials> parse_proc_status(std::string_view status) {

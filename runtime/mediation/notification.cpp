@@ -612,7 +612,15 @@ bool ServiceMediator::handle(int listener, ActingThread& thread) {
                                  : read_attributes<std::int32_t>(
                                        call.pid(), args[3], call.max_messages, call.message_size);
     }
-    if (decision.allowed) call.caller = read_caller_credentials(call.pid());
+    if (decision.allowed) {
+      // The umask is read only for a create through a pattern, the one answer it changes.
+      const bool through_pattern = open && (call.flags() & O_CREAT) != 0 &&
+                                   !decision.open_existing_only && decision.grant != nullptr &&
+                                   is_pattern(*decision.grant);
+      call.caller = service_.fixed_credentials && !through_pattern
+                        ? CallerCredentials{*service_.fixed_credentials}
+                        : read_caller_credentials(call.pid());
+    }
     // Only now: the copies belong to this very call, still blocked (the caller did not die
     // and its thread id was not reused by another task).
     if (!platform::notification_still_valid(listener, call.notification.id)) return Answer::drop();

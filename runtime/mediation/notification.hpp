@@ -61,6 +61,9 @@ struct MediatedService {
   std::vector<MediatedObject> objects;
   std::vector<std::string> shm_syscalls;
   uid_t uid = 0;  // the service's user: its pattern queues that exist at boot count
+  // What every caller of the service is judged with, when nothing can change it
+  // (immutable_credentials()); empty: each caller's are read from /proc for its call.
+  std::optional<Credentials> fixed_credentials;
   // ABIs served besides the native one (SCMP_ARCH_* tokens), from `seccomp.architectures`:
   // the service's filter covers exactly these, so a notification from any other ABI is a
   // call the policy never allowed (e.g. `int 0x80` from an x86_64 service).

@@ -148,6 +148,9 @@ MediatedService mediated_service(const config::Service& service, const PlannedSe
   // Its pattern queues found at boot are those of its own user (they were created as it).
   if (const Account* account = plan.identities.find_account(planned.name)) {
     mediated.uid = account->identity.uid;
+    // The identity prepare_launch() gives the service (runtime/daemon.cpp), and what it keeps.
+    mediated.fixed_credentials =
+        immutable_credentials(account->identity, !service.capabilities.empty());
   }
   // The ABIs the service's filter covers (runtime/seccomp/service_policy.cpp adds the same
   // names to it); names libseccomp does not know failed the filter's compile already.

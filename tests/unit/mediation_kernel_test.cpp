@@ -226,6 +226,105 @@ TEST(MediationKernel, OpensCreatesRefusesAndLogsAsTheCaller) {
   STRCMP_CONTAINS("syscall=getppid need=\"@test for getppid\"", logged.c_str());
 }
 
+// A service launched with one uid and gid and no capabilities (what immutable_credentials()
+// accepts): its callers are judged with those, the same answers as when /proc is read.
+TEST(MediationKernel, FixedCredentialsGiveTheSameAnswersAsTheCallersOwn) {
+  g_prefix = "/" + ipcrt::test::unique_name();
+  const std::string readable = g_prefix + "-ro";
+  const std::string created = g_prefix + "-p-new";
+  const std::string foreign = g_prefix + "-p-foreign";
+  const std::string mine = g_prefix + "-p-mine";
+  make_queue(readable, 0, 0, 0644);
+  make_queue(foreign, 0, 0, 0600);
+  make_queue(mine, kCallerUid, kCallerGid, 0600);
+
+  MediatedService service = uploader();
+  service.fixed_credentials = immutable_credentials({kCallerUid, kCallerGid, {kCallerGid}}, false);
+  CHECK_TRUE(service.fixed_credentials.has_value());
+  ServiceMediator mediator(std::move(service));
+  static const int trapped[] = {SYS_mq_open, SYS_mq_unlink, SYS_getppid};
+  static const sock_fprog program = ipcrt::test::notify_program(trapped, 3);
+  int exit_code = -1;
+  {
+    CapturedStderr capture;
+    auto child = ipcrt::test::start_confined_child(program, child_body);
+    exit_code = supervise(child, mediator);
+  }
+  struct stat info {};
+  mqd_t check = ::mq_open(created.c_str(), O_RDONLY);
+  const int stat_rc = check >= 0 ? ::fstat(check, &info) : -1;
+  if (check >= 0) ::mq_close(check);
+  for (const auto& path : {readable, created, foreign, mine, g_prefix + "-p-big"}) {
+    ::mq_unlink(path.c_str());
+  }
+  LONGS_EQUAL(0, exit_code);  // every answer of child_body, as the caller's own credentials give
+  LONGS_EQUAL(0, stat_rc);
+  LONGS_EQUAL(kCallerUid, info.st_uid);
+  LONGS_EQUAL(0640, info.st_mode & 0777);  // the caller's umask, read for the create
+}
+
+namespace {
+
+constexpr uid_t kOtherUid = 24103;
+
+int fixed_body() {
+  if (become_caller() != 0) return 9;
+  // The caller's own queue, but the service's fixed credentials are another user's.
+  if (::mq_open((g_prefix + "-p-mine").c_str(), O_WRONLY) >= 0 || errno != EACCES) return 10;
+  const mqd_t other = ::mq_open((g_prefix + "-p-other").c_str(), O_WRONLY);
+  if (other < 0) return 11;
+  ::mq_close(other);
+  // A create through a pattern reads the caller from /proc (its umask): made as itself.
+  const mqd_t fresh = ::mq_open((g_prefix + "-p-new").c_str(), O_WRONLY | O_CREAT, 0600, nullptr);
+  if (fresh < 0) return 12;
+  ::mq_close(fresh);
+  return 0;
+}
+
+}  // namespace
+
+// Which credentials judge a call when the service's are fixed: those, not the caller's
+// /proc status (made different here, which no real service can be, to tell them apart).
+TEST(MediationKernel, FixedCredentialsAreWhatOpensAreJudgedWith) {
+  g_prefix = "/" + ipcrt::test::unique_name();
+  const std::string mine = g_prefix + "-p-mine";
+  const std::string other = g_prefix + "-p-other";
+  const std::string created = g_prefix + "-p-new";
+  make_queue(mine, kCallerUid, kCallerGid, 0600);
+  make_queue(other, kOtherUid, kOtherUid, 0600);
+
+  MediatedService service = uploader();
+  service.fixed_credentials = immutable_credentials({kOtherUid, kOtherUid, {kOtherUid}}, false);
+  ServiceMediator mediator(std::move(service));
+  static const int trapped[] = {SYS_mq_open, SYS_mq_unlink};
+  static const sock_fprog program = ipcrt::test::notify_program(trapped, 2);
+  int exit_code = -1;
+  {
+    CapturedStderr capture;
+    auto child = ipcrt::test::start_confined_child(program, fixed_body);
+    exit_code = supervise(child, mediator);
+  }
+  struct stat info {};
+  mqd_t check = ::mq_open(created.c_str(), O_RDONLY);
+  const int stat_rc = check >= 0 ? ::fstat(check, &info) : -1;
+  if (check >= 0) ::mq_close(check);
+  for (const auto& path : {mine, other, created}) ::mq_unlink(path.c_str());
+  LONGS_EQUAL(0, exit_code);
+  LONGS_EQUAL(0, stat_rc);
+  LONGS_EQUAL(kCallerUid, info.st_uid);
+}
+
+TEST(MediationKernel, OnlyAnUnprivilegedIdentityWithoutCapabilitiesHasFixedCredentials) {
+  CHECK_FALSE(immutable_credentials({0, 0, {0}}, false).has_value());  // root
+  CHECK_FALSE(immutable_credentials({kCallerUid, kCallerGid, {}}, true).has_value());
+  auto fixed = immutable_credentials({kCallerUid, kCallerGid, {30, 10, 20}}, false);
+  CHECK_TRUE(fixed.has_value());
+  LONGS_EQUAL(kCallerUid, fixed->uid);
+  LONGS_EQUAL(kCallerGid, fixed->gid);
+  CHECK_TRUE((std::vector<gid_t>{10, 20, 30}) == fixed->groups);  // as the kernel lists them
+  LONGS_EQUAL(0, fixed->capabilities);
+}
+
 namespace {
 
 int budget_body() {
