@@ -157,6 +157,9 @@ pid_t fork_exec(const Exec& exec) {
       CPU_SET(exec.cpu, &cpus);
       if (::sched_setaffinity(0, sizeof cpus, &cpus) != 0) ::_exit(126);
     }
+    if (exec.mount_namespace >= 0 && ::setns(exec.mount_namespace, CLONE_NEWNS) != 0) {
+      ::_exit(126);
+    }
     ::execve(argv[0], argv.data(), environment);
     ::_exit(127);
   }

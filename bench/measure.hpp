@@ -36,6 +36,9 @@ struct Options {
   std::string scratch_dir;  // temporary files (manifests, FIFOs, filters)
   int rounds = 11;          // interleaved rounds per benchmark (boot scale uses fewer)
   bool mediation = false;   // the kernel supports name-level mediation (SPEC §6)
+  // The mount namespace the benchmark started in, when it moved into one of its own with a
+  // tmpfs on /run/ipcrt (this machine's /run is not a tmpfs, see bench/main.cpp); else -1.
+  int host_mount_namespace = -1;
   std::vector<std::pair<std::string, std::uint64_t>> binary_sizes;  // stripped, from scripts/size
 };
 
@@ -92,7 +95,8 @@ struct Exec {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int keep_fd = -1;
-  int cpu = -1;  // >= 0: the child and what it starts run on this CPU only
+  int cpu = -1;              // >= 0: the child and what it starts run on this CPU only
+  int mount_namespace = -1;  // >= 0: the child enters it (setns) before exec
 };
 pid_t fork_exec(const Exec& exec);
 
