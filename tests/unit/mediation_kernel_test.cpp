@@ -163,11 +163,9 @@ MediatedService uploader() {
   return service;
 }
 
-}  // namespace
-
-TEST_GROUP(MediationKernel){};
-
-TEST(MediationKernel, OpensCreatesRefusesAndLogsAsTheCaller) {
+// child_body's calls, served for a service whose callers' credentials are read from /proc
+// (`fixed` empty) or are its fixed ones: every answer, the created queue and the log lines.
+void check_uploader_answers(std::optional<Credentials> fixed) {
   g_prefix = "/" + ipcrt::test::unique_name();
   const std::string readable = g_prefix + "-ro";
   const std::string created = g_prefix + "-p-new";
@@ -177,7 +175,9 @@ TEST(MediationKernel, OpensCreatesRefusesAndLogsAsTheCaller) {
   make_queue(foreign, 0, 0, 0600);
   make_queue(mine, kCallerUid, kCallerGid, 0600);
 
-  ServiceMediator mediator(uploader());
+  MediatedService service = uploader();
+  service.fixed_credentials = std::move(fixed);
+  ServiceMediator mediator(std::move(service));
   static const int trapped[] = {SYS_mq_open, SYS_mq_unlink, SYS_getppid};
   static const sock_fprog program = ipcrt::test::notify_program(trapped, 3);
   int exit_code = -1;
@@ -226,46 +226,42 @@ TEST(MediationKernel, OpensCreatesRefusesAndLogsAsTheCaller) {
   STRCMP_CONTAINS("syscall=getppid need=\"@test for getppid\"", logged.c_str());
 }
 
+}  // namespace
+
+TEST_GROUP(MediationKernel){};
+
+TEST(MediationKernel, OpensCreatesRefusesAndLogsAsTheCaller) {
+  check_uploader_answers(std::nullopt);
+}
+
 // A service launched with one uid and gid and no capabilities (what immutable_credentials()
 // accepts): its callers are judged with those, the same answers as when /proc is read.
 TEST(MediationKernel, FixedCredentialsGiveTheSameAnswersAsTheCallersOwn) {
-  g_prefix = "/" + ipcrt::test::unique_name();
-  const std::string readable = g_prefix + "-ro";
-  const std::string created = g_prefix + "-p-new";
-  const std::string foreign = g_prefix + "-p-foreign";
-  const std::string mine = g_prefix + "-p-mine";
-  make_queue(readable, 0, 0, 0644);
-  make_queue(foreign, 0, 0, 0600);
-  make_queue(mine, kCallerUid, kCallerGid, 0600);
-
-  MediatedService service = uploader();
-  service.fixed_credentials = immutable_credentials({kCallerUid, kCallerGid, {kCallerGid}}, false);
-  CHECK_TRUE(service.fixed_credentials.has_value());
-  ServiceMediator mediator(std::move(service));
-  static const int trapped[] = {SYS_mq_open, SYS_mq_unlink, SYS_getppid};
-  static const sock_fprog program = ipcrt::test::notify_program(trapped, 3);
-  int exit_code = -1;
-  {
-    CapturedStderr capture;
-    auto child = ipcrt::test::start_confined_child(program, child_body);
-    exit_code = supervise(child, mediator);
-  }
-  struct stat info {};
-  mqd_t check = ::mq_open(created.c_str(), O_RDONLY);
-  const int stat_rc = check >= 0 ? ::fstat(check, &info) : -1;
-  if (check >= 0) ::mq_close(check);
-  for (const auto& path : {readable, created, foreign, mine, g_prefix + "-p-big"}) {
-    ::mq_unlink(path.c_str());
-  }
-  LONGS_EQUAL(0, exit_code);  // every answer of child_body, as the caller's own credentials give
-  LONGS_EQUAL(0, stat_rc);
-  LONGS_EQUAL(kCallerUid, info.st_uid);
-  LONGS_EQUAL(0640, info.st_mode & 0777);  // the caller's umask, read for the create
+  auto fixed = immutable_credentials({kCallerUid, kCallerGid, {kCallerGid}}, false);
+  CHECK_TRUE(fixed.has_value());
+  check_uploader_answers(std::move(fixed));
 }
 
 namespace {
 
 constexpr uid_t kOtherUid = 24103;
+
+// Runs `body` confined, its `trapped` syscalls served by `mediator`; its exit code.
+int run_served(ServiceMediator& mediator, const sock_fprog& program, int (*body)()) {
+  CapturedStderr capture;
+  auto child = ipcrt::test::start_confined_child(program, body);
+  return supervise(child, mediator);
+}
+
+// The owner of the queue at `path`, or -1 if it cannot be opened.
+long queue_owner(const std::string& path) {
+  mqd_t queue = ::mq_open(path.c_str(), O_RDONLY);
+  if (queue < 0) return -1;
+  struct stat info {};
+  const long owner = ::fstat(queue, &info) == 0 ? static_cast<long>(info.st_uid) : -1;
+  ::mq_close(queue);
+  return owner;
+}
 
 int fixed_body() {
   if (become_caller() != 0) return 9;
@@ -298,20 +294,11 @@ TEST(MediationKernel, FixedCredentialsAreWhatOpensAreJudgedWith) {
   ServiceMediator mediator(std::move(service));
   static const int trapped[] = {SYS_mq_open, SYS_mq_unlink};
   static const sock_fprog program = ipcrt::test::notify_program(trapped, 2);
-  int exit_code = -1;
-  {
-    CapturedStderr capture;
-    auto child = ipcrt::test::start_confined_child(program, fixed_body);
-    exit_code = supervise(child, mediator);
-  }
-  struct stat info {};
-  mqd_t check = ::mq_open(created.c_str(), O_RDONLY);
-  const int stat_rc = check >= 0 ? ::fstat(check, &info) : -1;
-  if (check >= 0) ::mq_close(check);
+  const int exit_code = run_served(mediator, program, fixed_body);
+  const long created_by = queue_owner(created);
   for (const auto& path : {mine, other, created}) ::mq_unlink(path.c_str());
   LONGS_EQUAL(0, exit_code);
-  LONGS_EQUAL(0, stat_rc);
-  LONGS_EQUAL(kCallerUid, info.st_uid);
+  LONGS_EQUAL(kCallerUid, created_by);
 }
 
 TEST(MediationKernel, OnlyAnUnprivilegedIdentityWithoutCapabilitiesHasFixedCredentials) {
