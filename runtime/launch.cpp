@@ -76,6 +76,10 @@ struct ChildPlan {
   std::uint32_t passed_count = 0;
   char* listen_pid = nullptr;
   int cgroup_procs_fd = -1;  // the kernel lacks CLONE_INTO_CGROUP: the child joins through it
+  // Sandboxed: the namespaces the child makes itself (mount, IPC), with unshare(2) on its own
+  // CPU time instead of the supervisor's inside clone (issue 21); the pid namespace is the
+  // clone's, so that the child is its pid 1.
+  unsigned long unshared_namespaces = 0;
   const GatewayLaunch* gateway = nullptr;  // sandboxed: SPEC §4a's devices, resolved
 };
 
@@ -187,6 +191,7 @@ void make_device_nodes(const ChildPlan& plan) noexcept {
 void build_sandbox(const ChildPlan& plan) noexcept {
   const LaunchSpec& spec = *plan.spec;
   const Sandbox& sandbox = spec.sandbox;
+  check(plan, LaunchPhase::Namespaces, syscall_status(::unshare(plan.unshared_namespaces)));
   check(plan, LaunchPhase::MountPropagation, platform::make_mounts_slave());
   const int whole = sandbox.readonly_mounts.empty()
                         ? 0
@@ -832,8 +837,9 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
 
   unsigned long namespaces = 0;
   if (spec.sandboxed) {
-    namespaces = CLONE_NEWPID | CLONE_NEWNS;
-    if (spec.sandbox.new_ipc_namespace) namespaces |= CLONE_NEWIPC;
+    namespaces = CLONE_NEWPID;
+    plan.unshared_namespaces = CLONE_NEWNS;
+    if (spec.sandbox.new_ipc_namespace) plan.unshared_namespaces |= CLONE_NEWIPC;
   }
   long forked;
   platform::UniqueFd cgroup_procs;

@@ -29,7 +29,8 @@ constexpr std::array kPhases{
     PhaseRow{LaunchPhase::OomScore, "oom-score",
              "the service's oom_score_adj could not be reset to 0 (ipcrt itself runs at -1000)"},
     PhaseRow{LaunchPhase::Namespaces, "namespaces",
-             "clone(2) into new pid, mount and IPC namespaces failed"},
+             "clone(2) into a new pid namespace, or unshare(2) of the mount and IPC "
+             "namespaces, failed"},
     PhaseRow{LaunchPhase::MountNamespace, "mount-namespace",
              "unshare(CLONE_NEWNS) failed: the service's private filesystem view needs a mount "
              "namespace (CONFIG_NAMESPACES)"},

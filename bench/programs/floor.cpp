@@ -2,8 +2,9 @@
 // COUNT confined services (issue 21), the floor ipcrt's boot and stop rows are set against.
 // A minimal launcher doing the kernel's part of SPEC §4.3's confinement and nothing else: no
 // manifest, no plan, no log, no supervisor state. Each service gets its own PID, mount and
-// IPC namespaces, an init as pid 1 there that forwards SIGTERM and exits with the service's
-// status, a mount tree like ipcrt's (private /tmp, /var/tmp, /dev/shm, a minimal /dev, /proc
+// IPC namespaces (the PID one from clone, the others unshared by the child, as ipcrt does),
+// an init as pid 1 there that forwards SIGTERM and exits with the service's status, a mount
+// tree like ipcrt's (private /tmp, /var/tmp, /dev/shm, a minimal /dev, /proc
 // and /sys read-only where SPEC §4.3 says, the masks), an unprivileged uid, no_new_privs and a
 // seccomp filter; with CGROUP-DIR, a cgroup of its own under it (CLONE_INTO_CGROUP), killed
 // when its init has ended (cgroup.kill) and removed at the end, as ipcrt contains a service.
@@ -134,6 +135,8 @@ void build_mounts() {
 [[noreturn]] void init(char** argv, const sock_fprog& filter) {
   must(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG");
   must(::setsid(), "setsid");
+  // As ipcrt's launch: the mount and IPC namespaces made here, on this child's CPU time.
+  must(::unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare mount and IPC namespaces");
   build_mounts();
   const pid_t service = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
   must(service, "fork the service");
@@ -191,7 +194,7 @@ int main(int argc, char** argv) {
   std::vector<pid_t> inits(static_cast<std::size_t>(count), 0);
   for (int i = 0; i < count; ++i) {
     CloneArgs args{};
-    args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC;
+    args.flags = CLONE_NEWPID;
     args.exit_signal = SIGCHLD;
     if (!cgroup_fds.empty()) {
       args.flags |= kCloneIntoCgroup;
