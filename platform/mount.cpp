@@ -78,6 +78,10 @@ int set_mount_readonly(const char* target, bool readonly, bool recursive) noexce
 }
 
 int make_path_readonly(const char* target) noexcept {
+  // EINVAL: not the root of a mount; ENOSYS, EPERM: before Linux 5.12, or a container's filter.
+  const int in_place = set_mount_readonly(target, true, /*recursive=*/true);
+  if (in_place == 0 || in_place == -ENOENT) return 0;
+  if (in_place != -EINVAL && in_place != -ENOSYS && in_place != -EPERM) return in_place;
   if (::mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     return errno == ENOENT ? 0 : -errno;
   }

@@ -25,8 +25,12 @@ namespace ipcrt::platform {
 [[nodiscard]] int mount_proc(const char* target) noexcept;
 // Mounts a new devpts instance on `target` (its own ptys, /dev/pts/ptmx usable by anyone).
 [[nodiscard]] int mount_devpts(const char* target) noexcept;
-// Binds `target` onto itself and makes that mount read-only: a read-only view of one path.
-// 0 also when `target` does not exist (nothing to protect).
+// A read-only view of one path, with everything mounted below it. A mount's root (the host's
+// /sys, copied into a new mount namespace) is made read-only in place with its submounts
+// (mount_setattr, Linux 5.12): no new mount to create now and to tear down at exit. Any other
+// path (a directory or file inside a procfs), and any kernel without mount_setattr, gets a
+// recursive bind onto itself whose top mount is made read-only. 0 also when `target` does not
+// exist (nothing to protect).
 [[nodiscard]] int make_path_readonly(const char* target) noexcept;
 // Makes the existing mount at `target` read-only (its per-mount flag, not the superblock's).
 [[nodiscard]] int remount_readonly(const char* target) noexcept;

@@ -66,6 +66,14 @@ void bind_readonly(const char* path) {
   must(::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr), path);
 }
 
+bool set_readonly_in_place(const char* path) {
+  struct {
+    std::uint64_t attr_set, attr_clr, propagation, userns_fd;
+  } attributes{1 /* MOUNT_ATTR_RDONLY */, 0, 0, 0};
+  return ::syscall(SYS_mount_setattr, AT_FDCWD, path, 0x8000 /* AT_RECURSIVE */, &attributes,
+                   sizeof attributes) == 0;
+}
+
 void tmpfs(const char* path, unsigned long flags, const char* options) {
   if (!exists(path)) return;
   must(::mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | flags, options), path);
@@ -82,7 +90,9 @@ void build_mounts() {
   for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list"}) {
     if (exists(path)) must(::mount("/dev/null", path, nullptr, MS_BIND, nullptr), path);
   }
-  bind_readonly("/sys");
+  // As ipcrt's launch (platform::make_path_readonly): the copied /sys and its submounts
+  // read-only in place, no bind (Linux 5.12's mount_setattr; a bind where it is missing).
+  if (!set_readonly_in_place("/sys")) bind_readonly("/sys");
   tmpfs("/sys/firmware", MS_RDONLY | MS_NOEXEC, "size=0");
   // A minimal /dev, built on the private /tmp and moved over the host's.
   tmpfs("/tmp", 0, "size=16m,mode=1777");

@@ -189,13 +189,15 @@ TEST(Sandbox, RootSeesTheHostAndTheKernelsSettingsReadOnly) {
   TempDir dir;
   const std::string host_file = "/etc/" + unique_name("sandbox-written");
   const std::string root = ", \"user\": \"root\"";
+  const std::string cgroup_file = "/sys/fs/cgroup/" + unique_name("sandbox-written");
   auto result = run_manifest(
       dir, manifest_of(unique_name("sr"),
                        {{"etc", {probe(), "write", host_file}, root},
                         {"core", {probe(), "write", "/proc/sys/kernel/core_pattern"}, root},
                         {"sysrq", {probe(), "write", "/proc/sysrq-trigger"}, root},
                         {"sysfs", {probe(), "write", "/sys/kernel/uevent_helper"}, root},
-                        {"dynamic", {probe(), "write", "/proc/sys/kernel/core_pattern"}, ""}}));
+                        {"dynamic", {probe(), "write", "/proc/sys/kernel/core_pattern"}, ""},
+                        {"cgroupfs", {probe(), "write", cgroup_file}, ""}}));
   LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
   CHECK_EQUAL(-1, ::access(host_file.c_str(), F_OK));
   STRCMP_CONTAINS(("etc: write " + host_file + " result=EROFS").c_str(), result.out.c_str());
@@ -204,6 +206,9 @@ TEST(Sandbox, RootSeesTheHostAndTheKernelsSettingsReadOnly) {
                  contains(result.out, "sysrq: write /proc/sysrq-trigger result=ENOENT"),
              result.out.c_str());  // ENOENT: a kernel without CONFIG_MAGIC_SYSRQ
   STRCMP_CONTAINS("sysfs: write /sys/kernel/uevent_helper result=EROFS", result.out.c_str());
+  // Everything mounted under /sys too, for any user (EROFS before the permission check's
+  // EACCES): a dynamic user on a writable cgroup mount would be told EACCES.
+  STRCMP_CONTAINS(("cgroupfs: write " + cgroup_file + " result=EROFS").c_str(), result.out.c_str());
   CHECK_TEXT(contains(result.out, "dynamic: write /proc/sys/kernel/core_pattern result=E") &&
                  !contains(result.out, "dynamic: write /proc/sys/kernel/core_pattern result=ok"),
              result.out.c_str());
