@@ -62,6 +62,7 @@ struct ChildPlan {
   sock_fprog filter{};
   const char* const* device_sources = nullptr;  // Sandbox::device_nodes
   const char* const* device_targets = nullptr;
+  const dev_t* device_numbers = nullptr;  // each source's st_rdev; 0: not on the host
   pid_t parent = 0;
   int report_fd = -1;
   int resume_fd = -1;       // the parent writes one byte once it has taken the listener
@@ -138,12 +139,23 @@ int reset_oom_score() noexcept {
   return status;
 }
 
-// /dev itself read-only: nothing can be added to it; the mounts inside (the nodes, /dev/pts,
-// /dev/shm) keep their own flags. Device nodes made in it (SPEC §4a) need it without nodev.
-int remount_dev_readonly(bool has_devices) noexcept {
-  unsigned long flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC;
-  if (!has_devices) flags |= MS_NODEV;
+// /dev itself read-only: nothing can be added to it; the mounts inside (/dev/pts, /dev/shm)
+// keep their own flags. The device nodes made in it need it without nodev; they are the only
+// ones it holds, and the service has no CAP_MKNOD to add any.
+int remount_dev_readonly() noexcept {
+  const unsigned long flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC;
   return ::mount(nullptr, "/dev", nullptr, flags, nullptr) == 0 ? 0 : -errno;
+}
+
+// The standard nodes (null, zero, ...) made with mknod as the host has them: a node on the
+// service's /dev tmpfs, not a mount of the host's (six fewer mounts to make at each start and
+// to tear down at each exit). Without CAP_MKNOD (ipcrt in a container) the host's is bound.
+int make_standard_node(const char* source, const char* target, dev_t number) noexcept {
+  if (number == 0) return 0;  // not on the host: none in the service's view either
+  if (::mknod(target, S_IFCHR | 0666, number) != 0) {
+    return errno == EPERM ? platform::bind_file(source, target, 0666) : -errno;
+  }
+  return ::chmod(target, 0666) == 0 ? 0 : -errno;  // mknod's mode went through the umask
 }
 
 // SPEC §4a, before the staging directory is covered: the state directory writable again on a
@@ -220,7 +232,9 @@ void build_sandbox(const ChildPlan& plan) noexcept {
   check(plan, LaunchPhase::PrivateDev, platform::mount_tmpfs(staging, sandbox.dev_options.c_str()));
   for (std::uint32_t i = 0; i < sandbox.device_nodes.size(); ++i) {
     check(plan, LaunchPhase::PrivateDev,
-          platform::bind_file(plan.device_sources[i], plan.device_targets[i], 0666), i);
+          make_standard_node(plan.device_sources[i], plan.device_targets[i],
+                             plan.device_numbers[i]),
+          i);
   }
   for (const auto& [target, link] : sandbox.symlinks) {
     check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
@@ -247,7 +261,7 @@ void build_sandbox(const ChildPlan& plan) noexcept {
     }
   }
   check(plan, LaunchPhase::PrivateDev, platform::move_mount_to(staging, "/dev"));
-  check(plan, LaunchPhase::PrivateDev, remount_dev_readonly(!plan.gateway->devices.empty()));
+  check(plan, LaunchPhase::PrivateDev, remount_dev_readonly());
 
   // A /proc of its own pid namespace: it sees and can signal only its own processes.
   check(plan, LaunchPhase::Proc, platform::mount_proc("/proc"));
@@ -735,9 +749,13 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   auto target_pointers = c_strings(targets);
   std::vector<std::string> device_sources;
   std::vector<std::string> device_targets;
+  std::vector<dev_t> device_numbers;
   for (const auto& node : spec.sandbox.device_nodes) {
     device_sources.push_back(node.source);
     device_targets.push_back(node.target);
+    struct stat info {};
+    const bool character = ::stat(node.source.c_str(), &info) == 0 && S_ISCHR(info.st_mode);
+    device_numbers.push_back(character ? info.st_rdev : 0);
   }
   auto device_source_pointers = c_strings(device_sources);
   auto device_target_pointers = c_strings(device_targets);
@@ -822,6 +840,7 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.filter.filter = const_cast<sock_filter*>(spec.filter.instructions.data());
   plan.device_sources = device_source_pointers.data();
   plan.device_targets = device_target_pointers.data();
+  plan.device_numbers = device_numbers.data();
   plan.parent = ::getpid();
   plan.report_fd = report_write.get();
   plan.resume_fd = resume_read.get();

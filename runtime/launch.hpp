@@ -59,7 +59,7 @@ struct Sandbox {
   // Paths under `staging`, laid out before fork so the child only makes syscalls.
   std::string staged_shm;   // staging + "/shm"
   std::string staged_pts;   // staging + "/pts"
-  std::vector<ShmMount> device_nodes;  // host /dev/null, ... onto staging/null, ...
+  std::vector<ShmMount> device_nodes;  // host /dev/null, ...: made as staging/null, ... (mknod)
   std::vector<std::pair<std::string, std::string>> symlinks;  // target, link under staging
   // A notify service's socket (SPEC §11): the runtime's host path, bound onto staged_notify
   // (staging + "/ipcrt-notify", its /dev/ipcrt-notify); "" for other services.

@@ -99,14 +99,15 @@ void build_mounts() {
   must(::mkdir("/tmp/dev", 0755), "mkdir /tmp/dev");
   must(::mount("tmpfs", "/tmp/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755"),
        "/dev tmpfs");
+  // Nodes of its own, as ipcrt's launch makes them (mknod), not mounts of the host's.
   for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
     char host[32], target[40];
     std::snprintf(host, sizeof host, "/dev/%s", node);
     std::snprintf(target, sizeof target, "/tmp/dev/%s", node);
-    const int fd = ::open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
-    must(fd, target);
-    ::close(fd);
-    must(::mount(host, target, nullptr, MS_BIND, nullptr), target);
+    struct stat info {};
+    if (::stat(host, &info) != 0) continue;
+    must(::mknod(target, S_IFCHR | 0666, info.st_rdev), target);
+    must(::chmod(target, 0666), target);
   }
   must(::mkdir("/tmp/dev/pts", 0755), "mkdir pts");
   must(::mkdir("/tmp/dev/shm", 01777), "mkdir shm");

@@ -239,6 +239,27 @@ TEST(Sandbox, AMinimalDevMaskedProcFilesAndStdioThatAreNotTheRuntimes) {
   STRCMP_CONTAINS("disk: file /dev/mem ENOENT", result.out.c_str());
 }
 
+// The standard nodes are nodes of the service's /dev (mknod), not mounts of the host's: they
+// work, and the only mounts below /dev are its pts and shm (and the host's /dev beneath).
+TEST(Sandbox, TheStandardDevicesAreNodesOfTheServicesDevNotMounts) {
+  TempDir dir;
+  auto result = run_manifest(dir, manifest_of(unique_name("sn"),
+                                              {{"mounts", {probe(), "mounts", "/dev"}, ""},
+                                               {"null", {probe(), "write", "/dev/null"}, ""},
+                                               {"zero", {probe(), "read", "/dev/zero"}, ""}}));
+  LONGS_EQUAL_TEXT(0, result.exit_code, result.err.c_str());
+  STRCMP_CONTAINS("null: write /dev/null result=ok", result.out.c_str());
+  STRCMP_CONTAINS("zero: read /dev/zero bytes=256", result.out.c_str());
+  const auto at = result.out.find("mounts: mounts /dev ");
+  CHECK_TEXT(at != std::string::npos, result.out.c_str());
+  const std::string points = result.out.substr(at, result.out.find('\n', at) - at);
+  for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    CHECK_FALSE_TEXT(contains(points + ",", "/dev/" + std::string(node) + ","), points.c_str());
+  }
+  STRCMP_CONTAINS("/dev/pts", points.c_str());
+  STRCMP_CONTAINS("/dev/shm", points.c_str());
+}
+
 TEST(Sandbox, TmpIsPrivateToEachServiceAndShmIsFreshAtEachStart) {
   TempDir dir;
   const std::string name = unique_name("sandbox-tmp");

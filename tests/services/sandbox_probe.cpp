@@ -158,6 +158,20 @@ int run(const std::string& mode, int argc, char** argv) {
     const std::string link = "/proc/self/fd/" + arg;
     const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
     std::printf("%s: fd %s %s\n", service(), arg.c_str(), n < 0 ? "closed" : target);
+  } else if (mode == "mounts") {
+    // The mount points at or under `arg` in its view, in mountinfo's order.
+    std::vector<std::string> points;
+    if (FILE* in = std::fopen("/proc/self/mountinfo", "r")) {
+      char line[4096];
+      while (std::fgets(line, sizeof line, in) != nullptr) {
+        char point[1024] = {};
+        if (std::sscanf(line, "%*s %*s %*s %*s %1023s", point) != 1) continue;
+        const std::string text = point;
+        if (text == arg || text.starts_with(arg + "/")) points.push_back(text);
+      }
+      std::fclose(in);
+    }
+    std::printf("%s: mounts %s %s\n", service(), arg.c_str(), joined(points).c_str());
   } else if (mode == "file") {
     struct stat info {};
     const int status = ::stat(arg.c_str(), &info);
