@@ -467,8 +467,8 @@ void run_mq_open_cost(const Options& options, Report& report) {
   Section& section = report.section(
       "Opening a granted queue",
       "One sample: a fresh child times " + std::to_string(kIterations) +
-          " mq_open + close of a queue it may read; pinned: the child on the supervisor's "
-          "CPU; unpinned: both where the scheduler puts them; " +
+          " mq_open + close of a queue it may read; pinned: the child and the supervisor on "
+          "one CPU; unpinned: both where the scheduler puts them; " +
           std::to_string(options.rounds) +
           " rounds. The minimal C mediator (bench/minimal_mediator.cpp) serves the same "
           "filter's notifications, waited for the same way, with only what any correct "
