@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -61,16 +62,12 @@ void MinimalMediator::handle(int listener) const {
   // iovec per page touched (process_vm_readv stops at the first unreadable one).
   char name[NAME_MAX + 1];
   const std::uint64_t address = notification->data.args[0];
-  const std::uint64_t first = page_ - address % page_;
-  iovec remote[2] = {{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), sizeof name},
-                     {}};
-  unsigned long pieces = 1;
-  if (first < sizeof name) {
-    remote[0].iov_len = first;
-    remote[1] = {reinterpret_cast<void*>(static_cast<std::uintptr_t>(address + first)),
-                 sizeof name - first};
-    pieces = 2;
-  }
+  const auto first = static_cast<std::size_t>(std::min<std::uint64_t>(
+      page_ - address % page_, sizeof name));  // the bytes up to the end of its page
+  iovec remote[2] = {
+      {reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), first},
+      {reinterpret_cast<void*>(static_cast<std::uintptr_t>(address + first)), sizeof name - first}};
+  const unsigned long pieces = first < sizeof name ? 2 : 1;
   iovec local{name, sizeof name};
   const ssize_t count = ::process_vm_readv(notification->pid, &local, 1, remote, pieces, 0);
   if (count <= 0 || std::memchr(name, '\0', static_cast<std::size_t>(count)) == nullptr) {
