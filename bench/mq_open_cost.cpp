@@ -34,9 +34,11 @@
 #include "bench/minimal_mediator.hpp"
 #include "config/manifest.hpp"
 #include "ipcrt/service.h"
+#include "platform/id_syscalls.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
+#include "runtime/mediation/credentials.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
@@ -45,6 +47,13 @@ namespace ipcrt::bench {
 namespace {
 
 using ipcrt::platform::BpfProgram;
+
+// Every child runs as a service does under `run`: one unprivileged uid and gid in every slot,
+// no supplementary groups, hence no capabilities (the uid bench-floor gives its services). Its
+// mediator is then given the fixed credentials `run` gives such a service
+// (runtime/mediation/server.cpp) instead of reading /proc for each call.
+constexpr uid_t kServiceUid = 65534;
+constexpr gid_t kServiceGid = 65534;
 
 // Who answers the child's notifications (when its program uses them).
 enum class Server { Supervisor, Minimal };
@@ -93,6 +102,13 @@ BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated, bool 
     ::setenv("LISTEN_FDS", "1", 1);
     ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     ::setenv("LISTEN_FDNAMES", queue + 1, 1);
+  }
+  // Raw syscalls, as the runtime's launch makes them; setresuid away from root clears the
+  // capability sets.
+  if (::syscall(ipcrt::platform::kSysSetgroups, 0, nullptr) != 0 ||
+      ::syscall(ipcrt::platform::kSysSetresgid, kServiceGid, kServiceGid, kServiceGid) != 0 ||
+      ::syscall(ipcrt::platform::kSysSetresuid, kServiceUid, kServiceUid, kServiceUid) != 0) {
+    ::_exit(18);
   }
   if (!config.program.instructions.empty()) {
     if (ipcrt::platform::set_no_new_privs() != 0) ::_exit(10);
@@ -415,12 +431,22 @@ void run_mq_open_cost(const Options& options, Report& report) {
     report.failure("mediated mq_open: cannot create " + queue);
     return;
   }
+  // The service's own queue, as a slot owner's (the children run as kServiceUid).
+  if (::fchown(created, kServiceUid, kServiceGid) != 0) {
+    ::mq_close(created);
+    ::mq_unlink(queue.c_str());
+    report.failure("mediated mq_open: cannot give " + queue + " to the benchmark's service user");
+    return;
+  }
   ::mq_close(created);
 
   const ipcrt::runtime::QueueGrant grant{queue, ipcrt::config::kPermRead, "bench:queue", false};
   ipcrt::runtime::MediatedService service;
   service.name = "bench";
   service.grants = {grant};
+  service.uid = kServiceUid;
+  service.fixed_credentials =
+      ipcrt::runtime::immutable_credentials({kServiceUid, kServiceGid, {}}, false);
   ipcrt::runtime::ServiceMediator mediator(std::move(service));
   const BpfProgram mediated = compile(grant, true);
   // The order of the table; every configuration runs once in each round.
@@ -467,7 +493,9 @@ void run_mq_open_cost(const Options& options, Report& report) {
   Section& section = report.section(
       "Opening a granted queue",
       "One sample: a fresh child times " + std::to_string(kIterations) +
-          " mq_open + close of a queue it may read; pinned: the child and the supervisor on "
+          " mq_open + close of a queue it may read, as an unprivileged user without "
+          "capabilities like a service of `run` (so ServiceMediator judges it with the fixed "
+          "credentials `run` gives such a service); pinned: the child and the supervisor on "
           "one CPU; unpinned: both where the scheduler puts them; " +
           std::to_string(options.rounds) +
           " rounds. The minimal C mediator (bench/minimal_mediator.cpp) serves the same "
