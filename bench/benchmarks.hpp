@@ -16,7 +16,8 @@ void run_stop_scale(const Options& options, Report& report);
 void run_message_flow(const Options& options, Report& report);
 // An allowed syscall under no filter, a one-rule filter and a service's filter.
 void run_filter_cost(const Options& options, Report& report);
-// mq_open direct, under the filter alone, and mediated by the supervisor.
+// mq_open direct, under the filter alone, mediated by the supervisor and by a minimal mediator
+// (the round trip's floor), pinned and unpinned.
 void run_mq_open_cost(const Options& options, Report& report);
 // mkstemp + unlink and open + close of a service that may write a shared-memory object.
 void run_shm_calls_cost(const Options& options, Report& report);

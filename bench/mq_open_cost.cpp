@@ -1,8 +1,11 @@
 // Mediated mq_open cost: what name-level mediation (SPEC §6) adds to opening a queue. Each
 // sample runs in a fresh child that times N × (mq_open + close) of a granted queue:
 // unconfined, under the service's filter alone (SPEC §5), and mediated (the call goes to this
-// process, which plays the supervisor with runtime::ServiceMediator). Rounds are interleaved
-// and compared by their medians, as ratios to the direct call.
+// process, which plays the supervisor with runtime::ServiceMediator, or answers it with the
+// minimal mediator of bench/minimal_mediator.hpp, the round trip's floor: same filter, same
+// loop, same wait). Pinned (child and supervisor on one CPU) and unpinned (where the scheduler
+// puts them, as `run` runs). Rounds are interleaved and compared by their medians, as ratios to
+// the direct call and to the minimal mediator of the same pinning.
 //
 // Then the latency of one well-behaved service's mediated mq_open, served as `run` serves it
 // (runtime::MediationServer, a thread per listener), alone and beside a hostile service that
@@ -28,11 +31,14 @@
 #include <vector>
 
 #include "bench/benchmarks.hpp"
+#include "bench/minimal_mediator.hpp"
 #include "config/manifest.hpp"
 #include "ipcrt/service.h"
+#include "platform/id_syscalls.hpp"
 #include "platform/pidfd.hpp"
 #include "platform/seccomp.hpp"
 #include "platform/seccomp_notify.hpp"
+#include "runtime/mediation/credentials.hpp"
 #include "runtime/mediation/notification.hpp"
 #include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/policy_builder.hpp"
@@ -42,13 +48,33 @@ namespace {
 
 using ipcrt::platform::BpfProgram;
 
+// Every child runs as a service does under `run`: one unprivileged uid and gid in every slot,
+// no supplementary groups, hence no capabilities (the uid bench-floor gives its services). Its
+// mediator is then given the fixed credentials `run` gives such a service
+// (runtime/mediation/server.cpp) instead of reading /proc for each call.
+constexpr uid_t kServiceUid = 65534;
+constexpr gid_t kServiceGid = 65534;
+
+// Who answers the child's notifications (when its program uses them).
+enum class Server { Supervisor, Minimal };
+
 struct Config {
   const char* label;
   BpfProgram program;  // empty: unconfined
-  std::vector<double> samples;
   // pass-queues (SPEC §11): the queue is fd 3 before the filter (as `run` passes it), and the
   // loop "opens" it with ipcrt_queue_open(): what finding a passed queue costs.
   bool passed = false;
+  Server server = Server::Supervisor;
+  bool pinned = true;  // the child and this process on CPU 0; false: anywhere
+  std::vector<double> samples = {};
+};
+
+// Both mediators, and where each sample runs.
+struct Serving {
+  ipcrt::runtime::ServiceMediator& mediator;
+  const MinimalMediator& minimal;
+  cpu_set_t one;  // CPU 0
+  cpu_set_t all;  // this process's CPUs when the benchmark started
 };
 
 BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated, bool passed = false) {
@@ -77,6 +103,13 @@ BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated, bool 
     ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     ::setenv("LISTEN_FDNAMES", queue + 1, 1);
   }
+  // Raw syscalls, as the runtime's launch makes them; setresuid away from root clears the
+  // capability sets.
+  if (::syscall(ipcrt::platform::kSysSetgroups, 0, nullptr) != 0 ||
+      ::syscall(ipcrt::platform::kSysSetresgid, kServiceGid, kServiceGid, kServiceGid) != 0 ||
+      ::syscall(ipcrt::platform::kSysSetresuid, kServiceUid, kServiceUid, kServiceUid) != 0) {
+    ::_exit(18);
+  }
   if (!config.program.instructions.empty()) {
     if (ipcrt::platform::set_no_new_privs() != 0) ::_exit(10);
     int listener = ipcrt::platform::load_seccomp_filter(program, config.program.uses_notify);
@@ -103,8 +136,13 @@ BpfProgram compile(const ipcrt::runtime::QueueGrant& grant, bool mediated, bool 
 }
 
 // Runs one sample; serves the child's listener when the program uses notification.
-double sample(const Config& config, const char* queue, long iterations,
-              ipcrt::runtime::ServiceMediator& mediator) {
+double sample(const Config& config, const char* queue, long iterations, const Serving& serving) {
+  // The child inherits where this process may run.
+  const cpu_set_t& cpus = config.pinned ? serving.one : serving.all;
+  if (::sched_setaffinity(0, sizeof cpus, &cpus) != 0) {
+    std::perror("mq_open_cost: sched_setaffinity");
+    std::exit(1);
+  }
   sock_fprog program{static_cast<unsigned short>(config.program.instructions.size()),
                      const_cast<sock_filter*>(config.program.instructions.data())};
   int report[2];
@@ -135,11 +173,18 @@ double sample(const Config& config, const char* queue, long iterations,
     }
     if (::write(resume[1], "k", 1) != 1) std::exit(1);
     ipcrt::runtime::ActingThread thread;
+    // Both mediators wait alike: poll on the listener and one other descriptor, as ipcrt's
+    // server thread does (runtime/mediation/server.cpp, serve_listener); only what handles a
+    // notification differs.
     for (;;) {
       pollfd ready[2] = {{listener->get(), POLLIN, 0}, {result[0], POLLIN, 0}};
       ::poll(ready, 2, -1);
       if ((ready[0].revents & POLLIN) != 0) {
-        mediator.handle(listener->get(), thread);
+        if (config.server == Server::Minimal) {
+          serving.minimal.handle(listener->get());
+        } else {
+          serving.mediator.handle(listener->get(), thread);
+        }
       }
       if ((ready[1].revents & (POLLIN | POLLHUP)) != 0) break;
     }
@@ -386,54 +431,101 @@ void run_mq_open_cost(const Options& options, Report& report) {
     report.failure("mediated mq_open: cannot create " + queue);
     return;
   }
+  // The service's own queue, as a slot owner's (the children run as kServiceUid).
+  if (::fchown(created, kServiceUid, kServiceGid) != 0) {
+    ::mq_close(created);
+    ::mq_unlink(queue.c_str());
+    report.failure("mediated mq_open: cannot give " + queue + " to the benchmark's service user");
+    return;
+  }
   ::mq_close(created);
 
   const ipcrt::runtime::QueueGrant grant{queue, ipcrt::config::kPermRead, "bench:queue", false};
   ipcrt::runtime::MediatedService service;
   service.name = "bench";
   service.grants = {grant};
+  service.uid = kServiceUid;
+  service.fixed_credentials =
+      ipcrt::runtime::immutable_credentials({kServiceUid, kServiceGid, {}}, false);
   ipcrt::runtime::ServiceMediator mediator(std::move(service));
+  const BpfProgram mediated = compile(grant, true);
+  // The order of the table; every configuration runs once in each round.
   std::vector<Config> configs;
-  configs.push_back({"direct, unconfined", {}, {}});
-  configs.push_back({"filter only (SPEC §5)", compile(grant, false), {}});
-  configs.push_back({"mediated by the supervisor (SPEC §6)", compile(grant, true), {}});
-  configs.push_back({"passed open (pass-queues, SPEC §11): ipcrt_queue_open() of fd 3",
-                     compile(grant, true, true),
-                     {},
-                     true});
+  configs.push_back({.label = "direct, unconfined, pinned", .program = {}});
+  configs.push_back({.label = "filter only (SPEC §5), pinned", .program = compile(grant, false)});
+  configs.push_back({.label = "mediated by the supervisor (SPEC §6, ServiceMediator), pinned",
+                     .program = mediated});
+  configs.push_back({.label = "minimal C mediator (the round trip's floor), pinned",
+                     .program = mediated,
+                     .server = Server::Minimal});
+  configs.push_back({.label = "passed open (pass-queues, SPEC §11): ipcrt_queue_open() of fd 3, "
+                              "pinned",
+                     .program = compile(grant, true, true),
+                     .passed = true});
+  configs.push_back({.label = "direct, unconfined, unpinned", .program = {}, .pinned = false});
+  configs.push_back({.label = "mediated by the supervisor (SPEC §6, ServiceMediator), unpinned",
+                     .program = mediated,
+                     .pinned = false});
+  configs.push_back({.label = "minimal C mediator (the round trip's floor), unpinned",
+                     .program = mediated,
+                     .server = Server::Minimal,
+                     .pinned = false});
+  constexpr std::size_t kMediatedPinned = 2;
+  constexpr std::size_t kMediatedUnpinned = 6;
 
   // The mediated call is two wake-ups (the caller's stop, the supervisor's answer); across
-  // this VM's idle virtual CPUs each costs tens of microseconds, which would measure the
-  // hypervisor. Like the message flow, every configuration runs with both sides on one CPU.
-  cpu_set_t previous;
-  ::sched_getaffinity(0, sizeof previous, &previous);
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  ::sched_setaffinity(0, sizeof one, &one);
+  // this VM's idle virtual CPUs each costs tens of microseconds, which measures the
+  // hypervisor as much as ipcrt. So the pinned rows run both sides on one CPU, like the
+  // message flow; the unpinned ones beside them are how `run` really runs (nothing pins a
+  // service to its supervisor's CPU), and the minimal mediator pays the same wake-ups there.
+  const MinimalMediator minimal;
+  Serving serving{mediator, minimal, {}, {}};
+  ::sched_getaffinity(0, sizeof serving.all, &serving.all);
+  CPU_ZERO(&serving.one);
+  CPU_SET(0, &serving.one);
   for (int round = 0; round < options.rounds; ++round) {
     for (auto& config : configs) {
-      config.samples.push_back(sample(config, queue.c_str(), kIterations, mediator));
+      config.samples.push_back(sample(config, queue.c_str(), kIterations, serving));
     }
   }
-  ::sched_setaffinity(0, sizeof previous, &previous);
+  ::sched_setaffinity(0, sizeof serving.all, &serving.all);
 
   Section& section = report.section(
       "Opening a granted queue",
       "One sample: a fresh child times " + std::to_string(kIterations) +
-          " mq_open + close of a queue it may read, on the same CPU as the supervisor; " +
+          " mq_open + close of a queue it may read, as an unprivileged user without "
+          "capabilities like a service of `run` (so ServiceMediator judges it with the fixed "
+          "credentials `run` gives such a service); pinned: the child and the supervisor on "
+          "one CPU; unpinned: both where the scheduler puts them; " +
           std::to_string(options.rounds) +
-          " rounds; a passed queue costs the runtime one mq_open per start, before fork, and "
+          " rounds. The minimal C mediator (bench/minimal_mediator.cpp) serves the same "
+          "filter's notifications, waited for the same way, with only what any correct "
+          "mediator does per call: receive, copy the name (process_vm_readv), check the "
+          "notification is still valid, mq_open, ADDFD with SEND, close; no credentials, no "
+          "decision. A passed queue costs the runtime one mq_open per start, before fork, and "
           "the service only the lookup of its name in LISTEN_FDNAMES (getenv, fcntl, "
           "mq_setattr). Sends and receives on an open queue are never mediated.",
-      "the direct call");
-  const double baseline = summarize(configs[0].samples).median;
+      "the direct call (same pinning)", "the minimal mediator (same pinning)");
+  auto median_of = [&configs](bool pinned, bool direct) {
+    for (const auto& config : configs) {
+      const bool is_direct = config.program.instructions.empty();
+      const bool is_minimal = config.server == Server::Minimal;
+      if (config.pinned == pinned && (direct ? is_direct : is_minimal)) {
+        return summarize(config.samples).median;
+      }
+    }
+    return 0.0;
+  };
   for (const auto& config : configs) {
     Summary summary = summarize(config.samples);
-    section.rows.push_back({config.label, summary, "ns", summary.median / baseline, {}});
+    section.rows.push_back({config.label, summary, "ns",
+                            summary.median / median_of(config.pinned, true),
+                            summary.median / median_of(config.pinned, false)});
   }
-  report.target({"mediated mq_open / direct mq_open", section.rows[2].ratio.value_or(0), 10,
-                 Better::Lower, "×"});
+  report.target({"mediated mq_open / direct mq_open, pinned",
+                 section.rows[kMediatedPinned].ratio.value_or(0), 10, Better::Lower, "×"});
+  report.target({"mediated mq_open / the minimal C mediator's, unpinned",
+                 section.rows[kMediatedUnpinned].other_ratio.value_or(0), 1.2, Better::Lower, "×"});
 
   run_beside_hostile(options, report, queue, grant);
   ::mq_unlink(queue.c_str());
