@@ -229,7 +229,10 @@ void Daemon::release_service(const std::string& service) {
   if (cgroups_) cgroups_->release(service);
   if (!resources_) return;
   for (const auto& planned : plan_.services) {
-    if (planned.name == service && !planned.shm_dir.empty()) {
+    // One on the staging tmpfs goes with its unmount at the end of the run (release()), all at
+    // once: removed here, each would cost the stop an open, a listing, unlinks and an rmdir.
+    if (planned.name == service && !planned.shm_dir.empty() &&
+        !on_staging_tmpfs(*resources_, planned.shm_dir)) {
       release_private_dir(*resources_, planned.shm_dir);
     }
   }
