@@ -292,7 +292,10 @@ ExitCode Daemon::supervise() {
   supervisor_options.on_reload_signal = [this] {
     if (reloader_) reloader_->request({}, std::chrono::milliseconds(30000), {});
   };
-  supervisor_options.after_update = [this](Supervisor& supervisor) { host_->update(supervisor); };
+  supervisor_options.after_update = [this](Supervisor& supervisor) {
+    host_->update(supervisor);
+    logs_->end_step();
+  };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   {

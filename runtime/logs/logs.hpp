@@ -92,6 +92,9 @@ class Logs {
   // kFinalDrain each), writes partial lines, ends episodes, writes the files' batch. The
   // runtime's later lines still go to the ring and (unbatched) to the files.
   void finish();
+  // The end of one step of the supervisor's loop (its after_update): the runtime's info lines
+  // of the step, held until now, are written to stderr (in one write with the services').
+  void end_step();
 
   // ---- reading, for `ipcrt logs` (the control server's GetLogs)
   // The last `count` lines of `service` (its output, its denials and the runtime's lines
