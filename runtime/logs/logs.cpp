@@ -204,7 +204,7 @@ void Logs::on_readable(Stream& stream) {
       break;
     }
   }
-  flush_output();
+  if (!holding()) flush_output();
   if (ended) {
     close_stream(stream);  // `stream` is gone
     return;
@@ -292,7 +292,7 @@ void Logs::close_stream(Stream& stream) {
     emit(stream, stream.partial, false);
     stream.partial.clear();
   }
-  flush_output();
+  if (!holding()) flush_output();
   unwatch(stream);
   if (stream.partial_timer && supervisor_ != nullptr) supervisor_->cancel(*stream.partial_timer);
   auto& open = stream.service->streams;
@@ -503,14 +503,19 @@ bool is_info_line(std::string_view line) {
 }  // namespace
 
 void Logs::end_step() {
+  stepped_ = true;
   flush_output();
 }
 
+bool Logs::holding() const {
+  return stepped_ && supervisor_ != nullptr && !finished_;
+}
+
 void Logs::runtime_line(std::chrono::system_clock::time_point time, std::string_view line) {
-  // While the loop runs, info lines join the service lines of the step and reach stderr in
-  // one write with them at its end (end_step()): a step that stops or reaps 200 services logs
-  // 200 lines, which were 200 writes. The ring and followers have each line at once.
-  if (supervisor_ != nullptr && !finished_ && is_info_line(line)) {
+  // While the loop runs (and calls end_step()), info lines join the service lines of the step
+  // and reach stderr in one write with them at its end: a step that stops or reaps 200
+  // services logs 200 lines, which were 200 writes. The ring and followers have each at once.
+  if (holding() && is_info_line(line)) {
     output_ += line;
     output_ += '\n';
     ++output_lines_;
