@@ -64,8 +64,12 @@ struct BootedResources {
 // than with release_resources().
 void release_private_dir(BootedResources& resources, const std::string& dir);
 
-// Removes what the end of a run removes: remove-on-stop queues, private shm dirs, and the
-// objects' tmpfs with every object in it.
+// `dir` is on the run's staging tmpfs (`resources.staging_root`), which release_resources()
+// unmounts with everything on it: a directory there needs no removal of its own at the end.
+[[nodiscard]] bool on_staging_tmpfs(const BootedResources& resources, const std::string& dir);
+
+// Removes what the end of a run removes: remove-on-stop queues, private shm dirs (those on the
+// staging tmpfs with its unmount), and the objects' tmpfs with every object in it.
 void release_resources(const BootedResources& resources);
 
 }  // namespace ipcrt::runtime

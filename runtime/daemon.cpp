@@ -229,7 +229,10 @@ void Daemon::release_service(const std::string& service) {
   if (cgroups_) cgroups_->release(service);
   if (!resources_) return;
   for (const auto& planned : plan_.services) {
-    if (planned.name == service && !planned.shm_dir.empty()) {
+    // One on the staging tmpfs goes with its unmount at the end of the run (release()), all at
+    // once: removed here, each would cost the stop an open, a listing, unlinks and an rmdir.
+    if (planned.name == service && !planned.shm_dir.empty() &&
+        !on_staging_tmpfs(*resources_, planned.shm_dir)) {
       release_private_dir(*resources_, planned.shm_dir);
     }
   }
@@ -289,7 +292,10 @@ ExitCode Daemon::supervise() {
   supervisor_options.on_reload_signal = [this] {
     if (reloader_) reloader_->request({}, std::chrono::milliseconds(30000), {});
   };
-  supervisor_options.after_update = [this](Supervisor& supervisor) { host_->update(supervisor); };
+  supervisor_options.after_update = [this](Supervisor& supervisor) {
+    host_->update(supervisor);
+    logs_->end_step();
+  };
   supervisor_ = std::make_unique<Supervisor>(std::move(services_), std::move(supervisor_options));
   services_.clear();
   {

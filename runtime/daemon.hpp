@@ -113,8 +113,9 @@ class Daemon {
   friend class Reloader;
   Daemon() = default;
   void release();
-  // What a service that ended during the shutdown leaves that is its alone (its cgroup, its
-  // private /dev/shm directory): removed at its end rather than after the last service's.
+  // What a service that ended during the shutdown leaves that is its alone (its cgroup, a
+  // private /dev/shm directory not on the staging tmpfs): removed at its end rather than after
+  // the last service's.
   void release_service(const std::string& service);
   // What the supervisor gets for one planned service of `manifest`; `host_mounts` as in
   // LaunchOptions.

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstring>
 #include <set>
+#include <string_view>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -796,13 +797,22 @@ void Supervisor::send_stop(Tracked& service) {
 
 // Sends `signal` now and SIGKILL once the service's stop timeout has passed.
 void Supervisor::terminate(Tracked& service, int signal) {
+  log_stopping(service, signal);
+  launcher_.signal(service.pid, service.pidfd.get(), signal);
+  stop_signal_sent(service, signal);
+}
+
+void Supervisor::log_stopping(const Tracked& service, int signal) {
   log_info("stopping")
       .field("service", service.config.spec.service)
       .field("pid", service.pid)
       .field("signal", signal_name(signal));
+}
+
+// What follows a stop signal: the state, and the SIGKILL deadline.
+void Supervisor::stop_signal_sent(Tracked& service, int signal) {
   if (service.watchdog_timer) cancel(*service.watchdog_timer);
   service.watchdog_timer.reset();
-  launcher_.signal(service.pid, service.pidfd.get(), signal);
   set_state(service, ServiceState::Stopping);
   const std::string name = service.config.spec.service;
   set_timer(service, now() + stop_timeout_of(service), [this, name, signal] {
@@ -868,20 +878,38 @@ void Supervisor::shutdown() {
 // At shutdown a service gets its stop signal once no service that depends on it is alive:
 // consumers stop first. A program not ready yet is stopped too; one still confining itself
 // is stopped once it has exec'd (running()).
+//
+// Every signal of the step goes out before any of its bookkeeping (the "stopping" lines, the
+// states, the SIGKILL deadlines): the services' exits and the kernel's teardown of their
+// namespaces start at once, instead of each waiting behind the work done for those before it.
+// Which services are stopped is the same: a stopped one is still alive (Stopping), so it
+// still holds its providers back.
 void Supervisor::stop_ready_services() {
+  std::vector<Tracked*> stopping;
   for (auto& service : services_) {
-    if (!(service.state == ServiceState::Running ||
-          (service.state == ServiceState::Starting && !service.launching))) {
-      continue;
+    if (service.state == ServiceState::Running ||
+        (service.state == ServiceState::Starting && !service.launching)) {
+      stopping.push_back(&service);
     }
-    bool needed = false;
-    for (const auto& other : services_) {
-      if (!alive(other.state)) continue;
-      const auto& deps = other.config.depends_on;
-      needed =
-          needed || std::find(deps.begin(), deps.end(), service.config.spec.service) != deps.end();
-    }
-    if (!needed) send_stop(service);
+  }
+  if (stopping.empty()) return;
+  // What the services alive now depend on: held back until those have ended.
+  std::vector<std::string_view> needed;
+  for (const auto& other : services_) {
+    if (!alive(other.state)) continue;
+    for (const auto& dependency : other.config.depends_on) needed.push_back(dependency);
+  }
+  std::sort(needed.begin(), needed.end());
+  std::erase_if(stopping, [&](const Tracked* service) {
+    return std::binary_search(needed.begin(), needed.end(),
+                              std::string_view(service->config.spec.service));
+  });
+  for (Tracked* service : stopping) {
+    launcher_.signal(service->pid, service->pidfd.get(), service->config.stop_signal);
+  }
+  for (Tracked* service : stopping) {
+    log_stopping(*service, service->config.stop_signal);
+    stop_signal_sent(*service, service->config.stop_signal);
   }
 }
 

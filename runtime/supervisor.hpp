@@ -293,6 +293,8 @@ class Supervisor {
   void failed_for_good(Tracked& service);
   void send_stop(Tracked& service);
   void terminate(Tracked& service, int signal);
+  void log_stopping(const Tracked& service, int signal);
+  void stop_signal_sent(Tracked& service, int signal);
   void kill_after_timeout(Tracked& service);
   [[nodiscard]] std::chrono::milliseconds stop_timeout_of(const Tracked& service) const;
   [[nodiscard]] std::string readiness_of(const Tracked& service) const;

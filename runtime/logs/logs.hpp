@@ -92,6 +92,10 @@ class Logs {
   // kFinalDrain each), writes partial lines, ends episodes, writes the files' batch. The
   // runtime's later lines still go to the ring and (unbatched) to the files.
   void finish();
+  // The end of one step of the supervisor's loop (its after_update). Once it is called, the
+  // service lines read in a step and the runtime's info lines wait for it to reach stderr, in
+  // one write (warnings and errors are written at once, with what waits before them).
+  void end_step();
 
   // ---- reading, for `ipcrt logs` (the control server's GetLogs)
   // The last `count` lines of `service` (its output, its denials and the runtime's lines
@@ -173,6 +177,7 @@ class Logs {
   void store(const std::string& service, LogSource source,
              std::chrono::system_clock::time_point time, std::string line);
   void flush_output();
+  [[nodiscard]] bool holding() const;  // lines wait for end_step()
   void arm_file_flush();
   void arm_stderr_retry();
   void runtime_line(std::chrono::system_clock::time_point time, std::string_view line);
@@ -205,6 +210,7 @@ class Logs {
   bool routing_ = false;  // the runtime's lines come here
   LogWriter previous_writer_ = nullptr;
   bool finished_ = false;
+  bool stepped_ = false;  // end_step() is called: lines may wait for the end of the step
   std::optional<std::chrono::steady_clock::time_point> stderr_deadline_;  // set by finish()
 };
 

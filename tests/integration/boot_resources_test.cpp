@@ -12,6 +12,7 @@
 
 #include <chrono>
 
+#include "common/file.hpp"
 #include "platform/mount.hpp"
 #include "runtime/boot.hpp"
 #include "runtime/supervisor.hpp"
@@ -691,6 +692,85 @@ TEST(BootShmOwnership, AStagingDirFoundThereIsCoveredByTheRunsTmpfsAndKept) {
   CHECK_TRUE(path_exists(planted.path + "/theirs"));
   CHECK_FALSE_TEXT(ipcrt::platform::is_mount_point(parents.dir + "/staging"),
                    "the run unmounted its staging tmpfs");
+}
+
+namespace {
+
+// A plan of "svc" (and, for a reload's service, "other") with staging directories on the run's
+// tmpfs, as plan_manifest makes them.
+Plan plan_with_staging(const std::string& name) {
+  Plan plan = plan_with(name);
+  for (const char* service : {"svc", "other"}) {
+    ipcrt::runtime::PlannedService planned;
+    planned.name = service;
+    planned.shm_dir = ipcrt::runtime::staging_root(name) + "/" + service;
+    plan.services.push_back(planned);
+  }
+  plan.identities.set_account(
+      "other", {{kServiceUid + 10, kServiceUid + 10, {kServiceUid + 10}}, true, "ipcrt-other",
+                "/", "/bin/sh"});
+  return plan;
+}
+
+bool mounted_anywhere_under(const std::string& path) {
+  const std::string table = ipcrt::read_text_file("/proc/self/mountinfo").value_or("");
+  return table.find(" " + path) != std::string::npos;
+}
+
+}  // namespace
+
+// The end of a run removes the staging directories by unmounting their tmpfs (issue 21: the
+// stop no longer removes them one by one): nothing is left, neither the directories with what
+// the launches put in them, nor the mount, nor /run/ipcrt/<manifest>.
+TEST(BootResources, ReleaseUnmountsTheStagingTmpfsAndEveryStagingDirOnIt) {
+  const std::string name = unique_name("bg");
+  const std::string root = ipcrt::runtime::staging_root(name);
+  auto booted = ipcrt::runtime::boot_resources(plan_with_staging(name));
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  if (!booted) return;
+  CHECK_TRUE(ipcrt::platform::is_mount_point(root));
+  for (const char* service : {"svc", "other"}) {
+    const std::string dir = root + "/" + service;
+    CHECK_TRUE_TEXT(path_exists(dir), dir.c_str());
+    CHECK_TRUE(ipcrt::runtime::on_staging_tmpfs(*booted, dir));
+    // What a launch writes there (the account files) and a service's /dev mount point.
+    ::close(::open((dir + "/passwd").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ::mkdir((dir + "/shm").c_str(), 0755);
+  }
+  CHECK_FALSE(ipcrt::runtime::on_staging_tmpfs(*booted, root));
+  CHECK_FALSE(ipcrt::runtime::on_staging_tmpfs(*booted, root + "x/svc"));
+
+  ipcrt::runtime::release_resources(*booted);
+  CHECK_FALSE_TEXT(mounted_anywhere_under(root), "the staging tmpfs is unmounted");
+  CHECK_FALSE_TEXT(path_exists("/run/ipcrt/" + name), "nothing of the manifest under /run/ipcrt");
+}
+
+// Unmounted first, the tmpfs's directories are gone with it; the directory its mount covered is
+// another's (found there before the run) and keeps what it holds, even where it has a service's
+// name, is root's and has a staging directory's mode.
+TEST(BootShmOwnership, ReleaseNeverRemovesTheDirectoriesTheStagingTmpfsCovered) {
+  const std::string name = unique_name("bg");
+  StagingParents parents(name);
+  const std::string covered = parents.dir + "/staging/svc";
+  ::mkdir(covered.c_str(), 0700);
+  ::chmod(covered.c_str(), 01777);
+  const std::string kept = covered + "/kept";
+  ::close(::open(kept.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  struct RemoveCovered {
+    std::string dir, file;
+    ~RemoveCovered() {
+      ::unlink(file.c_str());
+      ::rmdir(dir.c_str());
+    }
+  } remove_covered{covered, kept};
+  auto booted = ipcrt::runtime::boot_resources(plan_with_staging(name));
+  CHECK_TRUE_TEXT(booted.has_value(), booted ? "" : booted.error().describe().c_str());
+  if (!booted) return;
+  CHECK_FALSE_TEXT(path_exists(kept), "covered by the run's tmpfs");
+
+  ipcrt::runtime::release_resources(*booted);
+  CHECK_FALSE(ipcrt::platform::is_mount_point(parents.dir + "/staging"));
+  CHECK_TRUE_TEXT(path_exists(kept), "the covered directory keeps its file");
 }
 
 // A symlink where the staging tmpfs goes is never followed: the boot fails, undoes what it

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/file.hpp"
 #include "platform/process.hpp"
 #include "tests/support/background.hpp"
 #include "tests/support/process.hpp"
@@ -305,6 +306,19 @@ TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
   CHECK(contains(run.err(), "msg=\"removed queue\" path=" + names.queue));
   CHECK_FALSE_TEXT(ipcrt::test::shm_store_mounted(names.manifest), "the objects' tmpfs too");
   CHECK_FALSE(path_exists("/run/ipcrt/" + names.manifest));
+  // The staging directories went with their tmpfs's unmount, not one by one: no mount of the
+  // run is left, and nothing failed on the way.
+  CHECK_FALSE(contains(ipcrt::read_text_file("/proc/self/mountinfo").value_or(""),
+                       "/run/ipcrt/" + names.manifest + "/"));
+  CHECK_FALSE_TEXT(contains(run.err(), "cleanup failed"), run.err().c_str());
+  // Each service's lines in their order, the stop signal before the exit.
+  for (const char* service : {"sensor", "collector"}) {
+    const std::string err = run.err();
+    const auto stopping = err.find(std::string("msg=stopping service=") + service);
+    const auto exited = err.find(std::string("msg=exited service=") + service);
+    CHECK_TEXT(stopping != std::string::npos && exited != std::string::npos && stopping < exited,
+               err.c_str());
+  }
 }
 
 TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {
