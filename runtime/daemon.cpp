@@ -1,6 +1,7 @@
 #include "runtime/daemon.hpp"
 
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -48,6 +49,12 @@ void log_daemon_failure(const DaemonFailure& failure) {
 
 std::expected<std::unique_ptr<Daemon>, DaemonFailure> Daemon::prepare(
     DaemonOptions options, config::Diagnostics& diagnostics) {
+#ifdef M_MMAP_THRESHOLD
+  // Every allocation of the supervisor below 8 MiB from the heap, none from a mapping of its
+  // own: the heap is what each service's init drops of the supervisor it was forked from
+  // (launch.cpp, init_heap_end); a mapping it would keep, and its exit would tear it down.
+  ::mallopt(M_MMAP_THRESHOLD, 8 << 20);
+#endif
   std::unique_ptr<Daemon> daemon(new Daemon());
   daemon->options_ = std::move(options);
   const std::string& path = daemon->options_.manifest_path;

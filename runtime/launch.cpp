@@ -28,6 +28,7 @@
 #include "platform/capabilities.hpp"
 #include "platform/descriptors.hpp"
 #include "platform/id_syscalls.hpp"
+#include "platform/memory.hpp"
 #include "platform/mount.hpp"
 #include "platform/namespace.hpp"
 #include "platform/pidfd.hpp"
@@ -82,6 +83,8 @@ struct ChildPlan {
   // clone's, so that the child is its pid 1.
   unsigned long unshared_namespaces = 0;
   const GatewayLaunch* gateway = nullptr;  // sandboxed: SPEC §4a's devices, resolved
+  // Sandboxed: where the init cuts the supervisor's heap it was forked with (0: it keeps it).
+  std::uintptr_t init_heap_end = 0;
 };
 
 // The signals ipcrt's init passes on to the service: every stop signal a manifest may name
@@ -307,6 +310,10 @@ void become_init_of(const ChildPlan& plan) noexcept {
     ::close(plan.exit_status_fd);
     return;
   }
+  // The supervisor's memory is the service's until it execs, never the init's: the init
+  // drops its copy of the heap, so its exit does not tear down a copy of the supervisor's, and
+  // the supervisor's next writes to those pages are no longer copies for the init.
+  if (plan.init_heap_end != 0) (void)platform::shrink_heap(plan.init_heap_end);
   // The service reports its own phases and exec; only its copy of the pipe may stay open,
   // so that end-of-file still means "exec'd".
   // Nor anything of the runtime's (its lock, sockets, epoll): only the pipe it reports on.
@@ -696,6 +703,25 @@ int take_listener(PendingLaunch& pending, int child_fd) {
   return 0;
 }
 
+// Of the supervisor's heap, what an init must keep: the pages of its thread's TLS and
+// descriptor, which a static glibc places at the heap's start (before malloc's first chunk),
+// and which every libc call the init makes reads (errno, the stack protector's canary). The
+// init allocates nothing and reads nothing else of the heap after its fork of the service.
+// 0 (keep it all) where the heap's start is unknown or the TLS is not on the heap (a dynamic
+// libc, whose lazy binding may read the heap). kThreadBlockSpan is more than glibc's
+// static TLS block with its surplus and struct pthread, on every architecture ipcrt builds for.
+std::uintptr_t init_heap_end() {
+  constexpr std::uintptr_t kThreadBlockSpan = 64 * 1024;
+  static const auto start = platform::heap_start();
+  if (!start) return 0;
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto end = platform::heap_end();
+  const auto thread = reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
+  if (thread < *start || thread >= end) return 0;  // a dynamic libc: its TLS is elsewhere
+  const std::uintptr_t kept = (thread + kThreadBlockSpan + page - 1) / page * page;
+  return kept < end ? kept : 0;
+}
+
 // One report from the child: 0 on EOF (exec succeeded), else the report's size.
 ssize_t read_report(int fd, ChildReport& report) {
   ssize_t n;
@@ -853,6 +879,7 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
   plan.listen_pid = listen_pid_value;
   plan.gateway = &gateway;
+  if (spec.sandboxed) plan.init_heap_end = init_heap_end();
 
   unsigned long namespaces = 0;
   if (spec.sandboxed) {

@@ -78,6 +78,35 @@ bool session_gone_soon(pid_t session) {
   return false;
 }
 
+// The size of `pid`'s [heap] mapping and its anonymous resident memory, in KiB.
+struct Memory {
+  unsigned long heap_kib = 0;
+  unsigned long anon_kib = 0;
+};
+Memory memory_of(pid_t pid) {
+  Memory memory;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  if (auto maps = ipcrt::read_text_file(proc + "/maps")) {
+    for (std::size_t at = 0; at < maps->size();) {
+      const auto end = maps->find('\n', at);
+      const std::string line = maps->substr(at, end - at);
+      if (line.ends_with("[heap]")) {
+        const auto dash = line.find('-');
+        memory.heap_kib = (std::stoul(line.substr(dash + 1), nullptr, 16) -
+                           std::stoul(line.substr(0, dash), nullptr, 16)) /
+                          1024;
+      }
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+  }
+  if (auto status = ipcrt::read_text_file(proc + "/status")) {
+    const auto at = status->find("\nRssAnon:");
+    if (at != std::string::npos) memory.anon_kib = std::stoul(status->substr(at + 10));
+  }
+  return memory;
+}
+
 bool has_cap_sys_resource() {
   auto status = ipcrt::read_text_file("/proc/self/status");
   if (!status) return false;
@@ -294,6 +323,39 @@ TEST(Sandbox, ServicesStartAtOomScoreZeroWhileTheRuntimeIsProtected) {
     // Some containers withhold CAP_SYS_RESOURCE even from root: then ipcrt says so.
     STRCMP_CONTAINS("msg=\"oom_score_adj not set\"", background.err().c_str());
     UT_PRINT("skipped: no CAP_SYS_RESOURCE here, the runtime cannot lower its oom_score_adj");
+  }
+  background.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, background.wait(), background.err().c_str());
+}
+
+// Each init is forked from the supervisor, and drops the copy of its heap: it keeps a few
+// pages (its thread's TLS), where it held the supervisor's whole heap (every plan, filter and
+// launch spec), which its exit tore down and whose pages the supervisor then copied for it at
+// each write. The init still does its work: the service runs, stops on SIGTERM, and the run
+// ends with its exit status.
+TEST(Sandbox, EachInitKeepsOnlyAFewPagesOfTheSupervisorsHeap) {
+  TempDir dir;
+  std::vector<Service> services;
+  for (int i = 0; i < 16; ++i)
+    services.push_back({"app" + std::to_string(i), {probe(), "wait"}, ""});
+  Background background(dir, dir.write_file("m.json", manifest_of(unique_name("sm"), services)));
+  for (int i = 0; i < 16; ++i) {
+    CHECK_TEXT(background.wait_for("app" + std::to_string(i) + ": waiting"),
+               background.err().c_str());
+  }
+  const Memory supervisor = memory_of(background.pid());
+  CHECK_TEXT(supervisor.heap_kib >= 512, std::to_string(supervisor.heap_kib).c_str());
+  for (int i = 0; i < 16; ++i) {
+    const pid_t init = started_pid(background.err(), "app" + std::to_string(i));
+    CHECK_TRUE(init > 0);
+    const Memory kept = memory_of(init);
+    // 64 KiB of TLS span, rounded to pages (64 KiB pages on some arm64 kernels).
+    CHECK_TEXT(kept.heap_kib > 0 && kept.heap_kib <= 192,
+               ("init heap " + std::to_string(kept.heap_kib) + " KiB").c_str());
+    CHECK_TEXT(kept.anon_kib * 4 < supervisor.anon_kib,
+               ("init " + std::to_string(kept.anon_kib) + " KiB anonymous, supervisor " +
+                std::to_string(supervisor.anon_kib))
+                   .c_str());
   }
   background.signal(SIGTERM);
   LONGS_EQUAL_TEXT(0, background.wait(), background.err().c_str());
