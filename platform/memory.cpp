@@ -1,11 +1,13 @@
 #include "platform/memory.hpp"
 
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "common/file.hpp"
 
@@ -26,6 +28,8 @@ Result<std::uintptr_t> heap_start() {
   char* end = nullptr;
   const unsigned long long value = std::strtoull(stat->c_str() + at + 1, &end, 10);
   if (end == stat->c_str() + at + 1) return fail("/proc/self/stat: start_brk is not a number");
+  // 0 is no heap a kernel gives a process; qemu-user's emulated /proc says so.
+  if (value == 0) return fail("/proc/self/stat: start_brk is 0 (an emulated /proc)");
   return static_cast<std::uintptr_t>(value);
 }
 
@@ -35,6 +39,31 @@ std::uintptr_t heap_end() noexcept {
 
 int shrink_heap(std::uintptr_t end) noexcept {
   return static_cast<std::uintptr_t>(::syscall(SYS_brk, end)) == end ? 0 : -ENOMEM;
+}
+
+Result<PrivateMapping> PrivateMapping::create(std::size_t size) {
+  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (data == MAP_FAILED) return fail_errno("mmap of private memory");
+  PrivateMapping mapping;
+  mapping.data_ = static_cast<char*>(data);
+  mapping.size_ = size;
+  return mapping;
+}
+
+PrivateMapping::PrivateMapping(PrivateMapping&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+PrivateMapping& PrivateMapping::operator=(PrivateMapping&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+PrivateMapping::~PrivateMapping() {
+  if (data_ != nullptr) ::munmap(data_, size_);
 }
 
 }  // namespace ipcrt::platform

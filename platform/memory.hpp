@@ -2,6 +2,7 @@
 // forked from (docs/decisions.md "Launch: the init's memory").
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "common/error.hpp"
@@ -17,5 +18,26 @@ namespace ipcrt::platform {
 // brk(2): the heap above `end` is unmapped. 0, or -ENOMEM when the kernel kept the heap as it
 // was (below its start). Async-signal-safe, allocates nothing.
 [[nodiscard]] int shrink_heap(std::uintptr_t end) noexcept;
+
+// Private anonymous memory of its own mapping, read-write, unmapped with the object: apart
+// from the heap, so that a child can keep it while it drops the heap.
+class PrivateMapping {
+ public:
+  [[nodiscard]] static Result<PrivateMapping> create(std::size_t size);
+
+  PrivateMapping() = default;
+  PrivateMapping(PrivateMapping&& other) noexcept;
+  PrivateMapping& operator=(PrivateMapping&& other) noexcept;
+  PrivateMapping(const PrivateMapping&) = delete;
+  PrivateMapping& operator=(const PrivateMapping&) = delete;
+  ~PrivateMapping();
+
+  [[nodiscard]] char* data() const { return data_; }
+  [[nodiscard]] std::size_t size() const { return size_; }
+
+ private:
+  char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 }  // namespace ipcrt::platform

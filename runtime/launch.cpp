@@ -83,8 +83,21 @@ struct ChildPlan {
   // clone's, so that the child is its pid 1.
   unsigned long unshared_namespaces = 0;
   const GatewayLaunch* gateway = nullptr;  // sandboxed: SPEC §4a's devices, resolved
-  // Sandboxed: where the init cuts the supervisor's heap it was forked with (0: it keeps it).
+  // Sandboxed: where the init cuts the supervisor's heap it was forked with, before it forks
+  // the service (0: it keeps it).
   std::uintptr_t init_heap_end = 0;
+  // What the service reads once its init has forked it (exec_service), besides argv, envp,
+  // the filter and the passed descriptors above: here on the stack, or in the ServiceImage
+  // mapping, never on the heap, which the init has dropped by then.
+  bool sandboxed = false;
+  bool change_identity = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;
+  std::size_t group_count = 0;
+  unsigned long long ambient_capabilities = 0;
+  bool uses_notify = false;
+  const char* working_directory = nullptr;  // nullptr: the runtime's
 };
 
 // The signals ipcrt's init passes on to the service: every stop signal a manifest may name
@@ -301,6 +314,23 @@ void become_init_of(const ChildPlan& plan) noexcept {
   sigfillset(&all);
   ::sigprocmask(SIG_BLOCK, &all, nullptr);
 
+  // What the service's fork copies is what the init still holds: of the descriptors only what
+  // the service execs with (its passed queues, its control plug, the pipes of its report),
+  // and none of the supervisor's memory but the stack and the ServiceImage. The service never
+  // needed the rest; the init does not from here on (it reads only its stack), and its exit
+  // then tears down no copy of the supervisor's heap.
+  int kept[64];
+  unsigned kept_count = 0;
+  for (int fd : {plan.report_fd, plan.resume_fd, plan.exit_status_fd, plan.control_fd}) {
+    kept[kept_count++] = fd;
+  }
+  for (std::uint32_t i = 0; i < plan.passed_count && kept_count < 64; ++i) {
+    kept[kept_count++] = plan.passed_fds[i];
+  }
+  if (kept_count - 4 == plan.passed_count) {
+    (void)platform::close_descriptors_except_these(kept, kept_count);
+  }
+  if (plan.init_heap_end != 0) (void)platform::shrink_heap(plan.init_heap_end);
   const long service = platform::fork_raw();
   if (service < 0) report_failure(plan, LaunchPhase::ServiceInit, static_cast<int>(-service));
   if (service == 0) {
@@ -310,10 +340,6 @@ void become_init_of(const ChildPlan& plan) noexcept {
     ::close(plan.exit_status_fd);
     return;
   }
-  // The supervisor's memory is the service's until it execs, never the init's: the init
-  // drops its copy of the heap, so its exit does not tear down a copy of the supervisor's, and
-  // the supervisor's next writes to those pages are no longer copies for the init.
-  if (plan.init_heap_end != 0) (void)platform::shrink_heap(plan.init_heap_end);
   // The service reports its own phases and exec; only its copy of the pipe may stay open,
   // so that end-of-file still means "exec'd".
   // Nor anything of the runtime's (its lock, sockets, epoll): only the pipe it reports on.
@@ -339,6 +365,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
     }
   }
 }
+
+[[noreturn]] void exec_service(const ChildPlan& plan) noexcept;
 
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
@@ -407,6 +435,12 @@ void become_init_of(const ChildPlan& plan) noexcept {
         syscall_status(::setrlimit(static_cast<__rlimit_resource>(limit.resource), &limit.value)));
   }
   if (spec.sandboxed) become_init_of(plan);  // returns in the service, pid 2
+  exec_service(plan);
+}
+
+// The service's last steps, sandboxed after its init forked it: no LaunchSpec (its init has
+// dropped the heap it is on), only the ChildPlan and the ServiceImage.
+[[noreturn]] void exec_service(const ChildPlan& plan) noexcept {
   // pass-queues (SPEC §11): every source is above the targets (begin_launch), so no dup2
   // overwrites a queue still to be placed or a descriptor still needed; a new descriptor
   // is not close-on-exec, while the sources are and go at exec.
@@ -416,28 +450,27 @@ void become_init_of(const ChildPlan& plan) noexcept {
   }
   // The pid the service sees: 2 under its init, its own where it is not sandboxed.
   if (plan.listen_pid != nullptr) write_decimal(plan.listen_pid, ::getpid());
-  if (spec.change_identity) {
+  if (plan.change_identity) {
     // The raw syscalls, not glibc's wrappers: those are setxid broadcasts that take glibc's
     // thread-list lock and signal every thread it knows of. This child was cloned raw from a
     // supervisor with mediation threads, so that state is theirs and may be locked; the
     // syscalls change this single-threaded process only.
-    const auto& identity = spec.identity;
     // SPEC §4a: the permitted set survives the uid change, to become the ambient set below.
-    if (spec.ambient_capabilities != 0) {
+    if (plan.ambient_capabilities != 0) {
       check(plan, LaunchPhase::AmbientCapabilities,
             syscall_status(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)));
     }
     check(plan, LaunchPhase::Setgroups,
-          syscall_status(::syscall(kSysSetgroups, identity.groups.size(), identity.groups.data())));
+          syscall_status(::syscall(kSysSetgroups, plan.group_count, plan.groups)));
     check(plan, LaunchPhase::Setgid,
-          syscall_status(::syscall(kSysSetresgid, identity.gid, identity.gid, identity.gid)));
+          syscall_status(::syscall(kSysSetresgid, plan.gid, plan.gid, plan.gid)));
     check(plan, LaunchPhase::Setuid,
-          syscall_status(::syscall(kSysSetresuid, identity.uid, identity.uid, identity.uid)));
+          syscall_status(::syscall(kSysSetresuid, plan.uid, plan.uid, plan.uid)));
   }
   // Only what the manifest keeps; PR_SET_NO_NEW_PRIVS below leaves ambient capabilities be.
-  if (spec.ambient_capabilities != 0) {
+  if (plan.ambient_capabilities != 0) {
     check(plan, LaunchPhase::AmbientCapabilities,
-          platform::set_ambient_capabilities(spec.ambient_capabilities));
+          platform::set_ambient_capabilities(plan.ambient_capabilities));
   }
   // Set after the uid change, which clears it; a runtime that died before this line is
   // caught by the getppid() check.
@@ -445,19 +478,18 @@ void become_init_of(const ChildPlan& plan) noexcept {
         syscall_status(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)));
   // Sandboxed, the parent is ipcrt's init, which checked for the runtime itself; its death
   // ends the whole pid namespace anyway.
-  if (!spec.sandboxed && ::getppid() != plan.parent) {
+  if (!plan.sandboxed && ::getppid() != plan.parent) {
     report_failure(plan, LaunchPhase::ParentDeathSignal, ESRCH);
   }
-  if (!spec.working_directory.empty()) {
-    check(plan, LaunchPhase::WorkingDirectory,
-          syscall_status(::chdir(spec.working_directory.c_str())));
+  if (plan.working_directory != nullptr) {
+    check(plan, LaunchPhase::WorkingDirectory, syscall_status(::chdir(plan.working_directory)));
   }
   check(plan, LaunchPhase::NoNewPrivs, platform::set_no_new_privs());
-  if (!spec.filter.instructions.empty()) {
+  if (plan.filter.len != 0) {
     // From here on only kSyscallsAfterFilterLoad: the filter need not allow sendmsg.
-    int loaded = platform::load_seccomp_filter(plan.filter, spec.filter.uses_notify);
+    int loaded = platform::load_seccomp_filter(plan.filter, plan.uses_notify);
     check(plan, LaunchPhase::Seccomp, loaded < 0 ? loaded : 0);
-    if (spec.filter.uses_notify) {
+    if (plan.uses_notify) {
       // The listener is close-on-exec, so the parent takes it (pidfd_getfd) while we wait.
       ChildReport ready{};
       ready.kind = ChildReport::Kind::ListenerReady;
@@ -703,6 +735,11 @@ int take_listener(PendingLaunch& pending, int child_fd) {
   return 0;
 }
 
+char* mapping_align(char* at, std::size_t alignment) {
+  const auto address = reinterpret_cast<std::uintptr_t>(at);
+  return at + ((alignment - address % alignment) % alignment);
+}
+
 // Of the supervisor's heap, what an init must keep: the pages of its thread's TLS and
 // descriptor, which a static glibc places at the heap's start (before malloc's first chunk),
 // and which every libc call the init makes reads (errno, the stack protector's canary). The
@@ -722,6 +759,76 @@ std::uintptr_t init_heap_end() {
   return kept < end ? kept : 0;
 }
 
+// What the service reads after its init forked it (exec_service), copied out of the
+// LaunchSpec into one private mapping of its own: the init drops the heap before that fork,
+// and this mapping, the stack and the program's data are then all the fork copies. The
+// parent unmaps it after its fork; the child's copy stays.
+struct ServiceImage {
+  platform::PrivateMapping mapping;
+  const char** argv = nullptr;
+  const char** envp = nullptr;  // LISTEN_PID's entry may be pointed elsewhere
+  sock_filter* filter = nullptr;
+  const gid_t* groups = nullptr;
+  const int* passed_fds = nullptr;
+  const char* working_directory = nullptr;  // nullptr: none
+
+  static Result<ServiceImage> lay_out(const LaunchSpec& spec, const std::vector<int>& passed_fds);
+};
+
+Result<ServiceImage> ServiceImage::lay_out(const LaunchSpec& spec,
+                                           const std::vector<int>& passed_fds) {
+  constexpr std::size_t kAlign = alignof(std::max_align_t);
+  auto text_size = [](const std::vector<std::string>& strings) {
+    std::size_t size = 0;
+    for (const auto& text : strings) size += text.size() + 1;
+    return size;
+  };
+  const auto& groups = spec.identity.groups;
+  const std::size_t size = (spec.arguments.size() + spec.environment.size() + 2) * sizeof(char*) +
+                           spec.filter.instructions.size() * sizeof(sock_filter) +
+                           groups.size() * sizeof(gid_t) + passed_fds.size() * sizeof(int) +
+                           text_size(spec.arguments) + text_size(spec.environment) +
+                           spec.working_directory.size() + 1 + 6 * kAlign;
+  auto mapping = platform::PrivateMapping::create(size);
+  if (!mapping) return std::unexpected(mapping.error());
+  ServiceImage image;
+  char* cursor = mapping->data();
+  auto take = [&cursor](std::size_t bytes) {
+    cursor = mapping_align(cursor, kAlign);
+    char* at = cursor;
+    cursor += bytes;
+    return at;
+  };
+  image.argv = reinterpret_cast<const char**>(take((spec.arguments.size() + 1) * sizeof(char*)));
+  image.envp = reinterpret_cast<const char**>(take((spec.environment.size() + 1) * sizeof(char*)));
+  image.filter =
+      reinterpret_cast<sock_filter*>(take(spec.filter.instructions.size() * sizeof(sock_filter)));
+  std::copy(spec.filter.instructions.begin(), spec.filter.instructions.end(), image.filter);
+  auto* group_array = reinterpret_cast<gid_t*>(take(groups.size() * sizeof(gid_t)));
+  std::copy(groups.begin(), groups.end(), group_array);
+  image.groups = group_array;
+  auto* fd_array = reinterpret_cast<int*>(take(passed_fds.size() * sizeof(int)));
+  std::copy(passed_fds.begin(), passed_fds.end(), fd_array);
+  image.passed_fds = fd_array;
+  auto copy_text = [&cursor](const std::string& text) {
+    char* at = cursor;
+    std::memcpy(at, text.c_str(), text.size() + 1);
+    cursor += text.size() + 1;
+    return at;
+  };
+  cursor = mapping_align(cursor, kAlign);
+  for (std::size_t i = 0; i < spec.arguments.size(); ++i)
+    image.argv[i] = copy_text(spec.arguments[i]);
+  image.argv[spec.arguments.size()] = nullptr;
+  for (std::size_t i = 0; i < spec.environment.size(); ++i) {
+    image.envp[i] = copy_text(spec.environment[i]);
+  }
+  image.envp[spec.environment.size()] = nullptr;
+  if (!spec.working_directory.empty()) image.working_directory = copy_text(spec.working_directory);
+  image.mapping = std::move(*mapping);
+  return image;
+}
+
 // One report from the child: 0 on EOF (exec succeeded), else the report's size.
 ssize_t read_report(int fd, ChildReport& report) {
   ssize_t n;
@@ -738,8 +845,6 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
-  auto argv = c_strings(spec.arguments);
-  auto envp = c_strings(spec.environment);
   // pass-queues: opened here as the runtime, with the access the grants give (SPEC §11), a
   // description of their own at each start (so O_NONBLOCK set by one run is not the next's).
   std::vector<platform::UniqueFd> passed;
@@ -753,17 +858,6 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   if (spec.control_fd >= 0 && spec.control_fd < descriptor_floor(spec)) {
     // The launch hook must place it above the passed queues (descriptor_floor).
     return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, EBADF, {}});
-  }
-  std::array<char, 32> listen_pid{};
-  char* listen_pid_value = nullptr;
-  if (!passed.empty()) {
-    const std::string prefix = cat(kListenPidVariable, '=');
-    for (std::size_t i = 0; i < spec.environment.size(); ++i) {
-      if (!spec.environment[i].starts_with(prefix)) continue;
-      std::copy(prefix.begin(), prefix.end(), listen_pid.begin());
-      listen_pid_value = listen_pid.data() + prefix.size();
-      envp[i] = listen_pid.data();
-    }
   }
   std::vector<std::string> sources;
   std::vector<std::string> targets;
@@ -855,15 +949,29 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
     }
     passed_fds.push_back(fd.get());
   }
+  auto image = ServiceImage::lay_out(spec, passed_fds);
+  if (!image) return std::unexpected(LaunchFailure{LaunchPhase::Fork, image.error().errnum, {}});
+  std::array<char, 32> listen_pid{};
+  char* listen_pid_value = nullptr;
+  if (!passed.empty()) {
+    const std::string prefix = cat(kListenPidVariable, '=');
+    for (std::size_t i = 0; i < spec.environment.size(); ++i) {
+      if (!spec.environment[i].starts_with(prefix)) continue;
+      std::copy(prefix.begin(), prefix.end(), listen_pid.begin());
+      listen_pid_value = listen_pid.data() + prefix.size();
+      image->envp[i] = listen_pid.data();
+    }
+  }
 
   ChildPlan plan;
   plan.spec = &spec;
-  plan.argv = argv.data();
-  plan.envp = envp.data();
+  plan.argv = image->argv;
+  plan.envp = image->envp;
   plan.mount_sources = source_pointers.data();
   plan.mount_targets = target_pointers.data();
   plan.filter.len = static_cast<unsigned short>(spec.filter.instructions.size());
-  plan.filter.filter = const_cast<sock_filter*>(spec.filter.instructions.data());
+  plan.filter.filter = image->filter;
+  plan.uses_notify = spec.filter.uses_notify;
   plan.device_sources = device_source_pointers.data();
   plan.device_targets = device_target_pointers.data();
   plan.device_numbers = device_numbers.data();
@@ -875,8 +983,16 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.output_fd = output_write.get();
   plan.errors_fd = errors_write.get();
   plan.control_fd = spec.control_fd;
-  plan.passed_fds = passed_fds.data();
+  plan.passed_fds = image->passed_fds;
   plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
+  plan.sandboxed = spec.sandboxed;
+  plan.change_identity = spec.change_identity;
+  plan.uid = spec.identity.uid;
+  plan.gid = spec.identity.gid;
+  plan.groups = image->groups;
+  plan.group_count = spec.identity.groups.size();
+  plan.ambient_capabilities = spec.ambient_capabilities;
+  plan.working_directory = image->working_directory;
   plan.listen_pid = listen_pid_value;
   plan.gateway = &gateway;
   if (spec.sandboxed) plan.init_heap_end = init_heap_end();

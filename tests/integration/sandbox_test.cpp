@@ -328,31 +328,32 @@ TEST(Sandbox, ServicesStartAtOomScoreZeroWhileTheRuntimeIsProtected) {
   LONGS_EQUAL_TEXT(0, background.wait(), background.err().c_str());
 }
 
-// Each init is forked from the supervisor, and drops the copy of its heap: it keeps a few
-// pages (its thread's TLS), where it held the supervisor's whole heap (every plan, filter and
-// launch spec), which its exit tore down and whose pages the supervisor then copied for it at
-// each write. The init still does its work: the service runs, stops on SIGTERM, and the run
-// ends with its exit status.
+// Each init is forked from the supervisor, and drops the copy of its heap before it forks the
+// service: it keeps a few pages (its thread's TLS), where it held the supervisor's whole heap
+// (every plan, filter and launch spec), which its exit tore down and whose pages the
+// supervisor then copied for it at each write. Init and service still do their work: the
+// services run, stop on SIGTERM, and the run ends with their exit status.
 TEST(Sandbox, EachInitKeepsOnlyAFewPagesOfTheSupervisorsHeap) {
   TempDir dir;
   std::vector<Service> services;
-  for (int i = 0; i < 16; ++i)
+  for (int i = 0; i < 32; ++i)
     services.push_back({"app" + std::to_string(i), {probe(), "wait"}, ""});
   Background background(dir, dir.write_file("m.json", manifest_of(unique_name("sm"), services)));
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < 32; ++i) {
     CHECK_TEXT(background.wait_for("app" + std::to_string(i) + ": waiting"),
                background.err().c_str());
   }
   const Memory supervisor = memory_of(background.pid());
-  CHECK_TEXT(supervisor.heap_kib >= 512, std::to_string(supervisor.heap_kib).c_str());
-  for (int i = 0; i < 16; ++i) {
+  // Twice what an init may keep (396 KiB with 16 services on armhf).
+  CHECK_TEXT(supervisor.heap_kib >= 384, std::to_string(supervisor.heap_kib).c_str());
+  for (int i = 0; i < 32; ++i) {
     const pid_t init = started_pid(background.err(), "app" + std::to_string(i));
     CHECK_TRUE(init > 0);
     const Memory kept = memory_of(init);
     // 64 KiB of TLS span, rounded to pages (64 KiB pages on some arm64 kernels).
     CHECK_TEXT(kept.heap_kib > 0 && kept.heap_kib <= 192,
                ("init heap " + std::to_string(kept.heap_kib) + " KiB").c_str());
-    CHECK_TEXT(kept.anon_kib * 4 < supervisor.anon_kib,
+    CHECK_TEXT(kept.anon_kib * 2 < supervisor.anon_kib,
                ("init " + std::to_string(kept.anon_kib) + " KiB anonymous, supervisor " +
                 std::to_string(supervisor.anon_kib))
                    .c_str());
