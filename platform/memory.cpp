@@ -13,23 +13,17 @@
 
 namespace ipcrt::platform {
 
-Result<std::uintptr_t> heap_start() {
+std::optional<std::uintptr_t> heap_start() {
   auto stat = read_text_file("/proc/self/stat");
-  if (!stat) return std::unexpected(stat.error());
+  if (!stat) return std::nullopt;
   // "pid (comm) state ...": comm may hold spaces and ')', so fields are counted from the
-  // last ')'; the state is field 3, start_brk field 47 (proc(5)).
-  const auto close = stat->rfind(')');
-  if (close == std::string::npos) return fail("/proc/self/stat has no ')'");
-  std::size_t at = close + 1;
-  for (int field = 3; field < 47; ++field) {
-    at = stat->find(' ', at + 1);
-    if (at == std::string::npos) return fail("/proc/self/stat has no start_brk (Linux < 3.3)");
-  }
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(stat->c_str() + at + 1, &end, 10);
-  if (end == stat->c_str() + at + 1) return fail("/proc/self/stat: start_brk is not a number");
-  // 0 is no heap a kernel gives a process; qemu-user's emulated /proc says so.
-  if (value == 0) return fail("/proc/self/stat: start_brk is 0 (an emulated /proc)");
+  // last ')'; the state is field 3, start_brk field 47 (proc(5), Linux 3.3).
+  std::size_t at = stat->rfind(')');
+  for (int field = 3; at != std::string::npos && field < 48; ++field) at = stat->find(' ', at + 1);
+  if (at == std::string::npos) return std::nullopt;
+  const unsigned long long value = std::strtoull(stat->c_str() + at + 1, nullptr, 10);
+  // 0 is no heap a kernel gives a process (qemu-user's emulated /proc says so).
+  if (value == 0) return std::nullopt;
   return static_cast<std::uintptr_t>(value);
 }
 

@@ -4,13 +4,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "common/error.hpp"
 
 namespace ipcrt::platform {
 
 // Where the heap begins: start_brk of /proc/self/stat (Linux 3.3). Fixed for a process's life.
-[[nodiscard]] Result<std::uintptr_t> heap_start();
+// Empty where /proc does not say.
+[[nodiscard]] std::optional<std::uintptr_t> heap_start();
 
 // Where it ends now (brk(2) with 0). Async-signal-safe.
 [[nodiscard]] std::uintptr_t heap_end() noexcept;
