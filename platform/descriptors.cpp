@@ -64,11 +64,28 @@ int mark_listed_descriptors_cloexec(unsigned first) noexcept {
   return 0;
 }
 
+int close_descriptors_except_these(const int* keep, unsigned count) noexcept {
+  constexpr unsigned kMost = 64;
+  if (count > kMost) return -E2BIG;
+  unsigned sorted[kMost];
+  unsigned kept = 0;
+  for (unsigned i = 0; i < count; ++i) {
+    if (keep[i] < 3) continue;
+    unsigned at = kept++;
+    for (; at > 0 && sorted[at - 1] > static_cast<unsigned>(keep[i]); --at)
+      sorted[at] = sorted[at - 1];
+    sorted[at] = static_cast<unsigned>(keep[i]);
+  }
+  unsigned next = 3;  // the lowest descriptor that may still be closed
+  for (unsigned i = 0; i < kept; ++i) {
+    if (sorted[i] > next && ::syscall(SYS_close_range, next, sorted[i] - 1, 0U) != 0) return -errno;
+    next = sorted[i] + 1;
+  }
+  return ::syscall(SYS_close_range, next, ~0U, 0U) == 0 ? 0 : -errno;
+}
+
 int close_descriptors_except(int keep) noexcept {
-  const auto kept = static_cast<unsigned>(keep);
-  bool ranged = true;
-  if (keep > 3) ranged = ::syscall(SYS_close_range, 3U, kept - 1, 0U) == 0;
-  if (ranged && ::syscall(SYS_close_range, kept + 1, ~0U, 0U) == 0) return 0;
+  if (close_descriptors_except_these(&keep, 1) == 0) return 0;
   // Listed, then closed outside the listing (closing while reading would skip entries), until
   // a pass finds nothing more to close.
   for (;;) {
@@ -90,26 +107,6 @@ int close_descriptors_except(int keep) noexcept {
     if (count == 0) return 0;
     for (std::size_t i = 0; i < count; ++i) ::close(listed[i]);
   }
-}
-
-int close_descriptors_except_these(const int* keep, unsigned count) noexcept {
-  constexpr unsigned kMost = 64;
-  if (count > kMost) return -E2BIG;
-  unsigned sorted[kMost];
-  unsigned kept = 0;
-  for (unsigned i = 0; i < count; ++i) {
-    if (keep[i] < 3) continue;
-    unsigned at = kept++;
-    for (; at > 0 && sorted[at - 1] > static_cast<unsigned>(keep[i]); --at)
-      sorted[at] = sorted[at - 1];
-    sorted[at] = static_cast<unsigned>(keep[i]);
-  }
-  unsigned next = 3;  // the lowest descriptor that may still be closed
-  for (unsigned i = 0; i < kept; ++i) {
-    if (sorted[i] > next && ::syscall(SYS_close_range, next, sorted[i] - 1, 0U) != 0) return -errno;
-    next = sorted[i] + 1;
-  }
-  return ::syscall(SYS_close_range, next, ~0U, 0U) == 0 ? 0 : -errno;
 }
 
 }  // namespace ipcrt::platform

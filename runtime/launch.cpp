@@ -319,16 +319,12 @@ void become_init_of(const ChildPlan& plan) noexcept {
   // and none of the supervisor's memory but the stack and the ServiceImage. The service never
   // needed the rest; the init does not from here on (it reads only its stack), and its exit
   // then tears down no copy of the supervisor's heap.
-  int kept[64];
-  unsigned kept_count = 0;
-  for (int fd : {plan.report_fd, plan.resume_fd, plan.exit_status_fd, plan.control_fd}) {
-    kept[kept_count++] = fd;
-  }
-  for (std::uint32_t i = 0; i < plan.passed_count && kept_count < 64; ++i) {
-    kept[kept_count++] = plan.passed_fds[i];
-  }
-  if (kept_count - 4 == plan.passed_count) {
-    (void)platform::close_descriptors_except_these(kept, kept_count);
+  // More passed queues than close_descriptors_except_these() takes: the service inherits all,
+  // as it did, and closes them at exec.
+  int kept[64] = {plan.report_fd, plan.resume_fd, plan.exit_status_fd, plan.control_fd};
+  if (plan.passed_count <= 64 - 4) {
+    for (std::uint32_t i = 0; i < plan.passed_count; ++i) kept[4 + i] = plan.passed_fds[i];
+    (void)platform::close_descriptors_except_these(kept, 4 + plan.passed_count);
   }
   if (plan.init_heap_end != 0) (void)platform::shrink_heap(plan.init_heap_end);
   const long service = platform::fork_raw();
