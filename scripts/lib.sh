@@ -4,13 +4,22 @@ set -euo pipefail
 
 IPCRT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Services have a private /tmp and /var/tmp (SPEC §4.3): programs built there would not exist
-# in their view. A checkout under either builds outside it, in a folder of its own.
+# in their view. And they run as dynamic users: programs under a directory others may not
+# search (`mktemp -d` makes 0700 ones) are not theirs to exec. Such a checkout builds outside
+# it, in a folder of its own.
+searchable_by_all() {
+  local dir=$1
+  while [ "$dir" != / ]; do
+    [ $((0$(stat -c %a "$dir") & 1)) -eq 1 ] || return 1
+    dir=$(dirname "$dir")
+  done
+}
 default_build_dir() {
   case "$IPCRT_ROOT/" in
-    /tmp/* | /var/tmp/*)
-      echo "/var/lib/ipcrt-build/$(printf '%s' "$IPCRT_ROOT" | sha256sum | cut -c1-16)" ;;
-    *) echo "$IPCRT_ROOT/build" ;;
+    /tmp/* | /var/tmp/*) ;;
+    *) if searchable_by_all "$IPCRT_ROOT"; then echo "$IPCRT_ROOT/build"; return; fi ;;
   esac
+  echo "/var/lib/ipcrt-build/$(printf '%s' "$IPCRT_ROOT" | sha256sum | cut -c1-16)"
 }
 IPCRT_BUILD=${IPCRT_BUILD:-$(default_build_dir)}
 IPCRT_JOBS=${IPCRT_JOBS:-$(nproc)}
