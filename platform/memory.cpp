@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -33,6 +34,27 @@ std::uintptr_t heap_end() noexcept {
 
 int shrink_heap(std::uintptr_t end) noexcept {
   return static_cast<std::uintptr_t>(::syscall(SYS_brk, end)) == end ? 0 : -ENOMEM;
+}
+
+HeapOutOfForks::HeapOutOfForks(std::uintptr_t from) noexcept {
+  if (from == 0) return;
+  const std::uintptr_t end = heap_end();
+  if (end <= from) return;
+  if (::madvise(reinterpret_cast<void*>(from), end - from, MADV_DONTFORK) != 0) {
+    // Part of the range may have taken it: the whole heap is forked again, as without this.
+    (void)::madvise(reinterpret_cast<void*>(from), end - from, MADV_DOFORK);
+    return;
+  }
+  from_ = from;
+  end_ = end;
+}
+
+HeapOutOfForks::~HeapOutOfForks() {
+  if (end_ == 0) return;
+  // Another thread's malloc may have moved the heap's end since: all of it, mapped or not
+  // (madvise skips the holes and says ENOMEM).
+  const std::uintptr_t end = std::max(end_, heap_end());
+  (void)::madvise(reinterpret_cast<void*>(from_), end - from_, MADV_DOFORK);
 }
 
 Result<PrivateMapping> PrivateMapping::create(std::size_t size) {

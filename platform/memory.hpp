@@ -21,6 +21,25 @@ namespace ipcrt::platform {
 // was (below its start). Async-signal-safe, allocates nothing.
 [[nodiscard]] int shrink_heap(std::uintptr_t end) noexcept;
 
+// While it lives, the heap from `from` (page-aligned) to its end is left out of the children
+// this process forks (madvise MADV_DONTFORK, then MADV_DOFORK again): a child starts without
+// those pages, and the fork neither copies their page tables nor makes the parent's pages
+// copy-on-write. Only the thread that holds it may fork meanwhile; any other child would
+// lack the heap too. `from` 0, or a kernel that refuses: nothing is left out.
+class HeapOutOfForks {
+ public:
+  explicit HeapOutOfForks(std::uintptr_t from) noexcept;
+  ~HeapOutOfForks();
+  HeapOutOfForks(const HeapOutOfForks&) = delete;
+  HeapOutOfForks& operator=(const HeapOutOfForks&) = delete;
+
+  [[nodiscard]] bool left_out() const noexcept { return end_ != 0; }
+
+ private:
+  std::uintptr_t from_ = 0;
+  std::uintptr_t end_ = 0;
+};
+
 // Private anonymous memory of its own mapping, read-write, unmapped with the object: apart
 // from the heap, so that a child can keep it while it drops the heap.
 class PrivateMapping {

@@ -53,17 +53,75 @@ struct ChildReport {
 static_assert(std::is_trivially_copyable_v<ChildReport> && std::is_standard_layout_v<ChildReport>);
 static_assert(sizeof(ChildReport) <= PIPE_BUF);
 
-// The child's view: raw pointers into the LaunchSpec and the vectors built below.
+// A run of what the child reads, laid out in its ChildImage.
+template <class T>
+struct Items {
+  const T* data = nullptr;
+  std::uint32_t count = 0;
+  [[nodiscard]] const T* begin() const noexcept { return data; }
+  [[nodiscard]] const T* end() const noexcept { return data + count; }
+  [[nodiscard]] bool empty() const noexcept { return count == 0; }
+  const T& operator[](std::uint32_t index) const noexcept { return data[index]; }
+};
+
+struct BindToMake {  // a ShmMount
+  const char* source;
+  const char* target;
+  bool read_only;
+};
+struct NodeToMake {  // Sandbox::device_nodes: a standard node made as the host has it
+  const char* source;
+  const char* target;
+  dev_t number;  // the source's st_rdev; 0: not on the host
+};
+struct LinkToMake {
+  const char* target;
+  const char* link;
+};
+struct DeviceToMake {  // a DeviceNode of SPEC §4a
+  const char* target;
+  mode_t mode;
+  dev_t rdev;
+  gid_t gid;
+};
+
+// A sandboxed child's Sandbox and GatewayLaunch. nullptr for a path of the Sandbox that is "".
+struct SandboxPlan {
+  const char* staging = nullptr;
+  const char* dev_options = nullptr;
+  const char* shm_options = nullptr;
+  const char* tmp_options = nullptr;
+  const char* staged_shm = nullptr;
+  const char* staged_pts = nullptr;
+  const char* notify_socket = nullptr;
+  const char* staged_notify = nullptr;
+  const char* state_directory = nullptr;
+  const char* staged_passwd = nullptr;
+  const char* staged_group = nullptr;
+  Items<const char*> readonly_mounts;
+  Items<const char*> writable_mounts;
+  Items<const char*> writable_paths;
+  Items<NodeToMake> standard_nodes;
+  Items<LinkToMake> symlinks;
+  Items<const char*> device_dirs;
+  Items<DeviceToMake> devices;
+};
+
+// The child's view of its launch: scalars, and pointers into its ChildImage, a private
+// mapping apart from the heap. The child is forked without the supervisor's heap (only the
+// pages of its thread's TLS), so it reads no LaunchSpec, no std::string, no vector.
 struct ChildPlan {
-  const LaunchSpec* spec = nullptr;
   const char* const* argv = nullptr;
   const char* const* envp = nullptr;
-  const char* const* mount_sources = nullptr;
-  const char* const* mount_targets = nullptr;
   sock_fprog filter{};
-  const char* const* device_sources = nullptr;  // Sandbox::device_nodes
-  const char* const* device_targets = nullptr;
-  const dev_t* device_numbers = nullptr;  // each source's st_rdev; 0: not on the host
+  bool capture_output = false;
+  bool new_mount_namespace = false;
+  int last_capability = -1;
+  Items<BindToMake> shm_mounts;
+  const char* private_shm_dir = nullptr;  // nullptr: the host's /dev/shm
+  Items<const char*> hidden_mounts;
+  Items<ResourceLimit> rlimits;
+  SandboxPlan sandbox;
   pid_t parent = 0;
   int report_fd = -1;
   int resume_fd = -1;       // the parent writes one byte once it has taken the listener
@@ -82,13 +140,9 @@ struct ChildPlan {
   // CPU time instead of the supervisor's inside clone (issue 21); the pid namespace is the
   // clone's, so that the child is its pid 1.
   unsigned long unshared_namespaces = 0;
-  const GatewayLaunch* gateway = nullptr;  // sandboxed: SPEC §4a's devices, resolved
-  // Sandboxed: where the init cuts the supervisor's heap it was forked with, before it forks
-  // the service (0: it keeps it).
+  // Sandboxed: where the init cuts the heap, where the supervisor could not leave it out of
+  // its fork (0: it keeps it).
   std::uintptr_t init_heap_end = 0;
-  // What the service reads once its init has forked it (exec_service), besides argv, envp,
-  // the filter and the passed descriptors above: here on the stack, or in the ServiceImage
-  // mapping, never on the heap, which the init has dropped by then.
   bool sandboxed = false;
   bool change_identity = false;
   uid_t uid = 0;
@@ -177,20 +231,20 @@ int make_standard_node(const char* source, const char* target, dev_t number) noe
 // SPEC §4a, before the staging directory is covered: the state directory writable again on a
 // read-only host, the generated passwd and group over the host's (where it has them).
 void build_gateway_view(const ChildPlan& plan) noexcept {
-  const Sandbox& sandbox = plan.spec->sandbox;
-  if (!sandbox.state_directory.empty() && !sandbox.readonly_mounts.empty()) {
-    const char* dir = sandbox.state_directory.c_str();
+  const SandboxPlan& sandbox = plan.sandbox;
+  if (sandbox.state_directory != nullptr && !sandbox.readonly_mounts.empty()) {
+    const char* dir = sandbox.state_directory;
     check(plan, LaunchPhase::StateDirectory, platform::bind_mount(dir, dir, true));
     check(plan, LaunchPhase::StateDirectory, platform::remount_writable(dir));
   }
-  const std::pair<const std::string*, const char*> files[] = {
-      {&sandbox.staged_passwd, "/etc/passwd"}, {&sandbox.staged_group, "/etc/group"}};
+  const std::pair<const char*, const char*> files[] = {{sandbox.staged_passwd, "/etc/passwd"},
+                                                       {sandbox.staged_group, "/etc/group"}};
   for (std::uint32_t i = 0; i < 2; ++i) {
     const auto& [staged, target] = files[i];
-    if (staged->empty()) continue;
+    if (staged == nullptr) continue;
     struct stat info {};
     if (::stat(target, &info) != 0) continue;  // an initramfs without one: nothing to cover
-    check(plan, LaunchPhase::AccountFiles, platform::bind_mount(staged->c_str(), target, false), i);
+    check(plan, LaunchPhase::AccountFiles, platform::bind_mount(staged, target, false), i);
     check(plan, LaunchPhase::AccountFiles, platform::remount_bind_readonly(target), i);
   }
 }
@@ -198,13 +252,12 @@ void build_gateway_view(const ChildPlan& plan) noexcept {
 // SPEC §4a: the granted device nodes, made in the new /dev (root's, the device's group, the
 // manifest's access), so the host's nodes and their owners stay as they are.
 void make_device_nodes(const ChildPlan& plan) noexcept {
-  const GatewayLaunch& gateway = *plan.gateway;
-  for (const auto& dir : gateway.device_dirs) {
-    check(plan, LaunchPhase::Devices, syscall_status(::mkdir(dir.c_str(), 0755)));
+  for (const char* dir : plan.sandbox.device_dirs) {
+    check(plan, LaunchPhase::Devices, syscall_status(::mkdir(dir, 0755)));
   }
-  for (std::uint32_t i = 0; i < gateway.devices.size(); ++i) {
-    const DeviceNode& node = gateway.devices[i];
-    const char* target = node.target.c_str();
+  for (std::uint32_t i = 0; i < plan.sandbox.devices.count; ++i) {
+    const DeviceToMake& node = plan.sandbox.devices[i];
+    const char* target = node.target;
     check(plan, LaunchPhase::Devices, syscall_status(::mknod(target, node.mode, node.rdev)), i);
     // mknod's mode went through the umask.
     check(plan, LaunchPhase::Devices, syscall_status(::chmod(target, node.mode & 07777)), i);
@@ -217,63 +270,59 @@ void make_device_nodes(const ChildPlan& plan) noexcept {
 // (those stay writable), and the new /dev is assembled beside the host's, whose objects it
 // binds, before it is moved over /dev.
 void build_sandbox(const ChildPlan& plan) noexcept {
-  const LaunchSpec& spec = *plan.spec;
-  const Sandbox& sandbox = spec.sandbox;
+  const SandboxPlan& sandbox = plan.sandbox;
   check(plan, LaunchPhase::Namespaces, syscall_status(::unshare(plan.unshared_namespaces)));
   check(plan, LaunchPhase::MountPropagation, platform::make_mounts_slave());
   const int whole = sandbox.readonly_mounts.empty()
                         ? 0
                         : platform::set_mount_readonly("/", true, /*recursive=*/true);
   if (whole == -ENOSYS || whole == -EPERM) {  // before Linux 5.12, or a container's filter
-    for (const auto& mount : sandbox.readonly_mounts) {
+    for (const char* mount : sandbox.readonly_mounts) {
       // ENOENT, EINVAL: unmounted since the list was read (another run's tmpfs).
-      const int status = platform::remount_readonly(mount.c_str());
+      const int status = platform::remount_readonly(mount);
       if (status != -ENOENT && status != -EINVAL) check(plan, LaunchPhase::ReadonlyHost, status);
     }
   } else {
     check(plan, LaunchPhase::ReadonlyHost, whole);
-    for (const auto& mount : sandbox.writable_mounts) {
-      check(plan, LaunchPhase::ReadonlyHost,
-            platform::set_mount_readonly(mount.c_str(), false, false));
+    for (const char* mount : sandbox.writable_mounts) {
+      check(plan, LaunchPhase::ReadonlyHost, platform::set_mount_readonly(mount, false, false));
     }
   }
   // A bind of each writable path onto itself is a mount of its own, writable again.
-  for (const auto& path : sandbox.writable_paths) {
-    check(plan, LaunchPhase::ReadonlyHost, platform::bind_mount(path.c_str(), path.c_str(), true));
-    check(plan, LaunchPhase::ReadonlyHost, platform::remount_writable(path.c_str()));
+  for (const char* path : sandbox.writable_paths) {
+    check(plan, LaunchPhase::ReadonlyHost, platform::bind_mount(path, path, true));
+    check(plan, LaunchPhase::ReadonlyHost, platform::remount_writable(path));
   }
   build_gateway_view(plan);
 
-  const char* staging = sandbox.staging.c_str();
-  check(plan, LaunchPhase::PrivateDev, platform::mount_tmpfs(staging, sandbox.dev_options.c_str()));
-  for (std::uint32_t i = 0; i < sandbox.device_nodes.size(); ++i) {
-    check(plan, LaunchPhase::PrivateDev,
-          make_standard_node(plan.device_sources[i], plan.device_targets[i],
-                             plan.device_numbers[i]),
+  const char* staging = sandbox.staging;
+  check(plan, LaunchPhase::PrivateDev, platform::mount_tmpfs(staging, sandbox.dev_options));
+  for (std::uint32_t i = 0; i < sandbox.standard_nodes.count; ++i) {
+    const NodeToMake& node = sandbox.standard_nodes[i];
+    check(plan, LaunchPhase::PrivateDev, make_standard_node(node.source, node.target, node.number),
           i);
   }
   for (const auto& [target, link] : sandbox.symlinks) {
-    check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target.c_str(), link.c_str())));
+    check(plan, LaunchPhase::PrivateDev, syscall_status(::symlink(target, link)));
   }
   make_device_nodes(plan);
   // A notify service's socket, the one socket of the runtime's it can reach.
-  if (!sandbox.notify_socket.empty()) {
+  if (sandbox.notify_socket != nullptr) {
     check(plan, LaunchPhase::PrivateDev,
-          platform::bind_file(sandbox.notify_socket.c_str(), sandbox.staged_notify.c_str(), 0600));
+          platform::bind_file(sandbox.notify_socket, sandbox.staged_notify, 0600));
   }
-  check(plan, LaunchPhase::PrivateDev, syscall_status(::mkdir(sandbox.staged_pts.c_str(), 0755)));
-  check(plan, LaunchPhase::PrivateDev, platform::mount_devpts(sandbox.staged_pts.c_str()));
+  check(plan, LaunchPhase::PrivateDev, syscall_status(::mkdir(sandbox.staged_pts, 0755)));
+  check(plan, LaunchPhase::PrivateDev, platform::mount_devpts(sandbox.staged_pts));
   // Its own /dev/shm, fresh at each start, size-limited; the granted objects bound in while
   // the host's /dev/shm is still in view.
-  check(plan, LaunchPhase::PrivateShm, syscall_status(::mkdir(sandbox.staged_shm.c_str(), 01777)));
+  check(plan, LaunchPhase::PrivateShm, syscall_status(::mkdir(sandbox.staged_shm, 01777)));
   check(plan, LaunchPhase::PrivateShm,
-        platform::mount_tmpfs(sandbox.staged_shm.c_str(), sandbox.shm_options.c_str()));
-  for (std::uint32_t i = 0; i < spec.shm_mounts.size(); ++i) {
-    check(plan, LaunchPhase::ShmBind,
-          platform::bind_file(plan.mount_sources[i], plan.mount_targets[i], 0600), i);
-    if (spec.shm_mounts[i].read_only) {
-      check(plan, LaunchPhase::ShmReadonly, platform::remount_bind_readonly(plan.mount_targets[i]),
-            i);
+        platform::mount_tmpfs(sandbox.staged_shm, sandbox.shm_options));
+  for (std::uint32_t i = 0; i < plan.shm_mounts.count; ++i) {
+    const BindToMake& mount = plan.shm_mounts[i];
+    check(plan, LaunchPhase::ShmBind, platform::bind_file(mount.source, mount.target, 0600), i);
+    if (mount.read_only) {
+      check(plan, LaunchPhase::ShmReadonly, platform::remount_bind_readonly(mount.target), i);
     }
   }
   check(plan, LaunchPhase::PrivateDev, platform::move_mount_to(staging, "/dev"));
@@ -288,7 +337,7 @@ void build_sandbox(const ChildPlan& plan) noexcept {
     check(plan, LaunchPhase::MaskedPaths, platform::mask_path(path, "/dev/null"));
   }
   for (const char* path : kPrivateTmpPaths) {
-    const int status = platform::mount_tmpfs(path, sandbox.tmp_options.c_str());
+    const int status = platform::mount_tmpfs(path, sandbox.tmp_options);
     if (status != -ENOENT) check(plan, LaunchPhase::PrivateTmp, status);
   }
 }
@@ -316,9 +365,9 @@ void become_init_of(const ChildPlan& plan) noexcept {
 
   // What the service's fork copies is what the init still holds: of the descriptors only what
   // the service execs with (its passed queues, its control plug, the pipes of its report),
-  // and none of the supervisor's memory but the stack and the ServiceImage. The service never
-  // needed the rest; the init does not from here on (it reads only its stack), and its exit
-  // then tears down no copy of the supervisor's heap.
+  // and of memory the stack, the ChildImage and the program's data (the supervisor left its
+  // heap out of the init's fork, or the init cuts it here). The service never needed the
+  // rest; the init does not from here on (it reads only its stack).
   // More passed queues than close_descriptors_except_these() takes: the service inherits all,
   // as it did, and closes them at exec.
   int kept[64] = {plan.report_fd, plan.resume_fd, plan.exit_status_fd, plan.control_fd};
@@ -366,7 +415,6 @@ void become_init_of(const ChildPlan& plan) noexcept {
 
 // The confinement of one service, in order (SPEC §4.3). Runs in the child; never returns.
 [[noreturn]] void exec_service_child(const ChildPlan& plan) noexcept {
-  const LaunchSpec& spec = *plan.spec;
   // Before anything else runs: nothing of the service may happen outside its cgroup.
   if (plan.cgroup_procs_fd >= 0) {
     check(plan, LaunchPhase::Cgroup, syscall_status(::write(plan.cgroup_procs_fd, "0", 1)));
@@ -375,7 +423,7 @@ void become_init_of(const ChildPlan& plan) noexcept {
   platform::unblock_all_signals();        // the supervisor's signalfd mask is inherited
   // Its own session: no controlling terminal (TIOCSTI could type into an operator's shell).
   check(plan, LaunchPhase::Session, syscall_status(::setsid()));
-  if (spec.capture_output) {
+  if (plan.capture_output) {
     // Never the runtime's terminal or file descriptions (SPEC §4.3): a service could block
     // them, or change their flags under the runtime.
     check(plan, LaunchPhase::Stdio, syscall_status(::dup2(plan.null_fd, STDIN_FILENO)));
@@ -389,53 +437,52 @@ void become_init_of(const ChildPlan& plan) noexcept {
   if (plan.control_fd >= 0) {
     check(plan, LaunchPhase::CloseFds, syscall_status(::fcntl(plan.control_fd, F_SETFD, 0)));
   }
-  if (spec.sandboxed) {
+  if (plan.sandboxed) {
     // The runtime protects itself from the OOM killer (-1000), which children inherit.
     check(plan, LaunchPhase::OomScore, reset_oom_score());
     build_sandbox(plan);
   }
 
-  if (spec.new_mount_namespace && !spec.sandboxed) {
+  if (plan.new_mount_namespace && !plan.sandboxed) {
     check(plan, LaunchPhase::MountNamespace, platform::enter_new_mount_namespace());
     check(plan, LaunchPhase::MountPropagation, platform::make_mounts_slave());
   }
-  if (!spec.private_shm_dir.empty()) {
+  if (plan.private_shm_dir != nullptr) {
     // Objects are bound into the private dir while the host /dev/shm is still visible; the
     // recursive bind of the dir over /dev/shm then carries them, read-only flags included.
-    for (std::uint32_t i = 0; i < spec.shm_mounts.size(); ++i) {
-      check(plan, LaunchPhase::ShmBind,
-            platform::bind_mount(plan.mount_sources[i], plan.mount_targets[i], false), i);
-      if (spec.shm_mounts[i].read_only) {
-        check(plan, LaunchPhase::ShmReadonly,
-              platform::remount_bind_readonly(plan.mount_targets[i]), i);
+    for (std::uint32_t i = 0; i < plan.shm_mounts.count; ++i) {
+      const BindToMake& mount = plan.shm_mounts[i];
+      check(plan, LaunchPhase::ShmBind, platform::bind_mount(mount.source, mount.target, false), i);
+      if (mount.read_only) {
+        check(plan, LaunchPhase::ShmReadonly, platform::remount_bind_readonly(mount.target), i);
       }
     }
     check(plan, LaunchPhase::PrivateShm,
-          platform::bind_mount(spec.private_shm_dir.c_str(), "/dev/shm", true));
+          platform::bind_mount(plan.private_shm_dir, "/dev/shm", true));
   }
-  for (std::uint32_t i = 0; i < spec.hidden_mounts.size(); ++i) {
-    const int status = platform::cover_with_empty_tmpfs(spec.hidden_mounts[i].c_str());
+  for (std::uint32_t i = 0; i < plan.hidden_mounts.count; ++i) {
+    const int status = platform::cover_with_empty_tmpfs(plan.hidden_mounts[i]);
     // Sandboxed, a mount point under a path the sandbox replaced (a private /tmp) is gone
     // from the service's view already.
-    if (!(spec.sandboxed && status == -ENOENT)) check(plan, LaunchPhase::HideMqueue, status, i);
+    if (!(plan.sandboxed && status == -ENOENT)) check(plan, LaunchPhase::HideMqueue, status, i);
   }
-  if (spec.last_capability >= 0) {
+  if (plan.last_capability >= 0) {
     check(plan, LaunchPhase::CapabilityBoundingSet,
-          platform::drop_capability_bounding_set_except(spec.last_capability,
-                                                        spec.ambient_capabilities));
+          platform::drop_capability_bounding_set_except(plan.last_capability,
+                                                        plan.ambient_capabilities));
     check(plan, LaunchPhase::InheritableCapabilities, platform::clear_inheritable_capabilities());
   }
-  for (const auto& limit : spec.rlimits) {
+  for (const auto& limit : plan.rlimits) {
     check(
         plan, LaunchPhase::Rlimits,
         syscall_status(::setrlimit(static_cast<__rlimit_resource>(limit.resource), &limit.value)));
   }
-  if (spec.sandboxed) become_init_of(plan);  // returns in the service, pid 2
+  if (plan.sandboxed) become_init_of(plan);  // returns in the service, pid 2
   exec_service(plan);
 }
 
 // The service's last steps, sandboxed after its init forked it: no LaunchSpec (its init has
-// dropped the heap it is on), only the ChildPlan and the ServiceImage.
+// none), only the ChildPlan and the ChildImage.
 [[noreturn]] void exec_service(const ChildPlan& plan) noexcept {
   // pass-queues (SPEC §11): every source is above the targets (begin_launch), so no dup2
   // overwrites a queue still to be placed or a descriptor still needed; a new descriptor
@@ -497,14 +544,6 @@ void become_init_of(const ChildPlan& plan) noexcept {
   }
   ::execve(plan.argv[0], const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
   report_failure(plan, LaunchPhase::Exec, errno);
-}
-
-std::vector<const char*> c_strings(const std::vector<std::string>& strings) {
-  std::vector<const char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (const auto& text : strings) pointers.push_back(text.c_str());
-  pointers.push_back(nullptr);
-  return pointers;
 }
 
 }  // namespace
@@ -731,15 +770,10 @@ int take_listener(PendingLaunch& pending, int child_fd) {
   return 0;
 }
 
-char* mapping_align(char* at, std::size_t alignment) {
-  const auto address = reinterpret_cast<std::uintptr_t>(at);
-  return at + ((alignment - address % alignment) % alignment);
-}
-
-// Of the supervisor's heap, what an init must keep: the pages of its thread's TLS and
+// Of the supervisor's heap, what a child must have: the pages of its thread's TLS and
 // descriptor, which a static glibc places at the heap's start (before malloc's first chunk),
-// and which every libc call the init makes reads (errno, the stack protector's canary). The
-// init allocates nothing and reads nothing else of the heap after its fork of the service.
+// and which every libc call the child makes reads (errno, the stack protector's canary). The
+// child allocates nothing and reads nothing else of the heap (its ChildPlan and ChildImage).
 // 0 (keep it all) where the heap's start is unknown or the TLS is not on the heap (a dynamic
 // libc, whose lazy binding may read the heap). kThreadBlockSpan is more than glibc's
 // static TLS block with its surplus and struct pthread, on every architecture ipcrt builds for.
@@ -755,72 +789,140 @@ std::uintptr_t init_heap_end() {
   return kept < end ? kept : 0;
 }
 
-// What the service reads after its init forked it (exec_service), copied out of the
-// LaunchSpec into one private mapping of its own: the init drops the heap before that fork,
-// and this mapping, the stack and the program's data are then all the fork copies. The
-// parent unmaps it after its fork; the child's copy stays.
-struct ServiceImage {
-  platform::PrivateMapping mapping;
-  const char** argv = nullptr;
-  const char** envp = nullptr;  // LISTEN_PID's entry may be pointed elsewhere
-  sock_filter* filter = nullptr;
-  const gid_t* groups = nullptr;
-  const int* passed_fds = nullptr;
-  const char* working_directory = nullptr;  // nullptr: none
+// Lays out copies in one mapping. Without a base it only measures: the same calls then give
+// the size a mapping needs, and nullptr for every copy.
+class ImageArena {
+ public:
+  explicit ImageArena(char* base) : base_(base) {}
+  [[nodiscard]] std::size_t size() const { return used_; }
 
-  static Result<ServiceImage> lay_out(const LaunchSpec& spec, const std::vector<int>& passed_fds);
+  template <class T>
+  T* take(std::size_t count) {
+    used_ = (used_ + alignof(T) - 1) / alignof(T) * alignof(T);  // the base is page-aligned
+    T* at = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + used_);
+    used_ += count * sizeof(T);
+    return at;
+  }
+  const char* text(const std::string& text) {
+    char* at = take<char>(text.size() + 1);
+    if (at != nullptr) std::memcpy(at, text.c_str(), text.size() + 1);
+    return at;
+  }
+  const char* text_or_none(const std::string& text) {
+    return text.empty() ? nullptr : this->text(text);
+  }
+  // argv, envp: NULL-terminated, as execve takes them.
+  const char** texts(const std::vector<std::string>& texts) {
+    const char** at = take<const char*>(texts.size() + 1);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const char* copy = text(texts[i]);
+      if (at != nullptr) at[i] = copy;
+    }
+    if (at != nullptr) at[texts.size()] = nullptr;
+    return at;
+  }
+  // Each of `items` made into a T by `make` (which may copy texts itself).
+  template <class T, class Range, class Make>
+  Items<T> items(const Range& items, Make make) {
+    T* at = take<T>(std::size(items));
+    std::uint32_t count = 0;
+    for (const auto& item : items) {
+      T made = make(item);
+      if (at != nullptr) at[count] = made;
+      ++count;
+    }
+    return {at, count};
+  }
+  Items<const char*> text_items(const std::vector<std::string>& texts) {
+    return items<const char*>(texts, [this](const std::string& each) { return text(each); });
+  }
+
+ private:
+  char* base_;
+  std::size_t used_ = 0;
 };
 
-Result<ServiceImage> ServiceImage::lay_out(const LaunchSpec& spec,
-                                           const std::vector<int>& passed_fds) {
-  constexpr std::size_t kAlign = alignof(std::max_align_t);
-  auto text_size = [](const std::vector<std::string>& strings) {
-    std::size_t size = 0;
-    for (const auto& text : strings) size += text.size() + 1;
-    return size;
-  };
-  const auto& groups = spec.identity.groups;
-  const std::size_t size = (spec.arguments.size() + spec.environment.size() + 2) * sizeof(char*) +
-                           spec.filter.instructions.size() * sizeof(sock_filter) +
-                           groups.size() * sizeof(gid_t) + passed_fds.size() * sizeof(int) +
-                           text_size(spec.arguments) + text_size(spec.environment) +
-                           spec.working_directory.size() + 1 + 6 * kAlign;
-  auto mapping = platform::PrivateMapping::create(size);
+// Everything the child reads of its LaunchSpec and GatewayLaunch, copied out of the heap into
+// one private mapping of its own (ChildPlan's pointers), so that the supervisor can fork it
+// without its heap (begin_launch). The child's copy of the mapping outlives the parent's, which
+// is unmapped once the child is forked; a sandboxed init's fork of the service copies only
+// this mapping, the stack and the program's data.
+struct ChildImage {
+  platform::PrivateMapping mapping;
+  const char** envp = nullptr;  // LISTEN_PID's entry may be pointed elsewhere
+
+  static Result<ChildImage> lay_out(const LaunchSpec& spec, const GatewayLaunch& gateway,
+                                    const std::vector<dev_t>& device_numbers,
+                                    const std::vector<int>& passed_fds, ChildPlan& plan);
+};
+
+// Fills `plan` from the arena's copies (nullptr in a measuring pass); returns envp.
+const char** fill_child_plan(ImageArena& arena, const LaunchSpec& spec,
+                             const GatewayLaunch& gateway, const std::vector<dev_t>& device_numbers,
+                             const std::vector<int>& passed_fds, ChildPlan& plan) {
+  plan.argv = arena.texts(spec.arguments);
+  const char** envp = arena.texts(spec.environment);
+  plan.envp = envp;
+  const auto& instructions = spec.filter.instructions;
+  sock_filter* filter = arena.take<sock_filter>(instructions.size());
+  if (filter != nullptr) std::copy(instructions.begin(), instructions.end(), filter);
+  plan.filter.len = static_cast<unsigned short>(instructions.size());
+  plan.filter.filter = filter;
+  plan.groups = arena.items<gid_t>(spec.identity.groups, [](gid_t gid) { return gid; }).data;
+  plan.group_count = spec.identity.groups.size();
+  plan.passed_fds = arena.items<int>(passed_fds, [](int fd) { return fd; }).data;
+  plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
+  plan.working_directory = arena.text_or_none(spec.working_directory);
+  plan.shm_mounts = arena.items<BindToMake>(spec.shm_mounts, [&](const ShmMount& mount) {
+    return BindToMake{arena.text(mount.source), arena.text(mount.target), mount.read_only};
+  });
+  plan.private_shm_dir = arena.text_or_none(spec.private_shm_dir);
+  plan.hidden_mounts = arena.text_items(spec.hidden_mounts);
+  plan.rlimits =
+      arena.items<ResourceLimit>(spec.rlimits, [](const ResourceLimit& limit) { return limit; });
+  if (!spec.sandboxed) return envp;
+
+  const Sandbox& sandbox = spec.sandbox;
+  SandboxPlan& view = plan.sandbox;
+  view.staging = arena.text(sandbox.staging);
+  view.dev_options = arena.text(sandbox.dev_options);
+  view.shm_options = arena.text(sandbox.shm_options);
+  view.tmp_options = arena.text(sandbox.tmp_options);
+  view.staged_shm = arena.text(sandbox.staged_shm);
+  view.staged_pts = arena.text(sandbox.staged_pts);
+  view.notify_socket = arena.text_or_none(sandbox.notify_socket);
+  view.staged_notify = arena.text(sandbox.staged_notify);
+  view.state_directory = arena.text_or_none(sandbox.state_directory);
+  view.staged_passwd = arena.text_or_none(sandbox.staged_passwd);
+  view.staged_group = arena.text_or_none(sandbox.staged_group);
+  view.readonly_mounts = arena.text_items(sandbox.readonly_mounts);
+  view.writable_mounts = arena.text_items(sandbox.writable_mounts);
+  view.writable_paths = arena.text_items(sandbox.writable_paths);
+  std::size_t node = 0;
+  view.standard_nodes = arena.items<NodeToMake>(sandbox.device_nodes, [&](const ShmMount& each) {
+    return NodeToMake{arena.text(each.source), arena.text(each.target), device_numbers[node++]};
+  });
+  view.symlinks = arena.items<LinkToMake>(sandbox.symlinks, [&](const auto& each) {
+    return LinkToMake{arena.text(each.first), arena.text(each.second)};
+  });
+  view.device_dirs = arena.text_items(gateway.device_dirs);
+  view.devices = arena.items<DeviceToMake>(gateway.devices, [&](const DeviceNode& each) {
+    return DeviceToMake{arena.text(each.target), each.mode, each.rdev, each.gid};
+  });
+  return envp;
+}
+
+Result<ChildImage> ChildImage::lay_out(const LaunchSpec& spec, const GatewayLaunch& gateway,
+                                       const std::vector<dev_t>& device_numbers,
+                                       const std::vector<int>& passed_fds, ChildPlan& plan) {
+  ImageArena measure(nullptr);
+  ChildPlan measured;
+  (void)fill_child_plan(measure, spec, gateway, device_numbers, passed_fds, measured);
+  auto mapping = platform::PrivateMapping::create(std::max<std::size_t>(measure.size(), 1));
   if (!mapping) return std::unexpected(mapping.error());
-  ServiceImage image;
-  char* cursor = mapping->data();
-  auto take = [&cursor](std::size_t bytes) {
-    cursor = mapping_align(cursor, kAlign);
-    char* at = cursor;
-    cursor += bytes;
-    return at;
-  };
-  image.argv = reinterpret_cast<const char**>(take((spec.arguments.size() + 1) * sizeof(char*)));
-  image.envp = reinterpret_cast<const char**>(take((spec.environment.size() + 1) * sizeof(char*)));
-  image.filter =
-      reinterpret_cast<sock_filter*>(take(spec.filter.instructions.size() * sizeof(sock_filter)));
-  std::copy(spec.filter.instructions.begin(), spec.filter.instructions.end(), image.filter);
-  auto* group_array = reinterpret_cast<gid_t*>(take(groups.size() * sizeof(gid_t)));
-  std::copy(groups.begin(), groups.end(), group_array);
-  image.groups = group_array;
-  auto* fd_array = reinterpret_cast<int*>(take(passed_fds.size() * sizeof(int)));
-  std::copy(passed_fds.begin(), passed_fds.end(), fd_array);
-  image.passed_fds = fd_array;
-  auto copy_text = [&cursor](const std::string& text) {
-    char* at = cursor;
-    std::memcpy(at, text.c_str(), text.size() + 1);
-    cursor += text.size() + 1;
-    return at;
-  };
-  cursor = mapping_align(cursor, kAlign);
-  for (std::size_t i = 0; i < spec.arguments.size(); ++i)
-    image.argv[i] = copy_text(spec.arguments[i]);
-  image.argv[spec.arguments.size()] = nullptr;
-  for (std::size_t i = 0; i < spec.environment.size(); ++i) {
-    image.envp[i] = copy_text(spec.environment[i]);
-  }
-  image.envp[spec.environment.size()] = nullptr;
-  if (!spec.working_directory.empty()) image.working_directory = copy_text(spec.working_directory);
+  ImageArena arena(mapping->data());
+  ChildImage image;
+  image.envp = fill_child_plan(arena, spec, gateway, device_numbers, passed_fds, plan);
   image.mapping = std::move(*mapping);
   return image;
 }
@@ -855,26 +957,12 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
     // The launch hook must place it above the passed queues (descriptor_floor).
     return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, EBADF, {}});
   }
-  std::vector<std::string> sources;
-  std::vector<std::string> targets;
-  for (const auto& mount : spec.shm_mounts) {
-    sources.push_back(mount.source);
-    targets.push_back(mount.target);
-  }
-  auto source_pointers = c_strings(sources);
-  auto target_pointers = c_strings(targets);
-  std::vector<std::string> device_sources;
-  std::vector<std::string> device_targets;
   std::vector<dev_t> device_numbers;
   for (const auto& node : spec.sandbox.device_nodes) {
-    device_sources.push_back(node.source);
-    device_targets.push_back(node.target);
     struct stat info {};
     const bool character = ::stat(node.source.c_str(), &info) == 0 && S_ISCHR(info.st_mode);
     device_numbers.push_back(character ? info.st_rdev : 0);
   }
-  auto device_source_pointers = c_strings(device_sources);
-  auto device_target_pointers = c_strings(device_targets);
   LaunchPaths paths = paths_of(spec);
   // SPEC §4a: devices resolved now (hotplugged nodes found at each start), passwd and group
   // written for this start.
@@ -945,7 +1033,8 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
     }
     passed_fds.push_back(fd.get());
   }
-  auto image = ServiceImage::lay_out(spec, passed_fds);
+  ChildPlan plan;
+  auto image = ChildImage::lay_out(spec, gateway, device_numbers, passed_fds, plan);
   if (!image) return std::unexpected(LaunchFailure{LaunchPhase::Fork, image.error().errnum, {}});
   std::array<char, 32> listen_pid{};
   char* listen_pid_value = nullptr;
@@ -959,18 +1048,10 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
     }
   }
 
-  ChildPlan plan;
-  plan.spec = &spec;
-  plan.argv = image->argv;
-  plan.envp = image->envp;
-  plan.mount_sources = source_pointers.data();
-  plan.mount_targets = target_pointers.data();
-  plan.filter.len = static_cast<unsigned short>(spec.filter.instructions.size());
-  plan.filter.filter = image->filter;
   plan.uses_notify = spec.filter.uses_notify;
-  plan.device_sources = device_source_pointers.data();
-  plan.device_targets = device_target_pointers.data();
-  plan.device_numbers = device_numbers.data();
+  plan.capture_output = spec.capture_output;
+  plan.new_mount_namespace = spec.new_mount_namespace;
+  plan.last_capability = spec.last_capability;
   plan.parent = ::getpid();
   plan.report_fd = report_write.get();
   plan.resume_fd = resume_read.get();
@@ -979,20 +1060,21 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.output_fd = output_write.get();
   plan.errors_fd = errors_write.get();
   plan.control_fd = spec.control_fd;
-  plan.passed_fds = image->passed_fds;
-  plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
   plan.sandboxed = spec.sandboxed;
   plan.change_identity = spec.change_identity;
   plan.uid = spec.identity.uid;
   plan.gid = spec.identity.gid;
-  plan.groups = image->groups;
-  plan.group_count = spec.identity.groups.size();
   plan.ambient_capabilities = spec.ambient_capabilities;
-  plan.working_directory = image->working_directory;
   plan.listen_pid = listen_pid_value;
-  plan.gateway = &gateway;
-  if (spec.sandboxed) plan.init_heap_end = init_heap_end();
 
+  // The child reads its stack, the program's data, the ChildImage and its TLS, nothing else
+  // of the heap: the heap beyond the TLS stays out of its fork (issue 21). Copying its page
+  // tables, and the faults of the supervisor's next writes to pages the fork had made
+  // copy-on-write, were a third of the supervisor's CPU per launch at 256 services. Where
+  // the kernel refuses, a sandboxed init cuts its copy before it forks the service.
+  const std::uintptr_t kept_heap_end = init_heap_end();
+  const platform::HeapOutOfForks heap_out_of_fork(kept_heap_end);
+  if (spec.sandboxed && !heap_out_of_fork.left_out()) plan.init_heap_end = kept_heap_end;
   unsigned long namespaces = 0;
   if (spec.sandboxed) {
     namespaces = CLONE_NEWPID;

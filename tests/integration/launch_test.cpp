@@ -9,15 +9,20 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "platform/descriptors.hpp"
+#include "platform/memory.hpp"
 #include "tests/support/process.hpp"
 
 using ipcrt::test::unique_name;
@@ -127,4 +132,46 @@ TEST(LaunchFailures, AnShmBindFailureNamesTheObject) {
   CHECK_FALSE(launched.has_value());
   STRCMP_EQUAL(("phase=shm-bind errno=ENOENT path=" + missing).c_str(),
                launched.error().describe().c_str());
+}
+
+TEST_GROUP(LaunchMemory){};
+
+// The child reads nothing of the supervisor's heap but its TLS pages, so the fork leaves the
+// rest out: the supervisor's pages are not made copy-on-write, and writing them after a
+// launch takes no fault (one per page when the fork shared them). Every other fork still
+// gets the whole heap: a plain fork afterwards reads what the heap holds.
+TEST(LaunchMemory, TheHeapStaysOutOfTheChildsFork) {
+  if (!ipcrt::platform::heap_start()) {
+    UT_PRINT("skipped: /proc does not say where the heap starts (qemu-user), so it is forked");
+    return;
+  }
+  constexpr int kPages = 256;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<std::unique_ptr<char[]>> blocks;  // each below malloc's mmap threshold: the heap's
+  for (int i = 0; i < kPages; ++i) {
+    blocks.emplace_back(new char[page]);
+    std::memset(blocks.back().get(), 1, page);
+  }
+  ipcrt::runtime::LaunchSpec spec;
+  spec.service = "probe";
+  spec.arguments = {IPCRT_BOOT_PROBE, "exit", "0"};
+  auto launched = ipcrt::runtime::launch(spec);
+  CHECK_TRUE_TEXT(launched.has_value(), launched ? "" : launched.error().describe().c_str());
+  int status = 0;
+  CHECK_EQUAL(launched->pid, ::waitpid(launched->pid, &status, 0));
+  CHECK_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  rusage before{};
+  ::getrusage(RUSAGE_THREAD, &before);
+  for (auto& block : blocks) block[0] = 2;
+  rusage after{};
+  ::getrusage(RUSAGE_THREAD, &after);
+  // A few blocks may lie in the TLS pages the child keeps.
+  const long faults = after.ru_minflt - before.ru_minflt;
+  CHECK_TEXT(faults < kPages / 4, (std::to_string(faults) + " faults on written pages").c_str());
+
+  const pid_t plain = ::fork();
+  if (plain == 0) ::_exit(blocks.back()[1] == 1 ? 0 : 1);
+  CHECK_EQUAL(plain, ::waitpid(plain, &status, 0));
+  CHECK_TRUE_TEXT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a plain fork lacks the heap");
 }
