@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 
@@ -14,11 +15,17 @@
 namespace ipcrt::platform {
 
 int last_capability() {
+  // The running kernel's, fixed until it reboots: read once, not at every launch (but again
+  // while it cannot be read, as before PID 1 has mounted /proc).
+  static std::atomic<int> known{-1};
+  if (const int last = known.load(std::memory_order_relaxed); last >= 0) return last;
   auto text = read_text_file("/proc/sys/kernel/cap_last_cap");
   if (!text) return CAP_LAST_CAP;
   char* end = nullptr;
   long value = std::strtol(text->c_str(), &end, 10);
-  return end == text->c_str() || value < 0 ? CAP_LAST_CAP : static_cast<int>(value);
+  if (end == text->c_str() || value < 0) return CAP_LAST_CAP;
+  known.store(static_cast<int>(value), std::memory_order_relaxed);
+  return static_cast<int>(value);
 }
 
 int drop_capability_bounding_set(int last) noexcept {
