@@ -32,21 +32,14 @@ std::uintptr_t heap_end() noexcept {
   return static_cast<std::uintptr_t>(::syscall(SYS_brk, 0));
 }
 
-int shrink_heap(std::uintptr_t end) noexcept {
-  return static_cast<std::uintptr_t>(::syscall(SYS_brk, end)) == end ? 0 : -ENOMEM;
-}
-
 HeapOutOfForks::HeapOutOfForks(std::uintptr_t from) noexcept {
   if (from == 0) return;
   const std::uintptr_t end = heap_end();
   if (end <= from) return;
-  if (::madvise(reinterpret_cast<void*>(from), end - from, MADV_DONTFORK) != 0) {
-    // Part of the range may have taken it: the whole heap is forked again, as without this.
-    (void)::madvise(reinterpret_cast<void*>(from), end - from, MADV_DOFORK);
-    return;
-  }
   from_ = from;
   end_ = end;
+  // A failure may have left part of the range marked: the destructor unmarks it all.
+  left_out_ = ::madvise(reinterpret_cast<void*>(from), end - from, MADV_DONTFORK) == 0;
 }
 
 HeapOutOfForks::~HeapOutOfForks() {

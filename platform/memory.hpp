@@ -1,5 +1,5 @@
-// The heap (brk area) of this process, for an init that keeps little of the runtime it was
-// forked from (docs/decisions.md "Launch: the init's memory").
+// The heap (brk area) of this process, which a launch leaves out of the child it forks
+// (docs/decisions.md "Launch: the init's memory").
 #pragma once
 
 #include <cstddef>
@@ -14,12 +14,8 @@ namespace ipcrt::platform {
 // Empty where /proc does not say.
 [[nodiscard]] std::optional<std::uintptr_t> heap_start();
 
-// Where it ends now (brk(2) with 0). Async-signal-safe.
+// Where it ends now (brk(2) with 0).
 [[nodiscard]] std::uintptr_t heap_end() noexcept;
-
-// brk(2): the heap above `end` is unmapped. 0, or -ENOMEM when the kernel kept the heap as it
-// was (below its start). Async-signal-safe, allocates nothing.
-[[nodiscard]] int shrink_heap(std::uintptr_t end) noexcept;
 
 // While it lives, the heap from `from` (page-aligned) to its end is left out of the children
 // this process forks (madvise MADV_DONTFORK, then MADV_DOFORK again): a child starts without
@@ -33,11 +29,12 @@ class HeapOutOfForks {
   HeapOutOfForks(const HeapOutOfForks&) = delete;
   HeapOutOfForks& operator=(const HeapOutOfForks&) = delete;
 
-  [[nodiscard]] bool left_out() const noexcept { return end_ != 0; }
+  [[nodiscard]] bool left_out() const noexcept { return left_out_; }
 
  private:
   std::uintptr_t from_ = 0;
-  std::uintptr_t end_ = 0;
+  std::uintptr_t end_ = 0;  // 0: nothing marked
+  bool left_out_ = false;
 };
 
 // Private anonymous memory of its own mapping, read-write, unmapped with the object: apart

@@ -140,9 +140,6 @@ struct ChildPlan {
   // CPU time instead of the supervisor's inside clone (issue 21); the pid namespace is the
   // clone's, so that the child is its pid 1.
   unsigned long unshared_namespaces = 0;
-  // Sandboxed: where the init cuts the heap, where the supervisor could not leave it out of
-  // its fork (0: it keeps it).
-  std::uintptr_t init_heap_end = 0;
   bool sandboxed = false;
   bool change_identity = false;
   uid_t uid = 0;
@@ -366,8 +363,8 @@ void become_init_of(const ChildPlan& plan) noexcept {
   // What the service's fork copies is what the init still holds: of the descriptors only what
   // the service execs with (its passed queues, its control plug, the pipes of its report),
   // and of memory the stack, the ChildImage and the program's data (the supervisor left its
-  // heap out of the init's fork, or the init cuts it here). The service never needed the
-  // rest; the init does not from here on (it reads only its stack).
+  // heap out of the init's fork). The service never needed the rest; the init does not from
+  // here on (it reads only its stack).
   // More passed queues than close_descriptors_except_these() takes: the service inherits all,
   // as it did, and closes them at exec.
   int kept[64] = {plan.report_fd, plan.resume_fd, plan.exit_status_fd, plan.control_fd};
@@ -375,7 +372,6 @@ void become_init_of(const ChildPlan& plan) noexcept {
     for (std::uint32_t i = 0; i < plan.passed_count; ++i) kept[4 + i] = plan.passed_fds[i];
     (void)platform::close_descriptors_except_these(kept, 4 + plan.passed_count);
   }
-  if (plan.init_heap_end != 0) (void)platform::shrink_heap(plan.init_heap_end);
   const long service = platform::fork_raw();
   if (service < 0) report_failure(plan, LaunchPhase::ServiceInit, static_cast<int>(-service));
   if (service == 0) {
@@ -781,7 +777,7 @@ std::uintptr_t init_heap_end() {
   constexpr std::uintptr_t kThreadBlockSpan = 64 * 1024;
   static const auto start = platform::heap_start();
   if (!start) return 0;
-  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto page = static_cast<std::uintptr_t>(::getpagesize());  // from the auxv: no syscall
   const auto end = platform::heap_end();
   const auto thread = reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
   if (thread < *start || thread >= end) return 0;  // a dynamic libc: its TLS is elsewhere
@@ -795,13 +791,22 @@ class ImageArena {
  public:
   explicit ImageArena(char* base) : base_(base) {}
   [[nodiscard]] std::size_t size() const { return used_; }
+  [[nodiscard]] bool laying_out() const { return base_ != nullptr; }  // not measuring
 
+  char* take_bytes(std::size_t bytes, std::size_t alignment) {
+    used_ = (used_ + alignment - 1) / alignment * alignment;  // the base is page-aligned
+    char* at = base_ == nullptr ? nullptr : base_ + used_;
+    used_ += bytes;
+    return at;
+  }
+  void* copy_bytes(const void* from, std::size_t bytes, std::size_t alignment) {
+    char* at = take_bytes(bytes, alignment);
+    if (at != nullptr && bytes != 0) std::memcpy(at, from, bytes);
+    return at;
+  }
   template <class T>
   T* take(std::size_t count) {
-    used_ = (used_ + alignof(T) - 1) / alignof(T) * alignof(T);  // the base is page-aligned
-    T* at = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + used_);
-    used_ += count * sizeof(T);
-    return at;
+    return reinterpret_cast<T*>(take_bytes(count * sizeof(T), alignof(T)));
   }
   const char* text(const std::string& text) {
     char* at = take<char>(text.size() + 1);
@@ -834,7 +839,13 @@ class ImageArena {
     return {at, count};
   }
   Items<const char*> text_items(const std::vector<std::string>& texts) {
-    return items<const char*>(texts, [this](const std::string& each) { return text(each); });
+    return {this->texts(texts), static_cast<std::uint32_t>(texts.size())};
+  }
+  // A copy of trivially copyable values.
+  template <class T>
+  const T* copy(const std::vector<T>& values) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return static_cast<const T*>(copy_bytes(values.data(), values.size() * sizeof(T), alignof(T)));
   }
 
  private:
@@ -852,25 +863,22 @@ struct ChildImage {
   const char** envp = nullptr;  // LISTEN_PID's entry may be pointed elsewhere
 
   static Result<ChildImage> lay_out(const LaunchSpec& spec, const GatewayLaunch& gateway,
-                                    const std::vector<dev_t>& device_numbers,
                                     const std::vector<int>& passed_fds, ChildPlan& plan);
 };
 
 // Fills `plan` from the arena's copies (nullptr in a measuring pass); returns envp.
 const char** fill_child_plan(ImageArena& arena, const LaunchSpec& spec,
-                             const GatewayLaunch& gateway, const std::vector<dev_t>& device_numbers,
-                             const std::vector<int>& passed_fds, ChildPlan& plan) {
+                             const GatewayLaunch& gateway, const std::vector<int>& passed_fds,
+                             ChildPlan& plan) {
   plan.argv = arena.texts(spec.arguments);
   const char** envp = arena.texts(spec.environment);
   plan.envp = envp;
   const auto& instructions = spec.filter.instructions;
-  sock_filter* filter = arena.take<sock_filter>(instructions.size());
-  if (filter != nullptr) std::copy(instructions.begin(), instructions.end(), filter);
   plan.filter.len = static_cast<unsigned short>(instructions.size());
-  plan.filter.filter = filter;
-  plan.groups = arena.items<gid_t>(spec.identity.groups, [](gid_t gid) { return gid; }).data;
+  plan.filter.filter = const_cast<sock_filter*>(arena.copy(instructions));
+  plan.groups = arena.copy(spec.identity.groups);
   plan.group_count = spec.identity.groups.size();
-  plan.passed_fds = arena.items<int>(passed_fds, [](int fd) { return fd; }).data;
+  plan.passed_fds = arena.copy(passed_fds);
   plan.passed_count = static_cast<std::uint32_t>(passed_fds.size());
   plan.working_directory = arena.text_or_none(spec.working_directory);
   plan.shm_mounts = arena.items<BindToMake>(spec.shm_mounts, [&](const ShmMount& mount) {
@@ -878,8 +886,7 @@ const char** fill_child_plan(ImageArena& arena, const LaunchSpec& spec,
   });
   plan.private_shm_dir = arena.text_or_none(spec.private_shm_dir);
   plan.hidden_mounts = arena.text_items(spec.hidden_mounts);
-  plan.rlimits =
-      arena.items<ResourceLimit>(spec.rlimits, [](const ResourceLimit& limit) { return limit; });
+  plan.rlimits = {arena.copy(spec.rlimits), static_cast<std::uint32_t>(spec.rlimits.size())};
   if (!spec.sandboxed) return envp;
 
   const Sandbox& sandbox = spec.sandbox;
@@ -898,9 +905,13 @@ const char** fill_child_plan(ImageArena& arena, const LaunchSpec& spec,
   view.readonly_mounts = arena.text_items(sandbox.readonly_mounts);
   view.writable_mounts = arena.text_items(sandbox.writable_mounts);
   view.writable_paths = arena.text_items(sandbox.writable_paths);
-  std::size_t node = 0;
   view.standard_nodes = arena.items<NodeToMake>(sandbox.device_nodes, [&](const ShmMount& each) {
-    return NodeToMake{arena.text(each.source), arena.text(each.target), device_numbers[node++]};
+    // The host's node as it is at this start (0: none, or not a character device).
+    struct stat info {};
+    const bool character =
+        arena.laying_out() && ::stat(each.source.c_str(), &info) == 0 && S_ISCHR(info.st_mode);
+    return NodeToMake{arena.text(each.source), arena.text(each.target),
+                      character ? info.st_rdev : 0};
   });
   view.symlinks = arena.items<LinkToMake>(sandbox.symlinks, [&](const auto& each) {
     return LinkToMake{arena.text(each.first), arena.text(each.second)};
@@ -913,18 +924,24 @@ const char** fill_child_plan(ImageArena& arena, const LaunchSpec& spec,
 }
 
 Result<ChildImage> ChildImage::lay_out(const LaunchSpec& spec, const GatewayLaunch& gateway,
-                                       const std::vector<dev_t>& device_numbers,
                                        const std::vector<int>& passed_fds, ChildPlan& plan) {
   ImageArena measure(nullptr);
   ChildPlan measured;
-  (void)fill_child_plan(measure, spec, gateway, device_numbers, passed_fds, measured);
+  (void)fill_child_plan(measure, spec, gateway, passed_fds, measured);
   auto mapping = platform::PrivateMapping::create(std::max<std::size_t>(measure.size(), 1));
   if (!mapping) return std::unexpected(mapping.error());
   ImageArena arena(mapping->data());
   ChildImage image;
-  image.envp = fill_child_plan(arena, spec, gateway, device_numbers, passed_fds, plan);
+  image.envp = fill_child_plan(arena, spec, gateway, passed_fds, plan);
   image.mapping = std::move(*mapping);
   return image;
+}
+
+// A launch's failure before its fork; out of line, as begin_launch has a dozen of them (the
+// size budget of issue 12).
+[[gnu::noinline]] std::unexpected<LaunchFailure> launch_failed(LaunchPhase phase, int errnum,
+                                                               std::string path = {}) {
+  return std::unexpected(LaunchFailure{phase, errnum, std::move(path)});
 }
 
 // One report from the child: 0 on EOF (exec succeeded), else the report's size.
@@ -940,7 +957,7 @@ ssize_t read_report(int fd, ChildReport& report) {
 
 std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
                                                          bool join_cgroup_in_child) {
-  if (spec.arguments.empty()) return std::unexpected(LaunchFailure{LaunchPhase::Exec, ENOEXEC, {}});
+  if (spec.arguments.empty()) return launch_failed(LaunchPhase::Exec, ENOEXEC);
   // Everything the child touches is laid out here, before fork. The child has its own copy
   // of this memory, so none of it needs to outlive this function.
   // pass-queues: opened here as the runtime, with the access the grants give (SPEC §11), a
@@ -949,19 +966,13 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   for (const auto& queue : spec.passed_queues) {
     const mqd_t opened = ::mq_open(queue.path.c_str(), queue.access | O_CLOEXEC);
     if (opened < 0) {
-      return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, errno, queue.path});
+      return launch_failed(LaunchPhase::PassQueues, errno, queue.path);
     }
     passed.emplace_back(opened);
   }
   if (spec.control_fd >= 0 && spec.control_fd < descriptor_floor(spec)) {
     // The launch hook must place it above the passed queues (descriptor_floor).
-    return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, EBADF, {}});
-  }
-  std::vector<dev_t> device_numbers;
-  for (const auto& node : spec.sandbox.device_nodes) {
-    struct stat info {};
-    const bool character = ::stat(node.source.c_str(), &info) == 0 && S_ISCHR(info.st_mode);
-    device_numbers.push_back(character ? info.st_rdev : 0);
+    return launch_failed(LaunchPhase::PassQueues, EBADF);
   }
   LaunchPaths paths = paths_of(spec);
   // SPEC §4a: devices resolved now (hotplugged nodes found at each start), passwd and group
@@ -970,8 +981,8 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   if (spec.sandboxed) {
     auto prepared = prepare_gateway_launch(spec.sandbox);
     if (!prepared) {
-      return std::unexpected(
-          LaunchFailure{LaunchPhase::AccountFiles, prepared.error().errnum, spec.sandbox.staging});
+      return launch_failed(LaunchPhase::AccountFiles, prepared.error().errnum,
+                           spec.sandbox.staging);
     }
     gateway = std::move(*prepared);
   }
@@ -995,22 +1006,22 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
     null_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!null_fd.valid() || !make_pipe(output_read, output_write) ||
         !make_pipe(errors_read, errors_write)) {
-      return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+      return launch_failed(LaunchPhase::Pipe, errno);
     }
   }
   if (spec.sandboxed && !make_pipe(exit_read, exit_write)) {
-    return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+    return launch_failed(LaunchPhase::Pipe, errno);
   }
 
   int report_fds[2];
   if (::pipe2(report_fds, O_CLOEXEC) != 0) {
-    return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+    return launch_failed(LaunchPhase::Pipe, errno);
   }
   platform::UniqueFd report_read(report_fds[0]);
   platform::UniqueFd report_write(report_fds[1]);
   int resume_fds[2];
   if (::pipe2(resume_fds, O_CLOEXEC) != 0) {
-    return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+    return launch_failed(LaunchPhase::Pipe, errno);
   }
   platform::UniqueFd resume_read(resume_fds[0]);
   platform::UniqueFd resume_write(resume_fds[1]);
@@ -1021,21 +1032,21 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
        {&null_fd, &output_write, &errors_write, &exit_write, &report_write, &resume_read}) {
     if (!fd->valid() || fd->get() >= floor) continue;
     const int moved = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, floor);
-    if (moved < 0) return std::unexpected(LaunchFailure{LaunchPhase::Pipe, errno, {}});
+    if (moved < 0) return launch_failed(LaunchPhase::Pipe, errno);
     fd->reset(moved);
   }
   std::vector<int> passed_fds;
   for (auto& fd : passed) {
     if (fd.get() < floor) {
       const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor);
-      if (moved < 0) return std::unexpected(LaunchFailure{LaunchPhase::PassQueues, errno, {}});
+      if (moved < 0) return launch_failed(LaunchPhase::PassQueues, errno);
       fd.reset(moved);
     }
     passed_fds.push_back(fd.get());
   }
   ChildPlan plan;
-  auto image = ChildImage::lay_out(spec, gateway, device_numbers, passed_fds, plan);
-  if (!image) return std::unexpected(LaunchFailure{LaunchPhase::Fork, image.error().errnum, {}});
+  auto image = ChildImage::lay_out(spec, gateway, passed_fds, plan);
+  if (!image) return launch_failed(LaunchPhase::Fork, image.error().errnum);
   std::array<char, 32> listen_pid{};
   char* listen_pid_value = nullptr;
   if (!passed.empty()) {
@@ -1071,10 +1082,9 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   // of the heap: the heap beyond the TLS stays out of its fork (issue 21). Copying its page
   // tables, and the faults of the supervisor's next writes to pages the fork had made
   // copy-on-write, were a third of the supervisor's CPU per launch at 256 services. Where
-  // the kernel refuses, a sandboxed init cuts its copy before it forks the service.
-  const std::uintptr_t kept_heap_end = init_heap_end();
-  const platform::HeapOutOfForks heap_out_of_fork(kept_heap_end);
-  if (spec.sandboxed && !heap_out_of_fork.left_out()) plan.init_heap_end = kept_heap_end;
+  // the kernel refuses, the child gets the heap, as any fork does: its copy is kept until the
+  // service's exec (the init's, until its exit), memory and no harm.
+  const platform::HeapOutOfForks heap_out_of_fork(init_heap_end());
   unsigned long namespaces = 0;
   if (spec.sandboxed) {
     namespaces = CLONE_NEWPID;
@@ -1090,14 +1100,14 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
       // Linux < 5.7, or asked: the child joins its cgroup as its first step.
       cgroup_procs.reset(::openat(spec.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC));
       if (!cgroup_procs.valid()) {
-        return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+        return launch_failed(LaunchPhase::Cgroup, errno, spec.cgroup);
       }
       // Written before the passed queues are placed, but above them all the same, as every
       // descriptor the child is given.
       if (cgroup_procs.get() < floor) {
         const int moved = ::fcntl(cgroup_procs.get(), F_DUPFD_CLOEXEC, floor);
         if (moved < 0) {
-          return std::unexpected(LaunchFailure{LaunchPhase::Cgroup, errno, spec.cgroup});
+          return launch_failed(LaunchPhase::Cgroup, errno, spec.cgroup);
         }
         cgroup_procs.reset(moved);
       }
@@ -1105,17 +1115,14 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
       forked = platform::fork_raw(namespaces);
     } else if (forked == -EBUSY || forked == -EOPNOTSUPP || forked == -EACCES || forked == -EBADF ||
                forked == -ENOENT) {
-      return std::unexpected(
-          LaunchFailure{LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup});
+      return launch_failed(LaunchPhase::Cgroup, static_cast<int>(-forked), spec.cgroup);
     }
   } else {
     forked = platform::fork_raw(namespaces);
   }
   if (forked < 0) {
-    return std::unexpected(
-        LaunchFailure{namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork,
-                      static_cast<int>(-forked),
-                      {}});
+    return launch_failed(namespaces != 0 ? LaunchPhase::Namespaces : LaunchPhase::Fork,
+                         static_cast<int>(-forked));
   }
   if (forked == 0) {
     ::close(report_read.get());
