@@ -38,7 +38,7 @@ class HeapOutOfForks {
 };
 
 // Private anonymous memory of its own mapping, read-write, unmapped with the object: apart
-// from the heap, so that a child can keep it while it drops the heap.
+// from the heap, so that a child forked without the heap has it.
 class PrivateMapping {
  public:
   [[nodiscard]] static Result<PrivateMapping> create(std::size_t size);
