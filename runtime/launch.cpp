@@ -866,10 +866,21 @@ struct ChildImage {
                                     const std::vector<int>& passed_fds, ChildPlan& plan);
 };
 
-// Fills `plan` from the arena's copies (nullptr in a measuring pass); returns envp.
+// Fills `plan` with what it takes from the spec: its scalars, and the arena's copies (nullptr
+// in a measuring pass); returns envp. begin_launch adds the descriptors and pids.
 const char** fill_child_plan(ImageArena& arena, const LaunchSpec& spec,
                              const GatewayLaunch& gateway, const std::vector<int>& passed_fds,
                              ChildPlan& plan) {
+  plan.capture_output = spec.capture_output;
+  plan.new_mount_namespace = spec.new_mount_namespace;
+  plan.last_capability = spec.last_capability;
+  plan.sandboxed = spec.sandboxed;
+  plan.change_identity = spec.change_identity;
+  plan.uid = spec.identity.uid;
+  plan.gid = spec.identity.gid;
+  plan.ambient_capabilities = spec.ambient_capabilities;
+  plan.uses_notify = spec.filter.uses_notify;
+  plan.control_fd = spec.control_fd;
   plan.argv = arena.texts(spec.arguments);
   const char** envp = arena.texts(spec.environment);
   plan.envp = envp;
@@ -1059,10 +1070,6 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
     }
   }
 
-  plan.uses_notify = spec.filter.uses_notify;
-  plan.capture_output = spec.capture_output;
-  plan.new_mount_namespace = spec.new_mount_namespace;
-  plan.last_capability = spec.last_capability;
   plan.parent = ::getpid();
   plan.report_fd = report_write.get();
   plan.resume_fd = resume_read.get();
@@ -1070,20 +1077,16 @@ std::expected<PendingLaunch, LaunchFailure> begin_launch(const LaunchSpec& spec,
   plan.null_fd = null_fd.get();
   plan.output_fd = output_write.get();
   plan.errors_fd = errors_write.get();
-  plan.control_fd = spec.control_fd;
-  plan.sandboxed = spec.sandboxed;
-  plan.change_identity = spec.change_identity;
-  plan.uid = spec.identity.uid;
-  plan.gid = spec.identity.gid;
-  plan.ambient_capabilities = spec.ambient_capabilities;
   plan.listen_pid = listen_pid_value;
 
   // The child reads its stack, the program's data, the ChildImage and its TLS, nothing else
   // of the heap: the heap beyond the TLS stays out of its fork (issue 21). Copying its page
   // tables, and the faults of the supervisor's next writes to pages the fork had made
-  // copy-on-write, were a third of the supervisor's CPU per launch at 256 services. Where
-  // the kernel refuses, the child gets the heap, as any fork does: its copy is kept until the
-  // service's exec (the init's, until its exit), memory and no harm.
+  // copy-on-write, were a third of the supervisor's CPU per launch at 256 services. No other
+  // thread may fork meanwhile: in the supervisor only its main thread, which launches, ever
+  // forks (the mediation threads never do). Where the kernel refuses, the child gets the
+  // heap, as any fork does: its copy is kept until the service's exec (the init's, until its
+  // exit), memory and no harm.
   const platform::HeapOutOfForks heap_out_of_fork(init_heap_end());
   unsigned long namespaces = 0;
   if (spec.sandboxed) {
