@@ -119,7 +119,9 @@ struct MethodSpec {
 
 // The parsed IDL of an interface served here, or nullptr.
 [[nodiscard]] const idl::Interface* served_interface(std::string_view name);
-// Both IDLs parse and every method they define has an entry in method_table() and the reverse.
+// Both IDLs parse and every method they define has an entry in method_table() and the reverse:
+// a fact of the build, which a unit test checks (the runtime parses the IDL only when a call
+// needs it).
 [[nodiscard]] Status check_method_table();
 
 // Where an awaited operation stands.

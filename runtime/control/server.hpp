@@ -115,7 +115,6 @@ class ControlServer {
   std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
   Supervisor::Clock::time_point next_warning_{};
   std::uint64_t warnings_suppressed_ = 0;
-  bool serving_ = false;  // the IDL and the method table agree
   bool destroying_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
