@@ -63,8 +63,9 @@ class MediationServer {
   [[nodiscard]] ListenerHandler handler();
   // Serves `listener` for `service` on a new thread until it hangs up or flush() is called.
   [[nodiscard]] Status serve(const std::string& service, platform::UniqueFd listener);
-  // Joins the threads whose listener hung up (their services ended); from the supervisor's
-  // thread. serve() does it too; a shutdown calls it as services end, so that flush() does not
+  // Joins the threads whose listener hung up (their services ended) and that have already
+  // exited; from the supervisor's thread, which never waits here for a thread still on its way
+  // out. serve() does it too; a shutdown calls it as services end, so that flush() does not
   // join them all (and free their stacks) after the last.
   void join_finished();
   // Once the supervisor has returned: stops and joins every thread (each finishes the call at
