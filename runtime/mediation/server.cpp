@@ -331,7 +331,7 @@ void MediationServer::join_finished() {
   for (auto it = workers_.begin(); it != workers_.end();) {
     // A thread that has returned may still be exiting (its stack handed back, the kernel's
     // end of it): tried, not waited for, as the loop must not wait for a thread the scheduler
-    // has not run yet (on a busy CPU, a wait of a time slice at each service's end). What is
+    // has not run yet (on a busy CPU, until it gets one, at each service's end). What is
     // left is joined by the next call or by stop_all().
     if (it->finished->load(std::memory_order_acquire) &&
         ::pthread_tryjoin_np(it->thread, nullptr) == 0) {
