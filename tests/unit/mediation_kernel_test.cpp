@@ -3,16 +3,18 @@
 // would allow it, and keeps the pattern budget.
 #include <CppUTest/TestHarness.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <grp.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -23,6 +25,7 @@
 #include "config/manifest.hpp"
 #include "platform/mqueue.hpp"
 #include "runtime/mediation/notification.hpp"
+#include "runtime/mediation/server.hpp"
 #include "runtime/seccomp/service_policy.hpp"
 #include "tests/support/confined_child.hpp"
 #include "tests/support/process.hpp"
@@ -527,4 +530,60 @@ TEST(MediationKernel, OnlyExclusiveCreatesAndUnlinksOfAWritersObjectReachTheSupe
   contents.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   STRCMP_EQUAL_TEXT("new", contents.c_str(), "truncated and written through the descriptor");
   CHECK_FALSE(ipcrt::test::path_exists("/dev/shm/" + g_object));
+}
+
+namespace {
+
+// A mediation thread held on its way out: past its last instruction of mediation (it has said
+// it finished) but not yet gone, as a thread is until the scheduler runs its exit. A
+// thread_local's destructor runs there, after the thread's function has returned.
+std::atomic<bool> g_exiting{false};
+std::atomic<bool> g_release{false};
+
+struct HeldAtExit {
+  ~HeldAtExit() {
+    g_exiting.store(true);
+    // Bounded, so that a supervisor that waits for it stalls for seconds instead of for ever.
+    for (int i = 0; i < 500 && !g_release.load(); ++i) ::usleep(10000);
+  }
+};
+
+int refused_open_body() {
+  return ::mq_open("/ipcrt-test-never-granted", O_RDONLY) < 0 && errno == EACCES ? 0 : 1;
+}
+
+}  // namespace
+
+// The supervisor's loop joins the mediation threads of ended services as it goes (a shutdown
+// does so at each service's end); a thread still exiting is left for later, never waited for.
+TEST(MediationKernel, JoiningEndedThreadsNeverWaitsForOneStillExiting) {
+  g_exiting = false;
+  g_release = false;
+  std::vector<MediatedService> services(1);
+  services[0].name = "held";
+  MediationServer server(std::move(services));
+  // Runs on the service's mediation thread, at its refused call.
+  server.observe_denials([](const DenialEvent&) {
+    static thread_local HeldAtExit held;
+    (void)held;
+  });
+  static const int trapped[] = {SYS_mq_open};
+  static const sock_fprog program = ipcrt::test::notify_program(trapped, 1);
+  CapturedStderr capture;  // the denial line
+  auto child = ipcrt::test::start_confined_child(program, refused_open_body);
+  CHECK_TRUE(server.serve("held", std::move(child.listener)).has_value());
+  const int exit_code = child.wait();
+  // The listener hangs up with the child's end: the thread returns and is held in its exit.
+  for (int i = 0; i < 500 && !g_exiting.load(); ++i) ::usleep(10000);
+  const bool held = g_exiting.load();
+  const auto start = std::chrono::steady_clock::now();
+  server.join_finished();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  g_release = true;
+  server.flush();  // joins it now that it can end
+
+  LONGS_EQUAL(0, exit_code);
+  CHECK_TRUE_TEXT(held, "the mediation thread never reached its exit");
+  CHECK_TRUE_TEXT(waited < std::chrono::seconds(1),
+                  "join_finished waited for a thread that had not yet exited");
 }
