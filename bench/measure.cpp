@@ -160,6 +160,7 @@ pid_t fork_exec(const Exec& exec) {
     if (exec.mount_namespace >= 0 && ::setns(exec.mount_namespace, CLONE_NEWNS) != 0) {
       ::_exit(126);
     }
+    if (exec.new_session && ::setsid() < 0) ::_exit(126);
     ::execve(argv[0], argv.data(), environment);
     ::_exit(127);
   }
@@ -175,6 +176,36 @@ int wait_exit(pid_t pid) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
+}
+
+std::uint64_t main_thread_cpu_ns(pid_t pid) {
+  auto text = read_text_file("/proc/" + std::to_string(pid) + "/schedstat");
+  return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+}
+
+int wait_exit_with_main_thread_cpu(pid_t pid, std::uint64_t& main_thread_ns) {
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0) {
+    if (errno != EINTR) return -1;
+  }
+  // A zombie's main thread is not released until it is reaped: its schedstat still reads.
+  main_thread_ns = main_thread_cpu_ns(pid);
+  return wait_exit(pid);
+}
+
+std::uint64_t busy_cpu_ns() {
+  auto text = read_text_file("/proc/stat");
+  if (!text || !text->starts_with("cpu ")) return 0;
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+  // already counted in user and nice.
+  unsigned long long field[8] = {};
+  if (std::sscanf(text->c_str(), "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &field[0],
+                  &field[1], &field[2], &field[3], &field[4], &field[5], &field[6],
+                  &field[7]) != 8) {
+    return 0;
+  }
+  const unsigned long long busy = field[0] + field[1] + field[2] + field[5] + field[6] + field[7];
+  return busy * (1000000000ULL / static_cast<unsigned long long>(::sysconf(_SC_CLK_TCK)));
 }
 
 std::string read_all(int fd) {

@@ -97,11 +97,24 @@ struct Exec {
   int keep_fd = -1;
   int cpu = -1;              // >= 0: the child and what it starts run on this CPU only
   int mount_namespace = -1;  // >= 0: the child enters it (setns) before exec
+  bool new_session = false;  // the child calls setsid(), as ipcrt does for every service
 };
 pid_t fork_exec(const Exec& exec);
 
 // waitpid; the exit status, or 128 + signal.
 int wait_exit(pid_t pid);
+
+// CPU time the main thread of a process has used so far (its /proc/<pid>/schedstat), in
+// nanoseconds; 0 when unreadable.
+std::uint64_t main_thread_cpu_ns(pid_t pid);
+
+// wait_exit, reading first, while the process is a zombie, main_thread_cpu_ns: the whole life's.
+int wait_exit_with_main_thread_cpu(pid_t pid, std::uint64_t& main_thread_ns);
+
+// Time every CPU of the machine has spent not idle since boot (user, system, interrupts, steal:
+// every process's work and the kernel's), from /proc/stat, in nanoseconds. Its unit is the
+// clock tick (10 ms for each CPU), so a difference is only as precise as that.
+std::uint64_t busy_cpu_ns();
 
 // Reads everything from `fd` until EOF, then closes it.
 std::string read_all(int fd);

@@ -2,7 +2,9 @@
 // client (consumer) exchange round trips and a one-way stream, for a small and a large message
 // size: booted by `ipcrt run` (both confined: filters, mediated mq_open, own namespaces), the
 // same with "pass-queues" (the queues arrive open, the filters have no mq_open), and as the
-// same two programs started unconfined on queues this process creates.
+// same two programs started unconfined on queues this process creates: in this process's
+// session, and each in a session of its own as ipcrt starts every service (a session is a
+// scheduler autogroup, which the confined pair pays and no filter causes).
 #include <fcntl.h>
 #include <mqueue.h>
 #include <unistd.h>
@@ -98,7 +100,7 @@ std::optional<FlowResult> parse(const std::string& output, const FlowSetup& setu
 }
 
 std::optional<FlowResult> flow_unconfined(const Options& options, const FlowSetup& setup,
-                                          std::string& failure) {
+                                          bool own_sessions, std::string& failure) {
   mq_attr attributes{};
   attributes.mq_maxmsg = setup.max_messages;
   attributes.mq_msgsize = setup.message_size;
@@ -112,10 +114,15 @@ std::optional<FlowResult> flow_unconfined(const Options& options, const FlowSetu
   }
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return std::nullopt;
-  pid_t echo = fork_exec(
-      {.argv = {options.flow, "echo", setup.requests, setup.replies}, .stderr_fd = 2, .cpu = kCpu});
-  pid_t client = fork_exec(
-      {.argv = client_command(options, setup), .stdout_fd = out[1], .stderr_fd = 2, .cpu = kCpu});
+  pid_t echo = fork_exec({.argv = {options.flow, "echo", setup.requests, setup.replies},
+                          .stderr_fd = 2,
+                          .cpu = kCpu,
+                          .new_session = own_sessions});
+  pid_t client = fork_exec({.argv = client_command(options, setup),
+                            .stdout_fd = out[1],
+                            .stderr_fd = 2,
+                            .cpu = kCpu,
+                            .new_session = own_sessions});
   ::close(out[1]);
   std::string output = read_all(out[0]);
   int client_status = wait_exit(client);
@@ -174,12 +181,13 @@ void run_message_flow(const Options& options, Report& report) {
     return;
   }
 
-  std::map<long, std::vector<double>> bare_trip, bare_rate, confined_trip, confined_rate,
-      passed_trip, passed_rate;
+  std::map<long, std::vector<double>> bare_trip, bare_rate, sessions_trip, sessions_rate,
+      confined_trip, confined_rate, passed_trip, passed_rate;
   for (int round = 0; round < options.rounds; ++round) {
     std::string failure;
-    auto bare = flow_unconfined(options, setup, failure);
-    auto confined = bare ? flow_ipcrt(options, manifest, setup, failure) : std::nullopt;
+    auto bare = flow_unconfined(options, setup, false, failure);
+    auto sessions = bare ? flow_unconfined(options, setup, true, failure) : std::nullopt;
+    auto confined = sessions ? flow_ipcrt(options, manifest, setup, failure) : std::nullopt;
     auto passed = confined ? flow_ipcrt(options, passing, setup, failure) : std::nullopt;
     if (!passed) {
       report.failure("message flow: " + failure);
@@ -188,6 +196,8 @@ void run_message_flow(const Options& options, Report& report) {
     for (long size : setup.sizes) {
       bare_trip[size].push_back(bare->at(size).first / 1000);
       bare_rate[size].push_back(bare->at(size).second);
+      sessions_trip[size].push_back(sessions->at(size).first / 1000);
+      sessions_rate[size].push_back(sessions->at(size).second);
       confined_trip[size].push_back(confined->at(size).first / 1000);
       confined_rate[size].push_back(confined->at(size).second);
       passed_trip[size].push_back(passed->at(size).first / 1000);
@@ -198,42 +208,44 @@ void run_message_flow(const Options& options, Report& report) {
   Section& section = report.section(
       "Message flow between a provider and a consumer",
       "One sample: " + std::to_string(kRoundTrips) +
-          " request/reply round trips, then a stream "
-          "of " +
-          std::to_string(kMessages) + " messages, over two queues of " +
-          std::to_string(setup.max_messages) + " messages; " + std::to_string(options.rounds) +
-          " rounds. Confined: both booted by `ipcrt run` (filters, mediated mq_open); "
-          "pass-queues: the same with \"pass-queues\" (queues passed open, no mq_open).",
-      "the unconfined pair");
+          " request/reply round trips, then a stream of " + std::to_string(kMessages) +
+          " messages, over two queues of " + std::to_string(setup.max_messages) + " messages; " +
+          std::to_string(options.rounds) +
+          " rounds. Unconfined: the two programs in this process's session, or each in a session "
+          "of its own (setsid, as ipcrt starts every service). Confined: both booted by `ipcrt "
+          "run` (filters, mediated mq_open); pass-queues: the same with \"pass-queues\" (queues "
+          "passed open, no mq_open).",
+      "the unconfined pair", "the unconfined pair in sessions of their own");
+  // One measure (round trip or throughput) of one size in every configuration, as rows.
+  auto add_rows = [&section](const std::string& what, const char* unit,
+                             std::map<long, std::vector<double>>& bare,
+                             std::map<long, std::vector<double>>& sessions,
+                             std::map<long, std::vector<double>>& confined,
+                             std::map<long, std::vector<double>>& passed, long size) {
+    const Summary base = summarize(bare[size]);
+    const Summary own = summarize(sessions[size]);
+    const std::string prefix = what + ", " + std::to_string(size) + " B, ";
+    auto row = [&](const std::string& configuration, const Summary& summary) {
+      section.rows.push_back({prefix + configuration, summary, unit, summary.median / base.median,
+                              summary.median / own.median});
+      return summary.median / base.median;
+    };
+    row("unconfined", base);
+    row("unconfined, each its own session", own);
+    const double ratio = row("confined", summarize(confined[size]));
+    row("confined, pass-queues", summarize(passed[size]));
+    return ratio;
+  };
   for (long size : setup.sizes) {
     const std::string bytes = std::to_string(size) + " B";
-    Summary trip = summarize(bare_trip[size]);
-    Summary confined = summarize(confined_trip[size]);
-    section.rows.push_back({"round trip, " + bytes + ", unconfined", trip, "µs", 1.0, {}});
-    section.rows.push_back(
-        {"round trip, " + bytes + ", confined", confined, "µs", confined.median / trip.median, {}});
-    Summary passed = summarize(passed_trip[size]);
-    section.rows.push_back({"round trip, " + bytes + ", confined, pass-queues",
-                            passed,
-                            "µs",
-                            passed.median / trip.median,
-                            {}});
-    Summary rate = summarize(bare_rate[size]);
-    Summary confined_messages = summarize(confined_rate[size]);
-    section.rows.push_back({"throughput, " + bytes + ", unconfined", rate, "msg/s", 1.0, {}});
-    section.rows.push_back({"throughput, " + bytes + ", confined",
-                            confined_messages,
-                            "msg/s",
-                            confined_messages.median / rate.median,
-                            {}});
-    Summary passed_messages = summarize(passed_rate[size]);
-    section.rows.push_back({"throughput, " + bytes + ", confined, pass-queues",
-                            passed_messages,
-                            "msg/s",
-                            passed_messages.median / rate.median,
-                            {}});
-    report.target({"message throughput, " + bytes + ", confined / unconfined",
-                   confined_messages.median / rate.median, 0.95, Better::Higher, "×"});
+    const double trip =
+        add_rows("round trip", "µs", bare_trip, sessions_trip, confined_trip, passed_trip, size);
+    const double rate =
+        add_rows("throughput", "msg/s", bare_rate, sessions_rate, confined_rate, passed_rate, size);
+    report.target({"message round trip, " + bytes + ", confined / unconfined", trip, 1.1,
+                   Better::Lower, "×"});
+    report.target({"message throughput, " + bytes + ", confined / unconfined", rate, 0.95,
+                   Better::Higher, "×"});
   }
 }
 

@@ -55,10 +55,15 @@ std::optional<FloorRun> run_floor(const Options& options, const std::string& fif
   const bool running = wait_until_running(fifo, services, pid);
   FloorRun run;
   run.boot_ms = (now_ns() - start) / 1e6;
+  const std::uint64_t launcher_before = main_thread_cpu_ns(pid);
+  const std::uint64_t busy_before = busy_cpu_ns();
   const double stop = now_ns();
   ::kill(pid, SIGTERM);
-  const int status = wait_exit(pid);
+  std::uint64_t launcher_after = 0;
+  const int status = wait_exit_with_main_thread_cpu(pid, launcher_after);
   run.stop_ms = (now_ns() - stop) / 1e6;
+  run.stop_busy_cpu_ms = static_cast<double>(busy_cpu_ns() - busy_before) / 1e6;
+  run.stop_launcher_cpu_ms = static_cast<double>(launcher_after - launcher_before) / 1e6;
   if (!running || status != 0) {
     failure = "bench-floor of " + std::to_string(services) + " services exited with " +
               std::to_string(status);

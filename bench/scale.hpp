@@ -19,6 +19,9 @@ bool wait_until_running(int fifo, int count, pid_t watched);
 struct FloorRun {
   double boot_ms = 0;  // from its fork until every service runs
   double stop_ms = 0;  // from SIGTERM until it has reaped every service and exited
+  // CPU time through that stop: of every CPU (busy_cpu_ns), and of the launcher itself.
+  double stop_busy_cpu_ms = 0;
+  double stop_launcher_cpu_ms = 0;
 };
 
 // bench-floor of `services` bench-ready services reporting on `fifo_path`: in cgroups of their

@@ -37,8 +37,19 @@ std::string stop_manifest(const Options& options, const std::string& fifo) {
   return json + "\n}}\n";
 }
 
-// Milliseconds from the first SIGTERM to the last exit; negative on failure.
-double stop_bare(const Options& options, const std::string& fifo_path, int fifo) {
+// One stop: milliseconds from the first SIGTERM to the last exit (negative on failure), the CPU
+// time every CPU spent on it, and the stopping process's own (its main thread's).
+struct Stop {
+  double ms = -1;
+  double busy_cpu_ms = 0;
+  double own_cpu_ms = 0;
+};
+
+double busy_cpu_ms_since(std::uint64_t before) {
+  return static_cast<double>(busy_cpu_ns() - before) / 1e6;
+}
+
+Stop stop_bare(const Options& options, const std::string& fifo_path, int fifo) {
   std::vector<pid_t> pids;
   for (int i = 0; i < kServices; ++i) {
     pid_t pid = fork_exec({.argv = {options.ready, fifo_path}});
@@ -46,31 +57,39 @@ double stop_bare(const Options& options, const std::string& fifo_path, int fifo)
   }
   const bool running =
       static_cast<int>(pids.size()) == kServices && wait_until_running(fifo, kServices, 0);
+  const std::uint64_t busy_before = busy_cpu_ns();
+  const std::uint64_t own_before = main_thread_cpu_ns(::getpid());
   const double start = now_ns();
   for (pid_t pid : pids) ::kill(pid, SIGTERM);
   for (pid_t pid : pids) wait_exit(pid);
-  return running ? (now_ns() - start) / 1e6 : -1;
+  if (!running) return {};
+  return {(now_ns() - start) / 1e6, busy_cpu_ms_since(busy_before),
+          static_cast<double>(main_thread_cpu_ns(::getpid()) - own_before) / 1e6};
 }
 
-double stop_ipcrt(const Options& options, const std::string& manifest, const std::string& log_path,
-                  int fifo, std::string& failure) {
+Stop stop_ipcrt(const Options& options, const std::string& manifest, const std::string& log_path,
+                int fifo, std::string& failure) {
   int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   pid_t pid = fork_exec({.argv = {options.ipcrt, "run", manifest}, .stderr_fd = log});
   ::close(log);
-  if (pid < 0) return -1;
+  if (pid < 0) return {};
   const bool running = wait_until_running(fifo, kServices, pid);
+  const std::uint64_t supervisor_before = main_thread_cpu_ns(pid);
+  const std::uint64_t busy_before = busy_cpu_ns();
   const double start = now_ns();
   ::kill(pid, SIGTERM);
-  const int status = wait_exit(pid);
+  std::uint64_t supervisor_after = 0;
+  const int status = wait_exit_with_main_thread_cpu(pid, supervisor_after);
   const double elapsed = (now_ns() - start) / 1e6;
+  const double busy = busy_cpu_ms_since(busy_before);
   if (!running || status != 0) {
     std::string text = read_text_file(log_path).value_or("");
     if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
     failure = "ipcrt run of " + std::to_string(kServices) + " services (exit " +
               std::to_string(status) + "): " + text;
-    return -1;
+    return {};
   }
-  return elapsed;
+  return {elapsed, busy, static_cast<double>(supervisor_after - supervisor_before) / 1e6};
 }
 
 }  // namespace
@@ -100,30 +119,34 @@ void run_stop_scale(const Options& options, Report& report) {
     return;
   }
   const std::string log_path = options.scratch_dir + "/stop.log";
-  std::vector<double> bare_ms;
-  std::vector<double> floor_ms;
-  std::vector<double> ipcrt_ms;
+  // [0] the bare kill, [1] the minimal launcher, [2] ipcrt
+  std::vector<double> ms[3], busy_ms[3], own_ms[3];
   const int rounds = std::max(3, options.rounds / 2);
   for (int round = 0; round < rounds; ++round) {
     std::string failure;
-    const double bare = stop_bare(options, fifo_path, fifo);
+    const Stop bare = stop_bare(options, fifo_path, fifo);
     const auto floor = run_floor(options, fifo_path, fifo, kServices, failure);
-    const double stopped = floor ? stop_ipcrt(options, manifest, log_path, fifo, failure) : -1;
-    if (bare < 0 || !floor || stopped < 0) {
+    const Stop stopped = floor ? stop_ipcrt(options, manifest, log_path, fifo, failure) : Stop{};
+    if (bare.ms < 0 || !floor || stopped.ms < 0) {
       report.failure("stop scale: " + (failure.empty() ? "bare fork+exec did not run" : failure));
       ::close(fifo);
       return;
     }
-    bare_ms.push_back(bare);
-    floor_ms.push_back(floor->stop_ms);
-    ipcrt_ms.push_back(stopped);
+    const Stop launcher{floor->stop_ms, floor->stop_busy_cpu_ms, floor->stop_launcher_cpu_ms};
+    int at = 0;
+    for (const Stop& stop : {bare, launcher, stopped}) {
+      ms[at].push_back(stop.ms);
+      busy_ms[at].push_back(stop.busy_cpu_ms);
+      own_ms[at].push_back(stop.own_cpu_ms);
+      ++at;
+    }
   }
   ::close(fifo);
 
   const auto cgroups = runtime::probe_cgroups();
-  Summary bare = summarize(bare_ms);
-  Summary floor = summarize(floor_ms);
-  Summary stopped = summarize(ipcrt_ms);
+  Summary bare = summarize(ms[0]);
+  Summary floor = summarize(ms[1]);
+  Summary stopped = summarize(ms[2]);
   Section& section = report.section(
       "Stop of 200 services",
       "One sample: from SIGTERM until every process has exited and been reaped: SIGTERM to 200 "
@@ -135,7 +158,11 @@ void run_stop_scale(const Options& options, Report& report) {
           "until it exits (" +
           std::string(cgroups.usable ? "with cgroups: cgroup.kill per service"
                                      : "no cgroups: PID namespaces") +
-          "); " + std::to_string(rounds) + " rounds.",
+          "); " + std::to_string(rounds) +
+          " rounds. CPU rows: through the same stop, the time every CPU was busy (/proc/stat, "
+          "in clock ticks of 10 ms a CPU: only as precise as that), and the stopping process's "
+          "own main thread's (this benchmark's for the bare kill, the launcher's, ipcrt's "
+          "supervisor loop's).",
       "the bare kill", "the minimal launcher");
   section.rows.push_back(
       {"bare kill of 200 processes", bare, "ms", 1.0, bare.median / floor.median});
@@ -143,6 +170,21 @@ void run_stop_scale(const Options& options, Report& report) {
                           floor.median / bare.median, 1.0});
   section.rows.push_back({"ipcrt: stop of 200 services", stopped, "ms",
                           stopped.median / bare.median, stopped.median / floor.median});
+  const char* names[3] = {"bare kill", "minimal launcher", "ipcrt"};
+  for (auto* cpu : {busy_ms, own_ms}) {
+    const Summary bare_cpu = summarize(cpu[0]);
+    const Summary floor_cpu = summarize(cpu[1]);
+    for (int at = 0; at < 3; ++at) {
+      const Summary summary = summarize(cpu[at]);
+      section.rows.push_back(
+          {std::string(names[at]) + (cpu == busy_ms
+                                         ? ": CPU time of all CPUs through the stop"
+                                         : ": CPU time of the stopping process's main thread"),
+           summary, "ms",
+           bare_cpu.median > 0 ? std::optional(summary.median / bare_cpu.median) : std::nullopt,
+           floor_cpu.median > 0 ? std::optional(summary.median / floor_cpu.median) : std::nullopt});
+    }
+  }
   report.target({"stop of 200 services / bare kill of 200 processes", stopped.median / bare.median,
                  3.0, Better::Lower, "×"});
   report.target({"stop of 200 services / the minimal launcher's (same confinement)",
