@@ -161,6 +161,7 @@ pid_t fork_exec(const Exec& exec) {
       ::_exit(126);
     }
     if (exec.new_session && ::setsid() < 0) ::_exit(126);
+    if (exec.cgroup_procs >= 0 && ::write(exec.cgroup_procs, "0", 1) != 1) ::_exit(126);
     ::execve(argv[0], argv.data(), environment);
     ::_exit(127);
   }

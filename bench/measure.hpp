@@ -98,6 +98,7 @@ struct Exec {
   int cpu = -1;              // >= 0: the child and what it starts run on this CPU only
   int mount_namespace = -1;  // >= 0: the child enters it (setns) before exec
   bool new_session = false;  // the child calls setsid(), as ipcrt does for every service
+  int cgroup_procs = -1;     // >= 0: a cgroup's open cgroup.procs, which the child joins
 };
 pid_t fork_exec(const Exec& exec);
 

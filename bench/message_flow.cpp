@@ -3,10 +3,13 @@
 // size: booted by `ipcrt run` (both confined: filters, mediated mq_open, own namespaces), the
 // same with "pass-queues" (the queues arrive open, the filters have no mq_open), and as the
 // same two programs started unconfined on queues this process creates: in this process's
-// session, and each in a session of its own as ipcrt starts every service (a session is a
-// scheduler autogroup, which the confined pair pays and no filter causes).
+// session; each in a session of its own, as ipcrt starts every service (a session is a
+// scheduler autogroup, which the confined pair pays and no filter causes); and, where ipcrt
+// makes cgroups, also each in a cgroup of its own two levels down, as ipcrt's services are
+// (each level is accounted at every switch: pressure, CPU time).
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +19,7 @@
 
 #include "bench/benchmarks.hpp"
 #include "platform/mqueue.hpp"
+#include "runtime/cgroups/support.hpp"
 
 namespace ipcrt::bench {
 namespace {
@@ -39,6 +43,45 @@ struct FlowSetup {
 
 // size -> {round trip ns, messages per second}
 using FlowResult = std::map<long, std::pair<double, double>>;
+
+// How the unconfined pair is started: as this process's children, or each in a session of its
+// own, and then also each in a cgroup of its own.
+enum class Unconfined { SameSession, OwnSessions, OwnCgroups };
+
+// The two cgroups of the unconfined pair, where ipcrt's would be (its own cgroup, under a
+// directory for the manifest: the same depth), removed at the end.
+class PairCgroups {
+ public:
+  PairCgroups() {
+    const auto cgroups = runtime::probe_cgroups();
+    if (!cgroups.usable) return;
+    parent_ = cgroups.own + "/ipcrt-bench-flow." + std::to_string(::getpid());
+    if (::mkdir(parent_.c_str(), 0755) != 0) {
+      parent_.clear();
+      return;
+    }
+    for (int i = 0; i < 2; ++i) {
+      const std::string dir = parent_ + "/" + std::to_string(i);
+      if (::mkdir(dir.c_str(), 0755) != 0) return;
+      procs_[i] = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    }
+  }
+  ~PairCgroups() {
+    for (int i = 0; i < 2; ++i) {
+      if (procs_[i] >= 0) ::close(procs_[i]);
+      if (!parent_.empty()) ::rmdir((parent_ + "/" + std::to_string(i)).c_str());
+    }
+    if (!parent_.empty()) ::rmdir(parent_.c_str());
+  }
+  PairCgroups(const PairCgroups&) = delete;
+  PairCgroups& operator=(const PairCgroups&) = delete;
+  [[nodiscard]] bool usable() const { return procs_[0] >= 0 && procs_[1] >= 0; }
+  [[nodiscard]] int procs(int which) const { return procs_[which]; }
+
+ private:
+  std::string parent_;
+  int procs_[2] = {-1, -1};
+};
 
 std::vector<std::string> client_command(const Options& options, const FlowSetup& setup) {
   std::vector<std::string> command{options.flow,
@@ -100,7 +143,10 @@ std::optional<FlowResult> parse(const std::string& output, const FlowSetup& setu
 }
 
 std::optional<FlowResult> flow_unconfined(const Options& options, const FlowSetup& setup,
-                                          bool own_sessions, std::string& failure) {
+                                          Unconfined how, const PairCgroups& cgroups,
+                                          std::string& failure) {
+  const bool own_sessions = how != Unconfined::SameSession;
+  const bool own_cgroups = how == Unconfined::OwnCgroups;
   mq_attr attributes{};
   attributes.mq_maxmsg = setup.max_messages;
   attributes.mq_msgsize = setup.message_size;
@@ -117,12 +163,14 @@ std::optional<FlowResult> flow_unconfined(const Options& options, const FlowSetu
   pid_t echo = fork_exec({.argv = {options.flow, "echo", setup.requests, setup.replies},
                           .stderr_fd = 2,
                           .cpu = kCpu,
-                          .new_session = own_sessions});
+                          .new_session = own_sessions,
+                          .cgroup_procs = own_cgroups ? cgroups.procs(0) : -1});
   pid_t client = fork_exec({.argv = client_command(options, setup),
                             .stdout_fd = out[1],
                             .stderr_fd = 2,
                             .cpu = kCpu,
-                            .new_session = own_sessions});
+                            .new_session = own_sessions,
+                            .cgroup_procs = own_cgroups ? cgroups.procs(1) : -1});
   ::close(out[1]);
   std::string output = read_all(out[0]);
   int client_status = wait_exit(client);
@@ -181,12 +229,20 @@ void run_message_flow(const Options& options, Report& report) {
     return;
   }
 
+  const PairCgroups cgroups;
   std::map<long, std::vector<double>> bare_trip, bare_rate, sessions_trip, sessions_rate,
-      confined_trip, confined_rate, passed_trip, passed_rate;
+      cgroups_trip, cgroups_rate, confined_trip, confined_rate, passed_trip, passed_rate;
   for (int round = 0; round < options.rounds; ++round) {
     std::string failure;
-    auto bare = flow_unconfined(options, setup, false, failure);
-    auto sessions = bare ? flow_unconfined(options, setup, true, failure) : std::nullopt;
+    auto bare = flow_unconfined(options, setup, Unconfined::SameSession, cgroups, failure);
+    auto sessions = bare
+                        ? flow_unconfined(options, setup, Unconfined::OwnSessions, cgroups, failure)
+                        : std::nullopt;
+    auto in_cgroups =
+        sessions && cgroups.usable()
+            ? flow_unconfined(options, setup, Unconfined::OwnCgroups, cgroups, failure)
+            : std::nullopt;
+    if (cgroups.usable() && !in_cgroups) sessions.reset();
     auto confined = sessions ? flow_ipcrt(options, manifest, setup, failure) : std::nullopt;
     auto passed = confined ? flow_ipcrt(options, passing, setup, failure) : std::nullopt;
     if (!passed) {
@@ -198,6 +254,10 @@ void run_message_flow(const Options& options, Report& report) {
       bare_rate[size].push_back(bare->at(size).second);
       sessions_trip[size].push_back(sessions->at(size).first / 1000);
       sessions_rate[size].push_back(sessions->at(size).second);
+      if (in_cgroups) {
+        cgroups_trip[size].push_back(in_cgroups->at(size).first / 1000);
+        cgroups_rate[size].push_back(in_cgroups->at(size).second);
+      }
       confined_trip[size].push_back(confined->at(size).first / 1000);
       confined_rate[size].push_back(confined->at(size).second);
       passed_trip[size].push_back(passed->at(size).first / 1000);
@@ -212,36 +272,44 @@ void run_message_flow(const Options& options, Report& report) {
           " messages, over two queues of " + std::to_string(setup.max_messages) + " messages; " +
           std::to_string(options.rounds) +
           " rounds. Unconfined: the two programs in this process's session, or each in a session "
-          "of its own (setsid, as ipcrt starts every service). Confined: both booted by `ipcrt "
-          "run` (filters, mediated mq_open); pass-queues: the same with \"pass-queues\" (queues "
-          "passed open, no mq_open).",
+          "of its own (setsid, as ipcrt starts every service)" +
+          (cgroups.usable() ? std::string(", or also each in a cgroup of its own two levels below "
+                                          "this process's (as ipcrt's services are)")
+                            : std::string(" (no cgroups here, and ipcrt makes none)")) +
+          ". Confined: both booted by `ipcrt run` (filters, mediated mq_open); pass-queues: the "
+          "same with \"pass-queues\" (queues passed open, no mq_open).",
       "the unconfined pair", "the unconfined pair in sessions of their own");
-  // One measure (round trip or throughput) of one size in every configuration, as rows.
-  auto add_rows = [&section](const std::string& what, const char* unit,
-                             std::map<long, std::vector<double>>& bare,
-                             std::map<long, std::vector<double>>& sessions,
-                             std::map<long, std::vector<double>>& confined,
-                             std::map<long, std::vector<double>>& passed, long size) {
-    const Summary base = summarize(bare[size]);
-    const Summary own = summarize(sessions[size]);
-    const std::string prefix = what + ", " + std::to_string(size) + " B, ";
-    auto row = [&](const std::string& configuration, const Summary& summary) {
-      section.rows.push_back({prefix + configuration, summary, unit, summary.median / base.median,
-                              summary.median / own.median});
-      return summary.median / base.median;
-    };
-    row("unconfined", base);
-    row("unconfined, each its own session", own);
-    const double ratio = row("confined", summarize(confined[size]));
-    row("confined, pass-queues", summarize(passed[size]));
-    return ratio;
+  using Samples = std::map<long, std::vector<double>>;
+  // One measure (round trip or throughput) of one size in every configuration, as rows; the
+  // confined pair's ratio to the unconfined pair.
+  auto add_rows = [&section](const std::string& what, const char* unit, long size,
+                             const std::vector<std::pair<const char*, Samples*>>& configurations) {
+    const Summary base = summarize((*configurations[0].second)[size]);
+    const Summary own = summarize((*configurations[1].second)[size]);
+    double confined = 0;
+    for (const auto& [label, samples] : configurations) {
+      if ((*samples)[size].empty()) continue;  // no cgroups here
+      const Summary summary = summarize((*samples)[size]);
+      section.rows.push_back({what + ", " + std::to_string(size) + " B, " + label, summary, unit,
+                              summary.median / base.median, summary.median / own.median});
+      if (std::strcmp(label, "confined") == 0) confined = summary.median / base.median;
+    }
+    return confined;
   };
   for (long size : setup.sizes) {
     const std::string bytes = std::to_string(size) + " B";
-    const double trip =
-        add_rows("round trip", "µs", bare_trip, sessions_trip, confined_trip, passed_trip, size);
-    const double rate =
-        add_rows("throughput", "msg/s", bare_rate, sessions_rate, confined_rate, passed_rate, size);
+    const double trip = add_rows("round trip", "µs", size,
+                                 {{"unconfined", &bare_trip},
+                                  {"unconfined, each its own session", &sessions_trip},
+                                  {"unconfined, each its own session and cgroup", &cgroups_trip},
+                                  {"confined", &confined_trip},
+                                  {"confined, pass-queues", &passed_trip}});
+    const double rate = add_rows("throughput", "msg/s", size,
+                                 {{"unconfined", &bare_rate},
+                                  {"unconfined, each its own session", &sessions_rate},
+                                  {"unconfined, each its own session and cgroup", &cgroups_rate},
+                                  {"confined", &confined_rate},
+                                  {"confined, pass-queues", &passed_rate}});
     report.target({"message round trip, " + bytes + ", confined / unconfined", trip, 1.1,
                    Better::Lower, "×"});
     report.target({"message throughput, " + bytes + ", confined / unconfined", rate, 0.95,
