@@ -220,8 +220,9 @@ int main(int argc, char** argv) {
                                   {",reload,", run_reload_cost}};
   for (const auto& benchmark : benchmarks) {
     if (!wanted(benchmark.name)) continue;
-    std::fprintf(stderr, "ipcrt-bench: running %.*s\n",
-                 static_cast<int>(std::strlen(benchmark.name) - 2), benchmark.name + 1);
+    const double waited = wait_until_quiet(10000);
+    std::fprintf(stderr, "ipcrt-bench: running %.*s (after %.0f ms for the machine to be quiet)\n",
+                 static_cast<int>(std::strlen(benchmark.name) - 2), benchmark.name + 1, waited);
     benchmark.run(options, report);
   }
   report_binary_sizes(options, report);

@@ -209,6 +209,20 @@ std::uint64_t busy_cpu_ns() {
   return busy * (1000000000ULL / static_cast<unsigned long long>(::sysconf(_SC_CLK_TCK)));
 }
 
+double wait_until_quiet(int limit_ms) {
+  constexpr long kWindowNs = 250'000'000;
+  const double start = now_ns();
+  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  while (now_ns() - start < limit_ms * 1e6) {
+    const std::uint64_t before = busy_cpu_ns();
+    timespec window{0, kWindowNs};
+    ::nanosleep(&window, nullptr);
+    const double busy = static_cast<double>(busy_cpu_ns() - before);
+    if (busy < 0.05 * static_cast<double>(kWindowNs * cpus)) break;
+  }
+  return (now_ns() - start) / 1e6;
+}
+
 std::string read_all(int fd) {
   std::string text = read_to_end(fd, "a child's output").value_or(std::string{});
   ::close(fd);

@@ -117,6 +117,11 @@ int wait_exit_with_main_thread_cpu(pid_t pid, std::uint64_t& main_thread_ns);
 // clock tick (10 ms for each CPU), so a difference is only as precise as that.
 std::uint64_t busy_cpu_ns();
 
+// Waits (at most `limit_ms`) until the machine is quiet: under 5% of its CPUs busy over a
+// quarter of a second. What a benchmark leaves to the kernel (cgroups and namespaces freed
+// by workers, RCU callbacks) must not be measured in the next. The milliseconds waited.
+double wait_until_quiet(int limit_ms);
+
 // Reads everything from `fd` until EOF, then closes it.
 std::string read_all(int fd);
 

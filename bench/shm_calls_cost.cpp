@@ -28,7 +28,10 @@
 namespace ipcrt::bench {
 namespace {
 
-constexpr long kIterations = 2000;
+// Enough calls that a sample lasts tens of milliseconds: at 2000 of each, an open + close
+// sample was over in 1.5 ms and a stray interrupt moved its median by 20%.
+constexpr long kCreateIterations = 10000;
+constexpr long kOpenIterations = 50000;
 
 struct Config {
   const char* label;
@@ -70,22 +73,22 @@ platform::BpfProgram compile(const config::Service& service, bool writes_an_obje
   Timings timings;
   std::string pattern = dir + "/bench-XXXXXX";
   double start = now_ns();
-  for (long i = 0; i < kIterations; ++i) {
+  for (long i = 0; i < kCreateIterations; ++i) {
     std::string name = pattern;
     const int fd = ::mkstemp(name.data());
     if (fd < 0) ::_exit(14);
     ::close(fd);
     if (::unlink(name.c_str()) != 0) ::_exit(15);
   }
-  timings.create_unlink = (now_ns() - start) / static_cast<double>(kIterations);
+  timings.create_unlink = (now_ns() - start) / static_cast<double>(kCreateIterations);
   const std::string existing = dir + "/existing";
   start = now_ns();
-  for (long i = 0; i < kIterations; ++i) {
+  for (long i = 0; i < kOpenIterations; ++i) {
     const int fd = ::open(existing.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) ::_exit(16);
     ::close(fd);
   }
-  timings.open_close = (now_ns() - start) / static_cast<double>(kIterations);
+  timings.open_close = (now_ns() - start) / static_cast<double>(kOpenIterations);
   if (::write(result, &timings, sizeof timings) != sizeof timings) ::_exit(17);
   ::_exit(0);
 }
@@ -195,10 +198,11 @@ void run_shm_calls_cost(const Options& options, Report& report) {
 
   Section& section = report.section(
       "Ordinary file calls of a service that may write a shared-memory object",
-      "One sample: a fresh child times " + std::to_string(kIterations) +
+      "One sample: a fresh child times " + std::to_string(kCreateIterations) +
           " × (mkstemp, close, unlink) in a directory of /dev/shm (a tmpfs, as a service's "
-          "private /tmp is), then as many open + close of a file there, on the same CPU as the "
-          "supervisor; " +
+          "private /tmp is), then " +
+          std::to_string(kOpenIterations) +
+          " × open + close of a file there, on the same CPU as the supervisor; " +
           std::to_string(options.rounds) +
           " rounds. A writer's exclusive creates and unlinks go to the supervisor, which lets "
           "through those that name no object; opens without O_EXCL never do.",
