@@ -150,7 +150,8 @@ void run_shm_calls_cost(const Options& options, Report& report) {
     return;
   }
   // On a tmpfs, as a service's private /tmp is (SPEC §4a), not on whatever the host's /tmp is:
-  // on an ext4 /tmp the journal's writes made these rows' spread 30-40% between rounds.
+  // on an ext4 /tmp the journal made the calls themselves two to three times slower, which
+  // hid the supervisor's round trips in the ratio.
   char dir_template[] = "/dev/shm/ipcrt-bench-shm-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) {
     report.failure("shm calls: cannot make a directory under /dev/shm");
