@@ -280,36 +280,35 @@ void run_message_flow(const Options& options, Report& report) {
           "same with \"pass-queues\" (queues passed open, no mq_open).",
       "the unconfined pair", "the unconfined pair in sessions of their own");
   using Samples = std::map<long, std::vector<double>>;
+  // The configurations in the table's order; the first two are the ratios' references, the
+  // fourth is the confined pair.
+  const char* const labels[] = {"unconfined", "unconfined, each its own session",
+                                "unconfined, each its own session and cgroup", "confined",
+                                "confined, pass-queues"};
   // One measure (round trip or throughput) of one size in every configuration, as rows; the
   // confined pair's ratio to the unconfined pair.
-  auto add_rows = [&section](const std::string& what, const char* unit, long size,
-                             const std::vector<std::pair<const char*, Samples*>>& configurations) {
-    const Summary base = summarize((*configurations[0].second)[size]);
-    const Summary own = summarize((*configurations[1].second)[size]);
+  auto add_rows = [&section, &labels](const std::string& what, const char* unit, long size,
+                                      const std::vector<Samples*>& configurations) {
+    const Summary base = summarize((*configurations[0])[size]);
+    const Summary own = summarize((*configurations[1])[size]);
     double confined = 0;
-    for (const auto& [label, samples] : configurations) {
-      if ((*samples)[size].empty()) continue;  // no cgroups here
-      const Summary summary = summarize((*samples)[size]);
-      section.rows.push_back({what + ", " + std::to_string(size) + " B, " + label, summary, unit,
-                              summary.median / base.median, summary.median / own.median});
-      if (std::strcmp(label, "confined") == 0) confined = summary.median / base.median;
+    for (std::size_t at = 0; at < configurations.size(); ++at) {
+      if ((*configurations[at])[size].empty()) continue;  // no cgroups here
+      const Summary summary = summarize((*configurations[at])[size]);
+      section.rows.push_back({what + ", " + std::to_string(size) + " B, " + labels[at], summary,
+                              unit, summary.median / base.median, summary.median / own.median});
+      if (at == 3) confined = summary.median / base.median;
     }
     return confined;
   };
   for (long size : setup.sizes) {
     const std::string bytes = std::to_string(size) + " B";
-    const double trip = add_rows("round trip", "µs", size,
-                                 {{"unconfined", &bare_trip},
-                                  {"unconfined, each its own session", &sessions_trip},
-                                  {"unconfined, each its own session and cgroup", &cgroups_trip},
-                                  {"confined", &confined_trip},
-                                  {"confined, pass-queues", &passed_trip}});
-    const double rate = add_rows("throughput", "msg/s", size,
-                                 {{"unconfined", &bare_rate},
-                                  {"unconfined, each its own session", &sessions_rate},
-                                  {"unconfined, each its own session and cgroup", &cgroups_rate},
-                                  {"confined", &confined_rate},
-                                  {"confined, pass-queues", &passed_rate}});
+    const double trip =
+        add_rows("round trip", "µs", size,
+                 {&bare_trip, &sessions_trip, &cgroups_trip, &confined_trip, &passed_trip});
+    const double rate =
+        add_rows("throughput", "msg/s", size,
+                 {&bare_rate, &sessions_rate, &cgroups_rate, &confined_rate, &passed_rate});
     report.target({"message round trip, " + bytes + ", confined / unconfined", trip, 1.1,
                    Better::Lower, "×"});
     report.target({"message throughput, " + bytes + ", confined / unconfined", rate, 0.95,
