@@ -66,12 +66,9 @@ struct CommandCost {
   double cpu_ms = 0;
 };
 
-// CPU time of a thread so far (sum_exec_runtime, ns resolution), in ms.
+// CPU time of a process's main thread so far (sum_exec_runtime, ns resolution), in ms.
 double thread_cpu_ms(pid_t pid) {
-  const std::string path =
-      "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/schedstat";
-  const std::string text = read_text_file(path).value_or("0");
-  return std::strtod(text.c_str(), nullptr) / 1e6;
+  return static_cast<double>(main_thread_cpu_ns(pid)) / 1e6;
 }
 
 std::optional<CommandCost> run_command(const std::vector<std::string>& argv, int cpu,
