@@ -5,7 +5,7 @@
 //               [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]
 //               [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH] [--flow PATH]
 //               [--print PATH] [--sequence PATH] [--floor PATH] [--trivial PATH]
-//               [--bwrap PATH|""]
+//               [--bwrap PATH|""] [--crun PATH|""]
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sched.h>
@@ -89,12 +89,13 @@ bool starts_with_option(const char* argument, const char* option) {
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: ipcrt-bench [--rounds N]\n"
-               "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]\n"
-               "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
-               "                   [--flow PATH] [--print PATH] [--sequence PATH] [--floor PATH]\n"
-               "                   [--trivial PATH] [--bwrap PATH]\n");
+  std::fprintf(
+      stderr,
+      "usage: ipcrt-bench [--rounds N]\n"
+      "                   [--only startup,boot,stop,flow,filter,open,shm,logs,control,reload]\n"
+      "                   [--binary-size NAME=BYTES]... [--ipcrt PATH] [--ready PATH]\n"
+      "                   [--flow PATH] [--print PATH] [--sequence PATH] [--floor PATH]\n"
+      "                   [--trivial PATH] [--bwrap PATH] [--crun PATH]\n");
   return 2;
 }
 
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   options.floor = (here / "bench-floor").string();
   options.trivial = "/bin/true";
   options.bwrap = fs::exists("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "";
+  options.crun = fs::exists("/usr/bin/crun") ? "/usr/bin/crun" : "";
   std::string only = "startup,boot,stop,flow,filter,open,shm,logs,control,reload";
   for (int i = 1; i < argc; ++i) {
     if (i + 1 >= argc) return usage();
@@ -164,6 +166,8 @@ int main(int argc, char** argv) {
       options.trivial = value;
     } else if (starts_with_option(option, "--bwrap")) {
       options.bwrap = value;
+    } else if (starts_with_option(option, "--crun")) {
+      options.crun = value;
     } else {
       return usage();
     }

@@ -33,6 +33,7 @@ struct Options {
   std::string floor;        // bench-floor: a minimal launcher, ipcrt's confinement (issue 21)
   std::string trivial;      // the program whose start-up is measured (/bin/true)
   std::string bwrap;        // bubblewrap, "" when missing
+  std::string crun;         // crun, "" when missing
   std::string scratch_dir;  // temporary files (manifests, FIFOs, filters)
   int rounds = 11;          // interleaved rounds per benchmark (boot scale uses fewer)
   bool mediation = false;   // the kernel supports name-level mediation (SPEC §6)

@@ -6,20 +6,33 @@
 //   - bubblewrap doing the same confinement (pid and IPC namespaces, /proc, /dev, tmpfs /tmp
 //     and /dev/shm, --seccomp with the service's own allowlist), and with the first wave's,
 //     started by fork + execve like a supervisor would,
+//   - crun doing the same as bubblewrap (an OCI bundle of this machine's root, the filter given
+//     precompiled), its whole command,
 //   - the whole `ipcrt run` command of a one-service manifest (ipcrt's own exec, parse, plan,
 //     filter, resources, launch, supervision, cleanup), with its filter from the store that
-//     earlier runs filled, as bubblewrap gets its filter compiled, and compiled afresh.
+//     earlier runs filled, as bubblewrap gets its filter compiled, and compiled afresh,
+//   - ipcrt's floor for that command: its exec and parse (`ipcrt validate`), then one launch.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "bench/benchmarks.hpp"
+#include "platform/fd.hpp"
 #include "platform/seccomp.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/launch.hpp"
@@ -110,6 +123,87 @@ void empty_filter_store() {
   }
 }
 
+std::string base64(const std::string& bytes) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string text;
+  for (std::size_t at = 0; at < bytes.size(); at += 3) {
+    const std::size_t left = bytes.size() - at;
+    std::uint32_t group = static_cast<unsigned char>(bytes[at]) << 16;
+    if (left > 1) group |= static_cast<unsigned char>(bytes[at + 1]) << 8;
+    if (left > 2) group |= static_cast<unsigned char>(bytes[at + 2]);
+    for (std::size_t digit = 0; digit < 4; ++digit) {
+      text += digit <= left ? kDigits[(group >> (18 - 6 * digit)) & 63] : '=';
+    }
+  }
+  return text;
+}
+
+// The sandbox of the bubblewrap row as an OCI bundle's config.json: pid, IPC and mount
+// namespaces, /proc, a /dev that crun fills with the usual devices, tmpfs /tmp and /dev/shm,
+// and the same filter, precompiled (crun's `run.oci.seccomp_bpf_data`, as bubblewrap's
+// --seccomp FD), run as root like bubblewrap here.
+std::string crun_config(const std::string& rootfs, const std::string& program,
+                        const std::string& filter) {
+  return R"({
+  "ociVersion": "1.0.0",
+  "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": [")" +
+         program + R"("],
+              "env": ["PATH=/usr/bin:/bin"], "cwd": "/", "noNewPrivileges": true},
+  "root": {"path": ")" +
+         rootfs + R"(", "readonly": false},
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "nodev", "noexec", "mode=1777"]}
+  ],
+  "annotations": {"run.oci.seccomp_bpf_data": ")" +
+         base64(filter) + R"("},
+  "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "mount"}]}
+}
+)";
+}
+
+// The mount namespace crun runs in: this machine's root bound onto the bundle's rootfs
+// (bubblewrap's --dev-bind / /; crun pivots into a root of its own and cannot pivot into
+// "/" itself), and the cgroup2 file system at /sys/fs/cgroup where it is not there (this VM's
+// hybrid layout, which crun refuses even with its cgroup manager disabled). Made by a child
+// that is killed once the namespace is held open; the bind is private to that namespace, so the
+// benchmark's own, whose scratch directory is removed at the end, never sees it. Its
+// descriptor, or -1.
+int crun_mount_namespace(const std::string& rootfs) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    struct statfs cgroup {};
+    const bool made = ::unshare(CLONE_NEWNS) == 0 &&
+                      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+                      ::mount("/", rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0 &&
+                      ::statfs("/sys/fs/cgroup", &cgroup) == 0 &&
+                      (cgroup.f_type == CGROUP2_SUPER_MAGIC ||
+                       ::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, nullptr) == 0);
+    const char byte = made ? '1' : '0';
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  int namespace_fd = -1;
+  char byte = 0;
+  if (child > 0 && ::read(ready[0], &byte, 1) == 1 && byte == '1') {
+    namespace_fd =
+        ::open(("/proc/" + std::to_string(child) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  ::close(ready[0]);
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  return namespace_fd;
+}
+
 }  // namespace
 
 void run_startup(const Options& options, Report& report) {
@@ -124,8 +218,9 @@ void run_startup(const Options& options, Report& report) {
   auto prepared = PreparedService::prepare(launch_manifest_path, report);
   if (!prepared) return;
   const auto& instructions = prepared->unmediated_filter().instructions;
-  if (!write_file(filter_path, std::string(reinterpret_cast<const char*>(instructions.data()),
-                                           instructions.size() * sizeof(sock_filter)))) {
+  const std::string filter(reinterpret_cast<const char*>(instructions.data()),
+                           instructions.size() * sizeof(sock_filter));
+  if (!write_file(filter_path, filter)) {
     report.failure("start-up: cannot write " + filter_path);
     return;
   }
@@ -190,6 +285,28 @@ void run_startup(const Options& options, Report& report) {
            return pid > 0 && wait_exit(pid) == 0;
          }});
   }
+  platform::UniqueFd crun_namespace;
+  if (!options.crun.empty()) {
+    const std::string bundle = options.scratch_dir + "/crun-bundle";
+    const std::string rootfs = bundle + "/rootfs";
+    if (::mkdir(bundle.c_str(), 0700) != 0 || ::mkdir(rootfs.c_str(), 0755) != 0 ||
+        !write_file(bundle + "/config.json", crun_config(rootfs, options.trivial, filter)) ||
+        (crun_namespace = platform::UniqueFd(crun_mount_namespace(rootfs))).get() < 0) {
+      report.failure("start-up: cannot prepare crun's bundle in " + bundle);
+      return;
+    }
+    // The state crun keeps of a container (/run/crun/ID) goes with its `run`.
+    const std::string id = "ipcrt-bench-" + std::to_string(::getpid());
+    configurations.push_back(
+        {"crun run: the same as bubblewrap's row above (an OCI bundle of /, its filter given, "
+         "no cgroup)",
+         [&options, namespace_fd = crun_namespace.get(), bundle, id] {
+           pid_t pid = fork_exec(
+               {.argv = {options.crun, "--cgroup-manager=disabled", "run", "--bundle", bundle, id},
+                .mount_namespace = namespace_fd});
+           return pid > 0 && wait_exit(pid) == 0;
+         }});
+  }
   auto whole_run = [&] {
     pid_t pid = fork_exec({.argv = {options.ipcrt, "run", manifest_path}});
     return pid > 0 && wait_exit(pid) == 0;
@@ -201,6 +318,15 @@ void run_startup(const Options& options, Report& report) {
                             whole_run,
                             {},
                             empty_filter_store});
+  // What no `ipcrt run` can go below: its own exec and the parse of the manifest, then the
+  // launch of the service as the running supervisor makes it (the launch row).
+  configurations.push_back(
+      {"ipcrt's floor: its exec and parse (`ipcrt validate`), then the supervisor's launch", [&] {
+         pid_t pid = fork_exec({.argv = {options.ipcrt, "validate", manifest_path}});
+         if (pid <= 0 || wait_exit(pid) != 0) return false;
+         auto launched = runtime::launch(prepared->spec());
+         return launched && wait_exit(launched->pid) == 0;
+       }});
   if (options.host_mount_namespace >= 0) {
     // The host's own /run (bench/main.cpp): its directories on the root file system.
     configurations.push_back(
@@ -243,7 +369,10 @@ void run_startup(const Options& options, Report& report) {
       "One sample: start `" + options.trivial + "` and wait for its exit; " +
           std::to_string(rounds) +
           " rounds. The launch row is what the running supervisor does for each service; "
-          "bubblewrap and `ipcrt run` include their own exec.",
+          "bubblewrap, crun and `ipcrt run` include their own exec. crun is started in a mount "
+          "namespace made for it (setns before its exec): this machine's root bound onto its "
+          "bundle's rootfs and, where it is not there, cgroup2 at /sys/fs/cgroup (crun "
+          "refuses a hybrid cgroup layout even with its cgroup manager disabled).",
       "fork+exec", bubblewrap ? "bubblewrap" : "");
   for (const auto& configuration : configurations) {
     Summary summary = summarize(configuration.samples_us);

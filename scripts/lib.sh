@@ -33,6 +33,8 @@ CROSS_PACKAGES="g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static
   libseccomp-dev:arm64 libseccomp-dev:armhf libcpputest-dev:arm64 libcpputest-dev:armhf"
 IMAGE_PACKAGES="qemu-system-arm cpio e2fsprogs"
 FUZZ_PACKAGES="clang-19 libclang-rt-19-dev"
+# crun: the OCI runtime the start-up benchmark compares beside bubblewrap (scripts/bench).
+BENCH_PACKAGES="crun"
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
