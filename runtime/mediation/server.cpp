@@ -287,12 +287,46 @@ ListenerHandler MediationServer::handler() {
         lines_supervisor_ = &supervisor;
       }
     }
-    if (auto served = serve(name, std::move(listener)); !served) {
+    auto found = services_.find(name);
+    if (found == services_.end()) {
+      log_error("cannot serve the seccomp listener")
+          .field("service", name)
+          .field("error", "no mediation for service " + name);
+      return;
+    }
+    const int fd = listener.get();
+    auto watched = supervisor.watch(
+        fd, EPOLLIN,
+        [this](std::uint32_t events, Supervisor::WatchId id) { on_first_event(events, id); });
+    Status served;
+    if (watched) {
+      waiting_.emplace(*watched, WaitingListener{name, found->second, std::move(listener)});
+      waiting_supervisor_ = &supervisor;
+    } else {
+      served = start_thread(found->second, std::move(listener));  // not watched: served now
+    }
+    if (!served) {
       log_error("cannot serve the seccomp listener")
           .field("service", name)
           .field("error", served.error().describe());
     }
   };
+}
+
+void MediationServer::on_first_event(std::uint32_t events, Supervisor::WatchId id) {
+  auto found = waiting_.find(id);
+  if (found == waiting_.end()) return;
+  WaitingListener waiting = std::move(found->second);
+  waiting_.erase(found);
+  waiting_supervisor_->unwatch(id);
+  // Hung up without asking: the service's last task is gone, and the listener closes here.
+  if ((events & EPOLLIN) == 0) return;
+  if (auto served = start_thread(std::move(waiting.mediator), std::move(waiting.listener));
+      !served) {
+    log_error("cannot serve the seccomp listener")
+        .field("service", waiting.service)
+        .field("error", served.error().describe());
+  }
 }
 
 ServiceMediator* MediationServer::mediator(const std::string& service) {
@@ -301,12 +335,17 @@ ServiceMediator* MediationServer::mediator(const std::string& service) {
 }
 
 Status MediationServer::serve(const std::string& service, platform::UniqueFd listener) {
-  join_finished();  // threads of listeners that hung up since the last start
   auto found = services_.find(service);
   if (found == services_.end()) return fail("no mediation for service " + service);
+  return start_thread(found->second, std::move(listener));
+}
+
+Status MediationServer::start_thread(std::shared_ptr<ServiceMediator> mediator,
+                                     platform::UniqueFd listener) {
+  join_finished();  // threads of listeners that hung up since the last start
   if (!stop_->valid()) return fail("no eventfd to stop the mediation threads with");
   auto context = std::make_unique<ThreadContext>(ThreadContext{
-      found->second, stop_, std::move(listener), std::make_shared<std::atomic<bool>>(false)});
+      std::move(mediator), stop_, std::move(listener), std::make_shared<std::atomic<bool>>(false)});
   auto finished = context->finished;
 
   pthread_attr_t attributes;
@@ -362,6 +401,9 @@ void MediationServer::stop_all() {
 }
 
 void MediationServer::flush() {
+  // Listeners of services that never asked: nothing to finish, closed with their watches.
+  for (const auto& [id, waiting] : waiting_) waiting_supervisor_->unwatch(id);
+  waiting_.clear();
   stop_all();
   for (auto& [name, mediator] : services_) mediator->flush_denials();
   if (lines_watch_) lines_supervisor_->unwatch(*lines_watch_);

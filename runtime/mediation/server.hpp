@@ -7,7 +7,10 @@
 // hundreds of milliseconds or more; served from the supervisor's loop, that was every other
 // service's mediated call and the supervisor itself. Each listener therefore has a thread of
 // its own that loops receive → copy → check → act → answer, waits at most for its own
-// service, and exits when the listener hangs up (the service's last task is gone).
+// service, and exits when the listener hangs up (the service's last task is gone). The thread
+// is made at the listener's first notification, from the supervisor's loop, which watches the
+// listener until then: a service that never asks (pass-queues, or no queue opened after
+// start) costs no thread to create and none to end, and its listener just closes at its end.
 //
 // What the threads share with the rest of the supervisor, and why it is safe:
 // - Each service's denial log and pattern budget sit in its ServiceMediator behind a lock;
@@ -58,8 +61,9 @@ class MediationServer {
   MediationServer& operator=(const MediationServer&) = delete;
   ~MediationServer();
 
-  // What the supervisor calls with each new listener: serve() it, logging a failure (the
-  // service's mediated calls then fail with ENOSYS).
+  // What the supervisor calls with each new listener: watched by the supervisor's loop until
+  // its first notification, then serve()d, logging a failure (the service's mediated calls
+  // then fail with ENOSYS).
   [[nodiscard]] ListenerHandler handler();
   // Serves `listener` for `service` on a new thread until it hangs up or flush() is called.
   [[nodiscard]] Status serve(const std::string& service, platform::UniqueFd listener);
@@ -109,6 +113,17 @@ class MediationServer {
     std::uint64_t dropped_ = 0;
   };
 
+  // A listener whose service has asked nothing yet, with the mediator it was started under
+  // (a reload's update() gives only later listeners a new one).
+  struct WaitingListener {
+    std::string service;
+    std::shared_ptr<ServiceMediator> mediator;
+    platform::UniqueFd listener;
+  };
+
+  [[nodiscard]] Status start_thread(std::shared_ptr<ServiceMediator> mediator,
+                                    platform::UniqueFd listener);
+  void on_first_event(std::uint32_t events, Supervisor::WatchId id);
   void stop_all();
   void adopt_lines();  // every mediator's lines go to outlet_
 
@@ -119,6 +134,8 @@ class MediationServer {
   DenialLog::Route route_;
   std::optional<Supervisor::WatchId> lines_watch_;
   Supervisor* lines_supervisor_ = nullptr;
+  std::map<Supervisor::WatchId, WaitingListener> waiting_;  // the supervisor's thread only
+  Supervisor* waiting_supervisor_ = nullptr;
 };
 
 }  // namespace ipcrt::runtime

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -319,6 +320,35 @@ TEST(BootRun, SigtermStopsConsumersFirstAndLeavesNothingBehind) {
     CHECK_TEXT(stopping != std::string::npos && exited != std::string::npos && stopping < exited,
                err.c_str());
   }
+}
+
+// The supervisor has a mediation thread only for a service that has asked it something; the
+// listener of one that has not is watched by its loop until it does (server.hpp).
+TEST(BootRun, OnlyAServiceThatHasAskedHasAMediationThread) {
+  Names names;
+  TempDir dir;
+  Background run(
+      dir, dir.write_file("m.json", demo_manifest(names, {probe(), "log-term", "collector", "-"},
+                                                  {probe(), "open-then-wait", names.queue})));
+  CHECK_TEXT(run.wait_for("collector waits for SIGTERM"), run.err().c_str());
+  CHECK_TEXT(run.wait_for("opened " + names.queue + ": yes"), run.err().c_str());
+  const std::string proc = "/proc/" + std::to_string(run.pid());
+  std::size_t threads = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(proc + "/task")) {
+    (void)entry;
+    ++threads;
+  }
+  std::size_t listeners = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
+    std::error_code error;
+    if (std::filesystem::read_symlink(entry.path(), error) == "anon_inode:seccomp notify") {
+      ++listeners;
+    }
+  }
+  LONGS_EQUAL_TEXT(2, threads, "the loop's and the sensor's mediation thread");
+  LONGS_EQUAL_TEXT(2, listeners, "both services' listeners, the collector's still waiting");
+  run.signal(SIGTERM);
+  LONGS_EQUAL_TEXT(0, run.wait(), run.err().c_str());
 }
 
 TEST(BootRun, ConflictingExistingQueueFailsTheBootAndLeavesNoTrace) {

@@ -98,6 +98,20 @@ int log_term(int argc, char** argv) {
   return 0;
 }
 
+// One mediated call, then nothing until SIGTERM: a service that asked its supervisor once.
+int open_then_wait(int argc, char** argv) {
+  if (argc < 3) return 2;
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  mqd_t queue = ::mq_open(argv[2], O_RDONLY);
+  std::printf("opened %s: %s\n", argv[2], queue == static_cast<mqd_t>(-1) ? "no" : "yes");
+  int signal = 0;
+  sigwait(&mask, &signal);
+  return 0;
+}
+
 [[noreturn]] void ignore_term_forever() {
   ::signal(SIGTERM, SIG_IGN);
   for (;;) ::pause();
@@ -216,6 +230,7 @@ int run_mode(int argc, char** argv) {
   if (mode == "shm-view") return shm_view(argc, argv);
   if (mode == "crash-once") return crash_once(argc, argv);
   if (mode == "log-term") return log_term(argc, argv);
+  if (mode == "open-then-wait") return open_then_wait(argc, argv);
   if (mode == "exit" && argc > 2) return std::atoi(argv[2]);
   if (mode == "fd-open" && argc > 2) return ::fcntl(std::atoi(argv[2]), F_GETFD) >= 0 ? 0 : 1;
   if (mode == "ignore-term" || mode == "term-parent") {
