@@ -80,12 +80,18 @@ int crash_once(int argc, char** argv) {
   return 127;
 }
 
-int log_term(int argc, char** argv) {
-  if (argc < 4) return 2;
+// SIGTERM blocked, to be taken with sigwait: the set that holds it.
+sigset_t block_sigterm() {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
+  return mask;
+}
+
+int log_term(int argc, char** argv) {
+  if (argc < 4) return 2;
+  const sigset_t mask = block_sigterm();
   // Only from here on does SIGTERM get logged instead of killing us: tests wait for this line.
   std::fprintf(stderr, "%s waits for SIGTERM\n", argv[2]);
   int signal = 0;
@@ -101,10 +107,7 @@ int log_term(int argc, char** argv) {
 // One mediated call, then nothing until SIGTERM: a service that asked its supervisor once.
 int open_then_wait(int argc, char** argv) {
   if (argc < 3) return 2;
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  const sigset_t mask = block_sigterm();
   mqd_t queue = ::mq_open(argv[2], O_RDONLY);
   std::printf("opened %s: %s\n", argv[2], queue == static_cast<mqd_t>(-1) ? "no" : "yes");
   int signal = 0;
